@@ -1,0 +1,350 @@
+package authz
+
+import (
+	"context"
+	"slices"
+)
+
+// Decision is the answer to one check. The zero Decision is a denial: an
+// engine must explicitly allow. Use [Decision.Err] to turn it into the error
+// a caller returns, so that "denied" cannot be ignored by accident.
+type Decision struct {
+	outcome outcome
+}
+
+type outcome uint8
+
+const (
+	outcomeDenied outcome = iota
+	outcomeAllowed
+	outcomeBypassed
+)
+
+// Allow returns an allowing Decision. Only engines call it.
+func Allow() Decision { return Decision{outcome: outcomeAllowed} }
+
+// Deny returns a denying Decision (the zero value).
+func Deny() Decision { return Decision{} }
+
+// bypassed returns the Decision of a request that skipped the engine.
+func bypassed() Decision { return Decision{outcome: outcomeBypassed} }
+
+// Allowed reports whether the subject may proceed, by an engine's allow or
+// by a trusted bypass.
+func (d Decision) Allowed() bool { return d.outcome != outcomeDenied }
+
+// Bypassed reports whether the decision was made by a [Bypass] without
+// asking the engine.
+func (d Decision) Bypassed() bool { return d.outcome == outcomeBypassed }
+
+// String returns "allowed", "denied" or "bypassed".
+func (d Decision) String() string {
+	switch d.outcome {
+	case outcomeAllowed:
+		return "allowed"
+	case outcomeBypassed:
+		return "bypassed"
+	default:
+		return "denied"
+	}
+}
+
+// CheckRequest asks whether Subject has Permission on Resource.
+type CheckRequest struct {
+	// Subject is who is asking. It must pass [Subject.Validate].
+	Subject Subject
+	// Resource is what is asked about.
+	Resource Resource
+	// Permission is a relation or permission of Resource.Type's definition.
+	Permission string
+	// Consistency is the freshness requirement; the zero value minimises
+	// latency.
+	Consistency Consistency
+}
+
+// Validate reports whether the request is well formed, matching
+// [ErrInvalidRequest] if not. It does not consult a schema.
+func (r CheckRequest) Validate() error {
+	if err := r.Subject.Validate(); err != nil {
+		return err
+	}
+	if err := r.Resource.Validate(); err != nil {
+		return err
+	}
+	return ValidateName(r.Permission)
+}
+
+// Checker answers one permission question.
+type Checker interface {
+	// Check returns the engine's decision. A non-nil error means there was
+	// no decision (invalid request, unknown permission or type, backend
+	// unavailable); the returned Decision is then the zero denial. Unknown
+	// permissions and types are errors matching [ErrInvalidRequest], never a
+	// clean deny.
+	Check(ctx context.Context, req CheckRequest) (Decision, error)
+}
+
+// CheckManyRequest asks several questions at once.
+type CheckManyRequest struct {
+	// Items are the questions. The Consistency of each item is ignored in
+	// favour of the request's.
+	Items []CheckRequest
+	// Consistency applies to every item.
+	Consistency Consistency
+}
+
+// CheckResult is the answer to one item of a [CheckManyRequest].
+type CheckResult struct {
+	// Decision is the item's decision; it is a denial when Err is set.
+	Decision Decision
+	// Err is the item's own error, such as an invalid id in that item.
+	Err error
+}
+
+// BulkChecker answers several questions in one call where the engine can.
+type BulkChecker interface {
+	// CheckMany returns one result per item, in the order of the items.
+	// An error in one item is reported in that item's result; the returned
+	// error is non-nil only when no item could be answered (backend
+	// unavailable, cancelled context).
+	CheckMany(ctx context.Context, req CheckManyRequest) ([]CheckResult, error)
+}
+
+// LookupRequest asks for the ids of the resources of one type on which a
+// subject has a permission.
+type LookupRequest struct {
+	// Subject is who is asking.
+	Subject Subject
+	// ResourceType is the definition whose ids are wanted.
+	ResourceType string
+	// Permission is the permission the subject must have.
+	Permission string
+	// Consistency is the freshness requirement.
+	Consistency Consistency
+	// Limit, if positive, caps the number of ids in one answer; the answer's
+	// Cursor then continues the listing. Zero means all ids.
+	Limit int
+	// Cursor continues a previous limited lookup; empty starts at the
+	// beginning. Cursors are opaque and engine-specific.
+	Cursor string
+}
+
+// LookupResult is the answer to a lookup: either a list of ids (possibly
+// empty, which means "none") or "unscoped", which means "apply no id
+// filter" (a bypassed request). The zero LookupResult is an empty list.
+type LookupResult struct {
+	ids      []string
+	unscoped bool
+	cursor   string
+}
+
+// IDs returns a scoped result holding ids. An empty ids means "no access".
+// cursor is the cursor of the next page, or empty if this is the last one.
+func IDs(ids []string, cursor string) LookupResult {
+	return LookupResult{ids: ids, cursor: cursor}
+}
+
+// Unscoped returns the result that means "no filter": the subject may see
+// every resource of the type.
+func Unscoped() LookupResult { return LookupResult{unscoped: true} }
+
+// Unscoped reports whether the result means "no filter". Callers must test
+// it before [LookupResult.IDs]: an unscoped result has no ids, and treating
+// it as an empty list would hide everything, while treating an empty list as
+// unscoped would show everything.
+func (r LookupResult) Unscoped() bool { return r.unscoped }
+
+// IDs returns the ids of a scoped result (nil for an unscoped one).
+func (r LookupResult) IDs() []string { return r.ids }
+
+// Cursor returns the cursor that continues a limited lookup, or "" when the
+// listing is complete.
+func (r LookupResult) Cursor() string { return r.cursor }
+
+// Contains reports whether the result admits id: always for an unscoped
+// result, otherwise only if id is in the list.
+func (r LookupResult) Contains(id string) bool {
+	return r.unscoped || slices.Contains(r.ids, id)
+}
+
+// Lookuper lists the resources a subject may access.
+type Lookuper interface {
+	// Lookup returns the ids (in no particular order) of the resources of
+	// req.ResourceType on which req.Subject has req.Permission. An engine
+	// never returns a partial list as if it were whole: when it cannot finish
+	// it returns an error.
+	Lookup(ctx context.Context, req LookupRequest) (LookupResult, error)
+}
+
+// Default relation names used by [RegisterRequest] when its fields are
+// empty.
+const (
+	DefaultOwnerRelation  = "owner"
+	DefaultParentRelation = "parent"
+)
+
+// RegisterRequest brings a new resource into the graph with its owner and,
+// optionally, its parent.
+type RegisterRequest struct {
+	// Resource is the new resource.
+	Resource Resource
+	// Owner becomes Resource#OwnerRelation@Owner.
+	Owner Subject
+	// OwnerRelation defaults to [DefaultOwnerRelation].
+	OwnerRelation string
+	// Parent, if non-nil, becomes Resource#ParentRelation@Parent.
+	Parent *Resource
+	// ParentRelation defaults to [DefaultParentRelation].
+	ParentRelation string
+}
+
+// Relationships returns the relationships the request writes, with defaults
+// applied, owner first.
+func (r RegisterRequest) Relationships() []Relationship {
+	ownerRel := r.OwnerRelation
+	if ownerRel == "" {
+		ownerRel = DefaultOwnerRelation
+	}
+	rels := []Relationship{{Resource: r.Resource, Relation: ownerRel, Subject: r.Owner}}
+	if r.Parent != nil {
+		parentRel := r.ParentRelation
+		if parentRel == "" {
+			parentRel = DefaultParentRelation
+		}
+		rels = append(rels, Relationship{Resource: r.Resource, Relation: parentRel, Subject: Subject{Type: r.Parent.Type, ID: r.Parent.ID}})
+	}
+	return rels
+}
+
+// Validate reports whether the request is well formed. The owner must not
+// be a wildcard.
+func (r RegisterRequest) Validate() error {
+	if err := r.Resource.Validate(); err != nil {
+		return err
+	}
+	if err := r.Owner.Validate(); err != nil {
+		return err
+	}
+	for _, rel := range r.Relationships() {
+		if err := rel.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeregisterRequest removes a resource from the graph.
+type DeregisterRequest struct {
+	// Resource is the resource whose relationships are removed.
+	Resource Resource
+}
+
+// Registrar manages the lifecycle of resources in the graph.
+type Registrar interface {
+	// Register writes the owner and parent relationships of a new resource
+	// in one atomic write. It creates, never overwrites: if the resource
+	// already has relationships other than exactly the ones requested, it
+	// writes nothing and returns an error matching [ErrConflict]. Repeating
+	// an identical registration (a retry after an ambiguous timeout)
+	// succeeds without writing twice. Relationships the schema does not
+	// allow are errors matching [ErrInvalidRequest].
+	Register(ctx context.Context, req RegisterRequest) (Token, error)
+	// Deregister removes, atomically, every relationship in which the
+	// resource is the resource (its owner, parent and grantees), and no
+	// other. Deregistering an unknown resource succeeds.
+	Deregister(ctx context.Context, req DeregisterRequest) (Token, error)
+}
+
+// GrantRequest writes or removes one relationship, such as a viewer role.
+type GrantRequest struct {
+	// Relationship is the edge to write or remove. Its subject may be a
+	// [Wildcard] where the schema allows one.
+	Relationship Relationship
+}
+
+// Granter grants and revokes roles.
+type Granter interface {
+	// Grant writes the relationship; granting an existing one succeeds.
+	Grant(ctx context.Context, req GrantRequest) (Token, error)
+	// Revoke removes the relationship; revoking a missing one succeeds.
+	Revoke(ctx context.Context, req GrantRequest) (Token, error)
+}
+
+// Authorizer is the whole port an engine implements.
+type Authorizer interface {
+	Checker
+	BulkChecker
+	Lookuper
+	Registrar
+	Granter
+	RelationshipWriter
+	Inspector
+}
+
+// PermissionSet reports which relations and permissions a loaded schema
+// defines. Parsed schemas and engines implement it, so that an
+// [OperationMap] can be validated when it is built.
+type PermissionSet interface {
+	// HasPermission reports whether definition resourceType has a relation
+	// or permission named name.
+	HasPermission(resourceType, name string) bool
+}
+
+// WriteRequest applies several relationship changes in one atomic write.
+type WriteRequest struct {
+	// Touch relationships are created or left as they are.
+	Touch []Relationship
+	// Delete relationships are removed if present.
+	Delete []Relationship
+}
+
+// RelationshipWriter applies arbitrary relationship changes. Services use
+// [Registrar] and [Granter]; this is for backfills, repair and tests.
+type RelationshipWriter interface {
+	// Write applies every change of req atomically: all or nothing. A
+	// relationship the schema does not allow is an error matching
+	// [ErrInvalidRequest] and nothing is written.
+	Write(ctx context.Context, req WriteRequest) (Token, error)
+}
+
+// ReadRequest selects the relationships of one resource.
+type ReadRequest struct {
+	// Resource is the resource whose relationships are read.
+	Resource Resource
+	// Consistency is the freshness requirement.
+	Consistency Consistency
+}
+
+// EnumerateRequest pages through every resource of a type that has at
+// least one relationship.
+type EnumerateRequest struct {
+	// ResourceType is the definition to enumerate.
+	ResourceType string
+	// Limit caps the ids of one page; zero means an engine default.
+	Limit int
+	// Cursor continues a previous page; empty starts at the beginning.
+	Cursor string
+	// Consistency is the freshness requirement.
+	Consistency Consistency
+}
+
+// EnumerateResult is one page of an enumeration.
+type EnumerateResult struct {
+	// IDs are distinct resource ids, in ascending order within the page.
+	IDs []string
+	// Cursor continues the enumeration; empty when it is complete.
+	Cursor string
+}
+
+// Inspector reads the graph itself rather than answering questions: what
+// relationships a resource has and which resources are registered. The
+// dual-write reconciler and the conformance suite use it.
+type Inspector interface {
+	// ReadRelationships returns every relationship in which req.Resource is
+	// the resource, in no particular order.
+	ReadRelationships(ctx context.Context, req ReadRequest) ([]Relationship, error)
+	// Enumerate returns one page of the ids of req.ResourceType that appear
+	// as the resource of at least one relationship. Every id appears in
+	// exactly one page of a complete enumeration.
+	Enumerate(ctx context.Context, req EnumerateRequest) (EnumerateResult, error)
+}

@@ -1,0 +1,55 @@
+package authz
+
+import "context"
+
+// Bypass marks a request as made by a trusted identity that skips the
+// engine, such as an internal job authenticated by the service. It can only
+// be put into a context by Go code through [WithBypass]: no header, query
+// parameter or string context key produces one, because the context key is
+// an unexported type.
+//
+// A bypass is audited: every decision it makes says so ([Decision.Bypassed]).
+type Bypass struct {
+	// Identity names the trusted identity for audit, such as
+	// {Type: "service", ID: "scheduler"}. It must be set.
+	Identity Subject
+	// Scope, if non-nil, limits the bypass to the resources for which it
+	// returns true; other resources are checked by the engine as usual, and
+	// lookups are never unscoped. A nil Scope bypasses everything.
+	Scope func(Resource) bool
+}
+
+type bypassKey struct{}
+
+// WithBypass returns a context that carries b. Call it only after
+// authenticating the identity. A bypass without an identity is ignored.
+func WithBypass(ctx context.Context, b Bypass) context.Context {
+	if b.Identity.Type == "" || b.Identity.ID == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, bypassKey{}, &b)
+}
+
+// BypassFrom returns the bypass carried by ctx, if any.
+func BypassFrom(ctx context.Context) (Bypass, bool) {
+	b, ok := ctx.Value(bypassKey{}).(*Bypass)
+	if !ok || b == nil {
+		return Bypass{}, false
+	}
+	return *b, true
+}
+
+// covers reports whether the bypass in ctx applies to r.
+func bypassCovers(ctx context.Context, r Resource) bool {
+	b, ok := ctx.Value(bypassKey{}).(*Bypass)
+	if !ok || b == nil {
+		return false
+	}
+	return b.Scope == nil || b.Scope(r)
+}
+
+// bypassUnscoped reports whether the bypass in ctx lifts every filter.
+func bypassUnscoped(ctx context.Context) bool {
+	b, ok := ctx.Value(bypassKey{}).(*Bypass)
+	return ok && b != nil && b.Scope == nil
+}

@@ -1,0 +1,60 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The error vocabulary. Every error returned by fgac packages matches exactly
+// one of these with [errors.Is], so callers can decide what to answer without
+// knowing which engine produced it.
+var (
+	// ErrDenied reports that the subject lacks the permission asked for.
+	ErrDenied = errors.New("authz: permission denied")
+	// ErrNotFound reports that a resource does not exist or is not visible
+	// to the caller; the two are deliberately indistinguishable.
+	ErrNotFound = errors.New("authz: not found")
+	// ErrUnavailable reports that the authorization backend could not
+	// answer (down, overloaded, timed out). It is never an allow.
+	ErrUnavailable = errors.New("authz: backend unavailable")
+	// ErrInvalidRequest reports a request that can never succeed as written:
+	// a malformed id, an unknown resource type or permission, an unmapped
+	// operation, a relationship the schema does not allow.
+	ErrInvalidRequest = errors.New("authz: invalid request")
+	// ErrConflict reports a write that contradicts the graph, such as
+	// registering a resource that another registration already owns.
+	ErrConflict = errors.New("authz: conflict")
+)
+
+// DeniedError is the structured form of [ErrDenied]. It names the resource
+// and the operation or permission, never the subject's credentials.
+type DeniedError struct {
+	// Resource is the resource the check was about.
+	Resource Resource
+	// Operation is the operation asked for, if the check came through a
+	// [Guard]; it is empty for permission-level checks.
+	Operation Operation
+	// Permission is the schema permission that was checked.
+	Permission string
+}
+
+// Error implements error.
+func (e *DeniedError) Error() string {
+	what := e.Permission
+	if e.Operation != "" {
+		what = string(e.Operation)
+	}
+	return fmt.Sprintf("authz: permission denied: %s on %s", what, e.Resource)
+}
+
+// Is reports whether target is [ErrDenied].
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// invalidf returns an error that matches [ErrInvalidRequest].
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+}
+
+// Invalidf returns an error matching [ErrInvalidRequest] with a formatted
+// detail. Adapters use it so that every invalid-request message reads alike.
+func Invalidf(format string, args ...any) error { return invalidf(format, args...) }
