@@ -1,0 +1,161 @@
+// Package collapse turns authorization denials into not-found answers so
+// that nobody can probe, across tenants, whether a resource exists.
+//
+// The rule (the reference system's "visibility-aware check"): a denied read
+// answers not-found; a denied stronger operation answers denied (403) only
+// when the subject can read the resource, and not-found otherwise. fgac
+// tightens it:
+//
+//   - A missing resource, a missing child, a child of a missing parent, an
+//     invalid id and an unreadable resource all answer with the same error
+//     value, [authz.ErrNotFound] itself, after the same sequence of backend
+//     calls: a request for something that does not exist still spends a
+//     check of the same shape on a decoy id ([NotFound]), so neither timing
+//     nor an outage reveals existence.
+//   - When the backend fails, the error is returned for existing and missing
+//     ids alike (never a 404 for one and a 503 for the other).
+//   - The read probe that separates 403 from 404 goes out in the same bulk
+//     call as the operation's check, so a denial costs one round trip.
+package collapse
+
+import (
+	"context"
+	"errors"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/parent"
+)
+
+// DecoyID is the id checked in place of a resource that does not exist or
+// whose id is malformed. It passes the id grammar; services must not use it
+// as a real id (no registration of it can make a decoy check allow, because
+// [NotFound] answers not-found whatever the decoy check says).
+const DecoyID = "fgac-decoy--not-a-resource"
+
+// CheckOrNotFound authorizes q under the collapse rule. It returns nil if
+// q is allowed; [authz.ErrNotFound] (the sentinel itself) if the subject
+// cannot read q.Resource; a [*authz.DeniedError] if the subject can read it
+// but not perform q.Operation; or the guard's error (invalid request,
+// unavailable) unchanged.
+//
+// For operations other than read, the operation and the read probe are
+// checked in one [authz.BulkChecker] call.
+func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
+	if q.Operation == authz.OpRead {
+		err := g.Authorize(ctx, q)
+		if errors.Is(err, authz.ErrDenied) {
+			return authz.ErrNotFound
+		}
+		return err
+	}
+	probe := q
+	probe.Operation = authz.OpRead
+	qs := [2]authz.Question{q, probe}
+	res, err := g.CheckMany(ctx, qs[:], q.Consistency)
+	if err != nil {
+		return err
+	}
+	if err := g.AuthorizeErr(q, res[0]); err == nil || !errors.Is(err, authz.ErrDenied) {
+		return err
+	}
+	switch err := g.AuthorizeErr(probe, res[1]); {
+	case err == nil:
+		return g.AuthorizeErr(q, res[0])
+	case errors.Is(err, authz.ErrDenied):
+		return authz.ErrNotFound
+	default:
+		return err
+	}
+}
+
+// NotFound answers a question about a resource that does not exist (or
+// whose id is malformed) exactly as [CheckOrNotFound] answers one about an
+// unreadable resource: it spends the same backend calls on [DecoyID] and
+// returns [authz.ErrNotFound], or the backend's error if the decoy check
+// failed. q.Resource.Type must be the type that would have been checked.
+func NotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
+	q.Resource.ID = DecoyID
+	err := CheckOrNotFound(ctx, g, q)
+	if err == nil || errors.Is(err, authz.ErrDenied) || errors.Is(err, authz.ErrNotFound) {
+		return authz.ErrNotFound
+	}
+	return err
+}
+
+// Enforcer applies the collapse rule to resources and child resources. The
+// zero value is not usable; set Guard (and Parents if children are used).
+// An Enforcer is safe for concurrent use.
+type Enforcer struct {
+	// Guard answers the checks.
+	Guard *authz.Guard
+	// Parents resolves child types; nil means no child types.
+	Parents *parent.Registry
+}
+
+// Request is one enforcement question. Resource may be a child type; its ID
+// may be anything, including malformed input, which is answered as missing.
+type Request struct {
+	// Subject is who is asking.
+	Subject authz.Subject
+	// Resource is the resource or child resource addressed.
+	Resource authz.Resource
+	// Operation is what the subject wants to do.
+	Operation authz.Operation
+	// Consistency is the freshness requirement.
+	Consistency authz.Consistency
+}
+
+// Authorize resolves req.Resource to the resource that carries its
+// permissions and applies [CheckOrNotFound] to it. It returns the resource
+// that was checked. A malformed id, a missing child and a child whose
+// parent is missing or unreadable all return [authz.ErrNotFound] after the
+// same backend calls as an unreadable resource. Resolver errors other than
+// not-found, and a resolver returning a bad parent, are returned unchanged
+// (a server error, never an allow).
+func (e *Enforcer) Authorize(ctx context.Context, req Request) (authz.Resource, error) {
+	target := req.Resource
+	q := authz.Question{Subject: req.Subject, Resource: target, Operation: req.Operation, Consistency: req.Consistency}
+	if e.Parents != nil && e.Parents.IsChild(target.Type) {
+		typ, err := e.Parents.TargetType(target.Type)
+		if err != nil {
+			return authz.Resource{}, err
+		}
+		q.Resource.Type = typ
+		if !authz.ValidID(target.ID) {
+			return authz.Resource{}, NotFound(ctx, e.Guard, q)
+		}
+		resolved, err := e.Parents.Resolve(ctx, target)
+		if errors.Is(err, authz.ErrNotFound) {
+			return authz.Resource{}, NotFound(ctx, e.Guard, q)
+		}
+		if err != nil {
+			return authz.Resource{}, err
+		}
+		q.Resource = resolved
+	} else if !authz.ValidID(target.ID) {
+		if err := authz.ValidateType(target.Type); err != nil {
+			return authz.Resource{}, err
+		}
+		return authz.Resource{}, NotFound(ctx, e.Guard, q)
+	}
+	if err := CheckOrNotFound(ctx, e.Guard, q); err != nil {
+		return authz.Resource{}, err
+	}
+	return q.Resource, nil
+}
+
+// Missing answers a request for a resource that the caller's own lookup
+// found absent (a name that resolves to nothing, a row that is gone) with
+// the same calls and error as an unreadable one.
+func (e *Enforcer) Missing(ctx context.Context, req Request) error {
+	typ := req.Resource.Type
+	if e.Parents != nil {
+		t, err := e.Parents.TargetType(typ)
+		if err != nil {
+			return err
+		}
+		typ = t
+	}
+	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency}
+	return NotFound(ctx, e.Guard, q)
+}

@@ -1,0 +1,232 @@
+// Package httpauthz is net/http middleware that enforces fgac on every
+// request: it extracts the addressed id (path, query, JSON body or a name),
+// resolves child resources to their parent, applies the collapse rule and
+// hands the checked resource to the next handler.
+//
+// Bad input never reaches the authorizer or the handler: malformed JSON,
+// wrong types, null, missing or empty fields, duplicate keys (also in other
+// letter case), trailing data, an unsupported content type and oversized
+// bodies get a 4xx with a machine-readable body. A malformed id, a missing
+// resource, a missing child, a name that resolves to nothing and an
+// unreadable resource all get the same 404, byte for byte, after the same
+// backend calls. The body is handed on intact.
+package httpauthz
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/parent"
+)
+
+// DefaultMaxBodyBytes is the default body limit of extractors that read the
+// JSON body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a [Middleware].
+type Config struct {
+	// Guard answers the checks. Required.
+	Guard *authz.Guard
+	// Parents resolves child resource types; nil means none.
+	Parents *parent.Registry
+	// Subject returns the authenticated subject of a request, or false
+	// when there is none (answered 401). Required. It must not derive a
+	// bypass from the request: bypass comes only from [authz.WithBypass],
+	// put in the context by the service's own authentication.
+	Subject func(r *http.Request) (authz.Subject, bool)
+	// Consistency is used for every check; the zero value minimises
+	// latency.
+	Consistency authz.Consistency
+	// MaxBodyBytes limits bodies read by JSON extractors; zero means
+	// [DefaultMaxBodyBytes]. Larger bodies get 413.
+	MaxBodyBytes int64
+	// WriteError writes error answers; nil means [WriteJSONError].
+	WriteError ErrorWriter
+}
+
+// Middleware builds per-route enforcement. It is safe for concurrent use.
+type Middleware struct {
+	cfg      Config
+	enforcer collapse.Enforcer
+}
+
+// New returns a Middleware. It panics if cfg lacks a Guard or a Subject
+// function: that is a setup error.
+func New(cfg Config) *Middleware {
+	if cfg.Guard == nil || cfg.Subject == nil {
+		panic("httpauthz: Config needs Guard and Subject")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.WriteError == nil {
+		cfg.WriteError = WriteJSONError
+	}
+	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents}}
+}
+
+// Target is what the middleware checked, available to the next handler
+// through [TargetFrom].
+type Target struct {
+	// Requested is the resource the request addressed (possibly a child),
+	// with the id as extracted (a name is already resolved to its id).
+	Requested authz.Resource
+	// Checked is the resource whose permission was checked (the parent of a
+	// child).
+	Checked authz.Resource
+	// Operation is the operation that was allowed.
+	Operation authz.Operation
+	// Method is the RPC method, for routes built with [Middleware.RPC].
+	Method string
+	// Bypassed reports that a trusted bypass allowed the request.
+	Bypassed bool
+}
+
+type targetKey struct{}
+
+// TargetFrom returns the [Target] the middleware stored for the request.
+func TargetFrom(ctx context.Context) (Target, bool) {
+	t, ok := ctx.Value(targetKey{}).(*Target)
+	if !ok {
+		return Target{}, false
+	}
+	return *t, true
+}
+
+// checkSetup panics unless op is mapped for the type that resources of typ
+// are checked as: a route that could only ever fail is a setup error.
+func (m *Middleware) checkSetup(typ string, op authz.Operation) {
+	target := typ
+	if m.cfg.Parents != nil {
+		t, err := m.cfg.Parents.TargetType(typ)
+		if err != nil {
+			panic(fmt.Sprintf("httpauthz: %v", err))
+		}
+		target = t
+	}
+	if _, err := m.cfg.Guard.Operations().Permission(target, op); err != nil {
+		panic(fmt.Sprintf("httpauthz: route for %s: %v", typ, err))
+	}
+}
+
+// Require returns middleware that lets a request through only if its
+// subject may perform op on the resource of type typ whose id the
+// extractors find. With several extractors (say a path value and a body
+// field) all must be present and agree, or the request gets 400. typ may be
+// a child type registered in Config.Parents. Require panics at setup if op
+// is not mapped for the type that is checked.
+func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) func(http.Handler) http.Handler {
+	if len(ids) == 0 {
+		panic("httpauthz: Require needs at least one extractor")
+	}
+	if err := authz.ValidateType(typ); err != nil {
+		panic(fmt.Sprintf("httpauthz: %v", err))
+	}
+	m.checkSetup(typ, op)
+	usesBody := false
+	for _, x := range ids {
+		usesBody = usesBody || x.UsesBody()
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			subject, ok := m.cfg.Subject(r)
+			if !ok {
+				m.cfg.WriteError(w, r, problemUnauthenticated)
+				return
+			}
+			body, p := m.readBody(r, usesBody)
+			if p != nil {
+				m.cfg.WriteError(w, r, p)
+				return
+			}
+			id, err := agree(r, body, ids)
+			m.enforce(w, r, next, subject, typ, op, "", id, err)
+		})
+	}
+}
+
+// enforce finishes a request whose id extraction returned id, err.
+func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.Handler, subject authz.Subject, typ string, op authz.Operation, method, id string, err error) {
+	ctx := r.Context()
+	req := collapse.Request{Subject: subject, Resource: authz.Resource{Type: typ, ID: id}, Operation: op, Consistency: m.cfg.Consistency}
+	var checked authz.Resource
+	switch {
+	case errors.Is(err, ErrMissing):
+		err = m.enforcer.Missing(ctx, req)
+	case err == nil:
+		checked, err = m.enforcer.Authorize(ctx, req)
+	}
+	if err != nil {
+		m.cfg.WriteError(w, r, ProblemFor(err))
+		return
+	}
+	t := &Target{Requested: req.Resource, Checked: checked, Operation: op, Method: method}
+	if b, ok := authz.BypassFrom(ctx); ok && (b.Scope == nil || b.Scope(checked)) {
+		t.Bypassed = true
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
+}
+
+// agree runs the extractors and requires that they find the same id.
+func agree(r *http.Request, body []byte, ids []Extractor) (string, error) {
+	id, err := ids[0].Extract(r, body)
+	if err != nil {
+		return "", err
+	}
+	for _, x := range ids[1:] {
+		other, err := x.Extract(r, body)
+		if err != nil {
+			return "", err
+		}
+		if other != id {
+			return "", problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
+		}
+	}
+	return id, nil
+}
+
+// readBody reads and validates the JSON body when an extractor needs it,
+// and puts an identical copy back for the next handler.
+func (m *Middleware) readBody(r *http.Request, needed bool) ([]byte, *Problem) {
+	if !needed {
+		return nil, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "content type must be application/json")
+		}
+	}
+	if r.ContentLength > m.cfg.MaxBodyBytes {
+		return nil, problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body is too large")
+	}
+	var body []byte
+	if r.Body != nil {
+		size := r.ContentLength
+		if size < 0 || size > m.cfg.MaxBodyBytes {
+			size = 512
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, size+1))
+		_, err := buf.ReadFrom(io.LimitReader(r.Body, m.cfg.MaxBodyBytes+1))
+		r.Body.Close()
+		if err != nil {
+			return nil, problem(http.StatusBadRequest, CodeInvalidJSON, "body could not be read")
+		}
+		body = buf.Bytes()
+	}
+	if int64(len(body)) > m.cfg.MaxBodyBytes {
+		return nil, problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body is too large")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if !jsonValid(body) {
+		return nil, problem(http.StatusBadRequest, CodeInvalidJSON, "body is not a single valid JSON value")
+	}
+	return body, nil
+}
