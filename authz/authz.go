@@ -217,13 +217,19 @@ func (r RegisterRequest) Relationships() []Relationship {
 }
 
 // Validate reports whether the request is well formed. The owner must not
-// be a wildcard.
+// be a wildcard, and the parent's id must pass [ValidateID] (so "*" is not
+// a parent).
 func (r RegisterRequest) Validate() error {
 	if err := r.Resource.Validate(); err != nil {
 		return err
 	}
 	if err := r.Owner.Validate(); err != nil {
 		return err
+	}
+	if r.Parent != nil {
+		if err := r.Parent.Validate(); err != nil {
+			return err
+		}
 	}
 	for _, rel := range r.Relationships() {
 		if err := rel.Validate(); err != nil {

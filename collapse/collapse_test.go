@@ -1,0 +1,348 @@
+package collapse_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/internal/calllog"
+	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/parent"
+	"github.com/google/go-cmp/cmp"
+)
+
+const schema = `
+definition user {}
+definition agent {
+	relation owner: user
+	permission read = owner
+}
+definition task {
+	relation parent: agent
+	relation owner: user
+	relation viewer: user
+	permission read = owner + viewer + parent->read
+	permission update = owner
+	permission cancel = owner
+}
+`
+
+type rig struct {
+	engine *memadapter.Authorizer
+	rec    *calllog.Recorder
+	guard  *authz.Guard
+	tok    authz.Token
+}
+
+func newRig(t testing.TB) *rig {
+	t.Helper()
+	engine, err := memadapter.New(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
+		"agent": {authz.OpRead: "read"},
+		"task":  {authz.OpRead: "read", authz.OpUpdate: "update", authz.OpCancel: "cancel"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{engine: engine, rec: calllog.New(engine)}
+	r.guard = authz.NewGuard(r.rec, ops)
+	return r
+}
+
+func (r *rig) registerTask(t testing.TB, id, owner string) {
+	t.Helper()
+	tok, err := r.engine.Register(context.Background(), authz.RegisterRequest{Resource: authz.Resource{Type: "task", ID: id}, Owner: user(owner)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tok = tok
+}
+
+func (r *rig) grant(t testing.TB, task, rel, who string) {
+	t.Helper()
+	tok, err := r.engine.Grant(context.Background(), authz.GrantRequest{Relationship: authz.Relationship{Resource: authz.Resource{Type: "task", ID: task}, Relation: rel, Subject: user(who)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tok = tok
+}
+
+func user(id string) authz.Subject { return authz.Subject{Type: "user", ID: id} }
+
+// TestVisibilityRule replays the reference rule (behaviour.md 9.1).
+func TestVisibilityRule(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "t1", "alice")
+	r.grant(t, "t1", "viewer", "bob")
+	task := authz.Resource{Type: "task", ID: "t1"}
+	tests := []struct {
+		name      string
+		who       string
+		op        authz.Operation
+		wantErr   error
+		wantCalls []string
+	}{
+		{"allowed read: one check", "alice", authz.OpRead, nil, []string{"check task#read"}},
+		{"denied read: not found after one check", "dave", authz.OpRead, authz.ErrNotFound, []string{"check task#read"}},
+		{"denied op, unreadable: not found in one bulk call", "dave", authz.OpCancel, authz.ErrNotFound, []string{"checkmany task#cancel,task#read"}},
+		{"denied op, readable: denied in one bulk call", "bob", authz.OpCancel, authz.ErrDenied, []string{"checkmany task#cancel,task#read"}},
+		{"allowed op", "alice", authz.OpUpdate, nil, []string{"checkmany task#update,task#read"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r.rec.Reset()
+			err := collapse.CheckOrNotFound(context.Background(), r.guard, authz.Question{Subject: user(tc.who), Resource: task, Operation: tc.op, Consistency: authz.AtLeastAsFresh(r.tok)})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.wantCalls, r.rec.Calls()); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestNotFoundIsTheSentinel: the collapsed answer is authz.ErrNotFound
+// itself, never a denied error, and names nothing.
+func TestNotFoundIsTheSentinel(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "t1", "alice")
+	for _, op := range []authz.Operation{authz.OpRead, authz.OpCancel} {
+		err := collapse.CheckOrNotFound(context.Background(), r.guard, authz.Question{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: op, Consistency: authz.AtLeastAsFresh(r.tok)})
+		if err != authz.ErrNotFound {
+			t.Errorf("%s: err = %#v, want the ErrNotFound sentinel", op, err)
+		}
+		if errors.Is(err, authz.ErrDenied) {
+			t.Errorf("%s: not-found matches ErrDenied", op)
+		}
+		var de *authz.DeniedError
+		if errors.As(err, &de) {
+			t.Errorf("%s: not-found carries a DeniedError", op)
+		}
+	}
+}
+
+// TestEnforcerIndistinguishable: missing, unreadable, malformed, missing
+// child and child of missing parent give the same error after the same
+// calls; with the backend failing, they give the same failure.
+func TestEnforcerIndistinguishable(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "t1", "alice")
+	var parents parent.Registry
+	parents.Register("message", "task", parent.ResolverFunc(func(_ context.Context, id string) (string, error) {
+		switch id {
+		case "m1":
+			return "t1", nil
+		case "m-orphan":
+			return "t-gone", nil
+		}
+		return "", authz.ErrNotFound
+	}))
+	e := collapse.Enforcer{Guard: r.guard, Parents: &parents}
+	resources := map[string]authz.Resource{
+		"unreadable":      {Type: "task", ID: "t1"},
+		"missing":         {Type: "task", ID: "t-missing"},
+		"malformed":       {Type: "task", ID: "t 1"},
+		"too long":        {Type: "task", ID: string(make([]byte, 1025))},
+		"child":           {Type: "message", ID: "m1"},
+		"missing child":   {Type: "message", ID: "m-missing"},
+		"orphan child":    {Type: "message", ID: "m-orphan"},
+		"malformed child": {Type: "message", ID: "m*"},
+	}
+	for _, op := range []authz.Operation{authz.OpRead, authz.OpUpdate} {
+		var wantCalls []string
+		for name, res := range resources {
+			r.rec.Reset()
+			_, err := e.Authorize(context.Background(), collapse.Request{Subject: user("eve"), Resource: res, Operation: op, Consistency: authz.AtLeastAsFresh(r.tok)})
+			if err != authz.ErrNotFound {
+				t.Errorf("%s %s: err = %v, want ErrNotFound", op, name, err)
+			}
+			calls := r.rec.Calls()
+			if wantCalls == nil {
+				wantCalls = calls
+			}
+			if diff := cmp.Diff(wantCalls, calls); diff != "" {
+				t.Errorf("%s %s: calls differ (-first +this):\n%s", op, name, diff)
+			}
+		}
+		r.rec.Reset()
+		if err := e.Missing(context.Background(), collapse.Request{Subject: user("eve"), Resource: authz.Resource{Type: "message"}, Operation: op}); err != authz.ErrNotFound {
+			t.Errorf("Missing: %v", err)
+		}
+		if diff := cmp.Diff(wantCalls, r.rec.Calls()); diff != "" {
+			t.Errorf("Missing: calls differ (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// TestOutageIsNotAnOracle: when the backend fails, an existing and a
+// missing id both get the backend's error, never 404 for one of them.
+func TestOutageIsNotAnOracle(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "t1", "alice")
+	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read", authz.OpCancel: "cancel"}})
+	g := authz.NewGuard(down{r.engine}, ops)
+	e := collapse.Enforcer{Guard: g}
+	for _, id := range []string{"t1", "t-missing", "bad id"} {
+		for _, op := range []authz.Operation{authz.OpRead, authz.OpCancel} {
+			_, err := e.Authorize(context.Background(), collapse.Request{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: id}, Operation: op})
+			if !errors.Is(err, authz.ErrUnavailable) {
+				t.Errorf("%s %s: err = %v, want ErrUnavailable", id, op, err)
+			}
+		}
+	}
+}
+
+type down struct{ authz.Authorizer }
+
+func (down) Check(context.Context, authz.CheckRequest) (authz.Decision, error) {
+	return authz.Deny(), authz.ErrUnavailable
+}
+
+func (down) CheckMany(context.Context, authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	return nil, authz.ErrUnavailable
+}
+
+// TestListFilter: unscoped means no filter; an empty lookup means an empty
+// list, never an unfiltered one; an explicit filter on an invisible parent
+// yields an empty list.
+func TestListFilter(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "t1", "alice")
+	r.registerTask(t, "t2", "bob")
+	ctx := context.Background()
+	f, err := collapse.ListFilter(ctx, r.guard, user("alice"), "task", authz.OpRead, authz.AtLeastAsFresh(r.tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Unfiltered() || f.Empty() || !cmp.Equal(f.IDs(), []string{"t1"}) {
+		t.Errorf("alice filter = %+v", f.IDs())
+	}
+	if n := f.Narrow("t2"); !n.Empty() {
+		t.Errorf("narrowing to an invisible id admits %v", n.IDs())
+	}
+	if n := f.Narrow("t1"); !cmp.Equal(n.IDs(), []string{"t1"}) {
+		t.Errorf("narrowing to a visible id = %v", n.IDs())
+	}
+	none, err := collapse.ListFilter(ctx, r.guard, user("nobody"), "task", authz.OpRead, authz.AtLeastAsFresh(r.tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !none.Empty() || none.Unfiltered() || none.Allows("t1") {
+		t.Errorf("empty lookup gave %+v", none)
+	}
+	bctx := authz.WithBypass(ctx, authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cron"}})
+	all, err := collapse.ListFilter(bctx, r.guard, user("nobody"), "task", authz.OpRead, authz.MinimizeLatency())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !all.Unfiltered() || all.Empty() || !all.Allows("anything") {
+		t.Errorf("bypass gave %+v", all)
+	}
+	if n := all.Narrow("t9"); !cmp.Equal(n.IDs(), []string{"t9"}) {
+		t.Errorf("unfiltered narrowed = %v", n.IDs())
+	}
+	var zero collapse.Filter
+	if !zero.Empty() || zero.Unfiltered() {
+		t.Error("zero Filter must be empty, not unfiltered")
+	}
+}
+
+type row struct{ id string }
+
+// candidates returns a Fetch over ids task-00000..task-(n-1).
+func candidates(n int, fetches *int) func(context.Context, string, int) ([]row, string, error) {
+	return func(_ context.Context, cursor string, limit int) ([]row, string, error) {
+		*fetches++
+		start := 0
+		if cursor != "" {
+			start, _ = strconv.Atoi(cursor)
+		}
+		var out []row
+		i := start
+		for ; i < n && len(out) < limit; i++ {
+			out = append(out, row{id: fmt.Sprintf("task-%05d", i)})
+		}
+		next := ""
+		if i < n {
+			next = strconv.Itoa(i)
+		}
+		return out, next, nil
+	}
+}
+
+func TestFilterPageKeepsPagesFull(t *testing.T) {
+	r := newRig(t)
+	// alice owns every 10th task of 1,000.
+	for i := 0; i < 1000; i += 10 {
+		r.registerTask(t, fmt.Sprintf("task-%05d", i), "alice")
+	}
+	var fetches int
+	var pages [][]row
+	cursor := ""
+	for {
+		items, next, err := collapse.FilterPage(context.Background(), r.guard, collapse.PageRequest[row]{
+			Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+			Size: 25, Batch: 50, MaxCalls: 100, Cursor: cursor,
+			Fetch:    candidates(1000, &fetches),
+			Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
+			CursorOf: func(x row) string { n, _ := strconv.Atoi(x.id[5:]); return strconv.Itoa(n + 1) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) > 0 {
+			pages = append(pages, items)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(pages) != 4 {
+		t.Fatalf("got %d pages, want 4", len(pages))
+	}
+	seen := 0
+	for i, p := range pages {
+		if len(p) != 25 {
+			t.Errorf("page %d has %d items, want 25", i, len(p))
+		}
+		for _, it := range p {
+			if want := fmt.Sprintf("task-%05d", seen*10); it.id != want {
+				t.Fatalf("item %d = %s, want %s", seen, it.id, want)
+			}
+			seen++
+		}
+	}
+}
+
+func TestFilterPageBoundsCallsAndFailsClosed(t *testing.T) {
+	r := newRig(t)
+	var fetches int
+	req := collapse.PageRequest[row]{
+		Subject: user("nobody"), Operation: authz.OpRead,
+		Size: 10, MaxCalls: 3,
+		Fetch:    candidates(100000, &fetches),
+		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
+		CursorOf: func(x row) string { return x.id },
+	}
+	items, next, err := collapse.FilterPage(context.Background(), r.guard, req)
+	if err != nil || len(items) != 0 || next == "" || fetches != 3 {
+		t.Errorf("got %d items, next %q, err %v after %d fetches; want 0 items, a cursor, 3 fetches", len(items), next, err, fetches)
+	}
+	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read"}})
+	items, _, err = collapse.FilterPage(context.Background(), authz.NewGuard(down{r.engine}, ops), req)
+	if !errors.Is(err, authz.ErrUnavailable) || items != nil {
+		t.Errorf("outage: items %v, err %v; want nothing and ErrUnavailable", items, err)
+	}
+	if _, _, err := collapse.FilterPage(context.Background(), r.guard, collapse.PageRequest[row]{}); !errors.Is(err, collapse.ErrBadPageRequest) {
+		t.Errorf("empty request: %v", err)
+	}
+}
