@@ -207,19 +207,9 @@ func (m *Middleware) readBody(r *http.Request, needed bool) ([]byte, *Problem) {
 	if r.ContentLength > m.cfg.MaxBodyBytes {
 		return nil, problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body is too large")
 	}
-	var body []byte
-	if r.Body != nil {
-		size := r.ContentLength
-		if size < 0 || size > m.cfg.MaxBodyBytes {
-			size = 512
-		}
-		buf := bytes.NewBuffer(make([]byte, 0, size+1))
-		_, err := buf.ReadFrom(io.LimitReader(r.Body, m.cfg.MaxBodyBytes+1))
-		r.Body.Close()
-		if err != nil {
-			return nil, problem(http.StatusBadRequest, CodeInvalidJSON, "body could not be read")
-		}
-		body = buf.Bytes()
+	body, err := readLimited(r, m.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, problem(http.StatusBadRequest, CodeInvalidJSON, "body could not be read")
 	}
 	if int64(len(body)) > m.cfg.MaxBodyBytes {
 		return nil, problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body is too large")
@@ -229,4 +219,27 @@ func (m *Middleware) readBody(r *http.Request, needed bool) ([]byte, *Problem) {
 		return nil, problem(http.StatusBadRequest, CodeInvalidJSON, "body is not a single valid JSON value")
 	}
 	return body, nil
+}
+
+// readLimited reads at most limit+1 bytes of the body in one allocation
+// when the length is declared, so the cost is one read of the body.
+func readLimited(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	defer r.Body.Close()
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		buf := make([]byte, n+1)
+		got, err := io.ReadFull(r.Body, buf)
+		switch {
+		case err == io.ErrUnexpectedEOF || err == io.EOF:
+			return buf[:got], nil
+		case err != nil:
+			return nil, err
+		}
+		// More bytes than declared: read on to find out how many.
+		rest, err := io.ReadAll(io.LimitReader(r.Body, limit+1-int64(got)))
+		return append(buf, rest...), err
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit+1))
 }

@@ -1,0 +1,94 @@
+package httpauthz_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestListRoutes replays the reference list cases (behaviour.md 9.7, 70 and
+// 78) with one rule for every list route: items under invisible parents are
+// dropped, and an explicit filter on an invisible, missing or malformed
+// parent is an empty list, never 403 or 404.
+func TestListRoutes(t *testing.T) {
+	w := newWorld(t)
+	w.agent("a1", "alice")
+	w.task("tA", "a", "a1", "alice")
+	w.task("tB", "b", "a1", "alice")
+	w.grant("tA", "viewer", "bob")
+	trackers := map[string][]string{"tA": {"trA1", "trA2"}, "tB": {"trB1"}}
+	m := httpauthz.New(httpauthz.Config{Guard: w.guard, Consistency: authz.FullyConsistent(), Subject: func(r *http.Request) (authz.Subject, bool) {
+		return authz.Subject{Type: "user", ID: r.Header.Get("X-Test-User")}, r.Header.Get("X-Test-User") != ""
+	}})
+	list := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		f := httpauthz.FilterFrom(r.Context())
+		out := []string{}
+		if !f.Empty() {
+			for _, task := range []string{"tA", "tB"} {
+				if f.Allows(task) {
+					out = append(out, trackers[task]...)
+				}
+			}
+		}
+		slices.Sort(out)
+		json.NewEncoder(rw).Encode(out)
+	})
+	w.mux.Handle("GET /tracker", m.List("task", authz.OpRead, httpauthz.Query("task_id"))(list))
+	tests := []struct {
+		name, user, query string
+		want              []string
+	}{
+		{"70 search set filters", "bob", "", []string{"trA1", "trA2"}},
+		{"70 explicit filter outside the set is empty", "bob", "?task_id=tB", []string{}},
+		{"70 explicit filter inside the set", "bob", "?task_id=tA", []string{"trA1", "trA2"}},
+		{"explicit filter on a missing task is empty", "bob", "?task_id=t-missing", []string{}},
+		{"explicit filter on a malformed id is empty", "bob", "?task_id=a%20b", []string{}},
+		{"70 empty search set is empty", "dave", "", []string{}},
+		{"owner sees all", "alice", "", []string{"trA1", "trA2", "trB1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := w.do(tc.user, "GET", "/tracker"+tc.query, "", "")
+			if got.status != http.StatusOK {
+				t.Fatalf("status %d: %s", got.status, got.body)
+			}
+			var items []string
+			if err := json.Unmarshal([]byte(got.body), &items); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, items); diff != "" {
+				t.Errorf("items mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"lookup task#read"}, got.calls); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Under a trusted bypass the filter is lifted; an explicit filter is
+	// still honoured.
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{{"", []string{"trA1", "trA2", "trB1"}}, {"?task_id=tB", []string{"trB1"}}} {
+		req := httptest.NewRequest("GET", "/tracker"+tc.query, nil)
+		req.Header.Set("X-Test-User", "dave")
+		req = req.WithContext(authz.WithBypass(req.Context(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cron"}}))
+		rec := httptest.NewRecorder()
+		w.mux.ServeHTTP(rec, req)
+		var items []string
+		json.Unmarshal(rec.Body.Bytes(), &items)
+		if diff := cmp.Diff(tc.want, items); diff != "" {
+			t.Errorf("bypass %q: mismatch (-want +got):\n%s", tc.query, diff)
+		}
+	}
+	// A handler mounted without the middleware lists nothing.
+	if f := httpauthz.FilterFrom(httptest.NewRequest("GET", "/", nil).Context()); !f.Empty() {
+		t.Error("missing filter is not empty")
+	}
+}
