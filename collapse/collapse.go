@@ -21,7 +21,9 @@ package collapse
 import (
 	"context"
 	"errors"
+	"time"
 
+	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -82,14 +84,20 @@ func NotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
 	return err
 }
 
-// Enforcer applies the collapse rule to resources and child resources. The
-// zero value is not usable; set Guard (and Parents if children are used).
-// An Enforcer is safe for concurrent use.
+// Enforcer applies the collapse rule to resources and child resources,
+// honours the enforcement mode of each request and reports every decision
+// as one [audit.Event]. The zero value is not usable; set Guard (and
+// Parents if children are used). An Enforcer is safe for concurrent use.
 type Enforcer struct {
 	// Guard answers the checks.
 	Guard *authz.Guard
 	// Parents resolves child types; nil means no child types.
 	Parents *parent.Registry
+	// Hook receives one event per decision; nil means none.
+	Hook audit.Hook
+	// Modes chooses the mode of each request; nil means [audit.Enforce]
+	// everywhere.
+	Modes audit.ModeFunc
 }
 
 // Request is one enforcement question. Resource may be a child type; its ID
@@ -103,16 +111,116 @@ type Request struct {
 	Operation authz.Operation
 	// Consistency is the freshness requirement.
 	Consistency authz.Consistency
+	// Route is the route pattern, for the mode choice and the event.
+	Route string
+}
+
+// Mode returns the mode of a request for a resource of type typ on route.
+func (e *Enforcer) Mode(ctx context.Context, typ, route string) audit.Mode {
+	if e.Modes == nil {
+		return audit.Enforce
+	}
+	return e.Modes(ctx, audit.ModeRequest{ResourceType: typ, Route: route})
 }
 
 // Authorize resolves req.Resource to the resource that carries its
-// permissions and applies [CheckOrNotFound] to it. It returns the resource
-// that was checked. A malformed id, a missing child and a child whose
-// parent is missing or unreadable all return [authz.ErrNotFound] after the
-// same backend calls as an unreadable resource. Resolver errors other than
-// not-found, and a resolver returning a bad parent, are returned unchanged
-// (a server error, never an allow).
+// permissions and applies [CheckOrNotFound] to it, in the request's mode.
+// It returns the resource that was checked. A malformed id, a missing child
+// and a child whose parent is missing or unreadable all return
+// [authz.ErrNotFound] after the same backend calls as an unreadable
+// resource. Resolver errors other than not-found, and a resolver returning
+// a bad parent, are returned unchanged (a server error, never an allow).
+//
+// In [audit.Shadow] mode the decision is made and reported but Authorize
+// returns a nil error whatever it was (the checked resource is then zero
+// if nothing could be checked); in [audit.Off] mode nothing is checked and
+// the zero resource is returned.
 func (e *Enforcer) Authorize(ctx context.Context, req Request) (authz.Resource, error) {
+	return e.AuthorizeIn(ctx, req, e.Mode(ctx, req.Resource.Type, req.Route))
+}
+
+// AuthorizeIn is [Enforcer.Authorize] in a mode the caller already chose.
+func (e *Enforcer) AuthorizeIn(ctx context.Context, req Request, mode audit.Mode) (authz.Resource, error) {
+	return e.decide(ctx, req, mode, e.authorize)
+}
+
+// Missing answers a request for a resource that the caller's own lookup
+// found absent (a name that resolves to nothing, a row that is gone) with
+// the same calls and error as an unreadable one, in the request's mode.
+func (e *Enforcer) Missing(ctx context.Context, req Request, mode audit.Mode) error {
+	_, err := e.decide(ctx, req, mode, func(ctx context.Context, req Request) (authz.Resource, error) {
+		return authz.Resource{}, e.missing(ctx, req)
+	})
+	return err
+}
+
+// Failed reports a request that could not be decided because of err (bad
+// input, no subject) and returns what the caller should answer: err in
+// enforce mode, nil in shadow and off modes, where the request goes on as
+// if fgac were not there.
+func (e *Enforcer) Failed(ctx context.Context, req Request, mode audit.Mode, err error) error {
+	_, err = e.decide(ctx, req, mode, func(context.Context, Request) (authz.Resource, error) {
+		return authz.Resource{}, err
+	})
+	return err
+}
+
+// decide runs f in mode and reports the decision.
+func (e *Enforcer) decide(ctx context.Context, req Request, mode audit.Mode, f func(context.Context, Request) (authz.Resource, error)) (authz.Resource, error) {
+	if mode == audit.Off {
+		e.report(ctx, req, mode, authz.Resource{}, nil, 0)
+		return authz.Resource{}, nil
+	}
+	if e.Hook == nil {
+		checked, err := f(ctx, req)
+		if mode == audit.Shadow {
+			return checked, nil
+		}
+		return checked, err
+	}
+	start := time.Now()
+	checked, err := f(ctx, req)
+	e.report(ctx, req, mode, checked, err, time.Since(start))
+	if mode == audit.Shadow {
+		return checked, nil
+	}
+	return checked, err
+}
+
+// report delivers the event of one decision.
+func (e *Enforcer) report(ctx context.Context, req Request, mode audit.Mode, checked authz.Resource, err error, latency time.Duration) {
+	if e.Hook == nil {
+		return
+	}
+	ev := audit.Event{
+		Subject: req.Subject, Requested: req.Resource, Checked: checked, Operation: req.Operation,
+		Route: req.Route, Mode: mode, Latency: latency, Consistency: req.Consistency.Mode(),
+	}
+	if !authz.ValidID(ev.Requested.ID) {
+		ev.Requested.ID = ""
+	}
+	switch {
+	case mode == audit.Off:
+		ev.Outcome = audit.Allowed
+	case err == nil:
+		ev.Outcome = audit.Allowed
+		if b, ok := authz.BypassFrom(ctx); ok && (b.Scope == nil || b.Scope(checked)) {
+			ev.Outcome, ev.Bypass = audit.Bypassed, b.Identity
+		}
+	case errors.Is(err, authz.ErrNotFound):
+		ev.Outcome = audit.NotFound
+	case errors.Is(err, authz.ErrDenied):
+		ev.Outcome = audit.Denied
+	default:
+		ev.Outcome, ev.Err = audit.Error, err
+	}
+	if mode == audit.Shadow && (ev.Outcome == audit.NotFound || ev.Outcome == audit.Denied) {
+		ev.Outcome = audit.ShadowDenied
+	}
+	e.Hook.Decision(ctx, ev)
+}
+
+func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {
 	target := req.Resource
 	q := authz.Question{Subject: req.Subject, Resource: target, Operation: req.Operation, Consistency: req.Consistency}
 	if e.Parents != nil && e.Parents.IsChild(target.Type) {
@@ -144,10 +252,7 @@ func (e *Enforcer) Authorize(ctx context.Context, req Request) (authz.Resource, 
 	return q.Resource, nil
 }
 
-// Missing answers a request for a resource that the caller's own lookup
-// found absent (a name that resolves to nothing, a row that is gone) with
-// the same calls and error as an unreadable one.
-func (e *Enforcer) Missing(ctx context.Context, req Request) error {
+func (e *Enforcer) missing(ctx context.Context, req Request) error {
 	typ := req.Resource.Type
 	if e.Parents != nil {
 		t, err := e.Parents.TargetType(typ)

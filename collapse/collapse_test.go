@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/internal/calllog"
@@ -173,7 +174,7 @@ func TestEnforcerIndistinguishable(t *testing.T) {
 			}
 		}
 		r.rec.Reset()
-		if err := e.Missing(context.Background(), collapse.Request{Subject: user("eve"), Resource: authz.Resource{Type: "message"}, Operation: op}); err != authz.ErrNotFound {
+		if err := e.Missing(context.Background(), collapse.Request{Subject: user("eve"), Resource: authz.Resource{Type: "message"}, Operation: op}, audit.Enforce); err != authz.ErrNotFound {
 			t.Errorf("Missing: %v", err)
 		}
 		if diff := cmp.Diff(wantCalls, r.rec.Calls()); diff != "" {

@@ -21,6 +21,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/parent"
@@ -49,6 +50,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// WriteError writes error answers; nil means [WriteJSONError].
 	WriteError ErrorWriter
+	// Hook receives one [audit.Event] per decision; nil means none.
+	Hook audit.Hook
+	// Modes chooses the enforcement mode per resource type, route (the
+	// request's ServeMux pattern) and tenant (from the context); nil means
+	// [audit.Enforce] everywhere. In shadow mode every request goes on to
+	// the next handler exactly as sent, bad input included, and what would
+	// have been answered is only reported; in off mode nothing is checked.
+	Modes audit.ModeFunc
 }
 
 // Middleware builds per-route enforcement. It is safe for concurrent use.
@@ -69,7 +78,7 @@ func New(cfg Config) *Middleware {
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents}}
+	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes}}
 }
 
 // Target is what the middleware checked, available to the next handler
@@ -87,6 +96,9 @@ type Target struct {
 	Method string
 	// Bypassed reports that a trusted bypass allowed the request.
 	Bypassed bool
+	// Shadow reports that the request ran in shadow mode: it was let
+	// through whatever the decision, and Checked may be zero.
+	Shadow bool
 }
 
 type targetKey struct{}
@@ -136,38 +148,60 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			subject, ok := m.cfg.Subject(r)
-			if !ok {
-				m.cfg.WriteError(w, r, problemUnauthenticated)
+			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.cfg.Consistency, Route: r.Pattern}
+			mode := m.enforcer.Mode(r.Context(), typ, r.Pattern)
+			if mode == audit.Off {
+				m.enforcer.AuthorizeIn(r.Context(), req, mode)
+				next.ServeHTTP(w, r)
+				return
+			}
+			var ok bool
+			if req.Subject, ok = m.cfg.Subject(r); !ok {
+				m.fail(w, r, next, req, mode, problemUnauthenticated)
 				return
 			}
 			body, p := m.readBody(r, usesBody)
 			if p != nil {
-				m.cfg.WriteError(w, r, p)
+				m.fail(w, r, next, req, mode, p)
 				return
 			}
 			id, err := agree(r, body, ids)
-			m.enforce(w, r, next, subject, typ, op, "", id, err)
+			req.Resource.ID = id
+			m.enforce(w, r, next, req, mode, "", err)
 		})
 	}
 }
 
-// enforce finishes a request whose id extraction returned id, err.
-func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.Handler, subject authz.Subject, typ string, op authz.Operation, method, id string, err error) {
+// fail answers a request that could not be decided: with the error in
+// enforce mode, by passing it on untouched in shadow mode.
+func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, next http.Handler, req collapse.Request, mode audit.Mode, err error) {
+	if err := m.enforcer.Failed(r.Context(), req, mode, err); err != nil {
+		m.cfg.WriteError(w, r, ProblemFor(err))
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// enforce finishes a request whose id extraction returned req.Resource.ID
+// and extractErr.
+func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.Handler, req collapse.Request, mode audit.Mode, method string, extractErr error) {
 	ctx := r.Context()
-	req := collapse.Request{Subject: subject, Resource: authz.Resource{Type: typ, ID: id}, Operation: op, Consistency: m.cfg.Consistency}
 	var checked authz.Resource
+	var err error
 	switch {
-	case errors.Is(err, ErrMissing):
-		err = m.enforcer.Missing(ctx, req)
-	case err == nil:
-		checked, err = m.enforcer.Authorize(ctx, req)
+	case errors.Is(extractErr, ErrMissing):
+		err = m.enforcer.Missing(ctx, req, mode)
+	case extractErr != nil:
+		m.fail(w, r, next, req, mode, extractErr)
+		return
+	default:
+		checked, err = m.enforcer.AuthorizeIn(ctx, req, mode)
 	}
 	if err != nil {
 		m.cfg.WriteError(w, r, ProblemFor(err))
 		return
 	}
-	t := &Target{Requested: req.Resource, Checked: checked, Operation: op, Method: method}
+	t := &Target{Requested: req.Resource, Checked: checked, Operation: req.Operation, Method: method, Shadow: mode == audit.Shadow}
 	if b, ok := authz.BypassFrom(ctx); ok && (b.Scope == nil || b.Scope(checked)) {
 		t.Bypassed = true
 	}
@@ -214,32 +248,39 @@ func (m *Middleware) readBody(r *http.Request, needed bool) ([]byte, *Problem) {
 	if int64(len(body)) > m.cfg.MaxBodyBytes {
 		return nil, problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body is too large")
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !jsonValid(body) {
 		return nil, problem(http.StatusBadRequest, CodeInvalidJSON, "body is not a single valid JSON value")
 	}
 	return body, nil
 }
 
-// readLimited reads at most limit+1 bytes of the body in one allocation
-// when the length is declared, so the cost is one read of the body.
+// readLimited reads at most limit+1 bytes of the body, in one allocation
+// when the length is declared, and puts back a body that yields exactly
+// the bytes the client sent: what was read, then whatever was not.
 func readLimited(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	defer r.Body.Close()
+	orig := r.Body
+	var buf []byte
+	var err error
 	if n := r.ContentLength; n >= 0 && n <= limit {
-		buf := make([]byte, n+1)
-		got, err := io.ReadFull(r.Body, buf)
-		switch {
-		case err == io.ErrUnexpectedEOF || err == io.EOF:
-			return buf[:got], nil
-		case err != nil:
-			return nil, err
+		buf = make([]byte, n+1)
+		var got int
+		got, err = io.ReadFull(orig, buf)
+		buf = buf[:got]
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = nil
 		}
-		// More bytes than declared: read on to find out how many.
-		rest, err := io.ReadAll(io.LimitReader(r.Body, limit+1-int64(got)))
-		return append(buf, rest...), err
+	} else {
+		buf, err = io.ReadAll(io.LimitReader(orig, limit+1))
 	}
-	return io.ReadAll(io.LimitReader(r.Body, limit+1))
+	r.Body = replayBody{Reader: io.MultiReader(bytes.NewReader(buf), orig), Closer: orig}
+	return buf, err
+}
+
+// replayBody is a request body that replays what the middleware read.
+type replayBody struct {
+	io.Reader
+	io.Closer
 }

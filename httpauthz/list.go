@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
 )
@@ -40,45 +41,64 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			subject, ok := m.cfg.Subject(r)
-			if !ok {
-				m.cfg.WriteError(w, r, problemUnauthenticated)
-				return
-			}
-			body, p := m.readBody(r, usesBody)
-			if p != nil {
-				m.cfg.WriteError(w, r, p)
-				return
-			}
-			var want string
-			hasWant := false
-			for _, x := range narrow {
-				id, err := x.Extract(r, body)
-				var pr *Problem
-				switch {
-				case errors.As(err, &pr) && pr.absent:
-					continue
-				case errors.Is(err, ErrMissing):
-					id = "" // a name that resolves to nothing narrows to nothing
-				case err != nil:
-					m.cfg.WriteError(w, r, ProblemFor(err))
-					return
-				}
-				if hasWant && id != want {
-					m.cfg.WriteError(w, r, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree"))
-					return
-				}
-				want, hasWant = id, true
-			}
-			f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, typ, op, m.cfg.Consistency)
-			if err != nil {
+			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.cfg.Consistency, Route: r.Pattern}
+			mode := m.enforcer.Mode(r.Context(), typ, r.Pattern)
+			f, err := m.listFilter(r, &req, mode, narrow, usesBody)
+			switch {
+			case mode != audit.Enforce:
+				// Shadow and off list as if fgac were not there.
+				m.enforcer.Failed(r.Context(), req, mode, err)
+				f = collapse.FilterOf(authz.Unscoped())
+			case err != nil:
+				m.enforcer.Failed(r.Context(), req, mode, err)
 				m.cfg.WriteError(w, r, ProblemFor(err))
 				return
-			}
-			if hasWant {
-				f = f.Narrow(want)
+			default:
+				m.enforcer.Failed(r.Context(), req, mode, nil)
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), filterKey{}, f)))
 		})
 	}
+}
+
+// listFilter computes the filter of a list request.
+func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode audit.Mode, narrow []Extractor, usesBody bool) (collapse.Filter, error) {
+	if mode == audit.Off {
+		return collapse.Filter{}, nil
+	}
+	subject, ok := m.cfg.Subject(r)
+	if !ok {
+		return collapse.Filter{}, problemUnauthenticated
+	}
+	req.Subject = subject
+	body, p := m.readBody(r, usesBody)
+	if p != nil {
+		return collapse.Filter{}, p
+	}
+	var want string
+	hasWant := false
+	for _, x := range narrow {
+		id, err := x.Extract(r, body)
+		var pr *Problem
+		switch {
+		case errors.As(err, &pr) && pr.absent:
+			continue
+		case errors.Is(err, ErrMissing):
+			id = "" // a name that resolves to nothing narrows to nothing
+		case err != nil:
+			return collapse.Filter{}, err
+		}
+		if hasWant && id != want {
+			return collapse.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
+		}
+		want, hasWant = id, true
+	}
+	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, req.Resource.Type, req.Operation, m.cfg.Consistency)
+	if err != nil {
+		return collapse.Filter{}, err
+	}
+	if hasWant {
+		f = f.Narrow(want)
+	}
+	return f, nil
 }

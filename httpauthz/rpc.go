@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/collapse"
 )
 
 // Method is the authorization route of one RPC method: the resource type,
@@ -65,28 +67,40 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 	unknown := problem(http.StatusBadRequest, CodeUnknownMethod, "unknown method")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			subject, ok := m.cfg.Subject(r)
-			if !ok {
-				m.cfg.WriteError(w, r, problemUnauthenticated)
-				return
-			}
+			req := collapse.Request{Consistency: m.cfg.Consistency, Route: r.Pattern}
+			// The mode is chosen per route until the method, and so the
+			// resource type, is known.
+			mode := m.enforcer.Mode(r.Context(), "", r.Pattern)
+			var ok bool
+			req.Subject, ok = m.cfg.Subject(r)
 			body, p := m.readBody(r, usesBody)
-			if p != nil {
-				m.cfg.WriteError(w, r, p)
-				return
+			var name string
+			var err error
+			if p == nil {
+				name, err = method.Extract(r, body)
 			}
-			name, err := method.Extract(r, body)
-			if err != nil {
-				m.cfg.WriteError(w, r, ProblemFor(err))
-				return
+			route, lookupErr := table.Lookup(name)
+			if p == nil && err == nil && lookupErr == nil {
+				req.Resource.Type, req.Operation = route.ResourceType, route.Operation
+				mode = m.enforcer.Mode(r.Context(), route.ResourceType, r.Pattern)
 			}
-			route, err := table.Lookup(name)
-			if err != nil {
-				m.cfg.WriteError(w, r, unknown)
-				return
+			switch {
+			case mode == audit.Off:
+				m.enforcer.AuthorizeIn(r.Context(), req, mode)
+				next.ServeHTTP(w, r)
+			case !ok:
+				m.fail(w, r, next, req, mode, problemUnauthenticated)
+			case p != nil:
+				m.fail(w, r, next, req, mode, p)
+			case err != nil:
+				m.fail(w, r, next, req, mode, err)
+			case lookupErr != nil:
+				m.fail(w, r, next, req, mode, unknown)
+			default:
+				id, err := route.ID.Extract(r, body)
+				req.Resource.ID = id
+				m.enforce(w, r, next, req, mode, name, err)
 			}
-			id, err := route.ID.Extract(r, body)
-			m.enforce(w, r, next, subject, route.ResourceType, route.Operation, name, id, err)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package httpauthz_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -66,7 +67,10 @@ type world struct {
 	lastBody []byte
 	tok      authz.Token
 	down     atomic.Bool // when set, the backend is unreachable
+	plain    atomic.Bool // when set, the handler answers as a pre-fgac handler would
 }
+
+type tenantKey struct{}
 
 // flaky is an engine that can be switched off, for outage tests.
 type flaky struct {
@@ -156,6 +160,10 @@ func newWorld(t testing.TB, cfg ...func(*httpauthz.Config)) *world {
 	}
 	final := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if w.plain.Load() {
+			fmt.Fprintf(rw, "%s %s %q", r.Method, r.URL.RequestURI(), body)
+			return
+		}
 		tg, _ := httpauthz.TargetFrom(r.Context())
 		w.mu.Lock()
 		w.handled++
@@ -191,7 +199,9 @@ func newWorld(t testing.TB, cfg ...func(*httpauthz.Config)) *world {
 	methods.Handle("task/interrupt", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: taskRef})
 	route("POST /rpc", m.RPC(&methods, httpauthz.JSONField("method")))
 	w.mux = mux
-	w.srv = httptest.NewServer(mux)
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), tenantKey{}, r.Header.Get("X-Tenant"))))
+	}))
 	t.Cleanup(w.srv.Close)
 	return w
 }

@@ -1,0 +1,154 @@
+// Package audit describes authorization decisions as events, chooses the
+// enforcement mode of a request for safe rollouts, and writes events with
+// log/slog.
+//
+// One [Event] is produced per enforcement decision, by the component that
+// makes it (collapse.Enforcer, and through it the httpauthz middleware).
+// Events carry the subject's type and id, never credentials or whole
+// principals, and no consistency tokens.
+package audit
+
+import (
+	"context"
+	"time"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// Outcome is what a decision came to.
+type Outcome uint8
+
+// The outcomes of a decision.
+const (
+	// Allowed: the engine allowed the operation.
+	Allowed Outcome = iota + 1
+	// Denied: the subject can read the resource but not perform the
+	// operation (answered 403).
+	Denied
+	// NotFound: the resource is missing or unreadable (answered 404).
+	NotFound
+	// Bypassed: a trusted bypass allowed the operation without the engine.
+	Bypassed
+	// ShadowDenied: in shadow mode, the decision would have been a denial
+	// or a not-found; the request went on.
+	ShadowDenied
+	// Error: there was no decision (backend unavailable, bad input,
+	// misconfiguration).
+	Error
+)
+
+var outcomeNames = [...]string{"", "allowed", "denied", "not_found", "bypassed", "shadow_denied", "error"}
+
+// String returns the outcome's snake_case name.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// Mode is how a request is enforced. The zero value is [Enforce], so a
+// missing or failing mode choice never weakens enforcement.
+type Mode uint8
+
+// The enforcement modes.
+const (
+	// Enforce checks and answers denials.
+	Enforce Mode = iota
+	// Shadow checks and records what would have been denied, but lets
+	// every request through unchanged, also when the backend fails.
+	Shadow
+	// Off does not check at all.
+	Off
+)
+
+// String returns "enforce", "shadow" or "off".
+func (m Mode) String() string {
+	switch m {
+	case Shadow:
+		return "shadow"
+	case Off:
+		return "off"
+	default:
+		return "enforce"
+	}
+}
+
+// ModeRequest is what a [ModeFunc] decides on. The tenant, if the service
+// has one, is in the context, where the service's own authentication put it.
+type ModeRequest struct {
+	// ResourceType is the type addressed (possibly a child type).
+	ResourceType string
+	// Route is the route pattern, such as "GET /tasks/{task_id}", or "".
+	Route string
+}
+
+// ModeFunc chooses the mode of a request, typically from the service's
+// own flag system, per resource type, route and tenant.
+type ModeFunc func(ctx context.Context, r ModeRequest) Mode
+
+// Event describes one decision.
+type Event struct {
+	// Subject is who asked (type and id only).
+	Subject authz.Subject
+	// Requested is what the request addressed; its id is empty when the
+	// input was not a valid id.
+	Requested authz.Resource
+	// Checked is the resource whose permission was checked (the parent of
+	// a child); empty when nothing was checked.
+	Checked authz.Resource
+	// Operation is the operation asked for.
+	Operation authz.Operation
+	// Route is the route pattern, if any.
+	Route string
+	// Outcome is what the decision came to.
+	Outcome Outcome
+	// Mode is the mode the request ran in.
+	Mode Mode
+	// Latency is how long the decision took, backend calls and parent
+	// resolution included.
+	Latency time.Duration
+	// Consistency is the consistency the checks asked for.
+	Consistency authz.ConsistencyMode
+	// Bypass is the trusted identity of a bypassed decision.
+	Bypass authz.Subject
+	// Err is the error of an [Error] outcome. fgac's errors carry no
+	// secrets.
+	Err error
+}
+
+// Hook receives decision events. Implementations must be safe for
+// concurrent use and should return quickly: they run on the request path.
+type Hook interface {
+	// Decision is called once per decision.
+	Decision(ctx context.Context, e Event)
+}
+
+// HookFunc adapts a function to a [Hook].
+type HookFunc func(ctx context.Context, e Event)
+
+// Decision calls f.
+func (f HookFunc) Decision(ctx context.Context, e Event) { f(ctx, e) }
+
+// Multi returns a Hook that delivers every event to each hook in order.
+func Multi(hooks ...Hook) Hook { return multi(hooks) }
+
+type multi []Hook
+
+func (m multi) Decision(ctx context.Context, e Event) {
+	for _, h := range m {
+		h.Decision(ctx, e)
+	}
+}
+
+// ConsistencyName returns the name of a consistency mode as used in events.
+func ConsistencyName(m authz.ConsistencyMode) string {
+	switch m {
+	case authz.AtLeastAsFreshMode:
+		return "at_least_as_fresh"
+	case authz.FullyConsistentMode:
+		return "fully_consistent"
+	default:
+		return "minimize_latency"
+	}
+}

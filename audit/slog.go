@@ -1,0 +1,55 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Slog is a [Hook] that writes each event as one structured log record.
+// Allowed and bypassed decisions are logged at Level, every other outcome
+// at Level+4 (Info and Warn by default). The zero value logs to
+// slog.Default at Info.
+type Slog struct {
+	// Logger receives the records; nil means slog.Default().
+	Logger *slog.Logger
+	// Level is the level of allowed and bypassed decisions.
+	Level slog.Level
+}
+
+// Decision implements [Hook].
+func (s Slog) Decision(ctx context.Context, e Event) {
+	l := s.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	level := s.Level
+	if e.Outcome != Allowed && e.Outcome != Bypassed {
+		level += 4
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
+		slog.String("outcome", e.Outcome.String()),
+		slog.String("mode", e.Mode.String()),
+		slog.String("subject", e.Subject.String()),
+		slog.String("resource", e.Requested.String()),
+		slog.String("operation", string(e.Operation)),
+		slog.Duration("latency", e.Latency),
+		slog.String("consistency", ConsistencyName(e.Consistency)),
+	)
+	if e.Checked != (e.Requested) && e.Checked.Type != "" {
+		attrs = append(attrs, slog.String("checked", e.Checked.String()))
+	}
+	if e.Route != "" {
+		attrs = append(attrs, slog.String("route", e.Route))
+	}
+	if e.Outcome == Bypassed {
+		attrs = append(attrs, slog.String("bypass", e.Bypass.String()))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	l.LogAttrs(ctx, level, "fgac decision", attrs...)
+}

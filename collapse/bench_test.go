@@ -1,0 +1,38 @@
+package collapse_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fgac-go/fgac/audit"
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/collapse"
+)
+
+// BenchmarkEvents measures what decision events cost: the same allowed
+// decision with no hook and with a no-op hook, side by side.
+func BenchmarkEvents(b *testing.B) {
+	r := newRig(b)
+	r.registerTask(b, "t1", "alice")
+	ops := r.guard.Operations()
+	guard := authz.NewGuard(r.engine, ops)
+	req := collapse.Request{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpRead, Route: "GET /tasks/{task_id}"}
+	for _, tc := range []struct {
+		name string
+		hook audit.Hook
+	}{
+		{"no-hook", nil},
+		{"noop-hook", audit.HookFunc(func(context.Context, audit.Event) {})},
+	} {
+		e := &collapse.Enforcer{Guard: guard, Hook: tc.hook}
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Authorize(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
