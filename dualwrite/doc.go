@@ -1,0 +1,131 @@
+// Package dualwrite keeps a service's own store and the authorization graph
+// in step when resources are created and deleted, so that no committed row
+// is left without its owner's permissions and no stale registration can
+// ever serve anything.
+//
+// A service owns two sources of truth that cannot share a transaction: its
+// store (which rows exist) and the authorization engine (who may do what to
+// them). [Writer] orders the two writes so that every failure leaves, at
+// worst, a registration without a row (an "orphan"), never the reverse, and
+// [Reconciler] finds and removes orphans later. An orphan is harmless
+// because every read path needs both the row and the permission: with no
+// row there is nothing to serve, whatever the graph says. A row without a
+// registration, by contrast, is a resource its owner cannot reach, so the
+// order of writes is chosen to avoid it.
+//
+// # Create
+//
+// [Writer.Create] registers first, then persists:
+//
+//  1. Register the resource's owner and parent in one atomic write
+//     ([authz.Registrar.Register]). If this fails nothing is persisted and
+//     nothing is compensated. Register has create semantics: a resource
+//     registered by someone else is an [authz.ErrConflict] and nothing is
+//     written, so a later compensation can never remove relationships that
+//     this create did not write. Unavailability is retried a bounded number
+//     of times; an identical retry after an ambiguous timeout succeeds
+//     without writing twice.
+//  2. Persist the row. If Persist returns an error, panics, exits its
+//     goroutine, or returns because the caller's context was cancelled or
+//     timed out, Create compensates: it first asks the store (the optional
+//     Exists function) whether the row committed anyway, and keeps the
+//     registration if so; otherwise it deregisters. The compensation runs
+//     under context.WithoutCancel of the caller's context with its own
+//     timeout, because the moment it is most needed is when the caller's
+//     context is already done.
+//
+// The caller always gets Persist's own error: a compensation failure is
+// attached ([CompensationError], which unwraps to the original only) and
+// never replaces it; a panic is re-raised with its original value after
+// compensating (not converted to an error, so that values such as
+// http.ErrAbortHandler keep their meaning and a programmer error is not
+// mistaken for a storage failure). This holds even when the read-back found
+// the row committed: dualwrite keeps the graph in step with the store but
+// never changes the store's answer. With the gate on, Create returns nil
+// only when the row is committed and registered.
+//
+// Registering before persisting is what makes the failure modes one-sided.
+// Persisting first would leave, after a register failure or a crash, a
+// committed row with no owner; registering first leaves, after a persist
+// failure or a crash, an orphan, which grants nothing.
+//
+// Create waits for Persist to return before it compensates, so Persist must
+// honour its context. If Persist cannot tell whether it committed, supply
+// Exists, which must recognise this create's row (id and owner, or an
+// idempotency key), not merely a row with the id. A read-back that itself
+// fails keeps the registration: an orphan at worst.
+//
+// # Delete
+//
+// [Writer.Delete] resolves the id (by name if need be), deletes the row,
+// then deregisters. The row goes first because the store is the source of
+// truth for existence: once the row is gone nothing is served, whatever
+// the graph says, while deregistering first would leave, if the row delete
+// then failed, a live row without permissions. The deregistration is best
+// effort: it runs detached from the caller's context, bounded by its own
+// timeout, retrying unavailability a few times; if it still fails, the
+// delete succeeds anyway and the failure is reported (a DeregisterFailed
+// event) for the reconciler and the operators. A missing row is a no-op
+// and deregisters nothing.
+//
+// # Gating
+//
+// Writer.Gate turns the authorization writes off per call (per tenant or
+// resource type) while the store writes go on, for staged rollouts. Each
+// skipped write is reported (SkippedByGate), and the reconciler reports the
+// rows written while the gate was off, and registers them once it is on:
+// that is the backfill. Nothing is skipped silently: unlike a bypass, the
+// gate is configuration, not something a request can carry.
+//
+// # Hooks
+//
+// The package never logs. Writer and Reconciler report every step that
+// operators care about through [Hooks]: registered, compensated,
+// compensation failed, registration kept, read-back failed, deregistered,
+// deregister failed, skipped by the gate, and the reconciler's findings and
+// repairs. Events name the resource, never the owner or caller. [Counter]
+// counts them with atomic counters.
+//
+// # Reconciliation
+//
+// [Reconciler.Reconcile] compares the two views of one resource type in
+// pages. It enumerates the graph's registrations
+// ([authz.Inspector.Enumerate]) a page at a time and asks the store which
+// of them have rows (one batch query per page); those without are orphans
+// and are deregistered. It then pages through the store's rows and reads
+// each one's relationships ([authz.Inspector.ReadRelationships], a few rows
+// at a time); a row with none is registered again from the owner and parent
+// the store records. Memory is bounded by the page size, not by the table:
+// no id list outlives its page. A pass is idempotent: a second pass over an
+// unchanged store finds nothing. Because an orphan may be a create in
+// flight, the reconciler asks the store again after removing orphans and
+// re-registers any row that has appeared.
+//
+// # Limits
+//
+// Every gap below fails closed (a row its owner cannot reach, never a
+// resource someone else can) except the last, which is why it comes with
+// advice.
+//
+//   - Without Exists, a row that committed although Persist reported an
+//     error loses its registration until the next reconciler pass. So does
+//     a row committed by a store after Persist has returned (a driver that
+//     gives up on a commit the server still applies).
+//   - A create whose Persist commits after the reconciler's second look at
+//     an apparent orphan leaves its row unregistered until the next pass.
+//   - Because Register accepts an identical registration as a retry, a
+//     create repeated with the same owner for an existing resource reuses
+//     that resource's registration; if its Persist then fails, only Exists
+//     keeps the compensation from removing it.
+//   - Register's create semantics protect registered resources only. A row
+//     that has no registration (written while the gate was off, or left by
+//     the first gap) can be registered by a create for the same id by
+//     someone else. Its Persist then fails on the duplicate key and the
+//     compensation removes that registration; but if the compensation or
+//     the read-back fails (reported as CompensationFailed or
+//     ReadBackFailed), or the process dies in between, the foreign
+//     registration stays, and the reconciler, which sees a registered row,
+//     does not repair it. Generate ids on the server, not from client
+//     input, and backfill (reconcile with the gate on) before enabling
+//     reads for a tenant.
+package dualwrite

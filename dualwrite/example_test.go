@@ -1,0 +1,161 @@
+package dualwrite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/memadapter"
+)
+
+const schema = `
+definition user {}
+
+definition task {
+	relation owner: user
+	permission read = owner
+}
+`
+
+// tasks is a service's table of tasks: id -> owner.
+type tasks struct {
+	mu   sync.Mutex // guards rows
+	rows map[string]string
+}
+
+func (t *tasks) insert(id, owner string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.rows[id]; ok {
+		return errors.New("tasks: duplicate key")
+	}
+	t.rows[id] = owner
+	return nil
+}
+
+func (t *tasks) has(id, owner string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, ok := t.rows[id]
+	return ok && (owner == "" || o == owner)
+}
+
+func (t *tasks) remove(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.rows[id]
+	delete(t.rows, id)
+	return ok
+}
+
+// create is how a service creates a task through a Writer.
+func create(ctx context.Context, w *dualwrite.Writer, db *tasks, id, owner string, persist func(context.Context) error) error {
+	_, err := w.Create(ctx, dualwrite.CreateRequest{
+		Register: authz.RegisterRequest{
+			Resource: authz.Resource{Type: "task", ID: id},
+			Owner:    authz.Subject{Type: "user", ID: owner},
+		},
+		Persist: persist,
+		Exists:  func(ctx context.Context) (bool, error) { return db.has(id, owner), nil },
+	})
+	return err
+}
+
+func Example() {
+	ctx := context.Background()
+	engine, err := memadapter.New(schema)
+	if err != nil {
+		panic(err)
+	}
+	db := &tasks{rows: map[string]string{}}
+	var counts dualwrite.Counter
+	w := &dualwrite.Writer{Registrar: engine, Hooks: &counts}
+
+	// A create registers, then inserts.
+	err = create(ctx, w, db, "t1", "alice", func(context.Context) error { return db.insert("t1", "alice") })
+	fmt.Println("create t1:", err)
+
+	// An insert that fails is compensated; the caller gets the insert's error.
+	err = create(ctx, w, db, "t2", "alice", func(context.Context) error { return errors.New("tasks: disk full") })
+	fmt.Println("create t2:", err)
+
+	// A duplicate by someone else is refused by the graph before the insert.
+	err = create(ctx, w, db, "t1", "mallory", func(context.Context) error { return db.insert("t1", "mallory") })
+	fmt.Println("create t1 again:", errors.Is(err, authz.ErrConflict))
+
+	// A delete removes the row, then the relationships.
+	deleted, err := w.Delete(ctx, dualwrite.DeleteRequest{
+		Resource: authz.Resource{Type: "task", ID: "t1"},
+		Delete:   func(_ context.Context, id string) (bool, error) { return db.remove(id), nil },
+	})
+	fmt.Println("delete t1:", deleted, err)
+
+	fmt.Println(counts.Counts())
+	// Output:
+	// create t1: <nil>
+	// create t2: tasks: disk full
+	// create t1 again: true
+	// delete t1: true <nil>
+	// map[registered:2 compensated:1 deregistered:1]
+}
+
+func ExampleReconciler() {
+	ctx := context.Background()
+	engine, err := memadapter.New(schema)
+	if err != nil {
+		panic(err)
+	}
+	db := &tasks{rows: map[string]string{"t1": "alice"}}
+	alice := authz.Subject{Type: "user", ID: "alice"}
+	// t1 was inserted while the gate was off; t9's create crashed between
+	// registering and inserting.
+	if _, err := engine.Register(ctx, authz.RegisterRequest{Resource: authz.Resource{Type: "task", ID: "t9"}, Owner: alice}); err != nil {
+		panic(err)
+	}
+
+	r := &dualwrite.Reconciler{
+		Backend:      engine,
+		ResourceType: "task",
+		Rows: func(_ context.Context, cursor string, limit int) ([]string, string, error) {
+			// A real store runs SELECT id FROM tasks WHERE id > $cursor ORDER BY id LIMIT $limit.
+			db.mu.Lock()
+			defer db.mu.Unlock()
+			var ids []string
+			for id := range db.rows {
+				if id > cursor {
+					ids = append(ids, id)
+				}
+			}
+			slices.Sort(ids)
+			if len(ids) > limit {
+				return ids[:limit], ids[limit-1], nil
+			}
+			return ids, "", nil
+		},
+		Exists: func(_ context.Context, ids []string) ([]string, error) {
+			// SELECT id FROM tasks WHERE id = ANY($ids)
+			return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !db.has(id, "") }), nil
+		},
+		Registration: func(_ context.Context, id string) (authz.RegisterRequest, bool, error) {
+			db.mu.Lock()
+			defer db.mu.Unlock()
+			owner, ok := db.rows[id]
+			return authz.RegisterRequest{Owner: authz.Subject{Type: "user", ID: owner}}, ok, nil
+		},
+	}
+	for range 2 {
+		rep, err := r.Reconcile(ctx)
+		fmt.Printf("orphans %d removed %d, unregistered %d registered %d, err %v\n",
+			rep.Orphans, rep.OrphansRemoved, rep.Unregistered, rep.Reregistered, err)
+	}
+	d, _ := engine.Check(ctx, authz.CheckRequest{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t1"}, Permission: "read"})
+	fmt.Println("alice reads t1:", d)
+	// Output:
+	// orphans 1 removed 1, unregistered 1 registered 1, err <nil>
+	// orphans 0 removed 0, unregistered 0 registered 0, err <nil>
+	// alice reads t1: allowed
+}

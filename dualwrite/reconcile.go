@@ -1,0 +1,376 @@
+package dualwrite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// Defaults of [Reconciler] fields left zero.
+const (
+	// DefaultPageSize is the number of ids the reconciler asks for at once.
+	DefaultPageSize = 500
+	// DefaultConcurrency is the number of rows whose relationships the
+	// reconciler reads at once.
+	DefaultConcurrency = 8
+)
+
+// Backend is what a [Reconciler] needs of an engine: registration and
+// inspection of the graph.
+type Backend interface {
+	authz.Registrar
+	authz.Inspector
+}
+
+// Reconciler compares one resource type's rows in a store with its
+// registrations in the graph and repairs the differences: it removes
+// orphan registrations (registered, no row) and registers rows that have
+// none. A pass is idempotent: a second pass over an unchanged store finds
+// nothing.
+//
+// It works in pages and holds at most one page of ids (PageSize) plus the
+// relationships of Concurrency rows at a time, so its memory does not grow
+// with the table. Each page of the graph's enumeration costs one batch
+// Exists query on the store; each page of the store's rows costs one
+// ReadRelationships call per row (Concurrency at a time).
+//
+// The zero Reconciler is not usable: Backend, ResourceType, Rows and Exists
+// must be set. A Reconciler is safe for concurrent use, but two passes over
+// the same type at once only do the work twice.
+type Reconciler struct {
+	// Backend is the authorization engine.
+	Backend Backend
+	// ResourceType is the definition reconciled, such as "task".
+	ResourceType string
+	// Rows returns one page of at most limit ids of the store's rows,
+	// starting at cursor ("" for the first page), and the cursor of the next
+	// page ("" at the end).
+	Rows func(ctx context.Context, cursor string, limit int) (ids []string, next string, err error)
+	// Exists returns those of ids that have a row, in any order: one batch
+	// query per page (SELECT id ... WHERE id IN (...)).
+	Exists func(ctx context.Context, ids []string) (existing []string, err error)
+	// Registration returns the registration of the row id, with its owner
+	// and parent as the store records them, or found false if the row no
+	// longer exists. The request's Resource is set by the reconciler. If
+	// Registration is nil, rows without a registration are only reported.
+	Registration func(ctx context.Context, id string) (req authz.RegisterRequest, found bool, err error)
+	// Gate, if set, is asked before each repair; when it returns false the
+	// difference is reported (SkippedByGate) but left alone, as a [Writer]
+	// with the same gate would have left it. Nil means always on.
+	Gate func(ctx context.Context, r authz.Resource) bool
+	// Hooks, if set, receives an [Event] for every difference found and
+	// every repair.
+	Hooks Hooks
+	// PageSize caps the ids of one page of the enumeration, of Rows and of
+	// one Exists batch. Zero means [DefaultPageSize].
+	PageSize int
+	// Concurrency is the number of rows checked at once. Zero means
+	// [DefaultConcurrency].
+	Concurrency int
+	// Retries is how many times a repair write that failed with
+	// [authz.ErrUnavailable] is retried. Zero means [DefaultRetries];
+	// negative means no retries.
+	Retries int
+	// Backoff is as in [Writer].
+	Backoff func(n int) time.Duration
+	// DryRun reports differences without repairing them.
+	DryRun bool
+}
+
+// Report counts what one pass of a [Reconciler] found and did.
+type Report struct {
+	// Registrations is the number of registered ids enumerated.
+	Registrations int
+	// Rows is the number of rows examined.
+	Rows int
+	// Orphans is the number of registrations found without a row.
+	Orphans int
+	// OrphansRemoved is the number of orphans deregistered.
+	OrphansRemoved int
+	// Unregistered is the number of rows found without a registration.
+	Unregistered int
+	// Reregistered is the number of registrations written for rows.
+	Reregistered int
+	// Skipped is the number of differences the gate left alone.
+	Skipped int
+	// Failed is the number of repairs that failed.
+	Failed int
+}
+
+// Reconcile runs one pass: first it enumerates the graph's registrations of
+// ResourceType page by page and removes those without a row, then it pages
+// through the store's rows and registers those without a registration.
+//
+// Reads use full consistency. A failed page read (Enumerate, Rows, Exists,
+// ReadRelationships) ends the pass with an error. A failed repair does not:
+// it is counted in Report.Failed and reported as a RepairFailed event, and
+// the pass goes on; Reconcile then returns an error wrapping the first
+// repair failure. The report is returned in every case.
+//
+// An orphan may be a create in flight (registered, row not yet committed).
+// So after removing orphans the reconciler asks the store again, and
+// registers any row that has appeared meanwhile; likewise, after
+// registering a row it checks that the row still exists, and deregisters
+// it otherwise. A create whose Persist commits after that second look
+// leaves its row unregistered until the next pass; it fails closed.
+func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
+	if r.Backend == nil || r.Rows == nil || r.Exists == nil {
+		return Report{}, fmt.Errorf("dualwrite: %w: reconciler needs Backend, Rows and Exists", authz.ErrInvalidRequest)
+	}
+	if err := authz.ValidateType(r.ResourceType); err != nil {
+		return Report{}, fmt.Errorf("dualwrite: reconcile: %w", err)
+	}
+	p := &pass{r: r}
+	err := p.removeOrphans(ctx)
+	if err == nil {
+		err = p.registerRows(ctx)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil && p.firstFailure != nil {
+		err = fmt.Errorf("dualwrite: reconcile %s: %d repairs failed, first: %w", r.ResourceType, p.report.Failed, p.firstFailure)
+	}
+	return p.report, err
+}
+
+// pass is the state of one Reconcile call.
+type pass struct {
+	r *Reconciler
+
+	mu           sync.Mutex // guards report and firstFailure
+	report       Report
+	firstFailure error
+}
+
+// count applies f to the report under the lock.
+func (p *pass) count(f func(*Report)) {
+	p.mu.Lock()
+	f(&p.report)
+	p.mu.Unlock()
+}
+
+// fail records a failed repair of res.
+func (p *pass) fail(ctx context.Context, res authz.Resource, err error) {
+	p.mu.Lock()
+	p.report.Failed++
+	if p.firstFailure == nil {
+		p.firstFailure = err
+	}
+	p.mu.Unlock()
+	observe(ctx, p.r.Hooks, Event{Kind: RepairFailed, Resource: res, Err: err})
+}
+
+func (p *pass) resource(id string) authz.Resource {
+	return authz.Resource{Type: p.r.ResourceType, ID: id}
+}
+
+// repairable reports whether res may be repaired, reporting a skip if the
+// gate is off.
+func (p *pass) repairable(ctx context.Context, res authz.Resource) bool {
+	if p.r.DryRun {
+		return false
+	}
+	if p.r.Gate != nil && !p.r.Gate(ctx, res) {
+		p.count(func(rep *Report) { rep.Skipped++ })
+		observe(ctx, p.r.Hooks, Event{Kind: SkippedByGate, Resource: res})
+		return false
+	}
+	return true
+}
+
+// removeOrphans enumerates registrations page by page and deregisters those
+// without a row.
+func (p *pass) removeOrphans(ctx context.Context) error {
+	r := p.r
+	cursor := ""
+	for {
+		page, err := r.Backend.Enumerate(ctx, authz.EnumerateRequest{
+			ResourceType: r.ResourceType,
+			Limit:        pageSize(r.PageSize),
+			Cursor:       cursor,
+			Consistency:  authz.FullyConsistent(),
+		})
+		if err != nil {
+			return fmt.Errorf("dualwrite: reconcile %s: enumerate: %w", r.ResourceType, err)
+		}
+		p.count(func(rep *Report) { rep.Registrations += len(page.IDs) })
+		orphans, err := p.missing(ctx, page.IDs)
+		if err != nil {
+			return err
+		}
+		var removed []string
+		for _, id := range orphans {
+			res := p.resource(id)
+			p.count(func(rep *Report) { rep.Orphans++ })
+			observe(ctx, r.Hooks, Event{Kind: OrphanFound, Resource: res})
+			if !p.repairable(ctx, res) {
+				continue
+			}
+			if err := p.deregister(ctx, res); err != nil {
+				p.fail(ctx, res, err)
+				continue
+			}
+			p.count(func(rep *Report) { rep.OrphansRemoved++ })
+			observe(ctx, r.Hooks, Event{Kind: OrphanRemoved, Resource: res})
+			removed = append(removed, id)
+		}
+		if err := p.restoreAppeared(ctx, removed); err != nil {
+			return err
+		}
+		if page.Cursor == "" {
+			return nil
+		}
+		cursor = page.Cursor
+	}
+}
+
+// restoreAppeared registers those of the just-deregistered ids whose row
+// has appeared since they were found orphaned: creates that were in flight.
+func (p *pass) restoreAppeared(ctx context.Context, removed []string) error {
+	if len(removed) == 0 {
+		return nil
+	}
+	gone, err := p.missing(ctx, removed)
+	if err != nil {
+		return err
+	}
+	for _, id := range removed {
+		if !slices.Contains(gone, id) {
+			p.register(ctx, p.resource(id))
+		}
+	}
+	return nil
+}
+
+// missing returns those of ids that have no row, in order.
+func (p *pass) missing(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	existing, err := p.r.Exists(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("dualwrite: reconcile %s: exists: %w", p.r.ResourceType, err)
+	}
+	have := make(map[string]struct{}, len(existing))
+	for _, id := range existing {
+		have[id] = struct{}{}
+	}
+	var out []string
+	for _, id := range ids {
+		if _, ok := have[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// registerRows pages through the store's rows and registers those without
+// a registration.
+func (p *pass) registerRows(ctx context.Context) error {
+	r := p.r
+	limit := r.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	cursor := ""
+	for {
+		ids, next, err := r.Rows(ctx, cursor, pageSize(r.PageSize))
+		if err != nil {
+			return fmt.Errorf("dualwrite: reconcile %s: rows: %w", r.ResourceType, err)
+		}
+		p.count(func(rep *Report) { rep.Rows += len(ids) })
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(limit)
+		for _, id := range ids {
+			g.Go(func() error { return p.checkRow(gctx, id) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// checkRow registers the row id if it has no relationships.
+func (p *pass) checkRow(ctx context.Context, id string) error {
+	res := p.resource(id)
+	if !authz.ValidID(id) {
+		p.fail(ctx, res, fmt.Errorf("dualwrite: reconcile %s: %w: store row has a malformed id", p.r.ResourceType, authz.ErrInvalidRequest))
+		return nil
+	}
+	rels, err := p.r.Backend.ReadRelationships(ctx, authz.ReadRequest{Resource: res, Consistency: authz.FullyConsistent()})
+	if err != nil {
+		return fmt.Errorf("dualwrite: reconcile %s: read relationships: %w", p.r.ResourceType, err)
+	}
+	if len(rels) > 0 {
+		return nil
+	}
+	p.count(func(rep *Report) { rep.Unregistered++ })
+	observe(ctx, p.r.Hooks, Event{Kind: UnregisteredFound, Resource: res})
+	if p.r.Registration == nil || !p.repairable(ctx, res) {
+		return nil
+	}
+	p.register(ctx, res)
+	return nil
+}
+
+// register registers res from the store's record of its owner and parent,
+// then undoes the registration if the row has vanished meanwhile (a delete
+// in flight). Failures are recorded, not returned.
+func (p *pass) register(ctx context.Context, res authz.Resource) {
+	if p.r.Registration == nil {
+		return
+	}
+	req, found, err := p.r.Registration(ctx, res.ID)
+	if err != nil {
+		p.fail(ctx, res, fmt.Errorf("dualwrite: reconcile %s: registration: %w", p.r.ResourceType, err))
+		return
+	}
+	if !found {
+		return
+	}
+	req.Resource = res
+	_, err = register(ctx, p.r.Backend, req, retries(p.r.Retries), p.r.Backoff)
+	switch {
+	case errors.Is(err, authz.ErrConflict):
+		// Registered meanwhile by someone else, such as a create.
+		return
+	case err != nil:
+		p.fail(ctx, res, err)
+		return
+	}
+	p.count(func(rep *Report) { rep.Reregistered++ })
+	observe(ctx, p.r.Hooks, Event{Kind: Reregistered, Resource: res})
+	gone, err := p.missing(ctx, []string{res.ID})
+	if err != nil {
+		p.fail(ctx, res, err)
+		return
+	}
+	if len(gone) > 0 {
+		if err := p.deregister(ctx, res); err != nil {
+			p.fail(ctx, res, err)
+		}
+	}
+}
+
+// deregister removes res's relationships, retrying unavailability.
+func (p *pass) deregister(ctx context.Context, res authz.Resource) error {
+	return deregister(ctx, p.r.Backend, res, retries(p.r.Retries), p.r.Backoff)
+}
+
+func pageSize(n int) int {
+	if n <= 0 {
+		return DefaultPageSize
+	}
+	return n
+}
