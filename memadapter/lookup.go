@@ -1,0 +1,251 @@
+package memadapter
+
+import (
+	"context"
+	"slices"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// Lookup returns, in ascending order, the ids of req.ResourceType on which
+// req.Subject has req.Permission: exactly the ids for which
+// [Authorizer.Check] would allow, because every id is confirmed by the same
+// evaluation. If req.Limit is positive, at most Limit ids are returned
+// after req.Cursor, and the result's cursor (the last id returned) is set
+// when more allowed ids follow. A check error on any candidate fails the
+// whole lookup rather than returning a partial list. Validation errors are
+// as for Check; a negative limit or a cursor that is not an id match
+// [authz.ErrInvalidRequest] too.
+//
+// Candidates come from walking the schema backwards from the subject
+// through an index of relationships by subject: a relation's candidates are
+// the resources related to the subject directly, through a wildcard, or
+// through subject sets whose candidates are computed first (recursive sets
+// such as group#member as a fixpoint); a union's are its children's, an
+// intersection's those common to its children, an exclusion's its left
+// side's, and an arrow's the resources related to candidates of its target.
+// This is a superset of the answer, which the checks then cut down.
+func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz.LookupResult, error) {
+	if err := contextErr(ctx); err != nil {
+		return authz.LookupResult{}, err
+	}
+	if err := req.Subject.Validate(); err != nil {
+		return authz.LookupResult{}, wrap(err)
+	}
+	if err := authz.ValidateType(req.ResourceType); err != nil {
+		return authz.LookupResult{}, wrap(err)
+	}
+	if err := authz.ValidateName(req.Permission); err != nil {
+		return authz.LookupResult{}, wrap(err)
+	}
+	if req.Limit < 0 {
+		return authz.LookupResult{}, invalidf("negative limit %d", req.Limit)
+	}
+	if req.Cursor != "" && !authz.ValidID(req.Cursor) {
+		return authz.LookupResult{}, invalidf("malformed lookup cursor")
+	}
+	n, err := a.resolve(req.ResourceType, req.Permission)
+	if err != nil {
+		return authz.LookupResult{}, err
+	}
+	sub, err := a.resolveSubject(req.Subject)
+	if err != nil {
+		return authz.LookupResult{}, err
+	}
+
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	cands := a.candidates(n, sub)
+	ids := make([]string, 0, len(cands))
+	for id := range cands {
+		if id > req.Cursor {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+
+	if n.exact {
+		return page(ids, req.Limit), nil
+	}
+	ev := evaluator{a: a, sub: sub}
+	var out []string
+	for i, id := range ids {
+		if i%256 == 0 {
+			if err := contextErr(ctx); err != nil {
+				return authz.LookupResult{}, err
+			}
+		}
+		allowed, err := ev.node(n, id, 0)
+		if err != nil {
+			return authz.LookupResult{}, err
+		}
+		if !allowed {
+			continue
+		}
+		if req.Limit > 0 && len(out) == req.Limit {
+			// Another allowed id follows the page.
+			return authz.IDs(out, out[len(out)-1]), nil
+		}
+		out = append(out, id)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return authz.IDs(out, ""), nil
+}
+
+// page returns the first limit ids (all if limit is zero), with a cursor
+// if more follow.
+func page(ids []string, limit int) authz.LookupResult {
+	if limit == 0 || len(ids) <= limit {
+		return authz.IDs(ids, "")
+	}
+	ids = ids[:limit:limit]
+	return authz.IDs(ids, ids[limit-1])
+}
+
+// idSet is a set of object ids.
+type idSet map[string]struct{}
+
+// candidates returns a superset of the ids on which n holds for sub; the
+// caller holds the read lock.
+func (a *Authorizer) candidates(n *node, sub subject) idSet {
+	vals := make(map[*node]idSet, len(n.plan))
+	for _, c := range n.plan {
+		if !c.cyclic {
+			m := c.nodes[0]
+			vals[m] = a.nodeCandidates(m, sub, vals)
+			continue
+		}
+		// A cycle (group#member through group#member) grows monotonically
+		// to its fixpoint.
+		for changed := true; changed; {
+			changed = false
+			for _, m := range c.nodes {
+				next := a.nodeCandidates(m, sub, vals)
+				if len(next) != len(vals[m]) {
+					vals[m] = next
+					changed = true
+				}
+			}
+		}
+	}
+	return vals[n]
+}
+
+// nodeCandidates computes the candidates of n from those of its
+// dependencies in vals.
+func (a *Authorizer) nodeCandidates(n *node, sub subject, vals map[*node]idSet) idSet {
+	self := sub.rel != "" && sub.rel == n.name && sub.typ == n.def.name
+	if n.expr != nil {
+		set := a.exprCandidates(n.expr, n.def, sub, vals)
+		if self {
+			// The sets in vals are never modified; copy before adding.
+			set = union(set, idSet{sub.id: {}})
+		}
+		return set
+	}
+	set := idSet{}
+	if self {
+		set[sub.id] = struct{}{}
+	}
+	for v := range a.rev[revKey{subjTyp: sub.typ, subjID: sub.id, typ: n.def.name, rel: n.name}] {
+		if v.subjRel == sub.rel {
+			set[v.id] = struct{}{}
+		}
+	}
+	if sub.rel == "" && n.wildcards[sub.typ] {
+		for v := range a.rev[revKey{subjTyp: sub.typ, subjID: authz.WildcardID, typ: n.def.name, rel: n.name}] {
+			set[v.id] = struct{}{}
+		}
+	}
+	for _, target := range n.subjectSets {
+		for g := range vals[target] {
+			for v := range a.rev[revKey{subjTyp: target.def.name, subjID: g, typ: n.def.name, rel: n.name}] {
+				if v.subjRel == target.name {
+					set[v.id] = struct{}{}
+				}
+			}
+		}
+	}
+	return set
+}
+
+func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals map[*node]idSet) idSet {
+	switch e.kind {
+	case exprRef:
+		return vals[e.ref]
+	case exprNil:
+		return nil
+	case exprUnion:
+		sets := make([]idSet, len(e.children))
+		for i, c := range e.children {
+			sets[i] = a.exprCandidates(c, d, sub, vals)
+		}
+		return union(sets...)
+	case exprIntersection:
+		sets := make([]idSet, len(e.children))
+		smallest := 0
+		for i, c := range e.children {
+			sets[i] = a.exprCandidates(c, d, sub, vals)
+			if len(sets[i]) < len(sets[smallest]) {
+				smallest = i
+			}
+		}
+		set := idSet{}
+	outer:
+		for id := range sets[smallest] {
+			for _, s := range sets {
+				if _, ok := s[id]; !ok {
+					continue outer
+				}
+			}
+			set[id] = struct{}{}
+		}
+		return set
+	case exprExclusion:
+		return a.exprCandidates(e.children[0], d, sub, vals)
+	default: // exprArrow, exprArrowAll
+		size := 0
+		for typ, target := range e.targets {
+			for obj := range vals[target] {
+				size += len(a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}])
+			}
+		}
+		set := make(idSet, size)
+		for typ, target := range e.targets {
+			for obj := range vals[target] {
+				for v := range a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}] {
+					set[v.id] = struct{}{}
+				}
+			}
+		}
+		return set
+	}
+}
+
+// union returns the union of sets, without copying when at most one is
+// non-empty. Its result must not be modified.
+func union(sets ...idSet) idSet {
+	var nonEmpty []idSet
+	size := 0
+	for _, s := range sets {
+		if len(s) > 0 {
+			nonEmpty = append(nonEmpty, s)
+			size += len(s)
+		}
+	}
+	switch len(nonEmpty) {
+	case 0:
+		return nil
+	case 1:
+		return nonEmpty[0]
+	}
+	set := make(idSet, size)
+	for _, s := range nonEmpty {
+		for id := range s {
+			set[id] = struct{}{}
+		}
+	}
+	return set
+}

@@ -1,0 +1,305 @@
+// Package memadapter is an in-process authorization engine that evaluates
+// a SpiceDB schema exactly as SpiceDB does, for tests, examples and
+// single-process deployments that need no SpiceDB.
+//
+// An [Authorizer] holds its relationships in memory and implements the
+// whole [authz.Authorizer] port. Every read sees every acknowledged write:
+// consistency requirements and tokens are accepted and need nothing. See
+// [Authorizer.Check] for the evaluation rules and [Authorizer.Lookup] for
+// how lookups stay equal to checks.
+package memadapter
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/schema"
+)
+
+// DefaultEnumerateLimit is the page size of [Authorizer.Enumerate] when the
+// request's Limit is zero.
+const DefaultEnumerateLimit = 1000
+
+// Authorizer is an in-memory engine for one schema. It is safe for
+// concurrent use: reads share a lock, writes take it alone, so a write is
+// atomic and a read sees all of a write or none of it.
+type Authorizer struct {
+	schema *schema.Schema
+	defs   map[string]*definition
+	nodes  map[nodeKey]*node
+
+	// mu guards the relationships (edges, rev, counts) and revision.
+	mu sync.RWMutex
+	// edges maps a resource and relation to its subjects.
+	edges map[objRel]*subjects
+	// rev maps a subject object, resource type and relation to the
+	// resources related to it, for lookups.
+	rev map[revKey]map[revVal]struct{}
+	// counts maps a resource type and id to the number of relationships
+	// in which it is the resource, for Enumerate.
+	counts map[string]map[string]int
+	// revision counts writes; tokens carry it.
+	revision uint64
+}
+
+var _ authz.Authorizer = (*Authorizer)(nil)
+
+// objRel is a resource and one of its relations (or permissions).
+type objRel struct{ typ, id, rel string }
+
+// subject is the subject of a relationship: an object (rel ""), a subject
+// set (rel set) or a wildcard (id "*").
+type subject struct{ typ, id, rel string }
+
+// subjects are the subjects of one resource and relation.
+type subjects struct {
+	all map[subject]struct{}
+	// sets are the subject sets among all, with the node of their
+	// relation.
+	sets map[subject]*node
+}
+
+// revKey is a subject object, a resource type and a relation.
+type revKey struct{ subjTyp, subjID, typ, rel string }
+
+// revVal is a resource id and the subject relation of the relationship.
+type revVal struct{ id, subjRel string }
+
+// New parses schemaText with [schema.Parse] and returns an Authorizer with
+// no relationships. A schema error is returned as is (an [*schema.Error]).
+func New(schemaText string) (*Authorizer, error) {
+	s, err := schema.Parse(schemaText)
+	if err != nil {
+		return nil, err
+	}
+	defs, nodes := compile(s)
+	return &Authorizer{
+		schema: s,
+		defs:   defs,
+		nodes:  nodes,
+		edges:  make(map[objRel]*subjects),
+		rev:    make(map[revKey]map[revVal]struct{}),
+		counts: make(map[string]map[string]int),
+	}, nil
+}
+
+// Schema returns the parsed schema.
+func (a *Authorizer) Schema() *schema.Schema { return a.schema }
+
+// HasPermission reports whether definition resourceType has a relation or
+// permission named name. It implements [authz.PermissionSet].
+func (a *Authorizer) HasPermission(resourceType, name string) bool {
+	return a.schema.HasPermission(resourceType, name)
+}
+
+// invalidf returns an error matching [authz.ErrInvalidRequest]. Its
+// arguments must be schema vocabulary (types, relations), never ids.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("memadapter: %s: %w", fmt.Sprintf(format, args...), authz.ErrInvalidRequest)
+}
+
+// wrap prefixes an error of the authz validation helpers.
+func wrap(err error) error { return fmt.Errorf("memadapter: %w", err) }
+
+// contextErr returns an error matching [authz.ErrUnavailable] if ctx is
+// done.
+func contextErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memadapter: %w: %w", authz.ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (a *Authorizer) token() authz.Token {
+	return authz.NewToken("mem:" + strconv.FormatUint(a.revision, 10))
+}
+
+// resolve returns the node of permission (or relation) name on type typ.
+func (a *Authorizer) resolve(typ, name string) (*node, error) {
+	d := a.defs[typ]
+	if d == nil {
+		return nil, invalidf("unknown resource type %q", typ)
+	}
+	n := d.nodes[name]
+	if n == nil {
+		return nil, invalidf("resource type %q has no relation or permission %q", typ, name)
+	}
+	return n, nil
+}
+
+// resolveSubject checks the subject of a question against the schema.
+func (a *Authorizer) resolveSubject(s authz.Subject) (subject, error) {
+	d := a.defs[s.Type]
+	if d == nil {
+		return subject{}, invalidf("unknown subject type %q", s.Type)
+	}
+	if s.Relation != "" && d.nodes[s.Relation] == nil {
+		return subject{}, invalidf("subject type %q has no relation or permission %q", s.Type, s.Relation)
+	}
+	return subject{typ: s.Type, id: s.ID, rel: s.Relation}, nil
+}
+
+// Check reports whether req.Subject has req.Permission (a permission or a
+// relation) on req.Resource, evaluating the schema as SpiceDB does:
+//
+//   - A relation holds for a relationship with exactly the subject
+//     (type, id and subject relation), for a wildcard relationship
+//     (type:*) of the type of a subject without a subject relation, and for
+//     a subject-set relationship
+//     (group:g#member) whose set contains the subject. A subject set
+//     group:g#member is itself a member of group:g#member.
+//   - "+", "&", "-" and nil are union, intersection, exclusion and the
+//     empty set. rel->perm (and rel.any(perm)) holds if perm holds on the
+//     object of any subject of rel, skipping subject types without perm;
+//     rel.all(perm) holds if rel has at least one subject and perm holds on
+//     all of them.
+//   - A check deeper than [MaxDepth] relations and permissions fails with
+//     an error matching [authz.ErrInvalidRequest].
+//
+// Malformed requests, unknown types and unknown relations or permissions
+// are errors matching [authz.ErrInvalidRequest]. The consistency
+// requirement is satisfied by every read.
+func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+	if err := contextErr(ctx); err != nil {
+		return authz.Deny(), err
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.check(req)
+}
+
+// check answers req; the caller holds the read lock.
+func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
+	if err := req.Validate(); err != nil {
+		return authz.Deny(), wrap(err)
+	}
+	n, err := a.resolve(req.Resource.Type, req.Permission)
+	if err != nil {
+		return authz.Deny(), err
+	}
+	sub, err := a.resolveSubject(req.Subject)
+	if err != nil {
+		return authz.Deny(), err
+	}
+	ev := evaluator{a: a, sub: sub}
+	allowed, err := ev.node(n, req.Resource.ID, 0)
+	if err != nil || !allowed {
+		return authz.Deny(), err
+	}
+	return authz.Allow(), nil
+}
+
+// CheckMany answers every item as [Authorizer.Check] would, all against the
+// same state of the relationships. Item errors are reported in the items;
+// the returned error is non-nil only if ctx is done.
+func (a *Authorizer) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	if err := contextErr(ctx); err != nil {
+		return nil, err
+	}
+	results := make([]authz.CheckResult, len(req.Items))
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for i, item := range req.Items {
+		results[i].Decision, results[i].Err = a.check(item)
+	}
+	return results, nil
+}
+
+// ReadRelationships returns every relationship in which req.Resource is the
+// resource, sorted by relation (in schema order) and subject. An unknown
+// resource type is an error matching [authz.ErrInvalidRequest].
+func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadRequest) ([]authz.Relationship, error) {
+	if err := contextErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := req.Resource.Validate(); err != nil {
+		return nil, wrap(err)
+	}
+	d := a.defs[req.Resource.Type]
+	if d == nil {
+		return nil, invalidf("unknown resource type %q", req.Resource.Type)
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.relationshipsOf(d, req.Resource.ID), nil
+}
+
+// relationshipsOf returns the relationships of resource id of d; the
+// caller holds the lock.
+func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
+	var rels []authz.Relationship
+	for _, n := range d.relations {
+		s := a.edges[objRel{typ: d.name, id: id, rel: n.name}]
+		if s == nil {
+			continue
+		}
+		start := len(rels)
+		for sub := range s.all {
+			rels = append(rels, authz.Relationship{
+				Resource: authz.Resource{Type: d.name, ID: id},
+				Relation: n.name,
+				Subject:  authz.Subject{Type: sub.typ, ID: sub.id, Relation: sub.rel},
+			})
+		}
+		slices.SortFunc(rels[start:], func(x, y authz.Relationship) int {
+			return strings.Compare(x.Subject.String(), y.Subject.String())
+		})
+	}
+	return rels
+}
+
+// Enumerate returns, in ascending order, up to req.Limit
+// ([DefaultEnumerateLimit] if zero) ids of req.ResourceType that are the
+// resource of at least one relationship, after req.Cursor. The result's
+// Cursor is the last id returned when more ids follow, and empty otherwise.
+// An unknown type, a negative limit or a cursor that is not an id are
+// errors matching [authz.ErrInvalidRequest].
+func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) (authz.EnumerateResult, error) {
+	if err := contextErr(ctx); err != nil {
+		return authz.EnumerateResult{}, err
+	}
+	if err := authz.ValidateType(req.ResourceType); err != nil {
+		return authz.EnumerateResult{}, wrap(err)
+	}
+	if a.defs[req.ResourceType] == nil {
+		return authz.EnumerateResult{}, invalidf("unknown resource type %q", req.ResourceType)
+	}
+	limit, err := pageLimit(req.Limit, DefaultEnumerateLimit)
+	if err != nil {
+		return authz.EnumerateResult{}, err
+	}
+	if req.Cursor != "" && !authz.ValidID(req.Cursor) {
+		return authz.EnumerateResult{}, invalidf("malformed enumerate cursor")
+	}
+	a.mu.RLock()
+	ids := make([]string, 0, len(a.counts[req.ResourceType]))
+	for id := range a.counts[req.ResourceType] {
+		if id > req.Cursor {
+			ids = append(ids, id)
+		}
+	}
+	a.mu.RUnlock()
+	slices.Sort(ids)
+	if len(ids) <= limit {
+		return authz.EnumerateResult{IDs: ids}, nil
+	}
+	ids = ids[:limit:limit]
+	return authz.EnumerateResult{IDs: ids, Cursor: ids[limit-1]}, nil
+}
+
+// pageLimit returns the page size for a requested limit: def for zero, an
+// error matching [authz.ErrInvalidRequest] for a negative one.
+func pageLimit(limit, def int) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, invalidf("negative limit %d", limit)
+	case limit == 0:
+		return def, nil
+	}
+	return limit, nil
+}

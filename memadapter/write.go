@@ -1,0 +1,235 @@
+package memadapter
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// validateRelationship checks r as SpiceDB checks a written relationship:
+// well-formed, its relation a relation (not a permission) of a known type,
+// and its subject of a type the relation allows (plain, type#relation or
+// type:*). Errors match [authz.ErrInvalidRequest].
+func (a *Authorizer) validateRelationship(r authz.Relationship) error {
+	if err := r.Validate(); err != nil {
+		return wrap(err)
+	}
+	n, err := a.resolve(r.Resource.Type, r.Relation)
+	if err != nil {
+		return err
+	}
+	if n.rel == nil {
+		return invalidf("%q is a permission of %q; only relations can be written", r.Relation, r.Resource.Type)
+	}
+	sd := a.defs[r.Subject.Type]
+	if sd == nil {
+		return invalidf("unknown subject type %q", r.Subject.Type)
+	}
+	if r.Subject.Relation != "" && sd.nodes[r.Subject.Relation] == nil {
+		return invalidf("subject type %q has no relation or permission %q", r.Subject.Type, r.Subject.Relation)
+	}
+	if !n.rel.Allows(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard()) {
+		return invalidf("relation %q of %q does not allow subjects of type %s", r.Relation, r.Resource.Type, subjectType(r.Subject))
+	}
+	return nil
+}
+
+// subjectType returns the schema notation of s's type: user, user:* or
+// group#member.
+func subjectType(s authz.Subject) string {
+	switch {
+	case s.IsWildcard():
+		return s.Type + ":*"
+	case s.Relation != "":
+		return s.Type + "#" + s.Relation
+	}
+	return s.Type
+}
+
+// Write applies req atomically: every relationship is validated first (see
+// [Authorizer.Grant]), and then all deletions and touches are applied under
+// one lock. A relationship that appears more than once in req is an error
+// matching [authz.ErrInvalidRequest], as in SpiceDB. Nothing is written
+// when Write returns an error.
+func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.Token, error) {
+	if err := contextErr(ctx); err != nil {
+		return authz.Token{}, err
+	}
+	seen := make(map[authz.Relationship]bool, len(req.Touch)+len(req.Delete))
+	for _, list := range [][]authz.Relationship{req.Touch, req.Delete} {
+		for _, r := range list {
+			if err := a.validateRelationship(r); err != nil {
+				return authz.Token{}, err
+			}
+			if seen[r] {
+				return authz.Token{}, invalidf("a relationship of relation %q of %q appears more than once in one write", r.Relation, r.Resource.Type)
+			}
+			seen[r] = true
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range req.Delete {
+		a.remove(r)
+	}
+	for _, r := range req.Touch {
+		a.touch(r)
+	}
+	a.revision++
+	return a.token(), nil
+}
+
+// Grant writes req.Relationship if it is not there yet. The relationship
+// must be allowed by the schema: its relation a relation (not a
+// permission) of a known type, and its subject of a type the relation
+// lists, including a wildcard (user:*) only where the relation lists one;
+// otherwise the error matches [authz.ErrInvalidRequest].
+func (a *Authorizer) Grant(ctx context.Context, req authz.GrantRequest) (authz.Token, error) {
+	return a.Write(ctx, authz.WriteRequest{Touch: []authz.Relationship{req.Relationship}})
+}
+
+// Revoke deletes req.Relationship if it is there; revoking a missing
+// relationship succeeds. The relationship is validated as by
+// [Authorizer.Grant], as SpiceDB validates deletions.
+func (a *Authorizer) Revoke(ctx context.Context, req authz.GrantRequest) (authz.Token, error) {
+	return a.Write(ctx, authz.WriteRequest{Delete: []authz.Relationship{req.Relationship}})
+}
+
+// Register writes the owner and optional parent relationships of a new
+// resource atomically, with create semantics: if the resource is already
+// the resource of any relationship, Register succeeds without writing when
+// those relationships are exactly the requested ones (a retry), and
+// otherwise writes nothing and returns an error matching
+// [authz.ErrConflict]. Invalid requests and relationships the schema does
+// not allow are errors matching [authz.ErrInvalidRequest].
+func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (authz.Token, error) {
+	if err := contextErr(ctx); err != nil {
+		return authz.Token{}, err
+	}
+	if err := req.Validate(); err != nil {
+		return authz.Token{}, wrap(err)
+	}
+	rels := req.Relationships()
+	for _, r := range rels {
+		if err := a.validateRelationship(r); err != nil {
+			return authz.Token{}, err
+		}
+	}
+	d := a.defs[req.Resource.Type]
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if existing := a.relationshipsOf(d, req.Resource.ID); len(existing) > 0 {
+		if !sameRelationships(existing, rels) {
+			return authz.Token{}, fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", req.Resource.Type, authz.ErrConflict)
+		}
+		return a.token(), nil
+	}
+	for _, r := range rels {
+		a.touch(r)
+	}
+	a.revision++
+	return a.token(), nil
+}
+
+// sameRelationships reports whether x and y hold the same relationships.
+func sameRelationships(x, y []authz.Relationship) bool {
+	set := make(map[authz.Relationship]bool, len(x))
+	for _, r := range x {
+		set[r] = true
+	}
+	ys := make(map[authz.Relationship]bool, len(y))
+	for _, r := range y {
+		if !set[r] {
+			return false
+		}
+		ys[r] = true
+	}
+	return len(ys) == len(set)
+}
+
+// Deregister deletes, atomically, every relationship in which req.Resource
+// is the resource, and none in which it is the subject. An unknown
+// resource succeeds; an unknown resource type is an error matching
+// [authz.ErrInvalidRequest].
+func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest) (authz.Token, error) {
+	if err := contextErr(ctx); err != nil {
+		return authz.Token{}, err
+	}
+	if err := req.Resource.Validate(); err != nil {
+		return authz.Token{}, wrap(err)
+	}
+	d := a.defs[req.Resource.Type]
+	if d == nil {
+		return authz.Token{}, invalidf("unknown resource type %q", req.Resource.Type)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.relationshipsOf(d, req.Resource.ID) {
+		a.remove(r)
+	}
+	a.revision++
+	return a.token(), nil
+}
+
+// touch adds r if it is missing; the caller holds the write lock and has
+// validated r.
+func (a *Authorizer) touch(r authz.Relationship) {
+	key := objRel{typ: r.Resource.Type, id: r.Resource.ID, rel: r.Relation}
+	sub := subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation}
+	s := a.edges[key]
+	if s == nil {
+		s = &subjects{all: make(map[subject]struct{}, 1)}
+		a.edges[key] = s
+	}
+	if _, ok := s.all[sub]; ok {
+		return
+	}
+	s.all[sub] = struct{}{}
+	if sub.rel != "" {
+		if s.sets == nil {
+			s.sets = make(map[subject]*node)
+		}
+		s.sets[sub] = a.nodes[nodeKey{typ: sub.typ, name: sub.rel}]
+	}
+	rk := revKey{subjTyp: sub.typ, subjID: sub.id, typ: key.typ, rel: key.rel}
+	rv := a.rev[rk]
+	if rv == nil {
+		rv = make(map[revVal]struct{}, 1)
+		a.rev[rk] = rv
+	}
+	rv[revVal{id: key.id, subjRel: sub.rel}] = struct{}{}
+	ids := a.counts[key.typ]
+	if ids == nil {
+		ids = make(map[string]int)
+		a.counts[key.typ] = ids
+	}
+	ids[key.id]++
+}
+
+// remove deletes r if it is present; the caller holds the write lock.
+func (a *Authorizer) remove(r authz.Relationship) {
+	key := objRel{typ: r.Resource.Type, id: r.Resource.ID, rel: r.Relation}
+	sub := subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation}
+	s := a.edges[key]
+	if s == nil {
+		return
+	}
+	if _, ok := s.all[sub]; !ok {
+		return
+	}
+	delete(s.all, sub)
+	delete(s.sets, sub)
+	if len(s.all) == 0 {
+		delete(a.edges, key)
+	}
+	rk := revKey{subjTyp: sub.typ, subjID: sub.id, typ: key.typ, rel: key.rel}
+	delete(a.rev[rk], revVal{id: key.id, subjRel: sub.rel})
+	if len(a.rev[rk]) == 0 {
+		delete(a.rev, rk)
+	}
+	ids := a.counts[key.typ]
+	if ids[key.id]--; ids[key.id] == 0 {
+		delete(ids, key.id)
+	}
+}

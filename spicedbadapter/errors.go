@@ -1,0 +1,129 @@
+package spicedbadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// ErrAuthentication reports that SpiceDB refused the client's credentials
+// (a wrong or missing preshared key). Errors matching it also match
+// [authz.ErrUnavailable]: nothing can be decided, and it is never a denial.
+var ErrAuthentication = errors.New("spicedbadapter: spicedb rejected the client's credentials")
+
+// translate turns an error of a SpiceDB call into the authz vocabulary. It
+// is the package's single boundary for provider errors, in the manner of
+// SpiceDB's own rewriteError. The original error stays in the chain, so
+// status.Code and errors.Is still see the gRPC status:
+//
+//   - a done ctx: its error, matching [authz.ErrUnavailable];
+//   - InvalidArgument, FailedPrecondition, OutOfRange, NotFound (an unknown
+//     definition, relation or permission, a relationship the schema does
+//     not allow, a malformed or expired cursor): [authz.ErrInvalidRequest];
+//   - AlreadyExists: [authz.ErrConflict];
+//   - Unauthenticated, PermissionDenied: [ErrAuthentication] and
+//     [authz.ErrUnavailable];
+//   - anything else (Unavailable, ResourceExhausted, Aborted,
+//     DeadlineExceeded, Internal, ...) and non-gRPC errors:
+//     [authz.ErrUnavailable].
+func translate(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrUnavailable, ctxErr)
+	}
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.NotFound:
+		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrInvalidRequest, err)
+	case codes.AlreadyExists:
+		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrConflict, err)
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return fmt.Errorf("%w: %w: %w", authz.ErrUnavailable, ErrAuthentication, err)
+	default:
+		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrUnavailable, err)
+	}
+}
+
+// transient reports whether a failed call may succeed if repeated.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// tokenRejected reports whether SpiceDB may have refused the ZedToken of a
+// request: it answers InvalidArgument for a token it cannot decode and
+// OutOfRange for a revision it cannot serve.
+func tokenRejected(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.OutOfRange:
+		return true
+	}
+	return false
+}
+
+// retryPolicy repeats transient failures with jittered exponential backoff.
+type retryPolicy struct {
+	retries int           // repeats after the first call
+	base    time.Duration // the first backoff, before jitter
+	max     time.Duration // the longest backoff
+}
+
+// do calls op until it succeeds, fails for good, has been repeated
+// p.retries times, or ctx is done; it returns op's last error untranslated
+// (or ctx's error if op was never called). It never calls op once ctx is
+// done and never sleeps past ctx's deadline.
+func (p retryPolicy) do(ctx context.Context, op func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := op(ctx)
+		if err == nil || attempt >= p.retries || !transient(ctx, err) {
+			return err
+		}
+		wait := p.backoff(attempt)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
+}
+
+// backoff returns the wait before repeat attempt+1: base doubled per
+// attempt, capped at max, then jittered down by up to a half.
+func (p retryPolicy) backoff(attempt int) time.Duration {
+	d := p.base
+	for range attempt {
+		if d >= p.max/2 {
+			d = p.max
+			break
+		}
+		d *= 2
+	}
+	d = min(d, p.max)
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half)
+}
