@@ -1,0 +1,226 @@
+package memo
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// DefaultMaxInFlight is the default bound on a [Reader]'s concurrent
+// backend calls.
+const DefaultMaxInFlight = 64
+
+// Reader is an [authz.Reader] that asks its engine each question once per
+// request and shares identical concurrent checks (see the package
+// documentation). It is safe for concurrent use if its engine is.
+type Reader struct {
+	next    authz.Reader
+	flights singleflight.Group
+	slots   *semaphore.Weighted
+}
+
+var _ authz.Reader = (*Reader)(nil)
+
+// Option configures a [Reader].
+type Option interface {
+	apply(*options)
+}
+
+type options struct {
+	maxInFlight int
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithMaxInFlight bounds the backend calls a Reader has in flight at once
+// to n; the default is [DefaultMaxInFlight]. It panics if n < 1.
+func WithMaxInFlight(n int) Option {
+	if n < 1 {
+		panic("memo: WithMaxInFlight needs n >= 1")
+	}
+	return optionFunc(func(o *options) { o.maxInFlight = n })
+}
+
+// New returns a Reader that asks next.
+func New(next authz.Reader, opts ...Option) *Reader {
+	o := options{maxInFlight: DefaultMaxInFlight}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	return &Reader{next: next, slots: semaphore.NewWeighted(int64(o.maxInFlight))}
+}
+
+// Check answers req from the request cache in ctx if it holds the answer,
+// and otherwise asks the engine, sharing the call with identical checks in
+// flight, and remembers a decision (never an error) in the request cache.
+// [authz.FullyConsistent] checks always go to the engine on their own call.
+// Errors are the engine's, or match [authz.ErrUnavailable] when ctx ends
+// first.
+func (r *Reader) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+	if req.Consistency.Mode() == authz.FullyConsistentMode {
+		d, err := r.check(ctx, req)
+		if err != nil {
+			return authz.Deny(), err
+		}
+		return d, nil
+	}
+	k := key(req, req.Consistency)
+	c := cacheFrom(ctx)
+	if d, ok := c.get(r, k); ok {
+		return d, nil
+	}
+	d, err := r.shared(ctx, k, req)
+	if err != nil {
+		return authz.Deny(), err
+	}
+	c.put(r, k, d)
+	return d, nil
+}
+
+// shared asks the engine req, whose key is k, through the flight group.
+func (r *Reader) shared(ctx context.Context, k string, req authz.CheckRequest) (authz.Decision, error) {
+	for {
+		ch := r.flights.DoChan(k, func() (any, error) { return r.lead(ctx, req) })
+		select {
+		case <-ctx.Done():
+			return authz.Deny(), unavailable(ctx.Err())
+		case res := <-ch:
+			if gone, ok := res.Err.(*leaderGone); ok {
+				if ctx.Err() != nil {
+					return authz.Deny(), gone.err
+				}
+				// The leader gave up; this caller has not. Ask again.
+				continue
+			}
+			if res.Err != nil {
+				return authz.Deny(), res.Err
+			}
+			return res.Val.(authz.Decision), nil
+		}
+	}
+}
+
+// leaderGone is the result of a shared call that failed after its
+// leader's context ended: the other callers must not take it as theirs.
+type leaderGone struct{ err error }
+
+func (e *leaderGone) Error() string { return e.err.Error() }
+
+// lead runs a shared check under the context of the caller that started
+// it.
+func (r *Reader) lead(ctx context.Context, req authz.CheckRequest) (any, error) {
+	d, err := r.check(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		return d, &leaderGone{err: err}
+	}
+	return d, err
+}
+
+// check asks the engine once, within the in-flight bound.
+func (r *Reader) check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+	if err := r.acquire(ctx); err != nil {
+		return authz.Deny(), err
+	}
+	defer r.slots.Release(1)
+	return r.next.Check(ctx, req)
+}
+
+// CheckMany answers the items that the request cache in ctx holds from it
+// and asks the engine the others, each distinct question once, in one bulk
+// call; the results keep the order of req.Items and each item's own error.
+// Decisions are remembered, item errors are not. Without a request cache,
+// or for [authz.FullyConsistent], the request goes to the engine as it is.
+// The returned error is the engine's (nothing is remembered then), or
+// matches [authz.ErrUnavailable] if ctx ended while waiting for a call slot
+// or the engine answered the wrong number of items.
+func (r *Reader) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	c := cacheFrom(ctx)
+	if c == nil || req.Consistency.Mode() == authz.FullyConsistentMode {
+		return r.checkMany(ctx, req)
+	}
+	results := make([]authz.CheckResult, len(req.Items))
+	// from[i] is the index in ask of item i's question, or -1 when the
+	// cache answered it.
+	from := make([]int, len(req.Items))
+	var ask []authz.CheckRequest
+	var askKeys []string
+	var seen map[string]int
+	for i, item := range req.Items {
+		k := key(item, req.Consistency)
+		if d, ok := c.get(r, k); ok {
+			results[i].Decision, from[i] = d, -1
+			continue
+		}
+		j, ok := seen[k]
+		if !ok {
+			if seen == nil {
+				seen = make(map[string]int, len(req.Items))
+			}
+			j = len(ask)
+			seen[k] = j
+			ask = append(ask, item)
+			askKeys = append(askKeys, k)
+		}
+		from[i] = j
+	}
+	if len(ask) == 0 {
+		return results, nil
+	}
+	got, err := r.checkMany(ctx, authz.CheckManyRequest{Items: ask, Consistency: req.Consistency})
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(ask) {
+		return nil, fmt.Errorf("memo: engine answered %d items for %d questions: %w", len(got), len(ask), authz.ErrUnavailable)
+	}
+	for j, g := range got {
+		if g.Err == nil {
+			c.put(r, askKeys[j], g.Decision)
+		}
+	}
+	for i, j := range from {
+		if j >= 0 {
+			results[i] = got[j]
+		}
+	}
+	return results, nil
+}
+
+// checkMany asks the engine once, within the in-flight bound.
+func (r *Reader) checkMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	if err := r.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer r.slots.Release(1)
+	return r.next.CheckMany(ctx, req)
+}
+
+// Lookup asks the engine, within the in-flight bound; lookups are not
+// remembered. Errors are the engine's, or match [authz.ErrUnavailable] if
+// ctx ended while waiting for a call slot.
+func (r *Reader) Lookup(ctx context.Context, req authz.LookupRequest) (authz.LookupResult, error) {
+	if err := r.acquire(ctx); err != nil {
+		return authz.LookupResult{}, err
+	}
+	defer r.slots.Release(1)
+	return r.next.Lookup(ctx, req)
+}
+
+// acquire takes a call slot or fails when ctx ends first.
+func (r *Reader) acquire(ctx context.Context) error {
+	if err := r.slots.Acquire(ctx, 1); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// unavailable is the error of a caller whose context ended with err.
+func unavailable(err error) error {
+	return fmt.Errorf("memo: %w: %w", authz.ErrUnavailable, err)
+}
