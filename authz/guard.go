@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"fmt"
 )
 
 // Reader is the read side of the port that a [Guard] needs.
@@ -111,21 +112,35 @@ func (g *Guard) deniedErr(q Question, d Decision) error {
 // that are malformed or covered by a bypass are answered without the
 // engine; the rest go out together.
 func (g *Guard) CheckMany(ctx context.Context, qs []Question, c Consistency) ([]CheckResult, error) {
-	results := make([]CheckResult, len(qs))
 	reqs := make([]CheckRequest, 0, len(qs))
-	idx := make([]int, 0, len(qs))
+	var results []CheckResult // only when some item is answered here
+	var idx []int
 	for i, q := range qs {
-		if bypassCovers(ctx, q.Resource) {
-			results[i].Decision, results[i].Err = g.Check(ctx, q)
-			continue
+		var res CheckResult
+		local := bypassCovers(ctx, q.Resource)
+		if local {
+			res.Decision, res.Err = g.Check(ctx, q)
+		} else {
+			req, err := g.request(q)
+			if err == nil {
+				if results != nil {
+					idx = append(idx, i)
+				}
+				reqs = append(reqs, req)
+				continue
+			}
+			res.Err = err
 		}
-		req, err := g.request(q)
-		if err != nil {
-			results[i] = CheckResult{Err: err}
-			continue
+		if results == nil {
+			// First item answered here: from now on, remember where the
+			// engine's answers go.
+			results = make([]CheckResult, len(qs))
+			idx = make([]int, len(reqs), len(qs))
+			for j := range idx {
+				idx[j] = j
+			}
 		}
-		reqs = append(reqs, req)
-		idx = append(idx, i)
+		results[i] = res
 	}
 	if len(reqs) == 0 {
 		return results, nil
@@ -135,12 +150,17 @@ func (g *Guard) CheckMany(ctx context.Context, qs []Question, c Consistency) ([]
 		return nil, err
 	}
 	if len(got) != len(reqs) {
-		return nil, invalidf("engine answered %d items for %d questions", len(got), len(reqs))
+		return nil, fmt.Errorf("%w: engine answered %d items for %d questions", ErrUnavailable, len(got), len(reqs))
+	}
+	for j := range got {
+		if got[j].Err != nil {
+			got[j].Decision = Deny()
+		}
+	}
+	if results == nil {
+		return got, nil
 	}
 	for j, r := range got {
-		if r.Err != nil {
-			r.Decision = Deny()
-		}
 		results[idx[j]] = r
 	}
 	return results, nil
