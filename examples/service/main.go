@@ -1,0 +1,395 @@
+// Command service is the reference service of fgac: agents, their tasks,
+// and the tasks' messages, states, trackers, checkpoints and events, over
+// HTTP, on an embedded SQLite database, with every route authorized by
+// fgac.
+//
+// Run it from the repository root with
+//
+//	go run ./examples/service
+//
+// It listens on 127.0.0.1:8080 with an in-memory database, the in-memory
+// authorization engine and three demo users (alice, bob and carol, whose
+// bearer tokens are tok-alice, tok-bob and tok-carol). Flags, each with an
+// environment variable, change that:
+//
+//	-addr             FGAC_ADDR              listen address
+//	-db               FGAC_DB                SQLite file (default: in memory)
+//	-users            FGAC_USERS             name=token,... (default: the demo users)
+//	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter
+//	-spicedb-key      FGAC_SPICEDB_KEY       SpiceDB preshared key
+//	-log-level        FGAC_LOG_LEVEL         debug, info, warn or error
+//
+// With SpiceDB the service writes its schema at start and reconciles the
+// graph with the database, removing registrations whose rows are gone: give
+// it a SpiceDB of its own.
+package main
+
+import (
+	"cmp"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	authzed "github.com/authzed/authzed-go/v1"
+	"github.com/authzed/grpcutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	_ "modernc.org/sqlite"
+
+	"github.com/fgac-go/fgac/audit"
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/parent"
+	"github.com/fgac-go/fgac/schema"
+	"github.com/fgac-go/fgac/spicedbadapter"
+)
+
+//go:embed schema.zed
+var schemaText string
+
+// demoUsers are the users of a service started without -users.
+const demoUsers = "alice=tok-alice,bob=tok-bob,carol=tok-carol"
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after SIGINT or SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "service:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		log.Error("listen", "error", err)
+		os.Exit(1)
+	}
+	if err := run(ctx, cfg, log, ln); err != nil {
+		log.Error("service stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// config is the service's configuration.
+type config struct {
+	addr            string
+	dbPath          string            // empty: in memory
+	users           map[string]string // user token -> user id
+	demoUsers       bool
+	spicedbEndpoint string
+	spicedbKey      string
+	logLevel        slog.Level
+
+	// spicedbClient, if set, is used instead of dialling spicedbEndpoint.
+	// Tests set it to a client of their own SpiceDB.
+	spicedbClient *authzed.Client
+}
+
+// parseConfig reads the flags in args, each defaulting to its environment
+// variable. Its errors never contain a token or key.
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("service", flag.ContinueOnError)
+	addr := fs.String("addr", env("FGAC_ADDR", "127.0.0.1:8080"), "listen `address` (FGAC_ADDR)")
+	db := fs.String("db", env("FGAC_DB", ""), "SQLite database `file`; empty for an in-memory database (FGAC_DB)")
+	users := fs.String("users", env("FGAC_USERS", demoUsers), "user bearer tokens, `name=token,...` (FGAC_USERS)")
+	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
+	key := fs.String("spicedb-key", env("FGAC_SPICEDB_KEY", ""), "SpiceDB preshared `key`; prefer FGAC_SPICEDB_KEY, flags show in ps")
+	level := fs.String("log-level", env("FGAC_LOG_LEVEL", "info"), "debug, info, warn or error (FGAC_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg := config{addr: *addr, dbPath: *db, spicedbEndpoint: *endpoint, spicedbKey: *key, demoUsers: *users == demoUsers}
+	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return config{}, fmt.Errorf("log level: %w", err)
+	}
+	if cfg.spicedbEndpoint != "" && cfg.spicedbKey == "" {
+		return config{}, errors.New("-spicedb-endpoint needs -spicedb-key (or FGAC_SPICEDB_KEY)")
+	}
+	var err error
+	if cfg.users, err = parseUsers(*users); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// parseUsers parses "name=token,...". Its errors name entries by position,
+// never by token.
+func parseUsers(s string) (map[string]string, error) {
+	users := map[string]string{}
+	names := map[string]bool{}
+	for i, entry := range strings.Split(s, ",") {
+		name, token, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		switch {
+		case !ok || token == "":
+			return nil, fmt.Errorf("users: entry %d is not name=token", i+1)
+		case !authz.ValidID(name):
+			return nil, fmt.Errorf("users: entry %d: name must be letters, digits and /_|-=+", i+1)
+		case strings.HasPrefix(token, agentKeyPrefix):
+			return nil, fmt.Errorf("users: entry %d: token must not start with %s", i+1, agentKeyPrefix)
+		case names[name]:
+			return nil, fmt.Errorf("users: %s appears twice", name)
+		case users[token] != "":
+			return nil, fmt.Errorf("users: entry %d reuses another user's token", i+1)
+		}
+		names[name], users[token] = true, name
+	}
+	return users, nil
+}
+
+// run serves the service on ln until ctx is done, then shuts down
+// gracefully (see serve) and closes the database and the SpiceDB
+// connection.
+func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+	s, err := newServer(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer s.close()
+	log.Info("serving", "addr", ln.Addr().String(), "engine", s.engineName, "db", cmp.Or(cfg.dbPath, "in memory"))
+	return serve(ctx, s.handler(), log, ln)
+}
+
+// serve serves h on ln until ctx is done, then stops accepting, lets the
+// requests in flight finish (within shutdownTimeout) and returns.
+func serve(ctx context.Context, h http.Handler, log *slog.Logger, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-served // http.ErrServerClosed once Shutdown has begun
+	return err
+}
+
+// server is the service: its store, its engine and the middleware that
+// stands between them and the network. It is safe for concurrent use.
+type server struct {
+	log        *slog.Logger
+	store      *store
+	engine     authz.Authorizer
+	engineName string
+	writer     *dualwrite.Writer
+	mw         *httpauthz.Middleware
+	auth       *authenticator
+	closers    []func() error
+}
+
+// operations maps each operation of the routes to the schema permission
+// that grants it. Child types (message, state, tracker, event) have no
+// entry: they are checked as their parent. Tracker updates use update: the
+// reference system's use of execute there contradicted its own schema.
+func operations() map[string]map[authz.Operation]string {
+	return map[string]map[authz.Operation]string{
+		"agent": {authz.OpRead: "read", authz.OpExecute: "execute", authz.OpCreate: "create_task", authz.OpDelete: "delete"},
+		"task":  {authz.OpRead: "read", authz.OpUpdate: "update", authz.OpCancel: "cancel", authz.OpDelete: "delete", opShare: "share"},
+	}
+}
+
+// opShare is the operation of granting a role on a task.
+const opShare authz.Operation = "share"
+
+// newServer opens the database, builds the engine, reconciles the graph
+// with the database and assembles the middleware. On error, whatever it
+// opened is closed again.
+func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
+	s := &server{log: log}
+	if err := s.setup(ctx, cfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) setup(ctx context.Context, cfg config) error {
+	log := s.log
+	st, err := openStore(ctx, cfg.dbPath)
+	if err != nil {
+		return err
+	}
+	s.store = st
+	s.closers = append(s.closers, st.close)
+	if s.engine, err = s.newEngine(ctx, cfg); err != nil {
+		return err
+	}
+
+	parsed, err := schema.Parse(schemaText)
+	if err != nil {
+		return err
+	}
+	ops, err := authz.NewOperationMap(parsed, operations())
+	if err != nil {
+		return err
+	}
+	parents := &parent.Registry{}
+	parents.Register("message", "task", s.resolver("messages", "task_id"))
+	parents.Register("state", "task", s.resolver("states", "task_id"))
+	parents.Register("tracker", "task", s.resolver("trackers", "task_id"))
+	parents.Register("event", "agent", s.resolver("events", "agent_id"))
+
+	hooks := dualwrite.HooksFunc(func(ctx context.Context, e dualwrite.Event) {
+		switch {
+		case e.Err != nil:
+			log.Warn("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String(), "error", e.Err)
+		case e.Kind == dualwrite.Compensated:
+			log.Info("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String())
+		default:
+			log.Debug("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String())
+		}
+	})
+	s.writer = &dualwrite.Writer{Registrar: s.engine, Hooks: hooks}
+	if err := s.reconcile(ctx, hooks); err != nil {
+		return err
+	}
+	if cfg.demoUsers {
+		log.Warn("using the demo users alice, bob and carol; set -users or FGAC_USERS for anything else")
+	}
+	s.auth = newAuthenticator(cfg.users, st)
+	s.mw = httpauthz.New(httpauthz.Config{
+		Guard:   authz.NewGuard(s.engine, ops),
+		Parents: parents,
+		Subject: func(r *http.Request) (authz.Subject, bool) { return subjectFrom(r.Context()) },
+		// Every check reads the newest graph. SpiceDB's default,
+		// minimize_latency, may answer from a snapshot a few seconds old,
+		// so a task shared a moment ago could still answer 404, and the
+		// middleware takes one consistency for every request: the cheaper
+		// alternative, the ZedToken of each resource's last write
+		// (dualwrite and Grant return it) passed as
+		// authz.AtLeastAsFresh(token), would need a per-request choice.
+		Consistency: authz.FullyConsistent(),
+		// Allowed decisions at debug, denials and not-founds at info.
+		Hook: audit.Slog{Logger: log, Level: slog.LevelDebug},
+	})
+	return nil
+}
+
+// newEngine returns memadapter loaded with the schema, or, when SpiceDB is
+// configured, the SpiceDB adapter after writing the schema to SpiceDB.
+func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, error) {
+	client := cfg.spicedbClient
+	if client == nil && cfg.spicedbEndpoint == "" {
+		s.engineName = "memadapter"
+		return memadapter.New(schemaText)
+	}
+	s.engineName = "spicedb"
+	if client == nil {
+		var err error
+		if client, err = dialSpiceDB(cfg.spicedbEndpoint, cfg.spicedbKey); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, client.Close)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := spicedbadapter.WriteSchema(wctx, client, schemaText); err != nil {
+		return nil, fmt.Errorf("write schema to spicedb: %w", err)
+	}
+	return spicedbadapter.New(client), nil
+}
+
+// dialSpiceDB connects to SpiceDB. Plain text is used only on loopback,
+// where nobody else can read the preshared key; anything else needs TLS.
+func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("spicedb endpoint: %w", err)
+	}
+	var opts []grpc.DialOption
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()), grpcutil.WithInsecureBearerToken(key))
+	} else {
+		certs, err := grpcutil.WithSystemCerts(grpcutil.VerifyCA)
+		if err != nil {
+			return nil, fmt.Errorf("spicedb: %w", err)
+		}
+		opts = append(opts, certs, grpcutil.WithBearerToken(key))
+	}
+	return authzed.NewClient(endpoint, opts...)
+}
+
+// resolver returns the parent lookup of a child table.
+func (s *server) resolver(table, column string) parent.Resolver {
+	return parent.ResolverFunc(func(ctx context.Context, id string) (string, error) {
+		return s.store.parentOf(ctx, table, column, id)
+	})
+}
+
+// reconcile brings the graph in line with the database before serving:
+// registrations without a row are removed and rows without a registration
+// get their owner (and parent) back. With memadapter and a database file
+// this is what restores permissions after a restart; roles granted by
+// sharing live only in the graph and are not restored.
+func (s *server) reconcile(ctx context.Context, hooks dualwrite.Hooks) error {
+	for _, table := range []string{"agents", "tasks"} {
+		r := dualwrite.Reconciler{
+			Backend:      s.engine,
+			ResourceType: strings.TrimSuffix(table, "s"),
+			Hooks:        hooks,
+			Rows: func(ctx context.Context, cursor string, limit int) ([]string, string, error) {
+				return s.store.ids(ctx, table, cursor, limit)
+			},
+			Exists: func(ctx context.Context, ids []string) ([]string, error) {
+				return s.store.existing(ctx, table, ids)
+			},
+			Registration: func(ctx context.Context, id string) (authz.RegisterRequest, bool, error) {
+				return s.store.registration(ctx, table, id)
+			},
+		}
+		rep, err := r.Reconcile(ctx)
+		if err != nil {
+			return err
+		}
+		if rep.Orphans > 0 || rep.Unregistered > 0 {
+			s.log.Info("reconciled", "type", r.ResourceType, "orphans_removed", rep.OrphansRemoved, "reregistered", rep.Reregistered)
+		}
+	}
+	return nil
+}
+
+// close releases what newServer opened, in reverse order.
+func (s *server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			s.log.Warn("close", "error", err)
+		}
+	}
+}

@@ -1,0 +1,731 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/httpauthz"
+)
+
+// route is one endpoint: its pattern, the fgac middleware that guards it
+// (nil for none beyond authentication) and its handler.
+type route struct {
+	pattern string
+	guard   func(http.Handler) http.Handler
+	handler http.HandlerFunc
+}
+
+// routes is the route table, modelled on that of the agent platform fgac
+// generalises. Every handler runs after its guard allowed the request and
+// reads the id the guard checked from httpauthz.TargetFrom, never from the
+// request again: a name route and its id route share one handler, and the
+// handler acts on exactly the resource that was authorized (a rename
+// between the check and the handler cannot redirect it).
+func (s *server) routes() []route {
+	m := s.mw
+	var (
+		path         = httpauthz.PathValue
+		agentID      = path("agent_id")
+		agentName    = httpauthz.ByName(path("agent_name"), s.store.agentIDByName)
+		taskID       = path("task_id")
+		taskName     = httpauthz.ByName(path("task_name"), s.store.taskIDByName)
+		bodyTaskID   = httpauthz.JSONField("task_id")
+		bodyThreadID = httpauthz.JSONField("thread_id")
+		queryTaskID  = httpauthz.Query("task_id")
+		queryAgentID = httpauthz.Query("agent_id")
+	)
+
+	// The RPC endpoint's method table. Every method names the resource it
+	// acts on; a method missing here is refused before any handler runs.
+	// task/create acts on the agent (there is no task yet), the others on
+	// the task named by params.task_id or params.task_name (exactly one).
+	// message/send never creates a task: get-or-create by a global name
+	// would tell a caller whether someone else's task has that name.
+	var methods httpauthz.Methods
+	rpcTask := httpauthz.Either(httpauthz.JSONField("params", "task_id"),
+		httpauthz.ByName(httpauthz.JSONField("params", "task_name"), s.store.taskIDByName))
+	methods.Handle("task/create", httpauthz.Method{ResourceType: "agent", Operation: authz.OpCreate, ID: agentID})
+	methods.Handle("message/send", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: rpcTask})
+	methods.Handle("event/send", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: rpcTask})
+	methods.Handle("task/cancel", httpauthz.Method{ResourceType: "task", Operation: authz.OpCancel, ID: rpcTask})
+	methods.Handle("task/interrupt", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: rpcTask})
+	rpc := func(next http.Handler) http.Handler {
+		// The caller must be allowed to call the agent, then to do what the
+		// method does.
+		return m.Require("agent", authz.OpExecute, agentID)(m.RPC(&methods, httpauthz.JSONField("method"))(next))
+	}
+
+	return []route{
+		{"POST /agents", nil, s.createAgent},
+		{"GET /agents", m.List("agent", authz.OpRead), s.listAgents},
+		{"GET /agents/{agent_id}", m.Require("agent", authz.OpRead, agentID), s.getAgent},
+		{"GET /agents/name/{agent_name}", m.Require("agent", authz.OpRead, agentName), s.getAgent},
+		{"DELETE /agents/{agent_id}", m.Require("agent", authz.OpDelete, agentID), s.deleteAgent},
+		{"POST /agents/{agent_id}/rpc", rpc, s.rpc},
+
+		{"GET /tasks", m.List("task", authz.OpRead), s.listTasks},
+		{"GET /tasks/{task_id}", m.Require("task", authz.OpRead, taskID), s.getTask},
+		{"GET /tasks/name/{task_name}", m.Require("task", authz.OpRead, taskName), s.getTask},
+		{"PUT /tasks/{task_id}", m.Require("task", authz.OpUpdate, taskID), s.updateTask},
+		{"PUT /tasks/name/{task_name}", m.Require("task", authz.OpUpdate, taskName), s.updateTask},
+		{"POST /tasks/{task_id}/cancel", m.Require("task", authz.OpCancel, taskID), s.cancelTask},
+		{"POST /tasks/{task_id}/share", m.Require("task", opShare, taskID), s.shareTask},
+		{"DELETE /tasks/{task_id}", m.Require("task", authz.OpDelete, taskID), s.deleteTask},
+		{"DELETE /tasks/name/{task_name}", m.Require("task", authz.OpDelete, taskName), s.deleteTask},
+
+		{"POST /messages", m.Require("task", authz.OpUpdate, bodyTaskID), s.createMessage},
+		{"GET /messages", m.List("task", authz.OpRead, queryTaskID), s.listMessages},
+		{"GET /messages/{message_id}", m.Require("message", authz.OpRead, path("message_id")), s.getMessage},
+		{"PUT /messages/{message_id}", m.Require("message", authz.OpUpdate, path("message_id")), s.updateMessage},
+
+		{"POST /states", m.Require("task", authz.OpUpdate, bodyTaskID), s.createState},
+		{"GET /states", m.List("task", authz.OpRead, queryTaskID), s.listStates},
+		{"GET /states/{state_id}", m.Require("state", authz.OpRead, path("state_id")), s.getState},
+		{"PUT /states/{state_id}", m.Require("state", authz.OpUpdate, path("state_id")), s.updateState},
+		{"DELETE /states/{state_id}", m.Require("state", authz.OpDelete, path("state_id")), s.deleteState},
+
+		{"GET /trackers", m.List("task", authz.OpRead, queryTaskID), s.listTrackers},
+		{"GET /trackers/{tracker_id}", m.Require("tracker", authz.OpRead, path("tracker_id")), s.getTracker},
+		{"PUT /trackers/{tracker_id}", m.Require("tracker", authz.OpUpdate, path("tracker_id")), s.updateTracker},
+
+		// Checkpoints follow LangGraph's convention: thread_id is the task id.
+		{"POST /checkpoints/get-tuple", m.Require("task", authz.OpRead, bodyThreadID), s.getCheckpoint},
+		{"POST /checkpoints/list", m.List("task", authz.OpRead, bodyThreadID), s.listCheckpoints},
+		{"POST /checkpoints/put", m.Require("task", authz.OpUpdate, bodyThreadID), s.putCheckpoint},
+		{"POST /checkpoints/put-writes", m.Require("task", authz.OpUpdate, bodyThreadID), s.putWrites},
+		{"POST /checkpoints/delete-thread", m.Require("task", authz.OpDelete, bodyThreadID), s.deleteThread},
+
+		{"GET /events", m.List("agent", authz.OpRead, queryAgentID), s.listEvents},
+		{"GET /events/{event_id}", m.Require("event", authz.OpRead, path("event_id")), s.getEvent},
+	}
+}
+
+// handler returns the service's HTTP handler: the routes behind
+// authentication, /healthz without it, all behind request logging.
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	for _, rt := range s.routes() {
+		var h http.Handler = rt.handler
+		if rt.guard != nil {
+			h = rt.guard(h)
+		}
+		mux.Handle(rt.pattern, s.auth.authenticate(h))
+	}
+	return logRequests(s.log, mux)
+}
+
+// Agents.
+
+func (s *server) createAgent(w http.ResponseWriter, r *http.Request) {
+	sub, _ := subjectFrom(r.Context())
+	if sub.Type != "user" {
+		writeError(w, r, problem(http.StatusForbidden, httpauthz.CodeForbidden, "only users create agents"))
+		return
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if !decode(w, r, &in) || !checkName(w, r, in.Name) {
+		return
+	}
+	a := agent{ID: newID("agent"), Name: in.Name, Owner: sub.ID}
+	key, keyDigest := newAgentKey()
+	_, err := s.writer.Create(r.Context(), dualwrite.CreateRequest{
+		Register: authz.RegisterRequest{Resource: authz.Resource{Type: "agent", ID: a.ID}, Owner: sub},
+		Persist:  func(ctx context.Context) error { return s.store.createAgent(ctx, a, keyDigest) },
+		Exists:   func(ctx context.Context) (bool, error) { return s.store.createdBy(ctx, "agents", a.ID, a.Owner) },
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// The key is shown this once; the store keeps only its digest.
+	writeJSON(w, http.StatusCreated, struct {
+		agent
+		APIKey string `json:"api_key"`
+	}{a, key})
+}
+
+func (s *server) getAgent(w http.ResponseWriter, r *http.Request) {
+	a, err := s.store.agent(r.Context(), checked(r))
+	reply(w, r, http.StatusOK, a, err)
+}
+
+func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
+	f := httpauthz.FilterFrom(r.Context())
+	if f.Empty() {
+		writeJSON(w, http.StatusOK, []agent{})
+		return
+	}
+	as, err := s.store.listAgents(r.Context(), f)
+	reply(w, r, http.StatusOK, as, err)
+}
+
+// deleteAgent deletes the row, then the agent's relationships. An agent
+// that still has tasks is refused (409): their parent edges would point at
+// nothing.
+func (s *server) deleteAgent(w http.ResponseWriter, r *http.Request) {
+	s.delete(w, r, "agent", s.store.deleteAgent)
+}
+
+// delete deletes the row of the checked resource through dualwrite, which
+// then deregisters it: every delete path removes the relationships.
+func (s *server) delete(w http.ResponseWriter, r *http.Request, typ string, del func(context.Context, string) (bool, error)) {
+	deleted, err := s.writer.Delete(r.Context(), dualwrite.DeleteRequest{
+		Resource: authz.Resource{Type: typ, ID: checked(r)},
+		Delete:   del,
+	})
+	if err == nil && !deleted {
+		err = authz.ErrNotFound
+	}
+	reply(w, r, http.StatusNoContent, nil, err)
+}
+
+// The RPC endpoint.
+
+type rpcRequest struct {
+	Method string `json:"method"`
+	Params struct {
+		TaskID   string          `json:"task_id"`
+		TaskName string          `json:"task_name"`
+		Name     string          `json:"name"`
+		Params   json.RawMessage `json:"params"`
+		Content  string          `json:"content"`
+	} `json:"params"`
+}
+
+// rpc runs the method that the middleware authorized. The method and the
+// task id come from httpauthz.TargetFrom: they are what was checked.
+func (s *server) rpc(w http.ResponseWriter, r *http.Request) {
+	var in rpcRequest
+	if !decode(w, r, &in) {
+		return
+	}
+	t, _ := httpauthz.TargetFrom(r.Context())
+	agentID := r.PathValue("agent_id")
+	if t.Method == "task/create" {
+		s.createTask(w, r, agentID, in.Params.Name, in.Params.Params)
+		return
+	}
+	tk, err := s.store.task(r.Context(), t.Requested.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if tk.AgentID != agentID {
+		// The caller may read both, so saying so reveals nothing.
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "the task belongs to another agent"))
+		return
+	}
+	sub, _ := subjectFrom(r.Context())
+	switch t.Method {
+	case "message/send":
+		m := message{ID: newID("msg"), TaskID: tk.ID, Author: sub.String(), Content: in.Params.Content}
+		reply(w, r, http.StatusCreated, m, s.store.insertMessage(r.Context(), m))
+	case "event/send":
+		e := event{ID: newID("event"), AgentID: agentID, TaskID: tk.ID, Content: in.Params.Content}
+		reply(w, r, http.StatusCreated, e, s.store.insertEvent(r.Context(), e))
+	case "task/cancel":
+		s.setStatus(w, r, tk.ID, "cancelled", "running", "interrupted")
+	case "task/interrupt":
+		s.setStatus(w, r, tk.ID, "interrupted", "running")
+	default:
+		// Unreachable while the method table and this switch agree; a
+		// method added to one and not the other fails closed.
+		writeError(w, r, errors.New("rpc: authorized method has no handler"))
+	}
+}
+
+// Tasks.
+
+// createTask registers the task (owner: the caller, parent: the agent),
+// then inserts it with its tracker. A taken name fails the insert on the
+// UNIQUE constraint, and dualwrite removes the registration before the 409
+// goes out. Task names are global, so a 409 does tell the caller that the
+// name is taken, as any unique name does: names must not carry secrets.
+func (s *server) createTask(w http.ResponseWriter, r *http.Request, agentID, name string, params json.RawMessage) {
+	if !checkName(w, r, name) {
+		return
+	}
+	sub, _ := subjectFrom(r.Context())
+	if len(params) == 0 || string(params) == "null" {
+		params = json.RawMessage("{}")
+	}
+	t := task{ID: newID("task"), Name: name, AgentID: agentID, Owner: sub.ID, Status: "running", Params: params}
+	_, err := s.writer.Create(r.Context(), dualwrite.CreateRequest{
+		Register: authz.RegisterRequest{
+			Resource: authz.Resource{Type: "task", ID: t.ID},
+			Owner:    sub,
+			Parent:   &authz.Resource{Type: "agent", ID: agentID},
+		},
+		Persist: func(ctx context.Context) error { return s.store.createTask(ctx, t, newID("tracker")) },
+		Exists:  func(ctx context.Context) (bool, error) { return s.store.createdBy(ctx, "tasks", t.ID, t.Owner) },
+	})
+	reply(w, r, http.StatusCreated, t, err)
+}
+
+func (s *server) getTask(w http.ResponseWriter, r *http.Request) {
+	t, err := s.store.task(r.Context(), checked(r))
+	reply(w, r, http.StatusOK, t, err)
+}
+
+// listTasks lists the visible tasks in id order, a page at a time: ?limit=
+// (default 100, at most 1000) and ?after=<last id of the previous page>.
+// ?agent_id= is a plain filter.
+func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
+	f := httpauthz.FilterFrom(r.Context())
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(cmp.Or(q.Get("limit"), "100"))
+	if err != nil || limit < 1 || limit > 1000 {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "limit must be 1 to 1000"))
+		return
+	}
+	if f.Empty() {
+		writeJSON(w, http.StatusOK, []task{})
+		return
+	}
+	ts, err := s.store.listTasks(r.Context(), f, q.Get("agent_id"), q.Get("after"), limit)
+	reply(w, r, http.StatusOK, ts, err)
+}
+
+func (s *server) updateTask(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Params json.RawMessage `json:"params"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if len(in.Params) == 0 || string(in.Params) == "null" {
+		in.Params = json.RawMessage("{}")
+	}
+	id := checked(r)
+	if _, err := must(s.store.updateTaskParams(r.Context(), id, in.Params)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.getTask(w, r)
+}
+
+func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) {
+	s.setStatus(w, r, checked(r), "cancelled", "running", "interrupted")
+}
+
+func (s *server) setStatus(w http.ResponseWriter, r *http.Request, id, to string, from ...string) {
+	if err := s.store.setTaskStatus(r.Context(), id, to, from...); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, err := s.store.task(r.Context(), id)
+	reply(w, r, http.StatusOK, t, err)
+}
+
+// shareTask grants a user a role on the task. Only the owner may share
+// (the share permission), and only the roles below can be granted. A share
+// that races the task's delete may leave a role on a task without a row:
+// it grants nothing, and the reconciler removes it at the next start.
+func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		User string `json:"user"`
+		Role string `json:"role"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if in.Role != "viewer" && in.Role != "editor" {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "role must be viewer or editor"))
+		return
+	}
+	if !authz.ValidID(in.User) {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "user is not a valid user id"))
+		return
+	}
+	id := checked(r)
+	_, err := s.engine.Grant(r.Context(), authz.GrantRequest{Relationship: authz.Relationship{
+		Resource: authz.Resource{Type: "task", ID: id}, Relation: in.Role, Subject: authz.Subject{Type: "user", ID: in.User},
+	}})
+	reply(w, r, http.StatusOK, map[string]string{"task_id": id, "user": in.User, "role": in.Role}, err)
+}
+
+func (s *server) deleteTask(w http.ResponseWriter, r *http.Request) {
+	s.delete(w, r, "task", s.store.deleteTask)
+}
+
+// Messages, states, trackers. Their guards checked the parent task; the
+// handlers only touch rows.
+
+func (s *server) createMessage(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		TaskID  string `json:"task_id"`
+		Content string `json:"content"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	sub, _ := subjectFrom(r.Context())
+	m := message{ID: newID("msg"), TaskID: checked(r), Author: sub.String(), Content: in.Content}
+	reply(w, r, http.StatusCreated, m, s.store.insertMessage(r.Context(), m))
+}
+
+func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
+	m, err := s.store.message(r.Context(), checked(r))
+	reply(w, r, http.StatusOK, m, err)
+}
+
+func (s *server) updateMessage(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Content string `json:"content"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if _, err := must(s.store.updateMessage(r.Context(), checked(r), in.Content)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.getMessage(w, r)
+}
+
+func (s *server) listMessages(w http.ResponseWriter, r *http.Request) {
+	listBy(w, r, s.store.listMessages)
+}
+
+func (s *server) createState(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		TaskID string          `json:"task_id"`
+		State  json.RawMessage `json:"state"`
+	}
+	if !decode(w, r, &in) || !required(w, r, in.State, "state") {
+		return
+	}
+	st := state{ID: newID("state"), TaskID: checked(r), State: in.State}
+	reply(w, r, http.StatusCreated, st, s.store.insertState(r.Context(), st))
+}
+
+func (s *server) getState(w http.ResponseWriter, r *http.Request) {
+	st, err := s.store.state(r.Context(), checked(r))
+	reply(w, r, http.StatusOK, st, err)
+}
+
+func (s *server) updateState(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		State json.RawMessage `json:"state"`
+	}
+	if !decode(w, r, &in) || !required(w, r, in.State, "state") {
+		return
+	}
+	if _, err := must(s.store.updateState(r.Context(), checked(r), in.State)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.getState(w, r)
+}
+
+func (s *server) deleteState(w http.ResponseWriter, r *http.Request) {
+	_, err := must(s.store.deleteState(r.Context(), checked(r)))
+	reply(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *server) listStates(w http.ResponseWriter, r *http.Request) {
+	listBy(w, r, s.store.listStates)
+}
+
+func (s *server) getTracker(w http.ResponseWriter, r *http.Request) {
+	t, err := s.store.tracker(r.Context(), checked(r))
+	reply(w, r, http.StatusOK, t, err)
+}
+
+func (s *server) updateTracker(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Status      string `json:"status"`
+		LastEventID string `json:"last_event_id"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	t := tracker{ID: checked(r), Status: in.Status, LastEventID: in.LastEventID}
+	if _, err := must(s.store.updateTracker(r.Context(), t)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.getTracker(w, r)
+}
+
+func (s *server) listTrackers(w http.ResponseWriter, r *http.Request) {
+	listBy(w, r, s.store.listTrackers)
+}
+
+// Checkpoints.
+
+type checkpointRequest struct {
+	ThreadID     string          `json:"thread_id"`
+	CheckpointID string          `json:"checkpoint_id"`
+	ParentID     string          `json:"parent_checkpoint_id"`
+	Checkpoint   json.RawMessage `json:"checkpoint"`
+	Metadata     json.RawMessage `json:"metadata"`
+	Writes       []write         `json:"writes"`
+}
+
+// getCheckpoint answers the checkpoint asked for (the latest if
+// checkpoint_id is empty), or null if the thread has none, as LangGraph's
+// get_tuple does.
+func (s *server) getCheckpoint(w http.ResponseWriter, r *http.Request) {
+	var in checkpointRequest
+	if !decode(w, r, &in) {
+		return
+	}
+	c, err := s.store.checkpointTuple(r.Context(), checked(r), in.CheckpointID)
+	if errors.Is(err, authz.ErrNotFound) {
+		writeJSON(w, http.StatusOK, nil)
+		return
+	}
+	reply(w, r, http.StatusOK, c, err)
+}
+
+func (s *server) listCheckpoints(w http.ResponseWriter, r *http.Request) {
+	listBy(w, r, s.store.listCheckpoints)
+}
+
+func (s *server) putCheckpoint(w http.ResponseWriter, r *http.Request) {
+	var in checkpointRequest
+	if !decode(w, r, &in) || !required(w, r, in.Checkpoint, "checkpoint") {
+		return
+	}
+	if in.CheckpointID == "" {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "checkpoint_id is required"))
+		return
+	}
+	if len(in.Metadata) == 0 {
+		in.Metadata = json.RawMessage("{}")
+	}
+	c := checkpoint{ThreadID: checked(r), CheckpointID: in.CheckpointID, ParentID: in.ParentID, Checkpoint: in.Checkpoint, Metadata: in.Metadata}
+	reply(w, r, http.StatusOK, c, s.store.putCheckpoint(r.Context(), c))
+}
+
+func (s *server) putWrites(w http.ResponseWriter, r *http.Request) {
+	var in checkpointRequest
+	if !decode(w, r, &in) {
+		return
+	}
+	if in.CheckpointID == "" {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "checkpoint_id is required"))
+		return
+	}
+	for _, wr := range in.Writes {
+		if !required(w, r, wr.Value, "value") {
+			return
+		}
+	}
+	reply(w, r, http.StatusNoContent, nil, s.store.putWrites(r.Context(), checked(r), in.CheckpointID, in.Writes))
+}
+
+func (s *server) deleteThread(w http.ResponseWriter, r *http.Request) {
+	reply(w, r, http.StatusNoContent, nil, s.store.deleteThread(r.Context(), checked(r)))
+}
+
+// Events.
+
+func (s *server) getEvent(w http.ResponseWriter, r *http.Request) {
+	e, err := s.store.event(r.Context(), checked(r))
+	reply(w, r, http.StatusOK, e, err)
+}
+
+// listEvents lists the events of the visible agents (?agent_id= narrows to
+// one); ?task_id= is a plain filter.
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
+	f := httpauthz.FilterFrom(r.Context())
+	if f.Empty() {
+		writeJSON(w, http.StatusOK, []event{})
+		return
+	}
+	es, err := s.store.listEvents(r.Context(), f, r.URL.Query().Get("task_id"))
+	reply(w, r, http.StatusOK, es, err)
+}
+
+// Helpers.
+
+// checked returns the id of the resource the guard addressed: the path or
+// body id, or the id a name resolved to.
+func checked(r *http.Request) string {
+	t, _ := httpauthz.TargetFrom(r.Context())
+	return t.Requested.ID
+}
+
+// listBy answers a list route whose rows are filtered by the parent ids the
+// List middleware admitted. An empty filter (including an explicit
+// ?task_id= the caller cannot see) is an empty list, without a query.
+func listBy[T any](w http.ResponseWriter, r *http.Request, query func(context.Context, collapse.Filter) ([]T, error)) {
+	f := httpauthz.FilterFrom(r.Context())
+	if f.Empty() {
+		writeJSON(w, http.StatusOK, []T{})
+		return
+	}
+	rows, err := query(r.Context(), f)
+	reply(w, r, http.StatusOK, rows, err)
+}
+
+// must turns "no row changed" into authz.ErrNotFound.
+func must(changed bool, err error) (bool, error) {
+	if err == nil && !changed {
+		return false, authz.ErrNotFound
+	}
+	return changed, err
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// checkName answers 400 unless name is a valid agent or task name.
+func checkName(w http.ResponseWriter, r *http.Request, name string) bool {
+	if !namePattern.MatchString(name) {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "name must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"))
+		return false
+	}
+	return true
+}
+
+// required answers 400 if a JSON field was absent (decode has already
+// checked that a present one is valid JSON).
+func required(w http.ResponseWriter, r *http.Request, raw json.RawMessage, field string) bool {
+	if len(raw) == 0 {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, field+" is required"))
+		return false
+	}
+	return true
+}
+
+// maxBody is the largest request body a handler reads.
+const maxBody = 1 << 20
+
+// decode reads the JSON body into v, answering 400 if it is not exactly
+// one JSON object of v's fields.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("trailing data")
+	}
+	if err != nil {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidJSON, "body must be a JSON object with the documented fields"))
+		return false
+	}
+	return true
+}
+
+func problem(status int, code httpauthz.Code, msg string) *httpauthz.Problem {
+	return &httpauthz.Problem{Status: status, Code: code, Message: msg}
+}
+
+// reply answers v with status, or the error if err is not nil.
+func reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers err with the same error format as the middleware. A
+// missing row answers exactly as an unreadable resource does, byte for
+// byte. Unexpected errors answer 500 without detail; the request log
+// records them.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var p *httpauthz.Problem
+	switch {
+	case errors.As(err, &p):
+	case errors.Is(err, errDuplicate):
+		p = problem(http.StatusConflict, "conflict", "the name is already taken")
+	case errors.Is(err, errHasTasks):
+		p = problem(http.StatusConflict, "conflict", "the agent still has tasks")
+	case errors.Is(err, errState):
+		p = problem(http.StatusConflict, "conflict", "the task's status does not allow this")
+	default:
+		p = httpauthz.ProblemFor(err)
+	}
+	if p.Status >= 500 {
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.err = err
+		}
+	}
+	httpauthz.WriteJSONError(w, r, p)
+}
+
+// Request logging.
+
+type requestInfoKey struct{}
+
+// requestInfo collects what the request log line reports beyond the
+// status: the error behind a 5xx.
+type requestInfo struct {
+	err error
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// logRequests logs one line per request: method, route pattern, status and
+// duration. It logs the pattern ("GET /tasks/name/{task_name}"), never the
+// path, so that ids and names stay out of the log, and never a header, so
+// that no credential does; who asked is in the decision log, by subject
+// id only.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{}
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		next.ServeHTTP(sw, r) // the ServeMux sets r.Pattern
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", r.Pattern),
+			slog.Int("status", cmp.Or(sw.status, http.StatusOK)),
+			slog.Duration("duration", time.Since(start)),
+		}
+		level := slog.LevelInfo
+		if info.err != nil {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("error", info.err.Error()))
+		}
+		log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}
