@@ -45,6 +45,10 @@ type Config struct {
 	// Consistency is used for every check; the zero value minimises
 	// latency.
 	Consistency authz.Consistency
+	// ConsistencyFor, if set, chooses the consistency per request instead,
+	// for instance AtLeastAsFresh with a token the client or the session
+	// holds from its last write.
+	ConsistencyFor func(r *http.Request) authz.Consistency
 	// MaxBodyBytes limits bodies read by JSON extractors; zero means
 	// [DefaultMaxBodyBytes]. Larger bodies get 413.
 	MaxBodyBytes int64
@@ -112,6 +116,14 @@ func TargetFrom(ctx context.Context) (Target, bool) {
 	return *t, true
 }
 
+// consistency returns the consistency of r's checks.
+func (m *Middleware) consistency(r *http.Request) authz.Consistency {
+	if m.cfg.ConsistencyFor != nil {
+		return m.cfg.ConsistencyFor(r)
+	}
+	return m.cfg.Consistency
+}
+
 // checkSetup panics unless op is mapped for the type that resources of typ
 // are checked as: a route that could only ever fail is a setup error.
 func (m *Middleware) checkSetup(typ string, op authz.Operation) {
@@ -148,7 +160,7 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.cfg.Consistency, Route: r.Pattern}
+			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
 			mode := m.enforcer.Mode(r.Context(), typ, r.Pattern)
 			if mode == audit.Off {
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)

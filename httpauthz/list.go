@@ -41,7 +41,7 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.cfg.Consistency, Route: r.Pattern}
+			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
 			mode := m.enforcer.Mode(r.Context(), typ, r.Pattern)
 			f, err := m.listFilter(r, &req, mode, narrow, usesBody)
 			switch {
@@ -93,7 +93,7 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 		}
 		want, hasWant = id, true
 	}
-	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, req.Resource.Type, req.Operation, m.cfg.Consistency)
+	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, req.Resource.Type, req.Operation, req.Consistency)
 	if err != nil {
 		return collapse.Filter{}, err
 	}

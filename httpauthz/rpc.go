@@ -67,7 +67,7 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 	unknown := problem(http.StatusBadRequest, CodeUnknownMethod, "unknown method")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := collapse.Request{Consistency: m.cfg.Consistency, Route: r.Pattern}
+			req := collapse.Request{Consistency: m.consistency(r), Route: r.Pattern}
 			// The mode is chosen per route until the method, and so the
 			// resource type, is known.
 			mode := m.enforcer.Mode(r.Context(), "", r.Pattern)
