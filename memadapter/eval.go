@@ -1,6 +1,7 @@
 package memadapter
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/fgac-go/fgac/authz"
@@ -8,10 +9,8 @@ import (
 
 // MaxDepth is how many relations and permissions deep a check may go, the
 // default of SpiceDB's --dispatch-max-depth. A check that needs more fails
-// with an error matching [authz.ErrInvalidRequest], rather than denying or
-// allowing: SpiceDB (v1.56) fails it with FAILED_PRECONDITION ("max depth
-// exceeded"), which spicedbadapter translates the same way, and repeating
-// it cannot help until the relationships change.
+// with an error matching [authz.ErrInvalidRequest], never a denial or an
+// allow.
 const MaxDepth = 50
 
 // errMaxDepth is the error of a check that exceeded MaxDepth. It is a
@@ -24,32 +23,9 @@ var errMaxDepth = fmt.Errorf("memadapter: check exceeded the maximum depth of %d
 // shared subgraphs stay polynomial.
 const memoAfter = 64
 
-// evaluator answers checks for one subject against the relationships,
-// which the caller holds the read lock on. It follows SpiceDB's dispatch
-// (internal/graph/check.go):
-//
-//   - Every evaluation of a named relation or permission is one level of
-//     depth; the top level is depth 0 and depth MaxDepth is an error. A
-//     permission that only names another (`permission view = viewer`) is
-//     replaced by what it names at the same level, unless the subject is
-//     of the resource's type.
-//   - A subject set G:g#m is a member of G:g#m itself.
-//   - A relation holds for a relationship with exactly the subject, for a
-//     wildcard relationship of the type of a subject without a relation,
-//     or through a subject set whose members include the subject. (SpiceDB
-//     v1.56's check also lets a wildcard admit a subject set of its type,
-//     group:eng#member through group:*; its lookups do not, and neither
-//     does this evaluator, so that checks and lookups agree.)
-//   - An arrow evaluates its target on the object of every subject of its
-//     relation, ignoring the subject relation and skipping subject types
-//     without the target.
-//
-// Where SpiceDB races the branches of a union or an intersection, so that
-// an error in one branch may or may not win over an answer in another,
-// the evaluator is deterministic: an allow in a union and a denial in an
-// intersection win over errors in other branches. An exclusion and an
-// all-arrow are deterministic in SpiceDB and here: any error in an
-// all-arrow's subjects is an error.
+// evaluator answers checks for one subject, following SpiceDB's dispatch
+// as the package documentation describes; the caller holds the read lock.
+// It allocates nothing until a check has visited memoAfter nodes.
 type evaluator struct {
 	a      *Authorizer
 	sub    subject
@@ -96,7 +72,7 @@ func (ev *evaluator) node(n *node, id string, depth int) (bool, error) {
 	var allowed bool
 	var err error
 	if n.expr != nil {
-		allowed, err = ev.expr(n.expr, n.def, id, depth)
+		allowed, err = ev.expr(n.expr, n.def, id, depth, false)
 	} else {
 		allowed, err = ev.relation(n, id, depth)
 	}
@@ -144,45 +120,46 @@ func (ev *evaluator) relation(n *node, id string, depth int) (bool, error) {
 	return false, firstErr
 }
 
-func (ev *evaluator) expr(e *expr, d *definition, id string, depth int) (bool, error) {
+// expr evaluates e on object id of d. requireAll is SpiceDB's
+// REQUIRE_ALL_RESULTS, set under an intersection or an exclusion: SpiceDB
+// then waits for every branch of a union or an arrow, so that an error in
+// any branch is the answer even if another allows.
+func (ev *evaluator) expr(e *expr, d *definition, id string, depth int, requireAll bool) (bool, error) {
 	switch e.kind {
 	case exprRef:
 		return ev.node(e.ref, id, depth+1)
 	case exprNil:
 		return false, nil
 	case exprUnion:
+		found := false
 		var firstErr error
 		for _, c := range e.children {
-			allowed, err := ev.expr(c, d, id, depth)
-			if allowed {
+			allowed, err := ev.expr(c, d, id, depth, requireAll)
+			switch {
+			case err != nil && !requireAll:
+				return false, err
+			case err != nil:
+				firstErr = cmp.Or(firstErr, err)
+			case allowed && !requireAll:
 				return true, nil
 			}
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
+			found = found || allowed
 		}
-		return false, firstErr
+		return found && firstErr == nil, firstErr
 	case exprIntersection:
-		var firstErr error
 		for _, c := range e.children {
-			allowed, err := ev.expr(c, d, id, depth)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			}
-			if !allowed {
-				return false, nil
+			allowed, err := ev.expr(c, d, id, depth, true)
+			if err != nil || !allowed {
+				return false, err
 			}
 		}
-		return firstErr == nil, firstErr
+		return true, nil
 	case exprExclusion:
-		base, err := ev.expr(e.children[0], d, id, depth)
+		base, err := ev.expr(e.children[0], d, id, depth, true)
 		if err != nil || !base {
 			return false, err
 		}
-		excluded, err := ev.expr(e.children[1], d, id, depth)
+		excluded, err := ev.expr(e.children[1], d, id, depth, true)
 		if err != nil {
 			return false, err
 		}
@@ -192,6 +169,7 @@ func (ev *evaluator) expr(e *expr, d *definition, id string, depth int) (bool, e
 		if s == nil {
 			return false, nil
 		}
+		found := false
 		var firstErr error
 		for obj := range s.all {
 			target := e.targets[obj.typ]
@@ -199,12 +177,19 @@ func (ev *evaluator) expr(e *expr, d *definition, id string, depth int) (bool, e
 				continue
 			}
 			allowed, err := ev.node(target, obj.id, depth+1)
-			if allowed {
+			switch {
+			case err != nil:
+				firstErr = cmp.Or(firstErr, err)
+			case allowed && !requireAll:
 				return true, nil
 			}
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
+			found = found || allowed
+		}
+		if requireAll && firstErr != nil {
+			return false, firstErr
+		}
+		if found {
+			return true, nil
 		}
 		return false, firstErr
 	default: // exprArrowAll

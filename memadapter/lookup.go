@@ -24,7 +24,10 @@ import (
 // such as group#member as a fixpoint); a union's are its children's, an
 // intersection's those common to its children, an exclusion's its left
 // side's, and an arrow's the resources related to candidates of its target.
-// This is a superset of the answer, which the checks then cut down.
+// This is a superset of the answer, which the checks then cut down. When
+// the permission reaches only unions, references, any-arrows and
+// relations, without recursion or a chain as deep as [MaxDepth], the
+// candidates are exactly the answer and are not checked one by one.
 func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz.LookupResult, error) {
 	if err := contextErr(ctx); err != nil {
 		return authz.LookupResult{}, err

@@ -1,12 +1,3 @@
-// Package memadapter is an in-process authorization engine that evaluates
-// a SpiceDB schema exactly as SpiceDB does, for tests, examples and
-// single-process deployments that need no SpiceDB.
-//
-// An [Authorizer] holds its relationships in memory and implements the
-// whole [authz.Authorizer] port. Every read sees every acknowledged write:
-// consistency requirements and tokens are accepted and need nothing. See
-// [Authorizer.Check] for the evaluation rules and [Authorizer.Lookup] for
-// how lookups stay equal to checks.
 package memadapter
 
 import (
@@ -145,25 +136,11 @@ func (a *Authorizer) resolveSubject(s authz.Subject) (subject, error) {
 }
 
 // Check reports whether req.Subject has req.Permission (a permission or a
-// relation) on req.Resource, evaluating the schema as SpiceDB does:
-//
-//   - A relation holds for a relationship with exactly the subject
-//     (type, id and subject relation), for a wildcard relationship
-//     (type:*) of the type of a subject without a subject relation, and for
-//     a subject-set relationship
-//     (group:g#member) whose set contains the subject. A subject set
-//     group:g#member is itself a member of group:g#member.
-//   - "+", "&", "-" and nil are union, intersection, exclusion and the
-//     empty set. rel->perm (and rel.any(perm)) holds if perm holds on the
-//     object of any subject of rel, skipping subject types without perm;
-//     rel.all(perm) holds if rel has at least one subject and perm holds on
-//     all of them.
-//   - A check deeper than [MaxDepth] relations and permissions fails with
-//     an error matching [authz.ErrInvalidRequest].
-//
-// Malformed requests, unknown types and unknown relations or permissions
-// are errors matching [authz.ErrInvalidRequest]. The consistency
-// requirement is satisfied by every read.
+// relation) on req.Resource, evaluating the schema as described in the
+// package documentation. Malformed requests, unknown types and unknown
+// relations or permissions are errors matching [authz.ErrInvalidRequest],
+// and so is a check that exceeds [MaxDepth]. The consistency requirement is
+// satisfied by every read.
 func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
 	if err := contextErr(ctx); err != nil {
 		return authz.Deny(), err

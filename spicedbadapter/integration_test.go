@@ -263,18 +263,23 @@ func TestLookupCursorKeepsItsSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Lookup: %v", err)
 	}
-	// Changes after the first page are not seen by the rest of the listing.
-	later := mustWrite(t, a, rel(task("t4"), "owner", user("alice")))
-	if _, err := a.Revoke(t.Context(), authz.GrantRequest{Relationship: rel(task("t3"), "owner", user("alice"))}); err != nil {
+	// The rest of the listing comes from the first page's snapshot, so a
+	// resource created since does not appear; the confirming check is at
+	// least as fresh as the caller asks for the next page, so one revoked
+	// before that drops out (fail closed).
+	mustWrite(t, a, rel(task("t4"), "owner", user("alice")))
+
+	revoked, err := a.Revoke(t.Context(), authz.GrantRequest{Relationship: rel(task("t3"), "owner", user("alice"))})
+	if err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	req.Cursor, req.Consistency = first.Cursor(), authz.AtLeastAsFresh(later)
+	req.Cursor, req.Consistency = first.Cursor(), authz.AtLeastAsFresh(revoked)
 	rest, err := a.Lookup(t.Context(), req)
 	if err != nil {
 		t.Fatalf("Lookup next page: %v", err)
 	}
 	got := append(slices.Clone(first.IDs()), rest.IDs()...)
-	if diff := cmp.Diff([]string{"t1", "t2", "t3"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"t1", "t2"}, got); diff != "" {
 		t.Errorf("ids of a listing continued after writes mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -340,40 +345,102 @@ func TestConditionalAnswersDeny(t *testing.T) {
 	}
 }
 
+// quantization is the revision quantization interval of the
+// read-your-writes test's server: long beside a round trip, so that almost
+// every read without a token lags behind the write just before it.
+const quantization = 10 * time.Second
+
+// ywRounds is the number of register-then-check rounds of each run of
+// TestReadYourWritesUnderLongQuantization.
+const ywRounds = 1_000
+
+// TestReadYourWritesUnderLongQuantization registers a resource and checks
+// its owner's permission ywRounds times with the token of the registration,
+// and as many times without one. SpiceDB's memory datastore serves
+// minimize-latency reads at the current time rounded down to the
+// quantization interval, so reads without a token miss the write just
+// before them; a read with the token must never miss it. The control run
+// proves the test could fail: it must see at least one stale answer.
 func TestReadYourWritesUnderLongQuantization(t *testing.T) {
 	t.Parallel()
-	srv := spicedbtest.StartServer(t, "--datastore-revision-quantization-interval=1h")
+	srv := spicedbtest.StartServer(t, "--datastore-revision-quantization-interval="+quantization.String())
 	c := srv.Client(t)
 	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
 		t.Fatalf("WriteSchema: %v", err)
 	}
 	a := spicedbadapter.New(c)
-	ask := func(tok authz.Token) bool {
+	waitForQuantizedReads(t, a)
+
+	// round registers task:<prefix><i> for alice and reports whether a check
+	// with the consistency that cons makes of the write's token allows her.
+	round := func(prefix string, i int, cons func(authz.Token) authz.Consistency) bool {
 		t.Helper()
-		d, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read", Consistency: authz.AtLeastAsFresh(tok)})
+		r := task(fmt.Sprintf("%s%04d", prefix, i))
+		tok, err := a.Register(t.Context(), authz.RegisterRequest{Resource: r, Owner: user("alice")})
 		if err != nil {
-			t.Fatalf("Check: %v", err)
+			t.Fatalf("Register(%s): %v", r, err)
+		}
+		d, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("alice"), Resource: r, Permission: "read", Consistency: cons(tok)})
+		if err != nil {
+			t.Fatalf("Check(%s): %v", r, err)
 		}
 		return d.Allowed()
 	}
-	for round := range 5 {
-		tok, err := a.Grant(t.Context(), authz.GrantRequest{Relationship: rel(task("t1"), "viewer", user("alice"))})
-		if err != nil {
-			t.Fatalf("Grant: %v", err)
+	withoutToken := func(authz.Token) authz.Consistency { return authz.MinimizeLatency() }
+	// The runs interleave, so that both meet the same boundaries of the
+	// quantization interval.
+	var staleWithToken, staleWithout int
+	for i := range ywRounds {
+		if !round("tok", i, authz.AtLeastAsFresh) {
+			staleWithToken++
 		}
-		if !ask(tok) {
-			t.Errorf("round %d: Check with the token of the grant is denied, want allowed", round)
+		if !round("ctl", i, withoutToken) {
+			staleWithout++
 		}
-		tok, err = a.Revoke(t.Context(), authz.GrantRequest{Relationship: rel(task("t1"), "viewer", user("alice"))})
-		if err != nil {
-			t.Fatalf("Revoke: %v", err)
+	}
+	t.Logf("%d rounds with the token: %d stale; %d rounds without a token: %d stale", ywRounds, staleWithToken, ywRounds, staleWithout)
+	if staleWithToken != 0 {
+		t.Errorf("%d of %d checks with the token of the write before them were denied, want none", staleWithToken, ywRounds)
+	}
+	if staleWithout == 0 {
+		t.Errorf("none of %d checks without a token was stale: the server does not quantize, so the rounds with the token prove nothing", ywRounds)
+	}
+}
+
+// waitForQuantizedReads waits until the server behind a serves
+// minimize-latency reads from a quantized revision that includes the
+// schema. Until the first interval boundary after the datastore was
+// created, the memory datastore serves them at its head instead (the
+// rounded-down time precedes every snapshot it has), and none is stale.
+func waitForQuantizedReads(t *testing.T, a *spicedbadapter.Adapter) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*quantization)
+	defer cancel()
+	for i := 0; ; i++ {
+		probe := task(fmt.Sprintf("probe%d", i))
+		if _, err := a.Grant(ctx, authz.GrantRequest{Relationship: rel(probe, "owner", user("alice"))}); err != nil {
+			t.Fatalf("Grant(%s): %v", probe, err)
 		}
-		if ask(tok) {
-			t.Errorf("round %d: Check with the token of the revoke is allowed, want denied", round)
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: user("alice"), Resource: probe, Permission: "read", Consistency: authz.MinimizeLatency()})
+		if err == nil && !d.Allowed() {
+			return // a stale answer at a revision that has the schema
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no minimize-latency read was stale within %v (last answer %v, %v)", 3*quantization, d, err)
+		case <-time.After(quantization / 20):
 		}
 	}
 }
 
+// outageDeadline is the caller's deadline for each request while SpiceDB
+// is down. The adapter's default retries give up well before it.
+const outageDeadline = 2 * time.Second
+
+// TestUnavailableServerIsNeverADenial stops SpiceDB under an adapter with
+// default options: checks, bulk checks and lookups fail closed with
+// authz.ErrUnavailable before the caller's deadline, and the same adapter
+// answers again once SpiceDB is back.
 func TestUnavailableServerIsNeverADenial(t *testing.T) {
 	t.Parallel()
 	srv := spicedbtest.StartServer(t)
@@ -381,27 +448,88 @@ func TestUnavailableServerIsNeverADenial(t *testing.T) {
 	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
 		t.Fatalf("WriteSchema: %v", err)
 	}
-	a := spicedbadapter.New(c, spicedbadapter.WithBackoff(time.Millisecond, 5*time.Millisecond))
-	req := authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read"}
+	a := spicedbadapter.New(c)
+	// calls are the three kinds of read, each asking whether alice may
+	// read t1 and reporting whether any answer allowed her.
+	calls := []struct {
+		name string
+		call func(ctx context.Context, cons authz.Consistency) (allowed bool, err error)
+	}{
+		{"check", func(ctx context.Context, cons authz.Consistency) (bool, error) {
+			d, err := a.Check(ctx, authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read", Consistency: cons})
+			return d.Allowed(), err
+		}},
+		{"check many", func(ctx context.Context, cons authz.Consistency) (bool, error) {
+			item := authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read"}
+			results, err := a.CheckMany(ctx, authz.CheckManyRequest{Items: []authz.CheckRequest{item, item}, Consistency: cons})
+			allowed := false
+			for _, r := range results {
+				allowed = allowed || r.Decision.Allowed()
+				err = firstError(err, r.Err)
+			}
+			return allowed, err
+		}},
+		{"lookup", func(ctx context.Context, cons authz.Consistency) (bool, error) {
+			res, err := a.Lookup(ctx, authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read", Consistency: cons})
+			return res.Contains("t1"), err
+		}},
+	}
+	tok := mustWrite(t, a, rel(task("t1"), "owner", user("alice")))
+	for _, tt := range calls {
+		if allowed, err := tt.call(t.Context(), authz.AtLeastAsFresh(tok)); err != nil || !allowed {
+			t.Fatalf("%s before the outage = %v, %v; want allowed", tt.name, allowed, err)
+		}
+	}
 
 	srv.Stop(t)
-	d, err := a.Check(t.Context(), req)
-	if !errors.Is(err, authz.ErrUnavailable) || status.Code(err) != codes.Unavailable || d.Allowed() {
-		t.Errorf("Check while SpiceDB is down = %v, %v (code %v); want a denial with %v and code Unavailable", d, err, status.Code(err), authz.ErrUnavailable)
+	for _, tt := range calls {
+		t.Run(tt.name+" while down", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), outageDeadline)
+			defer cancel()
+			allowed, err := tt.call(ctx, authz.AtLeastAsFresh(tok))
+			if ctx.Err() != nil {
+				t.Errorf("the answer came back after the caller's deadline of %v (error %v)", outageDeadline, err)
+			}
+			if allowed || !errors.Is(err, authz.ErrUnavailable) || status.Code(err) != codes.Unavailable {
+				t.Errorf("answer = allowed %v, %v (code %v); want no allow, %v and code Unavailable", allowed, err, status.Code(err), authz.ErrUnavailable)
+			}
+			if errors.Is(err, authz.ErrDenied) || errors.Is(err, authz.ErrInvalidRequest) {
+				t.Errorf("error %v reads as a denial or an invalid request", err)
+			}
+		})
 	}
 
 	srv.Restart(t)
-	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
+	// The client's connection may still be backing off from the outage:
+	// until it reconnects, writes fail closed, and then they succeed.
+	var err error
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		// The restarted memory datastore is empty.
+		if _, err = spicedbadapter.WriteSchema(ctx, c, schema); !errors.Is(err, authz.ErrUnavailable) {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("WriteSchema after restart: %v", err)
 	}
-	tok, err := a.Grant(t.Context(), authz.GrantRequest{Relationship: rel(task("t1"), "owner", user("alice"))})
-	if err != nil {
-		t.Fatalf("Grant after restart: %v", err)
+	tok = mustWrite(t, a, rel(task("t1"), "owner", user("alice")))
+	for _, tt := range calls {
+		if allowed, err := tt.call(t.Context(), authz.AtLeastAsFresh(tok)); err != nil || !allowed {
+			t.Errorf("%s after restart = allowed %v, %v; want allowed by the same adapter", tt.name, allowed, err)
+		}
 	}
-	req.Consistency = authz.AtLeastAsFresh(tok)
-	if d, err := a.Check(t.Context(), req); err != nil || !d.Allowed() {
-		t.Errorf("Check after restart = %v, %v; want allowed", d, err)
+}
+
+// firstError returns the first of errs that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func TestRejectedCredentialsAreAnAuthenticationError(t *testing.T) {
@@ -523,4 +651,45 @@ func caveatedViewer() *v1.WriteRelationshipsRequest {
 			OptionalCaveat: &v1.ContextualizedCaveat{CaveatName: "in_office"},
 		},
 	}}}
+}
+
+// TestLookupNeverListsWhatCheckDenies pins the workaround for a SpiceDB
+// v1.56.2 bug found by the differential test: with an exclusion,
+// LookupResources sometimes lists a resource that CheckPermission denies.
+// The adapter confirms lookups with a bulk check, so the list never shows
+// it.
+func TestLookupNeverListsWhatCheckDenies(t *testing.T) {
+	t.Parallel()
+	const exclusion = `
+definition user {}
+definition org {
+	relation parent: org
+	relation editor: user
+	relation viewer: user
+	permission view = (editor - parent->view) + viewer
+}`
+	a := newAdapter(t, exclusion)
+	org := func(id string) authz.Resource { return authz.Resource{Type: "org", ID: id} }
+	tok, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{
+		rel(org("o0"), "editor", user("u0")),
+		rel(org("o0"), "parent", authz.Subject{Type: "org", ID: "o1"}),
+		rel(org("o1"), "viewer", user("u0")),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := authz.AtLeastAsFresh(tok)
+	d, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("u0"), Resource: org("o0"), Permission: "view", Consistency: c})
+	if err != nil || d.Allowed() {
+		t.Fatalf("Check(o0) = %v, %v; want a denial", d, err)
+	}
+	for i := range 40 {
+		res, err := a.Lookup(t.Context(), authz.LookupRequest{Subject: user("u0"), ResourceType: "org", Permission: "view", Consistency: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"o1"}, res.IDs()); diff != "" {
+			t.Fatalf("lookup %d mismatch (-want +got):\n%s", i, diff)
+		}
+	}
 }

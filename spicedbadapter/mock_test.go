@@ -464,7 +464,7 @@ func TestLookupFailingMidStreamReturnsNoList(t *testing.T) {
 
 func TestLookupFollowsSpiceDBCursors(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t, spicedbadapter.WithPageSize(2))
+	a, m := newMock(t, spicedbadapter.WithPageSize(2), spicedbadapter.WithUnverifiedLookups())
 	fresh := &v1.Consistency{Requirement: &v1.Consistency_AtLeastAsFresh{AtLeastAsFresh: &v1.ZedToken{Token: "zed"}}}
 	page := func(cursor string) *v1.LookupResourcesRequest {
 		r := &v1.LookupResourcesRequest{
@@ -490,6 +490,40 @@ func TestLookupFollowsSpiceDBCursors(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"t1", "t2", "t3", "t4"}, res.IDs()); diff != "" {
 		t.Errorf("Lookup ids mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestLookupIsConfirmedByABulkCheck: by default the ids a lookup streams
+// are confirmed with one bulk check at the lookup's snapshot; ids the check
+// denies (or answers conditionally) are dropped, and an item error fails
+// the whole lookup.
+func TestLookupIsConfirmedByABulkCheck(t *testing.T) {
+	t.Parallel()
+	a, m := newMock(t)
+	m.EXPECT().LookupResources(gomock.Any(), gomock.Any()).Return(lookupStream(t, []string{"a1", "b2", "a3", "c4"}, io.EOF), nil)
+	m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).DoAndReturn(
+		func(ctx context.Context, in *v1.CheckBulkPermissionsRequest, opts ...grpc.CallOption) (*v1.CheckBulkPermissionsResponse, error) {
+			if got := in.GetConsistency().GetAtLeastAsFresh().GetToken(); got != "snap" {
+				t.Errorf("confirmation consistency token = %q, want the lookup's snapshot", got)
+			}
+			if len(in.GetItems()) != 4 {
+				t.Errorf("confirmation has %d items, want 4 in one call", len(in.GetItems()))
+			}
+			return bulkAnswer(ctx, in, opts...)
+		})
+	res, err := a.Lookup(t.Context(), authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read"})
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	if diff := cmp.Diff([]string{"a1", "a3"}, res.IDs()); diff != "" {
+		t.Errorf("Lookup ids mismatch (-want +got):\n%s", diff)
+	}
+
+	a, m = newMock(t)
+	m.EXPECT().LookupResources(gomock.Any(), gomock.Any()).Return(lookupStream(t, []string{"a1", "e2"}, io.EOF), nil)
+	m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).DoAndReturn(bulkAnswer)
+	if res, err := a.Lookup(t.Context(), authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read"}); !errors.Is(err, authz.ErrInvalidRequest) || len(res.IDs()) != 0 {
+		t.Errorf("Lookup with a failing confirmation = %v, %v; want no ids and the item's error", res.IDs(), err)
 	}
 }
 

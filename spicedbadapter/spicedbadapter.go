@@ -100,6 +100,11 @@ func (a *Adapter) Check(ctx context.Context, req authz.CheckRequest) (authz.Deci
 // error, and every item of a chunk whose call failed carry their own
 // error. The returned error is non-nil only when no item was answered.
 func (a *Adapter) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	return a.checkMany(ctx, req, a.opts.chunk)
+}
+
+// checkMany is CheckMany with chunks of chunkSize items.
+func (a *Adapter) checkMany(ctx context.Context, req authz.CheckManyRequest, chunkSize int) ([]authz.CheckResult, error) {
 	results := make([]authz.CheckResult, len(req.Items))
 	valid := make([]int, 0, len(req.Items))
 	for i, item := range req.Items {
@@ -111,7 +116,7 @@ func (a *Adapter) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]
 	}
 	answered := false
 	var firstErr error
-	for chunk := range slices.Chunk(valid, a.opts.chunk) {
+	for chunk := range slices.Chunk(valid, chunkSize) {
 		if err := a.checkChunk(ctx, req, chunk, results); err != nil {
 			for _, i := range chunk {
 				results[i] = authz.CheckResult{Err: err}
@@ -227,10 +232,52 @@ func (a *Adapter) lookupAll(ctx context.Context, req authz.LookupRequest, c *v1.
 		}
 		snapshot = cmp.Or(snapshot, page.snapshot)
 		if done {
-			return ids, snapshot, nil
+			if a.opts.noVerify {
+				return ids, snapshot, nil
+			}
+			confirm := authz.AtLeastAsFresh(authz.NewToken(snapshot))
+			if req.Cursor != "" {
+				// A continued listing: confirm as fresh as the caller
+				// asks now, so what was revoked since drops out.
+				confirm = req.Consistency
+			}
+			ids, err = a.verify(ctx, req, ids, confirm)
+			return ids, snapshot, err
 		}
 		st = next
 	}
+}
+
+// verify keeps the ids that CheckBulkPermissions confirms at the lookup's
+// snapshot or fresher: a resource revoked since the snapshot of a continued
+// listing drops out rather than showing. Any item error fails the whole lookup: a list is
+// never returned partial, and never wider than the checks allow.
+func (a *Adapter) verify(ctx context.Context, req authz.LookupRequest, ids []string, c authz.Consistency) ([]string, error) {
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	const batch = maxPageSize
+	kept := ids[:0:0]
+	items := make([]authz.CheckRequest, 0, min(len(ids), batch))
+	for start := 0; start < len(ids); start += batch {
+		items = items[:0]
+		for _, id := range ids[start:min(start+batch, len(ids))] {
+			items = append(items, authz.CheckRequest{Subject: req.Subject, Resource: authz.Resource{Type: req.ResourceType, ID: id}, Permission: req.Permission})
+		}
+		res, err := a.checkMany(ctx, authz.CheckManyRequest{Items: items, Consistency: c}, batch)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range res {
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			if r.Decision.Allowed() {
+				kept = append(kept, items[i].Resource.ID)
+			}
+		}
+	}
+	return kept, nil
 }
 
 // lookupResults are the results of one LookupResources stream.

@@ -1,0 +1,59 @@
+// Package memadapter is an in-process authorization engine that evaluates
+// a SpiceDB schema as SpiceDB does, for tests, examples and single-process
+// deployments that need no SpiceDB.
+//
+// An [Authorizer] holds its relationships in memory and implements the
+// whole [authz.Authorizer] port. Every read sees every acknowledged write,
+// so consistency requirements and tokens are accepted and need nothing.
+//
+// # Evaluation
+//
+// Checks follow SpiceDB's dispatch (v1.56, internal/graph/check.go):
+//
+//   - A relation holds for a relationship with exactly the subject (type,
+//     id and subject relation), for a wildcard relationship (user:*) of the
+//     type of a subject without a subject relation, and through a
+//     subject-set relationship (group:eng#member) whose set holds the
+//     subject. A subject set group:eng#member is itself a member of
+//     group:eng#member.
+//   - "+", "&", "-" and nil are union, intersection, exclusion and the
+//     empty set. rel->perm and rel.any(perm) hold if perm holds on the
+//     object of any subject of rel (the subject relation is ignored;
+//     subject types without perm are skipped); rel.all(perm) holds if rel
+//     has a subject and perm holds on all of them.
+//   - Every relation or permission reached is one level of depth, the
+//     checked one being level 0, except that a permission that only names
+//     another (permission view = viewer) is replaced by what it names at
+//     the same level when the subject's type is not the resource's. A check
+//     that reaches level [MaxDepth] fails with a depth error, which matches
+//     [authz.ErrInvalidRequest]: SpiceDB answers FAILED_PRECONDITION, which
+//     spicedbadapter translates the same way.
+//
+// Depth errors come from cycles or very long chains in the relationships.
+// SpiceDB evaluates branches concurrently and answers with the first that
+// decides, except where it waits for all of them, so whether an error or
+// an answer wins can vary between runs. This engine is deterministic and as
+// close as a deterministic rule gets: the branches of a union or an
+// intersection are taken in source order and the first that decides (an
+// allow for a union, a denial for an intersection, or an error) wins;
+// under an intersection or an exclusion, where SpiceDB waits for every
+// branch, any error in a union or arrow wins; elsewhere an allow through
+// any subject of an arrow or any subject set of a relation wins; an
+// all-arrow fails if any of its subjects fails. On 40 random graphs with
+// cycles (45,760 checks) this agreed with SpiceDB v1.56.2 on all but 37
+// checks, each between an answer and a depth error, 7 of which SpiceDB did
+// not finish within 10 seconds.
+//
+// # Lookups
+//
+// [Authorizer.Lookup] returns exactly the ids that [Authorizer.Check]
+// allows. Two places where SpiceDB itself is inconsistent are therefore
+// resolved in favour of agreement:
+//
+//   - SpiceDB's check lets a wildcard admit a subject set of its type
+//     (group:eng#member through group:*), while its lookup does not; here
+//     neither does.
+//   - SpiceDB's lookup fails with a depth error on many cyclic or deep
+//     graphs where the check of every resource answers; here a lookup fails
+//     only if the check of one of its candidates fails.
+package memadapter

@@ -1,0 +1,61 @@
+package memadapter_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/memadapter"
+)
+
+func Example() {
+	a, err := memadapter.New(`
+definition user {}
+
+definition agent {
+	relation owner: user
+	permission read = owner
+}
+
+definition task {
+	relation parent: agent
+	relation owner: user
+	permission read = owner + parent->read
+}
+`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	alice := authz.Subject{Type: "user", ID: "alice"}
+	agent := authz.Resource{Type: "agent", ID: "a1"}
+	if _, err := a.Register(ctx, authz.RegisterRequest{Resource: agent, Owner: alice}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, id := range []string{"t1", "t2"} {
+		_, err := a.Register(ctx, authz.RegisterRequest{
+			Resource: authz.Resource{Type: "task", ID: id},
+			Owner:    authz.Subject{Type: "user", ID: "bob"},
+			Parent:   &agent,
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	d, err := a.Check(ctx, authz.CheckRequest{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t1"}, Permission: "read"})
+	fmt.Println("alice reads t1:", d, err)
+
+	res, err := a.Lookup(ctx, authz.LookupRequest{Subject: alice, ResourceType: "task", Permission: "read"})
+	fmt.Println("alice reads:", res.IDs(), err)
+
+	_, err = a.Check(ctx, authz.CheckRequest{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t1"}, Permission: "write"})
+	fmt.Println(err)
+	// Output:
+	// alice reads t1: allowed <nil>
+	// alice reads: [t1 t2] <nil>
+	// memadapter: resource type "task" has no relation or permission "write": authz: invalid request
+}
