@@ -195,17 +195,28 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// ValidName reports whether [ValidateName] accepts name.
+func ValidName(name string) bool { return validName(name) }
+
+// ValidType reports whether [ValidateType] accepts typ.
+func ValidType(typ string) bool {
+	if len(typ) == 0 || len(typ) > 128 {
+		return false
+	}
+	for part := range strings.SplitSeq(typ, "/") {
+		if !validName(part) {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateType reports whether typ is a valid definition name: one or more
 // slash-separated prefixes and a name, each in the grammar of
 // [ValidateName] (SpiceDB allows "org/task").
 func ValidateType(typ string) error {
-	if len(typ) == 0 || len(typ) > 128 {
+	if !ValidType(typ) {
 		return invalidf("malformed resource type %q", truncate(typ))
-	}
-	for part := range strings.SplitSeq(typ, "/") {
-		if !validName(part) {
-			return invalidf("malformed resource type %q", truncate(typ))
-		}
 	}
 	return nil
 }

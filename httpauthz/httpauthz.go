@@ -124,6 +124,26 @@ func (m *Middleware) consistency(r *http.Request) authz.Consistency {
 	return m.cfg.Consistency
 }
 
+// route validates a route's setup (see checkSetup) and reports whether
+// its extractors need the body.
+func (m *Middleware) route(typ string, op authz.Operation, ids []Extractor) (usesBody bool) {
+	if err := authz.ValidateType(typ); err != nil {
+		panic(fmt.Sprintf("httpauthz: %v", err))
+	}
+	m.checkSetup(typ, op)
+	for _, x := range ids {
+		usesBody = usesBody || x.UsesBody()
+	}
+	return usesBody
+}
+
+// start begins the enforcement of a request for typ and op: the request
+// as collapse sees it, and its mode.
+func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (collapse.Request, audit.Mode) {
+	req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
+	return req, m.enforcer.Mode(r.Context(), typ, r.Pattern)
+}
+
 // checkSetup panics unless op is mapped for the type that resources of typ
 // are checked as: a route that could only ever fail is a setup error.
 func (m *Middleware) checkSetup(typ string, op authz.Operation) {
@@ -150,18 +170,10 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 	if len(ids) == 0 {
 		panic("httpauthz: Require needs at least one extractor")
 	}
-	if err := authz.ValidateType(typ); err != nil {
-		panic(fmt.Sprintf("httpauthz: %v", err))
-	}
-	m.checkSetup(typ, op)
-	usesBody := false
-	for _, x := range ids {
-		usesBody = usesBody || x.UsesBody()
-	}
+	usesBody := m.route(typ, op, ids)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
-			mode := m.enforcer.Mode(r.Context(), typ, r.Pattern)
+			req, mode := m.start(r, typ, op)
 			if mode == audit.Off {
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
 				next.ServeHTTP(w, r)

@@ -31,18 +31,10 @@ func FilterFrom(ctx context.Context) collapse.Filter {
 // route behaves alike. A list route never answers 403 or 404 for
 // filtering; a backend failure is a 503.
 func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) func(http.Handler) http.Handler {
-	if err := authz.ValidateType(typ); err != nil {
-		panic("httpauthz: " + err.Error())
-	}
-	m.checkSetup(typ, op)
-	usesBody := false
-	for _, x := range narrow {
-		usesBody = usesBody || x.UsesBody()
-	}
+	usesBody := m.route(typ, op, narrow)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
-			mode := m.enforcer.Mode(r.Context(), typ, r.Pattern)
+			req, mode := m.start(r, typ, op)
 			f, err := m.listFilter(r, &req, mode, narrow, usesBody)
 			switch {
 			case mode != audit.Enforce:

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"github.com/fgac-go/fgac/authz"
+
 	"strconv"
 	"strings"
 )
@@ -261,31 +263,10 @@ func (v *validator) checkCycles(d *Definition) {
 const nameRule = "3 to 64 lower-case letters, digits and underscores, starting with a letter and not ending with an underscore"
 
 // validName reports whether s matches SpiceDB's relation name pattern
-// ^[a-z][a-z0-9_]{1,62}[a-z0-9]$.
-func validName(s string) bool {
-	if len(s) < 3 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' || s[len(s)-1] == '_' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ^[a-z][a-z0-9_]{1,62}[a-z0-9]$, the grammar fgac uses everywhere.
+func validName(s string) bool { return authz.ValidName(s) }
 
 // validTypeName reports whether s matches SpiceDB's definition name
 // pattern ^([a-z][a-z0-9_]{1,62}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]$
 // and is at most 128 bytes long.
-func validTypeName(s string) bool {
-	if len(s) > 128 {
-		return false
-	}
-	for part := range strings.SplitSeq(s, "/") {
-		if !validName(part) {
-			return false
-		}
-	}
-	return true
-}
+func validTypeName(s string) bool { return authz.ValidType(s) }
