@@ -84,6 +84,8 @@ type expr struct {
 	// via that defines the arrow's target to the target's node there.
 	via     *node
 	targets map[string]*node
+	// src is the expression as parsed, for explanations.
+	src schema.Expr
 }
 
 // compile builds the nodes of every definition of s. s has been validated
@@ -207,10 +209,10 @@ func compileExpr(e schema.Expr, d *definition, nodes map[nodeKey]*node, owner *n
 	case *schema.Ref:
 		n := d.nodes[e.Name]
 		owner.deps = append(owner.deps, n)
-		return &expr{kind: exprRef, ref: n}
+		return &expr{kind: exprRef, ref: n, src: e}
 	case *schema.Arrow:
 		via := d.nodes[e.Relation]
-		c := &expr{kind: exprArrow, via: via, targets: make(map[string]*node)}
+		c := &expr{kind: exprArrow, via: via, targets: make(map[string]*node), src: e}
 		if e.Func == schema.ArrowAll {
 			c.kind = exprArrowAll
 		}
@@ -222,19 +224,19 @@ func compileExpr(e schema.Expr, d *definition, nodes map[nodeKey]*node, owner *n
 		}
 		return c
 	case *schema.Nil:
-		return &expr{kind: exprNil}
+		return &expr{kind: exprNil, src: e}
 	case *schema.Union:
-		return compileChildren(exprUnion, e.Children, d, nodes, owner)
+		return compileChildren(exprUnion, e, e.Children, d, nodes, owner)
 	case *schema.Intersection:
-		return compileChildren(exprIntersection, e.Children, d, nodes, owner)
+		return compileChildren(exprIntersection, e, e.Children, d, nodes, owner)
 	case *schema.Exclusion:
-		return compileChildren(exprExclusion, []schema.Expr{e.Left, e.Right}, d, nodes, owner)
+		return compileChildren(exprExclusion, e, []schema.Expr{e.Left, e.Right}, d, nodes, owner)
 	}
 	panic("memadapter: unknown expression type") // unreachable: schema has no other Expr
 }
 
-func compileChildren(kind exprKind, children []schema.Expr, d *definition, nodes map[nodeKey]*node, owner *node) *expr {
-	c := &expr{kind: kind, children: make([]*expr, len(children))}
+func compileChildren(kind exprKind, src schema.Expr, children []schema.Expr, d *definition, nodes map[nodeKey]*node, owner *node) *expr {
+	c := &expr{kind: kind, children: make([]*expr, len(children)), src: src}
 	for i, child := range children {
 		c.children[i] = compileExpr(child, d, nodes, owner)
 	}

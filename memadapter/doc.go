@@ -56,4 +56,13 @@
 //   - SpiceDB's lookup fails with a depth error on many cyclic or deep
 //     graphs where the check of every resource answers; here a lookup fails
 //     only if the check of one of its candidates fails.
+//
+// # Explanations
+//
+// [Authorizer.Explain] evaluates a check as [Authorizer.Check] does,
+// branch for branch, and records the evaluation: permissions with their
+// expression, the union, intersection and exclusion nodes, arrows with the
+// relation walked and one child per object walked to, subject sets, and
+// the relationships (or wildcards) that granted access or were missing.
+// The root's result is always Check's decision.
 package memadapter

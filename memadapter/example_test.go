@@ -59,3 +59,61 @@ definition task {
 	// alice reads: [t1 t2] <nil>
 	// memadapter: resource type "task" has no relation or permission "write": authz: invalid request
 }
+
+func ExampleAuthorizer_Explain() {
+	a, err := memadapter.New(`
+definition user {}
+
+definition agent {
+	relation owner: user
+	permission read = owner
+}
+
+definition task {
+	relation parent: agent
+	relation owner: user
+	permission read = owner + parent->read
+}
+`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	agent := authz.Resource{Type: "agent", ID: "a1"}
+	t1 := authz.Resource{Type: "task", ID: "t1"}
+	if _, err := a.Register(ctx, authz.RegisterRequest{Resource: agent, Owner: authz.Subject{Type: "user", ID: "alice"}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := a.Register(ctx, authz.RegisterRequest{Resource: t1, Owner: authz.Subject{Type: "user", ID: "bob"}, Parent: &agent}); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	for _, id := range []string{"alice", "mallory"} {
+		e, err := a.Explain(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: id}, Resource: t1, Permission: "read"})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Print(e)
+	}
+	// Output:
+	// ✓ task:t1#read (permission) owner + parent->read
+	//   ✓ (union)
+	//     ✗ task:t1#owner (relation)
+	//       ✗ (relationship) no task:t1#owner@user:alice
+	//     ✓ task:t1#parent (arrow) parent->read
+	//       ✓ agent:a1#read (permission) owner
+	//         ✓ agent:a1#owner (relation)
+	//           ✓ (relationship) agent:a1#owner@user:alice
+	// ✗ task:t1#read (permission) owner + parent->read
+	//   ✗ (union)
+	//     ✗ task:t1#owner (relation)
+	//       ✗ (relationship) no task:t1#owner@user:mallory
+	//     ✗ task:t1#parent (arrow) parent->read
+	//       ✗ agent:a1#read (permission) owner
+	//         ✗ agent:a1#owner (relation)
+	//           ✗ (relationship) no agent:a1#owner@user:mallory
+}

@@ -50,4 +50,24 @@
 // [Adapter.Enumerate] follows SpiceDB's ReadRelationships cursors, which
 // it carries with the consistency and page size they were made with, as
 // SpiceDB requires.
+//
+// # Explanations
+//
+// [Adapter.Explain] converts SpiceDB's debug trace of a check. The trace
+// has one node per relation or permission SpiceDB dispatched, and nothing
+// for the operations between them, the arrows it walked or the
+// relationships it found, so the adapter fills those in: the nodes of
+// another object below a permission are grouped under an arrow node, those
+// below a relation under a subject-set node; a relation that holds without
+// a subject set that does ends in the relationship with the subject (or
+// the wildcard that admits it: the trace does not say which), and one that
+// does not in the relationships that were missing. When package schema can
+// parse the schema SpiceDB reports it used, permissions show their
+// expression, arrows their relation, permissions that SpiceDB checked
+// through what they name show that step, and branches are listed in the
+// order of the expression; otherwise (a schema with caveats, for one)
+// arrows show only their target and branches come in SpiceDB's order.
+// Results SpiceDB took from its cache are marked and not expanded, and
+// objects SpiceDB checked in one batch appear as one node with their ids
+// joined by commas.
 package spicedbadapter
