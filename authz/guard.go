@@ -179,6 +179,13 @@ func (g *Guard) AuthorizeErr(q Question, r CheckResult) error {
 // may perform op. Under an unscoped bypass it returns [Unscoped] without
 // asking the engine.
 func (g *Guard) Lookup(ctx context.Context, subject Subject, resourceType string, op Operation, c Consistency) (LookupResult, error) {
+	return g.LookupPage(ctx, subject, resourceType, op, c, 0, "")
+}
+
+// LookupPage is [Guard.Lookup] one page at a time: at most limit ids (all
+// if limit is zero) after cursor, with the cursor of the next page in the
+// result ("" after the last page).
+func (g *Guard) LookupPage(ctx context.Context, subject Subject, resourceType string, op Operation, c Consistency, limit int, cursor string) (LookupResult, error) {
 	perm, err := g.ops.Permission(resourceType, op)
 	if err != nil {
 		return LookupResult{}, err
@@ -189,5 +196,8 @@ func (g *Guard) Lookup(ctx context.Context, subject Subject, resourceType string
 	if err := subject.Validate(); err != nil {
 		return LookupResult{}, err
 	}
-	return g.engine.Lookup(ctx, LookupRequest{Subject: subject, ResourceType: resourceType, Permission: perm, Consistency: c})
+	if limit < 0 {
+		return LookupResult{}, invalidf("negative lookup limit")
+	}
+	return g.engine.Lookup(ctx, LookupRequest{Subject: subject, ResourceType: resourceType, Permission: perm, Consistency: c, Limit: limit, Cursor: cursor})
 }

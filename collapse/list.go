@@ -3,6 +3,7 @@ package collapse
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
 
 	"github.com/fgac-go/fgac/authz"
@@ -60,6 +61,40 @@ func (f Filter) Narrow(id string) Filter {
 		return Filter{}
 	}
 	return Filter{ids: []string{id}}
+}
+
+// Pages yields the ids of resourceType on which subject may perform op as
+// a sequence of Filters of at most size ids each, asking the engine for one
+// page at a time, so that no more than one page of ids is held at once: a
+// repository queries its rows for each Filter in turn and stops when it has
+// enough. Under an unscoped bypass it yields one unfiltered Filter. An
+// error ends the sequence (yielded with a zero Filter); nothing already
+// yielded is taken back, so a caller that must not show a partial list
+// collects before it answers.
+func Pages(ctx context.Context, g *authz.Guard, subject authz.Subject, resourceType string, op authz.Operation, c authz.Consistency, size int) iter.Seq2[Filter, error] {
+	return func(yield func(Filter, error) bool) {
+		if size <= 0 {
+			yield(Filter{}, ErrBadPageRequest)
+			return
+		}
+		cursor := ""
+		for {
+			r, err := g.LookupPage(ctx, subject, resourceType, op, c, size, cursor)
+			if err != nil {
+				yield(Filter{}, err)
+				return
+			}
+			if len(r.IDs()) > 0 || r.Unscoped() {
+				if !yield(FilterOf(r), nil) {
+					return
+				}
+			}
+			if r.Unscoped() || r.Cursor() == "" {
+				return
+			}
+			cursor = r.Cursor()
+		}
+	}
 }
 
 // PageRequest describes a page of candidate rows to filter with bulk
