@@ -57,6 +57,7 @@ func BenchmarkCheck(b *testing.B) {
 	engine := newEngine(b)
 	q := ask("bob", "t1", "read")
 	r := memo.New(engine)
+	unshared := memo.New(engine, memo.WithoutSharing())
 	for _, tc := range []struct {
 		name  string
 		check func(context.Context) error
@@ -64,6 +65,7 @@ func BenchmarkCheck(b *testing.B) {
 	}{
 		{"engine", func(ctx context.Context) error { _, err := engine.Check(ctx, q); return err }, context.Background()},
 		{"memo-shared-call", func(ctx context.Context) error { _, err := r.Check(ctx, q); return err }, context.Background()},
+		{"memo-unshared-call", func(ctx context.Context) error { _, err := unshared.Check(ctx, q); return err }, context.Background()},
 		{"memo-request-cache-hit", func(ctx context.Context) error { _, err := r.Check(ctx, q); return err }, memo.WithRequestCache(context.Background())},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

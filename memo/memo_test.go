@@ -619,3 +619,37 @@ func TestInFlightCallsAreBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestWithoutSharingKeepsTheRequestCache: without sharing, concurrent
+// identical checks of different requests each ask the engine, while one
+// request still asks each question once.
+func TestWithoutSharingKeepsTheRequestCache(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		eng := newGated()
+		r := memo.New(eng, memo.WithoutSharing())
+		const n = 3
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				ctx := memo.WithRequestCache(context.Background())
+				for range 2 {
+					if d, err := r.Check(ctx, ask("alice", "t1", "read")); err != nil || !d.Allowed() {
+						t.Errorf("Check = %v, %v", d, err)
+					}
+				}
+			})
+		}
+		synctest.Wait()
+		if calls, _, _ := eng.stats(); calls != n {
+			t.Errorf("backend calls in flight = %d, want %d (no sharing)", calls, n)
+		}
+		for range n {
+			eng.release <- struct{}{}
+		}
+		wg.Wait()
+		if calls, _, _ := eng.stats(); calls != n {
+			t.Errorf("backend calls = %d, want %d (one per request)", calls, n)
+		}
+	})
+}
