@@ -25,7 +25,13 @@ func BenchmarkCreateDelete(b *testing.B) {
 
 // BenchmarkReconcileInStep measures a pass over 1000 rows that are all in
 // step (the steady state), in pages of 100.
-func BenchmarkReconcileInStep(b *testing.B) {
+func BenchmarkReconcileInStep(b *testing.B) { benchmarkReconcileInStep(b, false) }
+
+// BenchmarkReconcileInStepVerifyingOwnership is BenchmarkReconcileInStep
+// with VerifyOwnership: the extra Registration call and comparison per row.
+func BenchmarkReconcileInStepVerifyingOwnership(b *testing.B) { benchmarkReconcileInStep(b, true) }
+
+func benchmarkReconcileInStep(b *testing.B, verify bool) {
 	eng, st := newTestEngine(b), newStore("task")
 	w := &Writer{Registrar: eng}
 	for i := range 1000 {
@@ -36,10 +42,11 @@ func BenchmarkReconcileInStep(b *testing.B) {
 	}
 	r := st.reconciler(eng, nil)
 	r.PageSize = 100
+	r.VerifyOwnership = verify
 	b.ReportAllocs()
 	for b.Loop() {
 		rep, err := r.Reconcile(b.Context())
-		if err != nil || rep.Orphans+rep.Unregistered != 0 {
+		if err != nil || rep.Orphans+rep.Unregistered+rep.OwnershipMismatches != 0 {
 			b.Fatal(rep, err)
 		}
 	}

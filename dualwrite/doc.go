@@ -101,6 +101,24 @@
 // flight, the reconciler asks the store again after removing orphans and
 // re-registers any row that has appeared.
 //
+// A row that has relationships is taken as registered unless
+// Reconciler.VerifyOwnership is set. Then the reconciler also compares the
+// row's owner and parent in the graph with those the store records (one
+// Registration call per registered row) and, if they differ, reports an
+// OwnershipMismatch and replaces them in one atomic write
+// ([authz.RelationshipWriter]) that leaves every other relation, such as a
+// viewer grant, alone. What the store provides is what Register would
+// write from the request Registration returns
+// ([authz.RegisterRequest.Relationships]): the owner in its OwnerRelation
+// and the parent, if any, in its ParentRelation, "owner" and "parent" where
+// the request leaves them empty. Both relations of the row are the store's
+// to decide: another subject in either, or a parent where the store
+// records none, is a mismatch and is removed. So turn it on only where
+// those two relations are written by registration alone. Ownership, too,
+// is the store's: a service that changes a row's owner must change the row
+// before the graph, or a verifying pass in between puts the old owner back
+// until the next pass.
+//
 // # Limits
 //
 // Every gap below fails closed (a row its owner cannot reach, never a
@@ -124,8 +142,13 @@
 //     compensation removes that registration; but if the compensation or
 //     the read-back fails (reported as CompensationFailed or
 //     ReadBackFailed), or the process dies in between, the foreign
-//     registration stays, and the reconciler, which sees a registered row,
-//     does not repair it. Generate ids on the server, not from client
-//     input, and backfill (reconcile with the gate on) before enabling
-//     reads for a tenant.
+//     registration stays. A reconciler without VerifyOwnership sees a
+//     registered row and leaves it so; with VerifyOwnership the next pass
+//     reports it and gives the row its owner and parent back, but until
+//     then the foreign owner can reach the row. (A compensation that comes
+//     after that repair removes the row's registration altogether, which
+//     fails closed until the pass after.) Generate ids on the server, not
+//     from client input, backfill (reconcile with the gate on) before
+//     enabling reads for a tenant, and reconcile with VerifyOwnership
+//     wherever rows were ever written unregistered.
 package dualwrite

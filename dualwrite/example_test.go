@@ -17,7 +17,8 @@ definition user {}
 
 definition task {
 	relation owner: user
-	permission read = owner
+	relation viewer: user
+	permission read = owner + viewer
 }
 `
 
@@ -50,6 +51,37 @@ func (t *tasks) remove(id string) bool {
 	_, ok := t.rows[id]
 	delete(t.rows, id)
 	return ok
+}
+
+// page is Reconciler.Rows: a real store runs
+// SELECT id FROM tasks WHERE id > $cursor ORDER BY id LIMIT $limit.
+func (t *tasks) page(_ context.Context, cursor string, limit int) ([]string, string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id := range t.rows {
+		if id > cursor {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		return ids[:limit], ids[limit-1], nil
+	}
+	return ids, "", nil
+}
+
+// existing is Reconciler.Exists: SELECT id FROM tasks WHERE id = ANY($ids).
+func (t *tasks) existing(_ context.Context, ids []string) ([]string, error) {
+	return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !t.has(id, "") }), nil
+}
+
+// registration is Reconciler.Registration: the owner the row records.
+func (t *tasks) registration(_ context.Context, id string) (authz.RegisterRequest, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	owner, ok := t.rows[id]
+	return authz.RegisterRequest{Owner: authz.Subject{Type: "user", ID: owner}}, ok, nil
 }
 
 // create is how a service creates a task through a Writer.
@@ -120,32 +152,9 @@ func ExampleReconciler() {
 	r := &dualwrite.Reconciler{
 		Backend:      engine,
 		ResourceType: "task",
-		Rows: func(_ context.Context, cursor string, limit int) ([]string, string, error) {
-			// A real store runs SELECT id FROM tasks WHERE id > $cursor ORDER BY id LIMIT $limit.
-			db.mu.Lock()
-			defer db.mu.Unlock()
-			var ids []string
-			for id := range db.rows {
-				if id > cursor {
-					ids = append(ids, id)
-				}
-			}
-			slices.Sort(ids)
-			if len(ids) > limit {
-				return ids[:limit], ids[limit-1], nil
-			}
-			return ids, "", nil
-		},
-		Exists: func(_ context.Context, ids []string) ([]string, error) {
-			// SELECT id FROM tasks WHERE id = ANY($ids)
-			return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !db.has(id, "") }), nil
-		},
-		Registration: func(_ context.Context, id string) (authz.RegisterRequest, bool, error) {
-			db.mu.Lock()
-			defer db.mu.Unlock()
-			owner, ok := db.rows[id]
-			return authz.RegisterRequest{Owner: authz.Subject{Type: "user", ID: owner}}, ok, nil
-		},
+		Rows:         db.page,
+		Exists:       db.existing,
+		Registration: db.registration,
 	}
 	for range 2 {
 		rep, err := r.Reconcile(ctx)
@@ -158,4 +167,48 @@ func ExampleReconciler() {
 	// orphans 1 removed 1, unregistered 1 registered 1, err <nil>
 	// orphans 0 removed 0, unregistered 0 registered 0, err <nil>
 	// alice reads t1: allowed
+}
+
+// A row inserted while the gate was off has no registration, so a
+// duplicate create by someone else can register it; if that create then
+// crashes before compensating, the row looks registered. VerifyOwnership
+// gives it back to the owner the store records and keeps its grants.
+func ExampleReconciler_verifyOwnership() {
+	ctx := context.Background()
+	engine, err := memadapter.New(schema)
+	if err != nil {
+		panic(err)
+	}
+	db := &tasks{rows: map[string]string{"t1": "alice"}}
+	t1 := authz.Resource{Type: "task", ID: "t1"}
+	alice, mallory, bob := authz.Subject{Type: "user", ID: "alice"}, authz.Subject{Type: "user", ID: "mallory"}, authz.Subject{Type: "user", ID: "bob"}
+	if _, err := engine.Register(ctx, authz.RegisterRequest{Resource: t1, Owner: mallory}); err != nil {
+		panic(err)
+	}
+	if _, err := engine.Grant(ctx, authz.GrantRequest{Relationship: authz.Relationship{Resource: t1, Relation: "viewer", Subject: bob}}); err != nil {
+		panic(err)
+	}
+
+	r := &dualwrite.Reconciler{
+		Backend:         engine,
+		ResourceType:    "task",
+		Rows:            db.page,
+		Exists:          db.existing,
+		Registration:    db.registration,
+		VerifyOwnership: true,
+	}
+	for range 2 {
+		rep, err := r.Reconcile(ctx)
+		fmt.Printf("mismatches %d repaired %d, err %v\n", rep.OwnershipMismatches, rep.OwnershipRepaired, err)
+	}
+	for _, who := range []authz.Subject{alice, mallory, bob} {
+		d, _ := engine.Check(ctx, authz.CheckRequest{Subject: who, Resource: t1, Permission: "read"})
+		fmt.Printf("%s reads t1: %v\n", who.ID, d)
+	}
+	// Output:
+	// mismatches 1 repaired 1, err <nil>
+	// mismatches 0 repaired 0, err <nil>
+	// alice reads t1: allowed
+	// mallory reads t1: denied
+	// bob reads t1: allowed
 }

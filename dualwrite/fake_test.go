@@ -43,7 +43,7 @@ var errInjected = errors.New("injected")
 
 // callKey names the calls of one operation on one resource.
 type callKey struct {
-	op  string // "register" or "deregister"
+	op  string // "register", "deregister" or "write"
 	res authz.Resource
 }
 
@@ -54,8 +54,8 @@ type callStats struct {
 	ambig    int // calls that wrote and then reported failure
 }
 
-// faulty wraps an engine and fails Register and Deregister calls as planned
-// per resource. Like a remote backend, it fails every call whose context is
+// faulty wraps an engine and fails Register, Deregister and Write calls as
+// planned per resource (for Write, the resource of its first relationship). Like a remote backend, it fails every call whose context is
 // already done.
 type faulty struct {
 	engine
@@ -81,7 +81,7 @@ func (f *faulty) inject(op string, res authz.Resource, faults ...fault) {
 func (f *faulty) reset(res authz.Resource) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, op := range []string{"register", "deregister"} {
+	for _, op := range []string{"register", "deregister", "write"} {
 		delete(f.plan, callKey{op, res})
 		delete(f.stats, callKey{op, res})
 	}
@@ -147,6 +147,14 @@ func (f *faulty) Register(ctx context.Context, req authz.RegisterRequest) (authz
 
 func (f *faulty) Deregister(ctx context.Context, req authz.DeregisterRequest) (authz.Token, error) {
 	return f.call(ctx, "deregister", req.Resource, func() (authz.Token, error) { return f.engine.Deregister(ctx, req) })
+}
+
+func (f *faulty) Write(ctx context.Context, req authz.WriteRequest) (authz.Token, error) {
+	var res authz.Resource
+	if rels := slices.Concat(req.Touch, req.Delete); len(rels) > 0 {
+		res = rels[0].Resource
+	}
+	return f.call(ctx, "write", res, func() (authz.Token, error) { return f.engine.Write(ctx, req) })
 }
 
 // sameRels reports whether a and b hold the same relationships, in any

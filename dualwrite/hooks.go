@@ -11,7 +11,7 @@ import (
 type Kind uint8
 
 // The kinds of [Event]. Writer emits the first eight; Reconciler emits
-// SkippedByGate and the last five.
+// SkippedByGate and the last seven.
 const (
 	// Registered: Create registered the resource and is about to persist it.
 	Registered Kind = iota + 1
@@ -49,9 +49,17 @@ const (
 	// Reregistered: the reconciler registered a row from the owner and
 	// parent the store gave.
 	Reregistered
-	// RepairFailed: a reconciler repair (removal or registration) failed
-	// (Event.Err); the next pass tries again.
+	// RepairFailed: a reconciler repair (removal, registration or
+	// ownership repair) failed (Event.Err); the next pass tries again.
 	RepairFailed
+	// OwnershipMismatch: a reconciler with VerifyOwnership found a row whose
+	// owner or parent relationships in the graph are not the ones the store
+	// records, such as another user's registration. The event names the
+	// resource only, neither the owner found nor the one expected.
+	OwnershipMismatch
+	// OwnershipRepaired: the reconciler replaced the wrong owner and parent
+	// relationships with the store's, leaving every other relationship.
+	OwnershipRepaired
 
 	numKinds
 )
@@ -86,6 +94,10 @@ func (k Kind) String() string {
 		return "reregistered"
 	case RepairFailed:
 		return "repair_failed"
+	case OwnershipMismatch:
+		return "ownership_mismatch"
+	case OwnershipRepaired:
+		return "ownership_repaired"
 	}
 	return "unknown"
 }

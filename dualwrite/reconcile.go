@@ -1,6 +1,7 @@
 package dualwrite
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,28 +23,34 @@ const (
 	DefaultConcurrency = 8
 )
 
-// Backend is what a [Reconciler] needs of an engine: registration and
-// inspection of the graph.
+// Backend is what a [Reconciler] needs of an engine: registration,
+// inspection of the graph, and the atomic write of chosen relationships
+// with which VerifyOwnership replaces a wrong owner without touching
+// grants. Every [authz.Authorizer] is a Backend.
 type Backend interface {
 	authz.Registrar
 	authz.Inspector
+	authz.RelationshipWriter
 }
 
 // Reconciler compares one resource type's rows in a store with its
 // registrations in the graph and repairs the differences: it removes
 // orphan registrations (registered, no row) and registers rows that have
-// none. A pass is idempotent: a second pass over an unchanged store finds
-// nothing.
+// none; with VerifyOwnership it also gives rows whose owner or parent in
+// the graph is not the store's their own back. A pass is idempotent: a
+// second pass over an unchanged store finds nothing.
 //
 // It works in pages and holds at most one page of ids (PageSize) plus the
 // relationships of Concurrency rows at a time, so its memory does not grow
 // with the table. Each page of the graph's enumeration costs one batch
 // Exists query on the store; each page of the store's rows costs one
-// ReadRelationships call per row (Concurrency at a time).
+// ReadRelationships call per row (Concurrency at a time), and, with
+// VerifyOwnership, one Registration call per registered row.
 //
 // The zero Reconciler is not usable: Backend, ResourceType, Rows and Exists
-// must be set. A Reconciler is safe for concurrent use, but two passes over
-// the same type at once only do the work twice.
+// must be set, and Registration too for VerifyOwnership. A Reconciler is
+// safe for concurrent use, but two passes over the same type at once only
+// do the work twice.
 type Reconciler struct {
 	// Backend is the authorization engine.
 	Backend Backend
@@ -59,7 +66,8 @@ type Reconciler struct {
 	// Registration returns the registration of the row id, with its owner
 	// and parent as the store records them, or found false if the row no
 	// longer exists. The request's Resource is set by the reconciler. If
-	// Registration is nil, rows without a registration are only reported.
+	// Registration is nil, rows without a registration are only reported;
+	// VerifyOwnership needs it.
 	Registration func(ctx context.Context, id string) (req authz.RegisterRequest, found bool, err error)
 	// Gate, if set, is asked before each repair; when it returns false the
 	// difference is reported (SkippedByGate) but left alone, as a [Writer]
@@ -82,6 +90,35 @@ type Reconciler struct {
 	Backoff func(n int) time.Duration
 	// DryRun reports differences without repairing them.
 	DryRun bool
+	// VerifyOwnership, if set, checks the owner and parent of every row that
+	// has relationships, not only that it has some: a row that picked up
+	// another user's registration while it had none (see the package
+	// documentation) otherwise looks registered and is never repaired.
+	//
+	// The owner and parent relationships the store provides are those of
+	// the request Registration returns, as [authz.RegisterRequest.Relationships]
+	// spells them: its OwnerRelation and ParentRelation, defaulting to
+	// [authz.DefaultOwnerRelation] and [authz.DefaultParentRelation], name
+	// the two relations the store decides for the row. In the graph, those
+	// two relations of the row must hold exactly the request's owner and,
+	// if it has one, its parent: another subject in either (a second owner,
+	// a parent where the store records none) is a mismatch. Other relations,
+	// such as viewer grants, are not compared and never changed. So enable
+	// VerifyOwnership only where the owner and parent relations are written
+	// by registration alone, and where Registration names the relations
+	// that the Writer's creates use.
+	//
+	// A mismatch is reported (an OwnershipMismatch event, counted in
+	// Report.OwnershipMismatches) and, unless DryRun or the gate says
+	// otherwise, repaired by one atomic [authz.RelationshipWriter.Write]
+	// that touches the store's owner and parent and deletes the other
+	// relationships of those two relations.
+	//
+	// It costs one Registration call (a point read of the store) per row
+	// that has relationships, Concurrency at a time, plus a comparison in
+	// memory; the ReadRelationships call is made for every row anyway.
+	// Default off.
+	VerifyOwnership bool
 }
 
 // Report counts what one pass of a [Reconciler] found and did.
@@ -98,6 +135,12 @@ type Report struct {
 	Unregistered int
 	// Reregistered is the number of registrations written for rows.
 	Reregistered int
+	// OwnershipMismatches is the number of registered rows whose owner or
+	// parent relationships were not the store's (VerifyOwnership only).
+	OwnershipMismatches int
+	// OwnershipRepaired is the number of those given the store's owner and
+	// parent back.
+	OwnershipRepaired int
 	// Skipped is the number of differences the gate left alone.
 	Skipped int
 	// Failed is the number of repairs that failed.
@@ -106,7 +149,9 @@ type Report struct {
 
 // Reconcile runs one pass: first it enumerates the graph's registrations of
 // ResourceType page by page and removes those without a row, then it pages
-// through the store's rows and registers those without a registration.
+// through the store's rows and registers those without a registration
+// (and, with VerifyOwnership, repairs the owner and parent of those with
+// one).
 //
 // Reads use full consistency. A failed page read (Enumerate, Rows, Exists,
 // ReadRelationships) ends the pass with an error. A failed repair does not:
@@ -123,6 +168,9 @@ type Report struct {
 func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	if r.Backend == nil || r.Rows == nil || r.Exists == nil {
 		return Report{}, fmt.Errorf("dualwrite: %w: reconciler needs Backend, Rows and Exists", authz.ErrInvalidRequest)
+	}
+	if r.VerifyOwnership && r.Registration == nil {
+		return Report{}, fmt.Errorf("dualwrite: %w: reconciler needs Registration to verify ownership", authz.ErrInvalidRequest)
 	}
 	if err := authz.ValidateType(r.ResourceType); err != nil {
 		return Report{}, fmt.Errorf("dualwrite: reconcile: %w", err)
@@ -301,7 +349,8 @@ func (p *pass) registerRows(ctx context.Context) error {
 	}
 }
 
-// checkRow registers the row id if it has no relationships.
+// checkRow registers the row id if it has no relationships, and verifies
+// its owner and parent otherwise if VerifyOwnership is set.
 func (p *pass) checkRow(ctx context.Context, id string) error {
 	res := p.resource(id)
 	if !authz.ValidID(id) {
@@ -313,6 +362,9 @@ func (p *pass) checkRow(ctx context.Context, id string) error {
 		return fmt.Errorf("dualwrite: reconcile %s: read relationships: %w", p.r.ResourceType, err)
 	}
 	if len(rels) > 0 {
+		if p.r.VerifyOwnership {
+			p.verifyOwnership(ctx, res, rels)
+		}
 		return nil
 	}
 	p.count(func(rep *Report) { rep.Unregistered++ })
@@ -351,6 +403,78 @@ func (p *pass) register(ctx context.Context, res authz.Resource) {
 	}
 	p.count(func(rep *Report) { rep.Reregistered++ })
 	observe(ctx, p.r.Hooks, Event{Kind: Reregistered, Resource: res})
+	p.undoIfVanished(ctx, res)
+}
+
+// verifyOwnership compares the owner and parent relationships among rels,
+// the relationships of the row res, with the store's registration of the
+// row, and replaces them with the store's if they differ. Failures are
+// recorded, not returned.
+func (p *pass) verifyOwnership(ctx context.Context, res authz.Resource, rels []authz.Relationship) {
+	req, found, err := p.r.Registration(ctx, res.ID)
+	if err != nil {
+		p.fail(ctx, res, fmt.Errorf("dualwrite: reconcile %s: registration: %w", p.r.ResourceType, err))
+		return
+	}
+	if !found {
+		return // deleted meanwhile: the next pass removes the orphan
+	}
+	req.Resource = res
+	if err := req.Validate(); err != nil {
+		p.fail(ctx, res, fmt.Errorf("dualwrite: reconcile %s: registration: %w", p.r.ResourceType, err))
+		return
+	}
+	want, wrong, same := ownership(req, rels)
+	if same {
+		return
+	}
+	p.count(func(rep *Report) { rep.OwnershipMismatches++ })
+	observe(ctx, p.r.Hooks, Event{Kind: OwnershipMismatch, Resource: res})
+	if !p.repairable(ctx, res) {
+		return
+	}
+	err = retry(ctx, retries(p.r.Retries), p.r.Backoff, func(ctx context.Context) error {
+		_, err := p.r.Backend.Write(ctx, authz.WriteRequest{Touch: want, Delete: wrong})
+		return err
+	})
+	if err != nil {
+		p.fail(ctx, res, fmt.Errorf("dualwrite: reconcile %s: repair ownership of %s: %w", p.r.ResourceType, res, err))
+		return
+	}
+	p.count(func(rep *Report) { rep.OwnershipRepaired++ })
+	observe(ctx, p.r.Hooks, Event{Kind: OwnershipRepaired, Resource: res})
+	p.undoIfVanished(ctx, res)
+}
+
+// ownership compares the owner and parent relationships among rels with
+// those req writes. It returns req's relationships, the relationships of
+// rels in req's owner or parent relation that req does not write, and
+// whether the two sets are the same. The parent relation is
+// req.ParentRelation or its default even when req has no parent, so that
+// a parent the store does not record is found.
+func ownership(req authz.RegisterRequest, rels []authz.Relationship) (want, wrong []authz.Relationship, same bool) {
+	want = req.Relationships()
+	ownerRel := want[0].Relation
+	parentRel := cmp.Or(req.ParentRelation, authz.DefaultParentRelation)
+	same = true
+	for _, r := range want {
+		if !slices.Contains(rels, r) {
+			same = false
+		}
+	}
+	for _, r := range rels {
+		if (r.Relation == ownerRel || r.Relation == parentRel) && !slices.Contains(want, r) {
+			wrong = append(wrong, r)
+			same = false
+		}
+	}
+	return want, wrong, same
+}
+
+// undoIfVanished deregisters res if its row has vanished since the
+// reconciler wrote its relationships (a delete in flight). Failures are
+// recorded, not returned.
+func (p *pass) undoIfVanished(ctx context.Context, res authz.Resource) {
 	gone, err := p.missing(ctx, []string{res.ID})
 	if err != nil {
 		p.fail(ctx, res, err)

@@ -317,6 +317,7 @@ func TestReconcilerRejectsInvalidConfig(t *testing.T) {
 		{name: "zero", r: &Reconciler{}},
 		{name: "no exists", r: &Reconciler{Backend: newTestEngine(t), ResourceType: "task", Rows: s.page}},
 		{name: "bad type", r: &Reconciler{Backend: newTestEngine(t), ResourceType: "Task", Rows: s.page, Exists: s.existing}},
+		{name: "verify ownership without registration", r: &Reconciler{Backend: newTestEngine(t), ResourceType: "task", Rows: s.page, Exists: s.existing, VerifyOwnership: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
