@@ -364,6 +364,9 @@ func (s *server) reconcile(ctx context.Context, hooks dualwrite.Hooks) error {
 			Backend:      s.engine,
 			ResourceType: strings.TrimSuffix(table, "s"),
 			Hooks:        hooks,
+			// Owners and parents are written only by registration here (sharing
+			// writes viewer and editor), so the store is their source of truth.
+			VerifyOwnership: true,
 			Rows: func(ctx context.Context, cursor string, limit int) ([]string, string, error) {
 				return s.store.ids(ctx, table, cursor, limit)
 			},
