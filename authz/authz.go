@@ -351,6 +351,8 @@ type Inspector interface {
 	ReadRelationships(ctx context.Context, req ReadRequest) ([]Relationship, error)
 	// Enumerate returns one page of the ids of req.ResourceType that appear
 	// as the resource of at least one relationship. Every id appears in
-	// exactly one page of a complete enumeration.
+	// exactly one page of a complete enumeration. A cursor stays valid when
+	// resources are deregistered between pages (a reconciler deletes while
+	// it pages).
 	Enumerate(ctx context.Context, req EnumerateRequest) (EnumerateResult, error)
 }
