@@ -63,8 +63,9 @@ func (g *Guard) request(q Question) (CheckRequest, error) {
 }
 
 // Check returns the decision for q. A bypass in ctx that covers the
-// resource answers without asking the engine (after validating q, so a
-// bypass never admits malformed input). Errors match [ErrInvalidRequest]
+// resource answers without asking the engine (after validating q's
+// resource and operation, so a bypass never admits a malformed resource;
+// the subject is not consulted then). Errors match [ErrInvalidRequest]
 // for malformed input or an unmapped operation, or whatever the engine
 // returned.
 func (g *Guard) Check(ctx context.Context, q Question) (Decision, error) {

@@ -57,12 +57,13 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 	if err != nil {
 		return err
 	}
-	if err := g.AuthorizeErr(q, res[0]); err == nil || !errors.Is(err, authz.ErrDenied) {
-		return err
+	opErr := g.AuthorizeErr(q, res[0])
+	if opErr == nil || !errors.Is(opErr, authz.ErrDenied) {
+		return opErr
 	}
 	switch err := g.AuthorizeErr(probe, res[1]); {
 	case err == nil:
-		return g.AuthorizeErr(q, res[0])
+		return opErr
 	case errors.Is(err, authz.ErrDenied):
 		return authz.ErrNotFound
 	default:

@@ -121,6 +121,7 @@ type Event struct {
 // quickly. ctx carries the caller's values but, for cleanup steps, not its
 // cancellation.
 type Hooks interface {
+	// Observe receives one event.
 	Observe(ctx context.Context, e Event)
 }
 

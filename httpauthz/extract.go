@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -162,6 +163,18 @@ func (e either) Extract(r *http.Request, body []byte) (string, error) {
 	default:
 		return "", problem(http.StatusBadRequest, CodeConflictingIDs, "give only one identifying field")
 	}
+}
+
+// resolves reports whether x may look its id up (by name), so that the id
+// it returns, or its ErrMissing, depends on what exists.
+func resolves(x Extractor) bool {
+	switch x := x.(type) {
+	case byName:
+		return true
+	case either:
+		return slices.ContainsFunc(x, resolves)
+	}
+	return false
 }
 
 func (e either) UsesBody() bool {

@@ -163,7 +163,10 @@ func (m *Middleware) checkSetup(typ string, op authz.Operation) {
 // Require returns middleware that lets a request through only if its
 // subject may perform op on the resource of type typ whose id the
 // extractors find. With several extractors (say a path value and a body
-// field) all must be present and agree, or the request gets 400. typ may be
+// field) all must be present and agree, or the request gets 400; ids that
+// disagree where one was resolved from a name ([ByName]) get the not-found
+// of a name that resolves to nothing, so that neither tells whether the
+// name exists. typ may be
 // a child type registered in Config.Parents. Require panics at setup if op
 // is not mapped for the type that is checked.
 func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) func(http.Handler) http.Handler {
@@ -247,20 +250,34 @@ func (c *targetCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// agree runs the extractors and requires that they find the same id.
+// agree runs the extractors and requires that they find the same id. It
+// runs every extractor before it answers, so that whether a name resolves
+// cannot decide between a bad-input answer and not-found: an input error
+// of any extractor wins over [ErrMissing], and ids that disagree where one
+// came from a name lookup are answered as [ErrMissing], like a name that
+// resolves to nothing.
 func agree(r *http.Request, body []byte, ids []Extractor) (string, error) {
-	id, err := ids[0].Extract(r, body)
-	if err != nil {
-		return "", err
-	}
-	for _, x := range ids[1:] {
-		other, err := x.Extract(r, body)
-		if err != nil {
+	var id string
+	var missing, conflict, resolved bool
+	for i, x := range ids {
+		v, err := x.Extract(r, body)
+		switch {
+		case errors.Is(err, ErrMissing):
+			missing = true
+		case err != nil:
 			return "", err
+		case i == 0:
+			id = v
+		case v != id:
+			conflict = true
 		}
-		if other != id {
-			return "", problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
-		}
+		resolved = resolved || resolves(x)
+	}
+	switch {
+	case missing || conflict && resolved:
+		return "", ErrMissing
+	case conflict:
+		return "", problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
 	}
 	return id, nil
 }

@@ -21,8 +21,9 @@ func FilterFrom(ctx context.Context) collapse.Filter {
 	return f
 }
 
-// List returns middleware for list routes: it looks up the ids of typ the
-// subject may access with op and hands the resulting [collapse.Filter] to
+// List returns middleware for list routes: it looks up the ids of typ (or,
+// for a child type, of the type its permissions come from) the subject may
+// access with op and hands the resulting [collapse.Filter] to
 // the next handler ([FilterFrom]), which applies it to its query and must
 // answer an empty list when [collapse.Filter.Empty] reports true. An
 // optional extractor (such as Query("task_id")) narrows the list to one id
@@ -32,6 +33,11 @@ func FilterFrom(ctx context.Context) collapse.Filter {
 // filtering; a backend failure is a 503.
 func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) func(http.Handler) http.Handler {
 	usesBody := m.route(typ, op, narrow)
+	if m.cfg.Parents != nil {
+		// A list of child resources is filtered by the ids of the type
+		// that carries their permissions (messages by task ids).
+		typ, _ = m.cfg.Parents.TargetType(typ) // checked by route
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			req, mode := m.start(r, typ, op)
@@ -68,7 +74,7 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 		return collapse.Filter{}, p
 	}
 	var want string
-	hasWant := false
+	var hasWant, conflict, resolved bool
 	for _, x := range narrow {
 		id, err := x.Extract(r, body)
 		var pr *Problem
@@ -80,10 +86,18 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 		case err != nil:
 			return collapse.Filter{}, err
 		}
-		if hasWant && id != want {
-			return collapse.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
-		}
+		resolved = resolved || resolves(x)
+		conflict = conflict || hasWant && id != want
 		want, hasWant = id, true
+	}
+	switch {
+	case conflict && resolved:
+		// A name that resolves to another id than the one given narrows to
+		// nothing, like a name that resolves to nothing: a 400 here would
+		// tell that the name exists.
+		want = ""
+	case conflict:
+		return collapse.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
 	}
 	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, req.Resource.Type, req.Operation, req.Consistency)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fgac-go/fgac/authz"
@@ -90,5 +91,26 @@ func TestListRoutes(t *testing.T) {
 	// A handler mounted without the middleware lists nothing.
 	if f := httpauthz.FilterFrom(httptest.NewRequest("GET", "/", nil).Context()); !f.Empty() {
 		t.Error("missing filter is not empty")
+	}
+}
+
+// TestListOfChildTypeFiltersByParentIDs: a list route for a child type
+// (messages) is filtered by the ids of the type its permissions come from.
+func TestListOfChildTypeFiltersByParentIDs(t *testing.T) {
+	w := newWorld(t)
+	w.agent("a1", "alice")
+	w.task("tA", "a", "a1", "alice")
+	w.task("tB", "b", "a1", "alice")
+	w.grant("tA", "viewer", "bob")
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(rw).Encode(httpauthz.FilterFrom(r.Context()).IDs())
+	})
+	w.mux.Handle("GET /messages", w.m.List("message", authz.OpRead, httpauthz.Query("task_id"))(h))
+	got := w.do("bob", "GET", "/messages", "", "")
+	if got.status != http.StatusOK || strings.TrimSpace(got.body) != `["tA"]` {
+		t.Errorf("bob's message list filter = %d %s, want 200 [\"tA\"]", got.status, got.body)
+	}
+	if diff := cmp.Diff([]string{"lookup task#read"}, got.calls); diff != "" {
+		t.Errorf("calls mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -59,6 +59,7 @@ type world struct {
 	guard    *authz.Guard
 	srv      *httptest.Server
 	mux      *http.ServeMux
+	m        *httpauthz.Middleware // the middleware the routes use
 	mu       sync.Mutex
 	taskName map[string]string // name -> task id
 	messages map[string]string // message id -> task id
@@ -148,6 +149,7 @@ func newWorld(t testing.TB, cfg ...func(*httpauthz.Config)) *world {
 		f(&c)
 	}
 	m := httpauthz.New(c)
+	w.m = m
 	byName := func(x httpauthz.Extractor) httpauthz.Extractor {
 		return httpauthz.ByName(x, func(_ context.Context, name string) (string, error) {
 			w.mu.Lock()

@@ -643,3 +643,58 @@ func consistencyIs(mode string) gomock.Matcher {
 		return false
 	})
 }
+
+// TestAbandonedStreamsAreCancelled checks that a stream the adapter stops
+// reading before its end (here, a result without a cursor) has its context
+// cancelled when the call returns, rather than living on, with its gRPC
+// resources, until the caller's context ends.
+func TestAbandonedStreamsAreCancelled(t *testing.T) {
+	tests := []struct {
+		name string
+		call func(a *spicedbadapter.Adapter, m *mockv1.MockPermissionsServiceClient, streamCtx *context.Context) error
+	}{
+		{"lookup", func(a *spicedbadapter.Adapter, m *mockv1.MockPermissionsServiceClient, streamCtx *context.Context) error {
+			s := mockv1.NewMockServerStreamingClient[v1.LookupResourcesResponse](gomock.NewController(t))
+			s.EXPECT().Recv().Return(&v1.LookupResourcesResponse{
+				ResourceObjectId: "t1",
+				Permissionship:   v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_HAS_PERMISSION,
+			}, nil)
+			m.EXPECT().LookupResources(gomock.Any(), gomock.Any()).DoAndReturn(
+				func(ctx context.Context, _ *v1.LookupResourcesRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[v1.LookupResourcesResponse], error) {
+					*streamCtx = ctx
+					return s, nil
+				})
+			_, err := a.Lookup(t.Context(), authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read"})
+			return err
+		}},
+		{"enumerate", func(a *spicedbadapter.Adapter, m *mockv1.MockPermissionsServiceClient, streamCtx *context.Context) error {
+			s := mockv1.NewMockServerStreamingClient[v1.ReadRelationshipsResponse](gomock.NewController(t))
+			s.EXPECT().Recv().Return(&v1.ReadRelationshipsResponse{
+				Relationship: &v1.Relationship{Resource: &v1.ObjectReference{ObjectType: "task", ObjectId: "t1"}, Relation: "owner"},
+			}, nil)
+			m.EXPECT().ReadRelationships(gomock.Any(), gomock.Any()).DoAndReturn(
+				func(ctx context.Context, _ *v1.ReadRelationshipsRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[v1.ReadRelationshipsResponse], error) {
+					*streamCtx = ctx
+					return s, nil
+				})
+			_, err := a.Enumerate(t.Context(), authz.EnumerateRequest{ResourceType: "task"})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, m := newMock(t)
+			var streamCtx context.Context
+			if err := tt.call(a, m, &streamCtx); !errors.Is(err, authz.ErrUnavailable) {
+				t.Errorf("error = %v, want %v", err, authz.ErrUnavailable)
+			}
+			if streamCtx == nil {
+				t.Fatal("no stream was opened")
+			}
+			if streamCtx.Err() == nil {
+				t.Error("the abandoned stream's context is still live after the call returned")
+			}
+		})
+	}
+}

@@ -320,6 +320,8 @@ type lookupResults struct {
 func (a *Adapter) lookupPage(ctx context.Context, req authz.LookupRequest, st pageState) (page lookupResults, next pageState, done bool, err error) {
 	err = a.read(ctx, st.consistency, func(ctx context.Context, c *v1.Consistency) error {
 		page, next, done = lookupResults{}, pageState{consistency: c, limit: st.limit}, false
+		ctx, cancel := context.WithCancel(ctx) // ends the stream on an early return
+		defer cancel()
 		stream, err := a.client.LookupResources(ctx, lookupRequest(req, pageState{consistency: c, limit: st.limit, cursor: st.cursor}))
 		if err != nil {
 			return err
@@ -622,6 +624,8 @@ type readEntry struct {
 func (a *Adapter) readBatch(ctx context.Context, filter *v1.RelationshipFilter, st pageState) (batch []readEntry, used *v1.Consistency, done bool, err error) {
 	err = a.read(ctx, st.consistency, func(ctx context.Context, c *v1.Consistency) error {
 		batch, used = nil, c
+		ctx, cancel := context.WithCancel(ctx) // ends the stream on an early return
+		defer cancel()
 		stream, err := a.client.ReadRelationships(ctx, readRequest(filter, pageState{consistency: c, limit: st.limit, cursor: st.cursor}))
 		if err != nil {
 			return err
