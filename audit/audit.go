@@ -140,15 +140,3 @@ func (m multi) Decision(ctx context.Context, e Event) {
 		h.Decision(ctx, e)
 	}
 }
-
-// ConsistencyName returns the name of a consistency mode as used in events.
-func ConsistencyName(m authz.ConsistencyMode) string {
-	switch m {
-	case authz.AtLeastAsFreshMode:
-		return "at_least_as_fresh"
-	case authz.FullyConsistentMode:
-		return "fully_consistent"
-	default:
-		return "minimize_latency"
-	}
-}

@@ -37,7 +37,7 @@ func (s Slog) Decision(ctx context.Context, e Event) {
 		slog.String("resource", e.Requested.String()),
 		slog.String("operation", string(e.Operation)),
 		slog.Duration("latency", e.Latency),
-		slog.String("consistency", ConsistencyName(e.Consistency)),
+		slog.String("consistency", e.Consistency.String()),
 	)
 	if e.Checked != (e.Requested) && e.Checked.Type != "" {
 		attrs = append(attrs, slog.String("checked", e.Checked.String()))

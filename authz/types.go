@@ -346,8 +346,12 @@ func (c Consistency) Token() Token { return c.token }
 
 // String returns "minimize_latency", "at_least_as_fresh" or
 // "fully_consistent". It never prints the token.
-func (c Consistency) String() string {
-	switch c.mode {
+func (c Consistency) String() string { return c.mode.String() }
+
+// String returns "minimize_latency", "at_least_as_fresh" or
+// "fully_consistent".
+func (m ConsistencyMode) String() string {
+	switch m {
 	case AtLeastAsFreshMode:
 		return "at_least_as_fresh"
 	case FullyConsistentMode:
