@@ -809,3 +809,21 @@ func TestErrorVocabularyIsDistinct(t *testing.T) {
 		t.Errorf("Invalidf = %q", err)
 	}
 }
+
+func TestBypassForHonoursScope(t *testing.T) {
+	own := authz.Resource{Type: "task", ID: "mine"}
+	other := authz.Resource{Type: "task", ID: "theirs"}
+	ctx := authz.WithBypass(t.Context(), authz.Bypass{
+		Identity: authz.Subject{Type: "agent", ID: "a1"},
+		Scope:    func(r authz.Resource) bool { return r == own },
+	})
+	if b, ok := authz.BypassFor(ctx, own); !ok || b.Identity.ID != "a1" {
+		t.Errorf("BypassFor(own) = %v, %v; want the bypass", b, ok)
+	}
+	if _, ok := authz.BypassFor(ctx, other); ok {
+		t.Error("BypassFor(other) applies outside its scope")
+	}
+	if _, ok := authz.BypassFor(t.Context(), own); ok {
+		t.Error("BypassFor without a bypass reports one")
+	}
+}

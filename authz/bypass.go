@@ -39,13 +39,21 @@ func BypassFrom(ctx context.Context) (Bypass, bool) {
 	return *b, true
 }
 
-// covers reports whether the bypass in ctx applies to r.
-func bypassCovers(ctx context.Context, r Resource) bool {
+// BypassFor returns the bypass carried by ctx if it applies to r (its
+// Scope is nil or admits r). Decisions about r made under ctx are bypassed
+// exactly when it reports true.
+func BypassFor(ctx context.Context, r Resource) (Bypass, bool) {
 	b, ok := ctx.Value(bypassKey{}).(*Bypass)
-	if !ok || b == nil {
-		return false
+	if !ok || b == nil || (b.Scope != nil && !b.Scope(r)) {
+		return Bypass{}, false
 	}
-	return b.Scope == nil || b.Scope(r)
+	return *b, true
+}
+
+// bypassCovers reports whether the bypass in ctx applies to r.
+func bypassCovers(ctx context.Context, r Resource) bool {
+	_, ok := BypassFor(ctx, r)
+	return ok
 }
 
 // bypassUnscoped reports whether the bypass in ctx lifts every filter.

@@ -210,7 +210,7 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode audit.Mode, ch
 		ev.Outcome = audit.Allowed
 	case err == nil:
 		ev.Outcome = audit.Allowed
-		if b, ok := authz.BypassFrom(ctx); ok && (b.Scope == nil || b.Scope(checked)) {
+		if b, ok := authz.BypassFor(ctx, checked); ok {
 			ev.Outcome, ev.Bypass = audit.Bypassed, b.Identity
 		}
 	case errors.Is(err, authz.ErrNotFound):

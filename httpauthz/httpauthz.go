@@ -166,9 +166,8 @@ func (m *Middleware) checkSetup(typ string, op authz.Operation) {
 // field) all must be present and agree, or the request gets 400; ids that
 // disagree where one was resolved from a name ([ByName]) get the not-found
 // of a name that resolves to nothing, so that neither tells whether the
-// name exists. typ may be
-// a child type registered in Config.Parents. Require panics at setup if op
-// is not mapped for the type that is checked.
+// name exists. typ may be a child type registered in Config.Parents.
+// Require panics at setup if op is not mapped for the type that is checked.
 func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) func(http.Handler) http.Handler {
 	if len(ids) == 0 {
 		panic("httpauthz: Require needs at least one extractor")
@@ -229,9 +228,7 @@ func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 	tc := &targetCtx{Context: ctx, t: Target{Requested: req.Resource, Checked: checked, Operation: req.Operation, Method: method, Shadow: mode == audit.Shadow}}
-	if b, ok := authz.BypassFrom(ctx); ok && (b.Scope == nil || b.Scope(checked)) {
-		tc.t.Bypassed = true
-	}
+	_, tc.t.Bypassed = authz.BypassFor(ctx, checked)
 	next.ServeHTTP(w, r.WithContext(tc))
 }
 
