@@ -44,31 +44,32 @@ const DecoyID = "fgac-decoy--not-a-resource"
 // checked in one [authz.BulkChecker] call.
 func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
 	if q.Operation == authz.OpRead {
-		err := g.Authorize(ctx, q)
-		if errors.Is(err, authz.ErrDenied) {
+		d, err := g.Check(ctx, q)
+		switch {
+		case err != nil:
+			return err
+		case !d.Allowed():
 			return authz.ErrNotFound
 		}
-		return err
+		return nil
 	}
 	probe := q
 	probe.Operation = authz.OpRead
 	qs := [2]authz.Question{q, probe}
 	res, err := g.CheckMany(ctx, qs[:], q.Consistency)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	opErr := g.AuthorizeErr(q, res[0])
-	if opErr == nil || !errors.Is(opErr, authz.ErrDenied) {
-		return opErr
-	}
-	switch err := g.AuthorizeErr(probe, res[1]); {
-	case err == nil:
-		return opErr
-	case errors.Is(err, authz.ErrDenied):
+	case res[0].Err != nil:
+		return res[0].Err
+	case res[0].Decision.Allowed():
+		return nil
+	case res[1].Err != nil:
+		return res[1].Err
+	case !res[1].Decision.Allowed():
 		return authz.ErrNotFound
-	default:
-		return err
 	}
+	return g.AuthorizeErr(q, res[0]) // readable: the *authz.DeniedError
 }
 
 // NotFound answers a question about a resource that does not exist (or
