@@ -33,26 +33,25 @@ func FilterFrom(ctx context.Context) collapse.Filter {
 // filtering; a backend failure is a 503.
 func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) func(http.Handler) http.Handler {
 	usesBody := m.route(typ, op, narrow)
+	lookupType := typ
 	if m.cfg.Parents != nil {
 		// A list of child resources is filtered by the ids of the type
 		// that carries their permissions (messages by task ids).
-		typ, _ = m.cfg.Parents.TargetType(typ) // checked by route
+		lookupType, _ = m.cfg.Parents.TargetType(typ) // checked by route
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			req, mode := m.start(r, typ, op)
-			f, err := m.listFilter(r, &req, mode, narrow, usesBody)
-			switch {
-			case mode != audit.Enforce:
-				// Shadow and off list as if fgac were not there.
-				m.enforcer.Failed(r.Context(), req, mode, err)
-				f = collapse.FilterOf(authz.Unscoped())
-			case err != nil:
-				m.enforcer.Failed(r.Context(), req, mode, err)
+			f, err := m.listFilter(r, &req, mode, lookupType, narrow, usesBody)
+			// Failed reports the decision; it keeps the error only in
+			// enforce mode.
+			if err := m.enforcer.Failed(r.Context(), req, mode, err); err != nil {
 				m.cfg.WriteError(w, r, ProblemFor(err))
 				return
-			default:
-				m.enforcer.Failed(r.Context(), req, mode, nil)
+			}
+			if mode != audit.Enforce {
+				// Shadow and off list as if fgac were not there.
+				f = collapse.FilterOf(authz.Unscoped())
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), filterKey{}, f)))
 		})
@@ -60,7 +59,7 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 }
 
 // listFilter computes the filter of a list request.
-func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode audit.Mode, narrow []Extractor, usesBody bool) (collapse.Filter, error) {
+func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode audit.Mode, lookupType string, narrow []Extractor, usesBody bool) (collapse.Filter, error) {
 	if mode == audit.Off {
 		return collapse.Filter{}, nil
 	}
@@ -99,7 +98,7 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 	case conflict:
 		return collapse.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
 	}
-	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, req.Resource.Type, req.Operation, req.Consistency)
+	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, lookupType, req.Operation, req.Consistency)
 	if err != nil {
 		return collapse.Filter{}, err
 	}
