@@ -64,43 +64,56 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 		m.checkSetup(route.ResourceType, route.Operation)
 		usesBody = usesBody || route.ID.UsesBody()
 	}
-	unknown := problem(http.StatusBadRequest, CodeUnknownMethod, "unknown method")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			req := collapse.Request{Consistency: m.consistency(r), Route: r.Pattern}
-			// The mode is chosen per route until the method, and so the
-			// resource type, is known.
-			mode := m.enforcer.Mode(r.Context(), "", r.Pattern)
-			var ok bool
-			req.Subject, ok = m.cfg.Subject(r)
-			body, p := m.readBody(r, usesBody)
-			var name string
-			var err error
-			if p == nil {
-				name, err = method.Extract(r, body)
-			}
-			route, lookupErr := table.Lookup(name)
-			if p == nil && err == nil && lookupErr == nil {
-				req.Resource.Type, req.Operation = route.ResourceType, route.Operation
-				mode = m.enforcer.Mode(r.Context(), route.ResourceType, r.Pattern)
-			}
+			call, fault := m.rpcRoute(r, &req, method, table, usesBody)
+			// The mode is chosen once, for the method's resource type, or
+			// with an empty type when the method is not known.
+			mode := m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
 			switch {
 			case mode == audit.Off:
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
 				next.ServeHTTP(w, r)
-			case !ok:
-				m.fail(w, r, next, req, mode, problemUnauthenticated)
-			case p != nil:
-				m.fail(w, r, next, req, mode, p)
-			case err != nil:
-				m.fail(w, r, next, req, mode, err)
-			case lookupErr != nil:
-				m.fail(w, r, next, req, mode, unknown)
+			case fault != nil:
+				m.fail(w, r, next, req, mode, fault)
 			default:
-				id, err := route.ID.Extract(r, body)
+				id, err := call.route.ID.Extract(r, call.body)
 				req.Resource.ID = id
-				m.enforce(w, r, next, req, mode, name, err)
+				m.enforce(w, r, next, req, mode, call.name, err)
 			}
 		})
 	}
+}
+
+// rpcCall is what rpcRoute found out about a request.
+type rpcCall struct {
+	body  []byte
+	name  string
+	route Method
+}
+
+// rpcRoute authenticates r, reads its body and finds its method's route,
+// filling in req. It returns the first reason the request cannot be
+// decided: no subject (the body is then not read), bad input, or an
+// unknown method.
+func (m *Middleware) rpcRoute(r *http.Request, req *collapse.Request, method Extractor, table *Methods, usesBody bool) (rpcCall, error) {
+	var c rpcCall
+	var ok bool
+	if req.Subject, ok = m.cfg.Subject(r); !ok {
+		return c, problemUnauthenticated
+	}
+	var p *Problem
+	if c.body, p = m.readBody(r, usesBody); p != nil {
+		return c, p
+	}
+	var err error
+	if c.name, err = method.Extract(r, c.body); err != nil {
+		return c, err
+	}
+	if c.route, err = table.Lookup(c.name); err != nil {
+		return c, problem(http.StatusBadRequest, CodeUnknownMethod, "unknown method")
+	}
+	req.Resource.Type, req.Operation = c.route.ResourceType, c.route.Operation
+	return c, nil
 }
