@@ -241,9 +241,30 @@ func TestWildcardIsOnlyForWrites(t *testing.T) {
 	if err := (authz.Relationship{Resource: t1, Relation: "viewer", Subject: w}).Validate(); err != nil {
 		t.Errorf("a relationship to user:* is invalid: %v", err)
 	}
-	withRel := authz.Subject{Type: "group", ID: authz.WildcardID, Relation: "member"}
+	withRel := authz.Wildcard("group")
+	withRel.Relation = "member"
 	if err := (authz.Relationship{Resource: t1, Relation: "viewer", Subject: withRel}).Validate(); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("a relationship to group:*#member validated: %v", err)
+	}
+	renamed := authz.Wildcard("user")
+	renamed.ID = "alice"
+	if err := (authz.Relationship{Resource: t1, Relation: "viewer", Subject: renamed}).Validate(); !errors.Is(err, authz.ErrInvalidRequest) {
+		t.Errorf("a wildcard whose id was changed validated: %v", err)
+	}
+	// A wildcard cannot come from data: "*" as an id string is malformed.
+	for _, fromData := range []authz.Subject{{Type: "user", ID: authz.WildcardID}, {Type: "group", ID: "*", Relation: "member"}} {
+		if fromData.IsWildcard() {
+			t.Errorf("%#v.IsWildcard() = true", fromData)
+		}
+		if err := (authz.Relationship{Resource: t1, Relation: "viewer", Subject: fromData}).Validate(); !errors.Is(err, authz.ErrInvalidRequest) {
+			t.Errorf("a relationship to %#v validated: %v", fromData, err)
+		}
+		if fromData == authz.Wildcard(fromData.Type) {
+			t.Errorf("%#v equals Wildcard(%q)", fromData, fromData.Type)
+		}
+	}
+	if s, err := authz.ParseSubject("user:*"); err == nil {
+		t.Errorf("ParseSubject(user:*) = %v, want an error", s)
 	}
 	if err := (authz.CheckRequest{Subject: w, Resource: t1, Permission: "read"}).Validate(); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("a check for user:* validated: %v", err)

@@ -9,8 +9,9 @@ import (
 const MaxIDLength = 1024
 
 // WildcardID is the subject id that stands for every subject of a type
-// (SpiceDB's `user:*`). It is never accepted from input: only [Wildcard]
-// produces a subject with it.
+// (SpiceDB's `user:*`). It is never accepted from input: a [Subject] built
+// with ID "*" is not a wildcard but a malformed subject, which every
+// validation rejects. Only [Wildcard] produces a wildcard subject.
 const WildcardID = "*"
 
 // Operation is what a caller wants to do to a resource. A [Guard] maps it to
@@ -57,17 +58,22 @@ func (r Resource) Validate() error {
 type Subject struct {
 	// Type is the schema definition of the subject, such as "user".
 	Type string
-	// ID is the subject's object id. [WildcardID] is only valid in writes
-	// and only when built with [Wildcard].
+	// ID is the subject's object id; see [ValidateID]. It is never the
+	// wildcard: "*" here is a malformed id, whatever the source.
 	ID string
 	// Relation is optional; when set the subject is the set of subjects
 	// that have this relation (or permission) on Type:ID.
 	Relation string
+
+	// wildcard is set only by [Wildcard], so that no id string, from input
+	// or data, can turn a subject into "everyone".
+	wildcard bool
 }
 
 // Wildcard returns the subject that stands for every subject of typ, for
-// granting public access where the schema allows `typ:*`.
-func Wildcard(typ string) Subject { return Subject{Type: typ, ID: WildcardID} }
+// granting public access where the schema allows `typ:*`. It is the only
+// way to build a wildcard subject.
+func Wildcard(typ string) Subject { return Subject{Type: typ, ID: WildcardID, wildcard: true} }
 
 // String returns the subject in SpiceDB notation: "user:alice" or
 // "group:eng#member".
@@ -81,8 +87,9 @@ func (s Subject) String() string {
 // Object returns the subject's object without its relation.
 func (s Subject) Object() Resource { return Resource{Type: s.Type, ID: s.ID} }
 
-// IsWildcard reports whether s stands for every subject of its type.
-func (s Subject) IsWildcard() bool { return s.ID == WildcardID }
+// IsWildcard reports whether s stands for every subject of its type: it
+// was built by [Wildcard].
+func (s Subject) IsWildcard() bool { return s.wildcard }
 
 // Validate reports whether s is a well-formed, non-wildcard subject. Use it
 // on anything derived from input: a wildcard is never a valid subject of a
@@ -98,11 +105,14 @@ func (s Subject) validate() error {
 	if err := ValidateType(s.Type); err != nil {
 		return err
 	}
-	if !s.IsWildcard() {
+	switch {
+	case !s.IsWildcard():
 		if err := ValidateID(s.ID); err != nil {
 			return err
 		}
-	} else if s.Relation != "" {
+	case s.ID != WildcardID:
+		return invalidf("wildcard subject of %s has an id", s.Type)
+	case s.Relation != "":
 		return invalidf("wildcard subject %s:* cannot have a relation", s.Type)
 	}
 	if s.Relation != "" {
@@ -360,3 +370,7 @@ func (m ConsistencyMode) String() string {
 		return "minimize_latency"
 	}
 }
+
+// Equal reports whether s and o are the same subject. It lets go-cmp and
+// similar tools compare subjects, whose wildcard mark is unexported.
+func (s Subject) Equal(o Subject) bool { return s == o }

@@ -58,6 +58,9 @@ func parseSubject(t testing.TB, s string) authz.Subject {
 	t.Helper()
 	obj, rel, _ := strings.Cut(s, "#")
 	o := parseObject(t, obj)
+	if o.ID == authz.WildcardID && rel == "" {
+		return authz.Wildcard(o.Type)
+	}
 	return authz.Subject{Type: o.Type, ID: o.ID, Relation: rel}
 }
 

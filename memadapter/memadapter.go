@@ -47,6 +47,14 @@ type objRel struct{ typ, id, rel string }
 // set (rel set) or a wildcard (id "*").
 type subject struct{ typ, id, rel string }
 
+// public returns s as the port's subject; a stored "*" is the wildcard.
+func (s subject) public() authz.Subject {
+	if s.id == authz.WildcardID && s.rel == "" {
+		return authz.Wildcard(s.typ)
+	}
+	return authz.Subject{Type: s.typ, ID: s.id, Relation: s.rel}
+}
+
 // subjects are the subjects of one resource and relation.
 type subjects struct {
 	all map[subject]struct{}
@@ -220,7 +228,7 @@ func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relations
 			rels = append(rels, authz.Relationship{
 				Resource: authz.Resource{Type: d.name, ID: id},
 				Relation: n.name,
-				Subject:  authz.Subject{Type: sub.typ, ID: sub.id, Relation: sub.rel},
+				Subject:  sub.public(),
 			})
 		}
 		slices.SortFunc(rels[start:], func(x, y authz.Relationship) int {

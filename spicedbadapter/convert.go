@@ -48,6 +48,11 @@ func relationshipFrom(r *v1.Relationship) (rel authz.Relationship, plain bool) {
 			Relation: r.GetSubject().GetOptionalRelation(),
 		},
 	}
+	if rel.Subject.ID == authz.WildcardID && rel.Subject.Relation == "" {
+		// The engine's own data: the one place a stored "*" becomes a
+		// wildcard again.
+		rel.Subject = authz.Wildcard(rel.Subject.Type)
+	}
 	return rel, r.GetOptionalCaveat() == nil && r.GetOptionalExpiresAt() == nil
 }
 

@@ -313,6 +313,27 @@ func grantCases() []Case {
 			},
 		},
 		{
+			Name:   "grant-error/wildcard-from-data",
+			Rule:   "A subject whose id is the string \"*\" is a malformed subject, not a wildcard: only authz.Wildcard makes a public grant.",
+			Schema: Schema,
+			run: func(e *env) {
+				e.grant("task:t1#owner@user:alice")
+				fromData := authz.Subject{Type: "user", ID: authz.WildcardID}
+				if fromData.IsWildcard() {
+					e.t.Errorf("Subject{ID: %q}.IsWildcard() = true", authz.WildcardID)
+				}
+				rel := authz.Relationship{Resource: e.res("task:t1"), Relation: "viewer", Subject: fromData}
+				_, err := e.a.Grant(e.ctx, authz.GrantRequest{Relationship: rel})
+				e.wantInvalid("Grant(task:t1#viewer@Subject{ID: \"*\"})", err)
+				_, err = e.a.Write(e.ctx, authz.WriteRequest{Touch: []authz.Relationship{rel}})
+				e.wantInvalid("Write(task:t1#viewer@Subject{ID: \"*\"})", err)
+				e.wantRead("task:t1", "task:t1#owner@user:alice")
+				e.wantDenied("task:t1", "read", "user:bob")
+				e.grant("task:t1#viewer@user:*")
+				e.wantAllowed("task:t1", "read", "user:bob")
+			},
+		},
+		{
 			Name:   "revoke-error/schema",
 			Rule:   "Revoking a relationship the schema cannot hold (a permission or an unknown relation) is an invalid request, not a silent success.",
 			Schema: Schema,
