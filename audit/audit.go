@@ -10,6 +10,7 @@ package audit
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
@@ -48,7 +49,9 @@ func (o Outcome) String() string {
 }
 
 // Mode is how a request is enforced. The zero value is [Enforce], so a
-// missing or failing mode choice never weakens enforcement.
+// missing or failing mode choice never weakens enforcement, and so is every
+// value outside the three modes: only [Shadow] and [Off] relax anything
+// ([Mode.Enforced] is the one place that says so).
 type Mode uint8
 
 // The enforcement modes.
@@ -62,15 +65,28 @@ const (
 	Off
 )
 
-// String returns "enforce", "shadow" or "off".
+// Enforced reports whether requests in mode m are enforced: true for
+// [Enforce] and for every value that is not a mode at all, such as
+// Mode(3) from a faulty [ModeFunc]. Code that branches on a mode asks this
+// (or compares with [Shadow] and [Off]), never m != Enforce.
+func (m Mode) Enforced() bool { return m != Shadow && m != Off }
+
+// Known reports whether m is one of the three modes.
+func (m Mode) Known() bool { return m <= Off }
+
+// String returns "enforce", "shadow" or "off", and for any other value
+// "Mode(N)", so that events report an out-of-range mode as what it is
+// (it is enforced).
 func (m Mode) String() string {
 	switch m {
+	case Enforce:
+		return "enforce"
 	case Shadow:
 		return "shadow"
 	case Off:
 		return "off"
 	default:
-		return "enforce"
+		return "Mode(" + strconv.Itoa(int(m)) + ")"
 	}
 }
 
@@ -103,7 +119,8 @@ type Event struct {
 	Route string
 	// Outcome is what the decision came to.
 	Outcome Outcome
-	// Mode is the mode the request ran in.
+	// Mode is the mode the request ran in, as the [ModeFunc] chose it: a
+	// value outside the three modes is reported as it is, and was enforced.
 	Mode Mode
 	// Latency is how long the decision took, backend calls and parent
 	// resolution included.

@@ -49,7 +49,7 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 				m.cfg.WriteError(w, r, ProblemFor(err))
 				return
 			}
-			if mode != audit.Enforce {
+			if !mode.Enforced() {
 				// Shadow and off list as if fgac were not there.
 				f = collapse.FilterOf(authz.Unscoped())
 			}

@@ -200,6 +200,15 @@ func newWorld(t testing.TB, cfg ...func(*httpauthz.Config)) *world {
 	methods.Handle("task/cancel", httpauthz.Method{ResourceType: "task", Operation: authz.OpCancel, ID: taskRef})
 	methods.Handle("task/interrupt", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: taskRef})
 	route("POST /rpc", m.RPC(&methods, httpauthz.JSONField("method")))
+	mux.Handle("GET /tasks", m.List("task", authz.OpRead)(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.plain.Load() {
+			fmt.Fprintf(rw, "%s %s", r.Method, r.URL.RequestURI())
+			return
+		}
+		f := httpauthz.FilterFrom(r.Context())
+		rw.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(rw).Encode(map[string]any{"unfiltered": f.Unfiltered(), "ids": f.IDs()})
+	})))
 	w.mux = mux
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), tenantKey{}, r.Header.Get("X-Tenant"))))

@@ -28,7 +28,7 @@ type rollout struct {
 	events []audit.Event
 }
 
-func newRollout(t *testing.T) *rollout {
+func newRollout(t testing.TB) *rollout {
 	ro := &rollout{modes: map[string]audit.Mode{}}
 	ro.world = newWorld(t, func(c *httpauthz.Config) {
 		c.Modes = func(ctx context.Context, _ audit.ModeRequest) audit.Mode {

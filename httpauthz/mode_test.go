@@ -1,0 +1,92 @@
+package httpauthz_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fgac-go/fgac/audit"
+	"github.com/google/go-cmp/cmp"
+)
+
+// modeMatrix is the rollout matrix plus the list route, whose filter the
+// handler shows.
+func modeMatrix() []call {
+	out := matrix()
+	for _, u := range []string{"alice", "bob", "dave"} {
+		out = append(out, call{u, "GET", "/tasks", "", ""})
+	}
+	return out
+}
+
+// sendCounted sends c in tenant and returns the answer and its backend
+// calls.
+func (ro *rollout) sendCounted(tenant string, c call) response {
+	ro.rec.Reset()
+	res := ro.send(tenant, c.user, c.method, c.path, c.ct, c.body)
+	res.calls = ro.rec.Calls()
+	return res
+}
+
+// TestUnknownModeEnforces: a ModeFunc that returns a value outside
+// Enforce, Shadow and Off (a faulty flag system) gets exactly the enforced
+// answer on every route shape (id, name, body, child, RPC, list), with the
+// same backend calls, and its events report the mode as the value it was,
+// not as "enforce".
+func TestUnknownModeEnforces(t *testing.T) {
+	ro := newRollout(t)
+	ro.seed()
+	ro.plain.Store(false) // the handler shows what it was handed
+	for _, mode := range []audit.Mode{3, 7, 255} {
+		for _, c := range modeMatrix() {
+			ro.set("acme", audit.Enforce)
+			want := ro.sendCounted("acme", c)
+			ro.set("acme", mode)
+			ro.mu.Lock()
+			ro.events = nil
+			ro.mu.Unlock()
+			got := ro.sendCounted("acme", c)
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(response{})); diff != "" {
+				t.Errorf("mode %d %+v: answer differs from enforce (-enforce +got):\n%s", mode, c, diff)
+			}
+			ro.mu.Lock()
+			for _, e := range ro.events {
+				if e.Mode != mode || e.Mode.String() == "enforce" || !strings.Contains(e.Mode.String(), "Mode(") {
+					t.Errorf("mode %d %+v: event reports mode %d (%q)", mode, c, e.Mode, e.Mode)
+				}
+			}
+			ro.mu.Unlock()
+		}
+	}
+}
+
+// FuzzMode: whatever mode value a ModeFunc returns, a request gets either
+// the enforced answer (every value but Shadow and Off) or, for Shadow and
+// Off, the answer of the service without fgac.
+func FuzzMode(f *testing.F) {
+	for _, m := range []uint8{0, 1, 2, 3, 4, 128, 255} {
+		f.Add(m, uint8(0))
+		f.Add(m, uint8(len(modeMatrix())-1))
+	}
+	ro := newRollout(f)
+	ro.seed()
+	cases := modeMatrix()
+	f.Fuzz(func(t *testing.T, m, i uint8) {
+		c := cases[int(i)%len(cases)]
+		mode := audit.Mode(m)
+		ro.plain.Store(false)
+		ro.set("acme", audit.Enforce)
+		enforced := ro.sendCounted("acme", c)
+		ro.set("acme", mode)
+		got := ro.sendCounted("acme", c)
+		if mode.Enforced() {
+			if diff := cmp.Diff(enforced, got, cmp.AllowUnexported(response{})); diff != "" {
+				t.Fatalf("mode %d %+v: not enforced (-enforce +got):\n%s", m, c, diff)
+			}
+			return
+		}
+		if got.status == http.StatusNotFound || got.status == http.StatusForbidden {
+			t.Fatalf("mode %s %+v answered %d", mode, c, got.status)
+		}
+	})
+}
