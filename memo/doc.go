@@ -32,8 +32,8 @@
 //
 // # Shared calls and cancellation
 //
-// Identical concurrent checks share one call through
-// [golang.org/x/sync/singleflight]. The call runs under the context of the
+// Identical concurrent checks share one call. The call runs on a goroutine
+// of its own that ends when the engine call returns, under the context of the
 // caller that started it (the leader), so it carries the leader's deadline
 // and values and stops when the leader gives up. Every caller, leader or
 // not, waits for the shared answer or for its own context, whichever comes
@@ -43,6 +43,11 @@
 // own context is still live asks again (one of them leads the new call).
 // The alternative, detaching the call from every caller's context, would
 // let a call outlive all the requests that wanted it, with no deadline.
+//
+// An engine that panics or calls runtime.Goexit during a shared call does
+// not crash the process or leave anyone waiting: every caller of that call
+// gets an error matching [authz.ErrUnavailable] (a [*PanicError] carrying
+// the panic's value and stack, for the caller to report).
 //
 // # Bounded fan-out
 //

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"golang.org/x/sync/semaphore"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/fgac-go/fgac/authz"
 )
@@ -19,7 +18,7 @@ const DefaultMaxInFlight = 64
 // documentation). It is safe for concurrent use if its engine is.
 type Reader struct {
 	next    authz.Reader
-	flights singleflight.Group
+	flights flights
 	slots   *semaphore.Weighted
 	share   bool // share identical concurrent checks through flights
 }
@@ -100,43 +99,27 @@ func (r *Reader) Check(ctx context.Context, req authz.CheckRequest) (authz.Decis
 	return d, nil
 }
 
-// shared asks the engine req, whose key is k, through the flight group.
+// shared asks the engine req, whose key is k, sharing the call with
+// identical checks in flight. Every caller, the one that started the call
+// included, waits for the answer or for its own context.
 func (r *Reader) shared(ctx context.Context, k string, req authz.CheckRequest) (authz.Decision, error) {
 	for {
-		ch := r.flights.DoChan(k, func() (any, error) { return r.lead(ctx, req) })
+		f := r.flights.join(k, func(f *flight) { go r.run(ctx, k, f, req) })
 		select {
 		case <-ctx.Done():
 			return authz.Deny(), unavailable(ctx.Err())
-		case res := <-ch:
-			if gone, ok := res.Err.(*leaderGone); ok {
-				if ctx.Err() != nil {
-					return authz.Deny(), gone.err
-				}
-				// The leader gave up; this caller has not. Ask again.
+		case <-f.done:
+			if f.gone && ctx.Err() == nil {
+				// The caller that started the call gave up; this one has
+				// not. Ask again.
 				continue
 			}
-			if res.Err != nil {
-				return authz.Deny(), res.Err
+			if f.err != nil {
+				return authz.Deny(), f.err
 			}
-			return res.Val.(authz.Decision), nil
+			return f.d, nil
 		}
 	}
-}
-
-// leaderGone is the result of a shared call that failed after its
-// leader's context ended: the other callers must not take it as theirs.
-type leaderGone struct{ err error }
-
-func (e *leaderGone) Error() string { return e.err.Error() }
-
-// lead runs a shared check under the context of the caller that started
-// it.
-func (r *Reader) lead(ctx context.Context, req authz.CheckRequest) (any, error) {
-	d, err := r.check(ctx, req)
-	if err != nil && ctx.Err() != nil {
-		return d, &leaderGone{err: err}
-	}
-	return d, err
 }
 
 // check asks the engine once, within the in-flight bound.
