@@ -668,6 +668,12 @@ func TestBypassOnlyThroughWithBypass(t *testing.T) {
 		{"other key type", context.WithValue(context.Background(), otherKey{}, &scheduler)},
 		{"bypass without identity", authz.WithBypass(context.Background(), authz.Bypass{})},
 		{"bypass without identity id", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "service"}})},
+		{"bypass as service:*", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "*"}})},
+		{"bypass as a wildcard", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Wildcard("service")})},
+		{"bypass with a space", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "a b"}})},
+		{"bypass with a hash", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "x#y"}})},
+		{"bypass with a relation", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "x", Relation: "member"}})},
+		{"bypass with a bad type", authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "Service!", ID: "x"}})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,9 @@ import "context"
 // A bypass is audited: every decision it makes says so ([Decision.Bypassed]).
 type Bypass struct {
 	// Identity names the trusted identity for audit, such as
-	// {Type: "service", ID: "scheduler"}. It must be set.
+	// {Type: "service", ID: "scheduler"}. It must be a valid subject
+	// without a relation (see [Subject.Validate]): events name it as the
+	// actor, so "service:*", "a b" or "x#y" are refused.
 	Identity Subject
 	// Scope, if non-nil, limits the bypass to the resources for which it
 	// returns true; other resources are checked by the engine as usual, and
@@ -22,9 +24,11 @@ type Bypass struct {
 type bypassKey struct{}
 
 // WithBypass returns a context that carries b. Call it only after
-// authenticating the identity. A bypass without an identity is ignored.
+// authenticating the identity. A bypass whose identity is missing or
+// malformed is ignored: ctx is returned unchanged, so the request is
+// checked by the engine like any other (it fails closed).
 func WithBypass(ctx context.Context, b Bypass) context.Context {
-	if b.Identity.Type == "" || b.Identity.ID == "" {
+	if b.Identity.Validate() != nil || b.Identity.Relation != "" {
 		return ctx
 	}
 	return context.WithValue(ctx, bypassKey{}, &b)

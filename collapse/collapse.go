@@ -41,8 +41,13 @@ const DecoyID = "fgac-decoy--not-a-resource"
 // unavailable) unchanged.
 //
 // For operations other than read, the operation and the read probe are
-// checked in one [authz.BulkChecker] call.
+// checked in one [authz.BulkChecker] call. An operation (or the read probe)
+// that is not mapped for q.Resource.Type is an error matching
+// [authz.ErrInvalidRequest] before any backend call.
 func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
+	if err := mapped(g, q.Resource.Type, q.Operation); err != nil {
+		return err
+	}
 	if q.Operation == authz.OpRead {
 		d, err := g.Check(ctx, q)
 		switch {
@@ -70,6 +75,20 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 		return authz.ErrNotFound
 	}
 	return g.AuthorizeErr(q, res[0]) // readable: the *authz.DeniedError
+}
+
+// mapped reports whether op and the read probe are mapped for typ.
+func mapped(g *authz.Guard, typ string, op authz.Operation) error {
+	ops := g.Operations()
+	if _, err := ops.Permission(typ, op); err != nil {
+		return err
+	}
+	if op != authz.OpRead {
+		if _, err := ops.Permission(typ, authz.OpRead); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NotFound answers a question about a resource that does not exist (or

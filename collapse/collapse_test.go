@@ -110,6 +110,32 @@ func TestVisibilityRule(t *testing.T) {
 	}
 }
 
+// TestUnmappedOperationReachesNoEngine: an operation the map lacks (or a
+// type whose read probe is unmapped) is an invalid request before any
+// backend call, for CheckOrNotFound and NotFound alike.
+func TestUnmappedOperationReachesNoEngine(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "t1", "alice")
+	for _, q := range []authz.Question{
+		{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: "READ"},
+		{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: "archive"},
+		{Subject: user("alice"), Resource: authz.Resource{Type: "robot", ID: "r1"}, Operation: authz.OpRead},
+		{Subject: user("alice"), Resource: authz.Resource{Type: "robot", ID: "r1"}, Operation: authz.OpCancel},
+	} {
+		for name, f := range map[string]func(context.Context, *authz.Guard, authz.Question) error{
+			"CheckOrNotFound": collapse.CheckOrNotFound, "NotFound": collapse.NotFound,
+		} {
+			r.rec.Reset()
+			if err := f(context.Background(), r.guard, q); !errors.Is(err, authz.ErrInvalidRequest) {
+				t.Errorf("%s(%s %s) = %v, want %v", name, q.Operation, q.Resource.Type, err, authz.ErrInvalidRequest)
+			}
+			if calls := r.rec.Calls(); len(calls) != 0 {
+				t.Errorf("%s(%s %s) made backend calls %v", name, q.Operation, q.Resource.Type, calls)
+			}
+		}
+	}
+}
+
 // TestNotFoundIsTheSentinel: the collapsed answer is authz.ErrNotFound
 // itself, never a denied error, and names nothing.
 func TestNotFoundIsTheSentinel(t *testing.T) {
