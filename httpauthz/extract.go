@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -46,17 +47,26 @@ func (pathValue) UsesBody() bool { return false }
 
 type query string
 
-// Query extracts the id from a query parameter. A parameter given more than
-// once is rejected.
+// Query extracts the id from a query parameter. A query string that does
+// not parse (such as one with a ";" separator, which net/url refuses), a
+// parameter given more than once and a parameter given empty (?task_id=)
+// are rejected with 400; only a parameter that is not there at all is
+// absent (which a list route takes as "no narrowing").
 func Query(name string) Extractor { return query(name) }
 
 func (q query) Extract(r *http.Request, _ []byte) (string, error) {
-	vs := r.URL.Query()[string(q)]
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", problem(http.StatusBadRequest, CodeInvalidField, "query string is malformed")
+	}
+	vs, given := values[string(q)]
 	switch {
-	case len(vs) == 0 || vs[0] == "":
+	case !given:
 		return "", absentInput("query parameter " + string(q))
 	case len(vs) > 1:
 		return "", problem(http.StatusBadRequest, CodeDuplicateKey, "query parameter "+string(q)+" appears more than once")
+	case vs[0] == "":
+		return "", problem(http.StatusBadRequest, CodeInvalidField, "query parameter "+string(q)+" is empty")
 	}
 	return vs[0], nil
 }

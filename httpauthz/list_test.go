@@ -71,6 +71,25 @@ func TestListRoutes(t *testing.T) {
 			}
 		})
 	}
+	// A narrowing parameter that is given but empty or malformed is bad
+	// input (400, no backend call, handler not run), never "no narrowing":
+	// that would list everything the caller may see instead of one task.
+	w.mux.Handle("POST /tracker", m.List("task", authz.OpRead, httpauthz.JSONField("task_id"))(list))
+	for _, bad := range []struct{ method, target, body string }{
+		{"GET", "/tracker?task_id=", ""},
+		{"GET", "/tracker?task_id=tA;x=1", ""},
+		{"GET", "/tracker?x=1;task_id=tA", ""},
+		{"GET", "/tracker?task_id=tA&task_id=tB", ""},
+		{"GET", "/tracker?task_id=%zz", ""},
+		{"POST", "/tracker", `{"task_id":""}`},
+		{"POST", "/tracker", `{"task_id":null}`},
+		{"POST", "/tracker", `{"task_id":7}`},
+	} {
+		got := w.do("bob", bad.method, bad.target, "application/json", bad.body)
+		if got.status != http.StatusBadRequest || len(got.calls) != 0 {
+			t.Errorf("%s %s %s = %d %s after calls %v, want 400 and no backend call", bad.method, bad.target, bad.body, got.status, got.body, got.calls)
+		}
+	}
 	// Under a trusted bypass the filter is lifted; an explicit filter is
 	// still honoured.
 	for _, tc := range []struct {
