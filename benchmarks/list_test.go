@@ -125,6 +125,7 @@ func BenchmarkFirstPage(b *testing.B) {
 			slices.Sort(ids)
 			return ids[:min(pageSize, len(ids))], nil
 		})
+		cursors := collapse.RandomCursors()
 		run("page-then-bulk", func(ctx context.Context) ([]string, error) {
 			items, _, err := collapse.FilterPage(ctx, w.guard, collapse.PageRequest[string]{
 				Subject:   subject,
@@ -134,6 +135,7 @@ func BenchmarkFirstPage(b *testing.B) {
 				Fetch:     w.fetch,
 				Resource:  func(id string) authz.Resource { return authz.Resource{Type: "task", ID: id} },
 				CursorOf:  func(id string) string { return id },
+				Cursors:   cursors,
 			})
 			return items, err
 		})

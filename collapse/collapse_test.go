@@ -1,10 +1,13 @@
 package collapse_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/fgac-go/fgac/audit"
@@ -314,10 +317,11 @@ func TestFilterPageKeepsPagesFull(t *testing.T) {
 	var fetches int
 	var pages [][]row
 	cursor := ""
+	cursors := collapse.RandomCursors()
 	for {
 		items, next, err := collapse.FilterPage(context.Background(), r.guard, collapse.PageRequest[row]{
 			Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
-			Size: 25, Batch: 50, MaxCalls: 100, Cursor: cursor,
+			Size: 25, Batch: 50, MaxCalls: 100, Cursor: cursor, Cursors: cursors,
 			Fetch:    candidates(1000, &fetches),
 			Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
 			CursorOf: func(x row) string { n, _ := strconv.Atoi(x.id[5:]); return strconv.Itoa(n + 1) },
@@ -355,7 +359,7 @@ func TestFilterPageBoundsCallsAndFailsClosed(t *testing.T) {
 	var fetches int
 	req := collapse.PageRequest[row]{
 		Subject: user("nobody"), Operation: authz.OpRead,
-		Size: 10, MaxCalls: 3,
+		Size: 10, MaxCalls: 3, Cursors: collapse.RandomCursors(),
 		Fetch:    candidates(100000, &fetches),
 		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
 		CursorOf: func(x row) string { return x.id },
@@ -436,4 +440,184 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 	if n != 1 {
 		t.Errorf("pages under bypass and without access = %d, want 1 and 0", n)
 	}
+}
+
+// hiddenRig is 200 rows row|000..row|199 (the "|" cannot occur in a
+// base64url cursor, so a cursor that holds an id is found without false
+// positives) of which alice may see every 10th, and
+// a Fetch over them in id order whose cursor is the last row's id, the
+// usual repository cursor.
+func hiddenRig(t testing.TB) (*rig, func(ctx context.Context, cursor string, n int) ([]row, string, error)) {
+	r := newRig(t)
+	for i := 0; i < 200; i += 10 {
+		r.registerTask(t, fmt.Sprintf("row|%03d", i), "alice")
+	}
+	fetch := func(_ context.Context, cursor string, n int) ([]row, string, error) {
+		start := 0
+		if cursor != "" {
+			i, err := strconv.Atoi(strings.TrimPrefix(cursor, "row|"))
+			if err != nil {
+				return nil, "", fmt.Errorf("repository got a cursor it did not make: %q", cursor)
+			}
+			start = i + 1
+		}
+		var out []row
+		for i := start; i < 200 && len(out) < n; i++ {
+			out = append(out, row{id: fmt.Sprintf("row|%03d", i)})
+		}
+		next := ""
+		if len(out) > 0 && start+len(out) < 200 {
+			next = out[len(out)-1].id
+		}
+		return out, next, nil
+	}
+	return r, fetch
+}
+
+// TestFilterPageCursorsNameNoHiddenRow: paging through rows of which the
+// caller sees 1 in 10, with budgets that run out on hidden rows, every
+// cursor handed out is opaque (no hidden id in it, raw or decoded, and all
+// of one length), the pages hold exactly the visible rows in order, and a
+// cursor that is altered, forged or replayed by another subject is refused
+// before any fetch or check.
+func TestFilterPageCursorsNameNoHiddenRow(t *testing.T) {
+	r, fetch := hiddenRig(t)
+	cursors := collapse.RandomCursors()
+	var fetches int
+	counted := func(ctx context.Context, cursor string, n int) ([]row, string, error) {
+		fetches++
+		return fetch(ctx, cursor, n)
+	}
+	req := collapse.PageRequest[row]{
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		Size: 3, Batch: 4, MaxCalls: 2, Cursors: cursors,
+		Fetch:    counted,
+		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
+		CursorOf: func(x row) string { return x.id },
+	}
+	var got []string
+	var handedOut []string
+	for pages := 0; ; pages++ {
+		if pages > 200 {
+			t.Fatal("paging does not end")
+		}
+		items, next, err := collapse.FilterPage(context.Background(), r.guard, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			got = append(got, it.id)
+		}
+		if next == "" {
+			break
+		}
+		handedOut = append(handedOut, next)
+		req.Cursor = next
+	}
+	var want []string
+	for i := 0; i < 200; i += 10 {
+		want = append(want, fmt.Sprintf("row|%03d", i))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("visible rows mismatch (-want +got):\n%s", diff)
+	}
+	if len(handedOut) < 10 {
+		t.Fatalf("only %d cursors handed out; the test needs budgets that run out", len(handedOut))
+	}
+	for _, c := range handedOut {
+		if len(c) != len(handedOut[0]) {
+			t.Errorf("cursor lengths differ: %d and %d", len(c), len(handedOut[0]))
+		}
+		decoded, _ := base64.RawURLEncoding.DecodeString(c)
+		for i := range 200 {
+			id := fmt.Sprintf("row|%03d", i)
+			if strings.Contains(c, id) || bytes.Contains(decoded, []byte(id)) {
+				t.Errorf("cursor %q contains %s", c, id)
+			}
+		}
+	}
+	// Altered, forged, truncated, another subject's or another
+	// operation's cursor: refused, nothing fetched or checked.
+	good := handedOut[0]
+	flipped := []byte(good)
+	flipped[len(flipped)/2] ^= 1
+	if flipped[len(flipped)/2] == '-' || flipped[len(flipped)/2] == '_' {
+		flipped[len(flipped)/2] = 'A'
+	}
+	forged := base64.RawURLEncoding.EncodeToString([]byte("row|050"))
+	other := collapse.RandomCursors()
+	for name, tc := range map[string]struct {
+		cursor  string
+		subject authz.Subject
+		op      authz.Operation
+		cursors *collapse.Cursors
+	}{
+		"raw row id":        {"row|050", user("alice"), authz.OpRead, cursors},
+		"forged":            {forged, user("alice"), authz.OpRead, cursors},
+		"altered":           {string(flipped), user("alice"), authz.OpRead, cursors},
+		"truncated":         {good[:len(good)-4], user("alice"), authz.OpRead, cursors},
+		"another subject":   {good, user("mallory"), authz.OpRead, cursors},
+		"another operation": {good, user("alice"), authz.OpCancel, cursors},
+		"another key":       {good, user("alice"), authz.OpRead, other},
+	} {
+		bad := req
+		bad.Cursor, bad.Subject, bad.Operation, bad.Cursors = tc.cursor, tc.subject, tc.op, tc.cursors
+		fetches = 0
+		r.rec.Reset()
+		items, next, err := collapse.FilterPage(context.Background(), r.guard, bad)
+		if !errors.Is(err, collapse.ErrBadCursor) || !errors.Is(err, authz.ErrInvalidRequest) || items != nil || next != "" {
+			t.Errorf("%s: %d items, next %q, err %v; want %v", name, len(items), next, err, collapse.ErrBadCursor)
+		}
+		if fetches != 0 || len(r.rec.Calls()) != 0 {
+			t.Errorf("%s: %d fetches and calls %v before refusing", name, fetches, r.rec.Calls())
+		}
+	}
+	req.Cursors = nil
+	if _, _, err := collapse.FilterPage(context.Background(), r.guard, req); !errors.Is(err, collapse.ErrBadPageRequest) {
+		t.Errorf("request without Cursors: %v, want %v", err, collapse.ErrBadPageRequest)
+	}
+}
+
+// FuzzFilterPageCursor: no cursor a client can send makes FilterPage
+// panic, reach the repository with a cursor it did not make, or return a
+// row the caller may not see.
+func FuzzFilterPageCursor(f *testing.F) {
+	r, fetch := hiddenRig(f)
+	cursors := collapse.RandomCursors()
+	req := collapse.PageRequest[row]{
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		Size: 3, Batch: 4, MaxCalls: 2, Cursors: cursors,
+		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
+		CursorOf: func(x row) string { return x.id },
+	}
+	req.Fetch = fetch
+	_, next, err := collapse.FilterPage(context.Background(), r.guard, req)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(next)
+	f.Add("")
+	f.Add("row|050")
+	f.Add(next[:len(next)-1] + "A")
+	f.Fuzz(func(t *testing.T, cursor string) {
+		req := req
+		req.Cursor = cursor
+		req.Fetch = func(ctx context.Context, c string, n int) ([]row, string, error) {
+			rows, next, err := fetch(ctx, c, n)
+			if err != nil {
+				t.Fatalf("repository got cursor %q: %v", c, err)
+			}
+			return rows, next, nil
+		}
+		items, _, err := collapse.FilterPage(context.Background(), r.guard, req)
+		if err != nil && !errors.Is(err, collapse.ErrBadCursor) {
+			t.Fatalf("cursor %q: %v", cursor, err)
+		}
+		for _, it := range items {
+			n, _ := strconv.Atoi(it.id[4:])
+			if n%10 != 0 {
+				t.Fatalf("cursor %q: hidden row %s returned", cursor, it.id)
+			}
+		}
+	})
 }

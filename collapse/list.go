@@ -3,6 +3,7 @@ package collapse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 
@@ -114,10 +115,15 @@ type PageRequest[T any] struct {
 	// come back short when the bound is reached; its cursor continues after
 	// the last candidate examined.
 	MaxCalls int
-	// Cursor continues a previous page; empty starts at the beginning.
+	// Cursors seals the cursors handed out and opens Cursor. Required: a
+	// repository cursor may name a row the subject may not see.
+	Cursors *Cursors
+	// Cursor continues a previous page: a cursor FilterPage returned for
+	// the same Subject and Operation, or empty to start at the beginning.
 	Cursor string
 	// Fetch returns up to n candidates after cursor, in the repository's
 	// order, and the cursor after the last of them ("" when exhausted).
+	// Its cursors never reach the client unsealed.
 	Fetch func(ctx context.Context, cursor string, n int) (items []T, next string, err error)
 	// Resource returns the resource a candidate is checked as.
 	Resource func(T) authz.Resource
@@ -125,8 +131,9 @@ type PageRequest[T any] struct {
 	CursorOf func(T) string
 }
 
-// ErrBadPageRequest reports a [PageRequest] missing a required field.
-var ErrBadPageRequest = errors.New("collapse: page request needs Size > 0, Fetch, Resource and CursorOf")
+// ErrBadPageRequest reports a [PageRequest] missing a required field. It
+// matches [authz.ErrInvalidRequest].
+var ErrBadPageRequest = fmt.Errorf("collapse: %w: page request needs Size > 0, Fetch, Resource, CursorOf and Cursors", authz.ErrInvalidRequest)
 
 // FilterPage returns up to req.Size candidates that the subject may access,
 // checking each fetched batch with one bulk call and fetching more batches
@@ -136,9 +143,22 @@ var ErrBadPageRequest = errors.New("collapse: page request needs Size > 0, Fetch
 // dropped; a backend failure returns the error and no items, never a partial
 // page presented as whole.
 func FilterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T]) ([]T, string, error) {
-	if req.Size <= 0 || req.Fetch == nil || req.Resource == nil || req.CursorOf == nil {
+	if req.Size <= 0 || req.Fetch == nil || req.Resource == nil || req.CursorOf == nil || req.Cursors == nil {
 		return nil, "", ErrBadPageRequest
 	}
+	start, err := req.Cursors.open(req.Cursor, req.Subject, req.Operation)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next, err := filterPage(ctx, g, req, start)
+	if err != nil {
+		return nil, "", err
+	}
+	return items, req.Cursors.seal(next, req.Subject, req.Operation), nil
+}
+
+// filterPage is FilterPage over the repository's own cursors.
+func filterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T], start string) ([]T, string, error) {
 	batch := req.Batch
 	if batch <= 0 {
 		batch = req.Size
@@ -148,7 +168,7 @@ func FilterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T]) 
 		maxCalls = 8
 	}
 	out := make([]T, 0, req.Size)
-	cursor := req.Cursor
+	cursor := start
 	qs := make([]authz.Question, 0, batch)
 	for calls := 0; calls < maxCalls; calls++ {
 		items, next, err := req.Fetch(ctx, cursor, batch)

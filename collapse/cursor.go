@@ -1,0 +1,118 @@
+package collapse
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// Cursors seals the page cursors that [FilterPage] hands out, so that a
+// client can continue a list but learn nothing from the cursor itself.
+//
+// A page that filters candidate rows must be able to continue after a row
+// the caller may not see (the last candidate examined when the call budget
+// ran out, say); a plain "last row id" cursor would hand that hidden id to
+// the client. A sealed cursor is the repository's cursor encrypted and
+// authenticated with AES-GCM under a key only the service holds, with a
+// fresh random nonce each time and padded to a fixed length, and bound to
+// the subject and operation it was issued for: its bytes, its length and
+// its equality with other cursors say nothing about the position, and a
+// cursor that was altered, forged, or issued to another subject is refused
+// with [ErrBadCursor].
+//
+// A Cursors is safe for concurrent use.
+type Cursors struct {
+	aead cipher.AEAD
+}
+
+// ErrBadCursor is the error of a page cursor that [Cursors] did not issue
+// for this subject and operation (malformed, altered, expired key, another
+// subject's). It matches [authz.ErrInvalidRequest] and says nothing more,
+// whatever was wrong with the cursor.
+var ErrBadCursor = fmt.Errorf("collapse: %w: malformed page cursor", authz.ErrInvalidRequest)
+
+// cursorBlock is the length every sealed cursor's plaintext is padded to
+// (a multiple of it for longer cursors), so that a cursor's length does not
+// tell the length of the position it holds.
+const cursorBlock = 128
+
+// NewCursors returns Cursors that seal with key, an AES key of 16, 24 or 32
+// bytes. Services with several replicas give them all the same key (and
+// rotate it like any secret: cursors sealed under an old key are refused).
+func NewCursors(key []byte) (*Cursors, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("collapse: %w: cursor key must be 16, 24 or 32 bytes", authz.ErrInvalidRequest)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("collapse: cursor cipher: %w", err)
+	}
+	return &Cursors{aead: aead}, nil
+}
+
+// RandomCursors returns Cursors with a fresh random key: for a single
+// process, whose cursors need not survive a restart.
+func RandomCursors() *Cursors {
+	key := make([]byte, 32)
+	rand.Read(key) // never fails (crypto/rand panics rather than return short)
+	c, err := NewCursors(key)
+	if err != nil {
+		panic(err) // unreachable: the key has a valid length
+	}
+	return c
+}
+
+// binding is the additional data a cursor is sealed with: the subject and
+// operation of the listing, so that a cursor is good only for them.
+func binding(s authz.Subject, op authz.Operation) []byte {
+	return []byte(s.String() + "\x00" + string(op))
+}
+
+// seal returns the client's form of the repository cursor pos; "" stays ""
+// (the last page).
+func (c *Cursors) seal(pos string, s authz.Subject, op authz.Operation) string {
+	if pos == "" {
+		return ""
+	}
+	// Plaintext: pos, a 0x80 marker, zero padding to a multiple of
+	// cursorBlock.
+	n := (len(pos)/cursorBlock + 1) * cursorBlock
+	plain := make([]byte, n)
+	copy(plain, pos)
+	plain[len(pos)] = 0x80
+	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+n+c.aead.Overhead())
+	rand.Read(nonce)
+	sealed := c.aead.Seal(nonce, nonce, plain, binding(s, op))
+	return base64.RawURLEncoding.EncodeToString(sealed)
+}
+
+// open returns the repository cursor that seal hid in cursor, or
+// ErrBadCursor.
+func (c *Cursors) open(cursor string, s authz.Subject, op authz.Operation) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead()+cursorBlock {
+		return "", ErrBadCursor
+	}
+	ns := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, raw[:ns], raw[ns:], binding(s, op))
+	if err != nil {
+		return "", ErrBadCursor
+	}
+	i := len(plain) - 1
+	for i >= 0 && plain[i] == 0 {
+		i--
+	}
+	if i <= 0 || plain[i] != 0x80 {
+		return "", ErrBadCursor
+	}
+	return string(plain[:i]), nil
+}
+
