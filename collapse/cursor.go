@@ -115,4 +115,3 @@ func (c *Cursors) open(cursor string, s authz.Subject, op authz.Operation) (stri
 	}
 	return string(plain[:i]), nil
 }
-
