@@ -105,6 +105,26 @@ func NotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
 	return err
 }
 
+// Rows tells whether the row of a resource exists in the service's own
+// store, which is the source of truth for existence: a relationship left
+// in the graph after its row was deleted (a failed deregistration, a grant
+// that raced the delete) must not grant anything.
+type Rows interface {
+	// Exists reports whether r's row exists. It is asked for every
+	// resource an [Enforcer] checks (the parent of a child), and for
+	// [DecoyID] in place of a resource that does not exist, so that both
+	// cost the same store call; it must answer false for DecoyID. An error
+	// is answered as a server error, for existing and missing resources
+	// alike.
+	Exists(ctx context.Context, r authz.Resource) (bool, error)
+}
+
+// RowsFunc adapts a function to [Rows].
+type RowsFunc func(ctx context.Context, r authz.Resource) (bool, error)
+
+// Exists calls f.
+func (f RowsFunc) Exists(ctx context.Context, r authz.Resource) (bool, error) { return f(ctx, r) }
+
 // Enforcer applies the collapse rule to resources and child resources,
 // honours the enforcement mode of each request and reports every decision
 // as one [audit.Event]. The zero value is not usable; set Guard (and
@@ -119,6 +139,13 @@ type Enforcer struct {
 	// Modes chooses the mode of each request; nil means [audit.Enforce]
 	// everywhere.
 	Modes audit.ModeFunc
+	// Rows, if set, confirms that the checked resource's row exists, as
+	// part of every decision (bypassed ones included): a resource whose
+	// row is gone answers exactly like one that never existed, after the
+	// same store and engine calls, whatever relationships it still has.
+	// Nil means the graph alone decides, and a relationship that outlives
+	// its row keeps granting until the reconciler removes it.
+	Rows Rows
 }
 
 // Request is one enforcement question. Resource may be a child type; its ID
@@ -256,11 +283,11 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		}
 		q.Resource.Type = typ
 		if !authz.ValidID(target.ID) {
-			return authz.Resource{}, NotFound(ctx, e.Guard, q)
+			return authz.Resource{}, e.notFound(ctx, q)
 		}
 		resolved, err := e.Parents.Resolve(ctx, target)
 		if errors.Is(err, authz.ErrNotFound) {
-			return authz.Resource{}, NotFound(ctx, e.Guard, q)
+			return authz.Resource{}, e.notFound(ctx, q)
 		}
 		if err != nil {
 			return authz.Resource{}, err
@@ -270,12 +297,41 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		if err := authz.ValidateType(target.Type); err != nil {
 			return authz.Resource{}, err
 		}
-		return authz.Resource{}, NotFound(ctx, e.Guard, q)
+		return authz.Resource{}, e.notFound(ctx, q)
+	}
+	if e.Rows != nil {
+		if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
+			return authz.Resource{}, err
+		}
+		exists, err := e.Rows.Exists(ctx, q.Resource)
+		switch {
+		case err != nil:
+			return authz.Resource{}, err
+		case !exists:
+			// The row is gone: answer as for a missing resource, with the
+			// decoy check, whatever the graph still holds.
+			return authz.Resource{}, NotFound(ctx, e.Guard, q)
+		}
 	}
 	if err := CheckOrNotFound(ctx, e.Guard, q); err != nil {
 		return authz.Resource{}, err
 	}
 	return q.Resource, nil
+}
+
+// notFound answers q, whose resource does not exist or whose id is
+// malformed, after the same calls as an existing unreadable resource: the
+// existence query and the check, both on [DecoyID].
+func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
+	if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
+		return err
+	}
+	if e.Rows != nil {
+		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: DecoyID}); err != nil {
+			return err
+		}
+	}
+	return NotFound(ctx, e.Guard, q)
 }
 
 func (e *Enforcer) missing(ctx context.Context, req Request) error {
@@ -288,5 +344,5 @@ func (e *Enforcer) missing(ctx context.Context, req Request) error {
 		typ = t
 	}
 	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency}
-	return NotFound(ctx, e.Guard, q)
+	return e.notFound(ctx, q)
 }

@@ -56,6 +56,14 @@ type Config struct {
 	WriteError ErrorWriter
 	// Hook receives one [audit.Event] per decision; nil means none.
 	Hook audit.Hook
+	// Rows, if set, confirms as part of every decision that the row of the
+	// checked resource (the parent of a child) exists in the service's
+	// store, so that relationships that outlive their row (a failed
+	// deregistration, a grant that raced a delete) grant nothing: a
+	// resource whose row is gone gets the same 404, after the same calls,
+	// as one that never existed, also under a bypass. See
+	// [collapse.Rows]. Nil means the graph alone decides.
+	Rows collapse.Rows
 	// Modes chooses the enforcement mode per resource type, route (the
 	// request's ServeMux pattern) and tenant (from the context); nil means
 	// [audit.Enforce] everywhere. In shadow mode every request goes on to
@@ -82,7 +90,7 @@ func New(cfg Config) *Middleware {
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes}}
+	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows}}
 }
 
 // Target is what the middleware checked, available to the next handler
