@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fgac-go/fgac/schema"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -440,13 +441,15 @@ func TestNewOperationMapValidatesAgainstTheSchema(t *testing.T) {
 	}
 }
 
-func TestNewOperationMapWithoutSchema(t *testing.T) {
-	m, err := authz.NewOperationMap(nil, map[string]map[authz.Operation]string{"task": {authz.OpCancel: "cancel"}})
-	if err != nil {
-		t.Fatalf("NewOperationMap(nil schema): %v", err)
-	}
-	if p, err := m.Permission("task", authz.OpCancel); err != nil || p != "cancel" {
-		t.Errorf("Permission(task, cancel) = %q, %v", p, err)
+// TestNewOperationMapNeedsASchema: a map that nothing validates is a
+// setup error, also with a typed nil schema.
+func TestNewOperationMapNeedsASchema(t *testing.T) {
+	var typedNil *schema.Schema
+	for name, s := range map[string]authz.PermissionSet{"nil": nil, "typed nil": typedNil} {
+		m, err := authz.NewOperationMap(s, map[string]map[authz.Operation]string{"task": {authz.OpCancel: "cancel"}})
+		if !errors.Is(err, authz.ErrInvalidRequest) || m != nil {
+			t.Errorf("NewOperationMap(%s schema) = %v, %v; want %v", name, m, err, authz.ErrInvalidRequest)
+		}
 	}
 }
 

@@ -89,7 +89,7 @@ func ExampleGuard_Authorize() {
 }
 
 func ExampleWithBypass() {
-	ops, err := authz.NewOperationMap(nil, map[string]map[authz.Operation]string{"task": {authz.OpDelete: "delete"}})
+	ops, err := authz.NewOperationMap(perms{"task": {"delete"}}, map[string]map[authz.Operation]string{"task": {authz.OpDelete: "delete"}})
 	if err != nil {
 		panic(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 )
 
@@ -19,9 +20,13 @@ type OperationMap struct {
 // NewOperationMap builds an OperationMap from mapping (resource type ->
 // operation -> permission) and checks every permission against schema. It
 // returns an error listing every entry whose resource type or permission
-// the schema lacks, or whose names are malformed. A nil schema skips the
-// schema check (not recommended outside tests).
+// the schema lacks, or whose names are malformed. A nil schema (or a typed
+// nil) is an error matching [ErrInvalidRequest]: a map that nothing
+// validated would turn a typo into a lock-out found in production.
 func NewOperationMap(schema PermissionSet, mapping map[string]map[Operation]string) (*OperationMap, error) {
+	if schema == nil || reflect.ValueOf(schema).Kind() == reflect.Pointer && reflect.ValueOf(schema).IsNil() {
+		return nil, fmt.Errorf("authz: %w: NewOperationMap needs the schema (the engine) to validate against", ErrInvalidRequest)
+	}
 	m := &OperationMap{perms: make(map[string]map[Operation]string, len(mapping))}
 	var errs []error
 	for _, typ := range slices.Sorted(maps.Keys(mapping)) {
@@ -38,7 +43,7 @@ func NewOperationMap(schema PermissionSet, mapping map[string]map[Operation]stri
 				errs = append(errs, fmt.Errorf("authz: %s: empty operation", typ))
 			case ValidateName(perm) != nil:
 				errs = append(errs, fmt.Errorf("authz: %s: operation %q maps to malformed permission %q", typ, op, perm))
-			case schema != nil && !schema.HasPermission(typ, perm):
+			case !schema.HasPermission(typ, perm):
 				errs = append(errs, fmt.Errorf("authz: %s: operation %q maps to permission %q, which the schema does not define", typ, op, perm))
 			default:
 				m.perms[typ][op] = perm

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	fgacschema "github.com/fgac-go/fgac/schema"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -75,7 +76,11 @@ func newSpice(tb testing.TB) *spice {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := authz.NewOperationMap(nil, ops)
+	parsed, err := fgacschema.Parse(schema)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := authz.NewOperationMap(parsed, ops)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -152,8 +152,10 @@ func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (col
 	return req, m.enforcer.Mode(r.Context(), typ, r.Pattern)
 }
 
-// checkSetup panics unless op is mapped for the type that resources of typ
-// are checked as: a route that could only ever fail is a setup error.
+// checkSetup panics unless op, and for any other operation the read probe
+// that tells 403 from 404, are mapped for the type that resources of typ
+// are checked as: a route that could only ever fail is a setup error, and
+// the message says what to add where.
 func (m *Middleware) checkSetup(typ string, op authz.Operation) {
 	target := typ
 	if m.cfg.Parents != nil {
@@ -163,8 +165,18 @@ func (m *Middleware) checkSetup(typ string, op authz.Operation) {
 		}
 		target = t
 	}
-	if _, err := m.cfg.Guard.Operations().Permission(target, op); err != nil {
-		panic(fmt.Sprintf("httpauthz: route for %s: %v", typ, err))
+	ops := m.cfg.Guard.Operations()
+	if len(ops.Operations(target)) == 0 {
+		if target != typ {
+			panic(fmt.Sprintf("httpauthz: route for %s: its permissions come from %s (Config.Parents), which the OperationMap does not map: add %q to the map given to authz.NewOperationMap", typ, target, target))
+		}
+		panic(fmt.Sprintf("httpauthz: route for %s: %q is neither in the OperationMap nor a child type: map its operations in authz.NewOperationMap, or, if it has no permissions of its own, register it with Config.Parents.Register(%q, parentType, resolver)", typ, typ, typ))
+	}
+	if _, err := ops.Permission(target, op); err != nil {
+		panic(fmt.Sprintf("httpauthz: route for %s: %v: add it to the map given to authz.NewOperationMap", typ, err))
+	}
+	if _, err := ops.Permission(target, authz.OpRead); op != authz.OpRead && err != nil {
+		panic(fmt.Sprintf("httpauthz: route for %s %s: %v: a denied %s answers 403 or 404 depending on whether the subject may read, so read must be mapped too", typ, op, err, op))
 	}
 }
 

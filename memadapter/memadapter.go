@@ -70,8 +70,12 @@ type revKey struct{ subjTyp, subjID, typ, rel string }
 type revVal struct{ id, subjRel string }
 
 // New parses schemaText with [schema.Parse] and returns an Authorizer with
-// no relationships. A schema error is returned as is (an [*schema.Error]).
+// no relationships. A schema error is returned as is (an [*schema.Error]);
+// an empty schema is an error matching [authz.ErrInvalidRequest].
 func New(schemaText string) (*Authorizer, error) {
+	if strings.TrimSpace(schemaText) == "" {
+		return nil, fmt.Errorf("memadapter: %w: empty schema", authz.ErrInvalidRequest)
+	}
 	s, err := schema.Parse(schemaText)
 	if err != nil {
 		return nil, err

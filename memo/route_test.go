@@ -2,6 +2,7 @@ package memo_test
 
 import (
 	"context"
+	"github.com/fgac-go/fgac/schema"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -50,7 +51,11 @@ var messageIDs = []string{"m1", "m2", "m3", "m4", "m5"}
 // [memo.Reader] and the mux in [memo.Middleware].
 func parentRoute(t testing.TB, engine authz.Reader, memoised bool) http.Handler {
 	t.Helper()
-	ops, err := authz.NewOperationMap(nil, testOps)
+	parsed, err := schema.Parse(testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := authz.NewOperationMap(parsed, testOps)
 	if err != nil {
 		t.Fatal(err)
 	}

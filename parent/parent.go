@@ -12,8 +12,11 @@ package parent
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"reflect"
 	"sync"
 
 	"github.com/fgac-go/fgac/authz"
@@ -36,8 +39,10 @@ var ErrBadParent = errors.New("parent: resolver returned no valid parent")
 // Resolver finds the id of a child's parent.
 type Resolver interface {
 	// Parent returns the id of the parent of the child with id childID.
-	// It returns an error matching [authz.ErrNotFound] when the child does
-	// not exist.
+	// When the child does not exist it returns an error matching
+	// [authz.ErrNotFound], or the store's own not-found as the natural
+	// code would: [sql.ErrNoRows] and [fs.ErrNotExist] are recognised too,
+	// so that a missing child answers not-found rather than a server error.
 	Parent(ctx context.Context, childID string) (string, error)
 }
 
@@ -77,7 +82,7 @@ func (g *Registry) Register(childType, parentType string, r Resolver) {
 	if err := authz.ValidateType(parentType); err != nil {
 		panic(fmt.Sprintf("parent: Register: %v", err))
 	}
-	if r == nil {
+	if isNil(r) {
 		panic("parent: Register: nil resolver for " + childType)
 	}
 	g.mu.Lock()
@@ -138,7 +143,8 @@ func (g *Registry) maxDepth() int {
 // resource whose type is not a child is returned unchanged.
 //
 // Errors: whatever a resolver returns (an [authz.ErrNotFound] for a missing
-// child is passed through unchanged); [ErrBadParent] for an empty or
+// child is passed through unchanged, and [sql.ErrNoRows] or [fs.ErrNotExist]
+// become [authz.ErrNotFound]); [ErrBadParent] for an empty or
 // malformed parent id, a cycle or a chain over the bound. Resolve never
 // returns a resource it did not validate.
 func (g *Registry) Resolve(ctx context.Context, child authz.Resource) (authz.Resource, error) {
@@ -155,6 +161,10 @@ func (g *Registry) Resolve(ctx context.Context, child authz.Resource) (authz.Res
 		}
 		id, err := e.resolver.Parent(ctx, cur.ID)
 		if err != nil {
+			if !errors.Is(err, authz.ErrNotFound) && (errors.Is(err, sql.ErrNoRows) || errors.Is(err, fs.ErrNotExist)) {
+				// A store's not-found: the child does not exist.
+				return authz.Resource{}, authz.ErrNotFound
+			}
 			return authz.Resource{}, err
 		}
 		if !authz.ValidID(id) {
@@ -175,4 +185,17 @@ func (g *Registry) Require(typ string) error {
 		return fmt.Errorf("%w %q", ErrUnregistered, typ)
 	}
 	return nil
+}
+
+// isNil reports whether r is nil or a typed nil (a nil ResolverFunc, a nil
+// pointer), which would panic at request time.
+func isNil(r Resolver) bool {
+	if r == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(r); v.Kind() {
+	case reflect.Func, reflect.Pointer, reflect.Map, reflect.Interface, reflect.Chan, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
 }

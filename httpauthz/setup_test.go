@@ -1,0 +1,107 @@
+package httpauthz_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/parent"
+)
+
+// panicMessage runs f and returns what it panicked with, or "".
+func panicMessage(f func()) (msg string) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg = fmt.Sprint(p)
+		}
+	}()
+	f()
+	return ""
+}
+
+// TestSetupCatchesWiringMistakes: routes that could only ever fail panic
+// when they are built, with a message that names what is missing and
+// where, like http.ServeMux.Handle on a bad pattern.
+func TestSetupCatchesWiringMistakes(t *testing.T) {
+	engine, err := memadapter.New(testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// task maps cancel but not read: a denied cancel could not tell 403
+	// from 404.
+	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
+		"task": {authz.OpCancel: "cancel"}, "agent": {authz.OpRead: "read"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents := &parent.Registry{}
+	parents.Register("message", "task", parent.ResolverFunc(func(context.Context, string) (string, error) { return "t1", nil }))
+	m := httpauthz.New(httpauthz.Config{Guard: authz.NewGuard(engine, ops), Parents: parents, Subject: func(*http.Request) (authz.Subject, bool) { return authz.Subject{}, false }})
+	id := httpauthz.PathValue("id")
+	for _, tc := range []struct {
+		name  string
+		build func()
+		want  []string
+	}{
+		{"stronger op without read", func() { m.Require("task", authz.OpCancel, id) }, []string{"read must be mapped", `"task"`}},
+		{"rpc method without read", func() {
+			var t httpauthz.Methods
+			t.Handle("task/cancel", httpauthz.Method{ResourceType: "task", Operation: authz.OpCancel, ID: id})
+			m.RPC(&t, httpauthz.JSONField("method"))
+		}, []string{"read must be mapped"}},
+		{"unregistered child", func() { m.Require("note", authz.OpRead, id) }, []string{"note", "Parents.Register", "NewOperationMap"}},
+		{"child whose parent type is unmapped", func() { m.Require("message", authz.OpUpdate, id) }, []string{"message", "task", "NewOperationMap"}},
+		{"unmapped operation", func() { m.Require("agent", authz.OpDelete, id) }, []string{"delete", "agent", "NewOperationMap"}},
+	} {
+		msg := panicMessage(tc.build)
+		if msg == "" {
+			t.Errorf("%s: no panic at setup", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: panic %q does not mention %s", tc.name, msg, w)
+			}
+		}
+	}
+	// A typed-nil resolver is refused at registration, not at request time.
+	var nilFunc parent.ResolverFunc
+	if msg := panicMessage(func() { parents.Register("state", "task", nilFunc) }); !strings.Contains(msg, "nil resolver") {
+		t.Errorf("typed-nil ResolverFunc: panic %q", msg)
+	}
+	// An empty schema is an error, not an engine that denies everything.
+	if _, err := memadapter.New("  \n"); !errors.Is(err, authz.ErrInvalidRequest) {
+		t.Errorf("memadapter.New(empty) = %v, want %v", err, authz.ErrInvalidRequest)
+	}
+}
+
+// TestStoreNotFoundFromResolverIsNotFound: a resolver written the natural
+// way, returning its store's sql.ErrNoRows for a missing child, answers
+// exactly like a missing child (404, same bytes, same calls), not 500.
+func TestStoreNotFoundFromResolverIsNotFound(t *testing.T) {
+	w := probeWorld(t)
+	parents := &parent.Registry{}
+	parents.Register("message", "task", parent.ResolverFunc(func(_ context.Context, id string) (string, error) {
+		if id == "m1" {
+			return "t1", nil
+		}
+		return "", fmt.Errorf("store: select message %s: %w", id, sql.ErrNoRows)
+	}))
+	m := httpauthz.New(httpauthz.Config{Guard: w.guard, Parents: parents, Consistency: authz.FullyConsistent(), Subject: func(r *http.Request) (authz.Subject, bool) {
+		return authz.Subject{Type: "user", ID: r.Header.Get("X-Test-User")}, true
+	}})
+	w.mux.Handle("GET /sqlmessages/{id}", m.Require("message", authz.OpRead, httpauthz.PathValue("id"))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	unreadable := w.do("bob", "GET", "/sqlmessages/m1", "", "")
+	missing := w.do("bob", "GET", "/sqlmessages/m-missing", "", "")
+	if missing.status != http.StatusNotFound || missing.body != unreadable.body || strings.Join(missing.calls, ",") != strings.Join(unreadable.calls, ",") {
+		t.Errorf("missing child via sql.ErrNoRows: %d %s %v; unreadable: %d %s %v", missing.status, missing.body, missing.calls, unreadable.status, unreadable.body, unreadable.calls)
+	}
+}
