@@ -119,6 +119,14 @@ type byName struct {
 // ByName extracts a name with inner and resolves it to an id with lookup.
 // The check then runs on the id, never on the name. A name that resolves to
 // nothing is answered exactly like an unreadable resource.
+//
+// Make names unique per owner (or tenant), not globally, and have lookup
+// resolve a name only among the caller's own, taking the caller from the
+// request context it is given: a globally unique name is an existence
+// oracle that no answer here can hide, because creating a name another
+// tenant uses fails (409) where a free name succeeds. examples/service
+// does this (names unique per (owner, name); lookup in the caller's
+// names).
 func ByName(inner Extractor, lookup NameLookup) Extractor {
 	return byName{inner: inner, lookup: lookup}
 }

@@ -22,7 +22,8 @@ import (
 //   - An agent API key, returned once when the agent is created, makes the
 //     request act as the agent itself, agent:<id>. This is not a bypass (the
 //     reference system's gap): the key is an ordinary subject, and the
-//     schema grants it read and update on its own agent's tasks only.
+//     schema grants it read and update on its own agent's tasks only. The
+//     names it addresses tasks by are those of the agent's owner.
 //
 // Neither kind is ever logged, and both are compared by their SHA-256
 // digest only. Agent keys are 256 random bits, so a plain digest is as good
@@ -33,17 +34,33 @@ import (
 // credential cannot be confused.
 const agentKeyPrefix = "agk_"
 
-type subjectKey struct{}
+// caller is who a request acts as: the subject the checks use, and the
+// user whose names its name routes resolve (see ownName). For a user token
+// both are the user; for an agent API key the subject is the agent and the
+// names are those of the agent's owner, the user it works for.
+type caller struct {
+	subject authz.Subject
+	owner   string
+}
 
-// withSubject returns ctx carrying the authenticated subject.
-func withSubject(ctx context.Context, s authz.Subject) context.Context {
-	return context.WithValue(ctx, subjectKey{}, s)
+type callerKey struct{}
+
+// withCaller returns ctx carrying the authenticated caller.
+func withCaller(ctx context.Context, c caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
 }
 
 // subjectFrom returns the subject that authenticate put in ctx.
 func subjectFrom(ctx context.Context) (authz.Subject, bool) {
-	s, ok := ctx.Value(subjectKey{}).(authz.Subject)
-	return s, ok
+	c, ok := ctx.Value(callerKey{}).(caller)
+	return c.subject, ok
+}
+
+// namesOwnerFrom returns the user whose names the request's names are:
+// the user, or an agent key's owner.
+func namesOwnerFrom(ctx context.Context) (string, bool) {
+	c, ok := ctx.Value(callerKey{}).(caller)
+	return c.owner, ok && c.owner != ""
 }
 
 // authenticator maps credentials to subjects. It is safe for concurrent
@@ -61,34 +78,34 @@ func newAuthenticator(users map[string]string, st *store) *authenticator {
 	return a
 }
 
-// subject returns the subject a credential authenticates, or false.
-func (a *authenticator) subject(ctx context.Context, credential string) (authz.Subject, bool, error) {
+// caller returns the caller a credential authenticates, or false.
+func (a *authenticator) caller(ctx context.Context, credential string) (caller, bool, error) {
 	if strings.HasPrefix(credential, agentKeyPrefix) {
-		id, err := a.store.agentByKey(ctx, digest(credential))
+		id, owner, err := a.store.agentByKey(ctx, digest(credential))
 		if errors.Is(err, authz.ErrNotFound) {
-			return authz.Subject{}, false, nil
+			return caller{}, false, nil
 		}
 		if err != nil {
-			return authz.Subject{}, false, err
+			return caller{}, false, err
 		}
-		return authz.Subject{Type: "agent", ID: id}, true, nil
+		return caller{subject: authz.Subject{Type: "agent", ID: id}, owner: owner}, true, nil
 	}
 	user, ok := a.users[sha256.Sum256([]byte(credential))]
-	return authz.Subject{Type: "user", ID: user}, ok, nil
+	return caller{subject: authz.Subject{Type: "user", ID: user}, owner: user}, ok, nil
 }
 
 var problemUnauthenticated = &httpauthz.Problem{Status: http.StatusUnauthorized, Code: httpauthz.CodeUnauthenticated, Message: "authentication required"}
 
-// authenticate puts the subject of the request's credential into its
+// authenticate puts the caller of the request's credential into its
 // context, or answers 401 if there is no valid credential.
 func (a *authenticator) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, credential, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		var sub authz.Subject
+		var c caller
 		var ok bool
 		var err error
 		if strings.EqualFold(scheme, "Bearer") && credential != "" {
-			sub, ok, err = a.subject(r.Context(), credential)
+			c, ok, err = a.caller(r.Context(), credential)
 		}
 		switch {
 		case err != nil:
@@ -97,7 +114,7 @@ func (a *authenticator) authenticate(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			httpauthz.WriteJSONError(w, r, problemUnauthenticated)
 		default:
-			next.ServeHTTP(w, r.WithContext(withSubject(r.Context(), sub)))
+			next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 		}
 	})
 }

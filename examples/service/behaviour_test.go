@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -47,6 +48,8 @@ func TestAgentKeyActsOnlyOnItsOwnTasks(t *testing.T) {
 				{"cannot delete its own task", "DELETE", "/tasks/" + mine, "", http.StatusForbidden},
 				{"cannot share its own task", "POST", "/tasks/" + mine + "/share", `{"user":"carol","role":"viewer"}`, http.StatusForbidden},
 				{"cannot see a task of another agent of the same user", "GET", "/tasks/" + sibling, "", http.StatusNotFound},
+				{"cannot see it by name either", "GET", "/tasks/name/task-b1", "", http.StatusNotFound},
+				{"cannot see another user's task by name", "GET", "/tasks/name/task-bob", "", http.StatusNotFound},
 				{"cannot see another user's task", "GET", "/tasks/" + foreign, "", http.StatusNotFound},
 				{"cannot write to another agent's task", "POST", "/messages", `{"task_id":"` + sibling + `","content":"x"}`, http.StatusNotFound},
 				{"cannot read its agent's record", "GET", "/agents/" + agentA, "", http.StatusNotFound},
@@ -146,10 +149,12 @@ func TestRolesAndLists(t *testing.T) {
 		{"viewer reads", bob, "GET", "/tasks/" + taskID, "", http.StatusOK},
 		{"viewer cannot update", bob, "PUT", "/tasks/" + taskID, `{"params":{}}`, http.StatusForbidden},
 		{"viewer cannot post a message", bob, "POST", "/messages", `{"task_id":"` + taskID + `","content":"x"}`, http.StatusForbidden},
-		{"editor updates", carol, "PUT", "/tasks/name/shared", `{"params":{"x":1}}`, http.StatusOK},
+		{"editor updates", carol, "PUT", "/tasks/" + taskID, `{"params":{"x":1}}`, http.StatusOK},
+		// Names are the owner's: carol's name routes resolve her own names.
+		{"editor cannot address the task by alice's name", carol, "PUT", "/tasks/name/shared", `{"params":{"x":1}}`, http.StatusNotFound},
 		{"editor posts a message", carol, "POST", "/messages", `{"task_id":"` + taskID + `","content":"x"}`, http.StatusCreated},
 		{"editor cannot cancel", carol, "POST", "/tasks/" + taskID + "/cancel", "", http.StatusForbidden},
-		{"editor cannot delete", carol, "DELETE", "/tasks/name/shared", "", http.StatusForbidden},
+		{"editor cannot delete", carol, "DELETE", "/tasks/" + taskID, "", http.StatusForbidden},
 		{"editor cannot delete a checkpoint thread", carol, "POST", "/checkpoints/delete-thread", `{"thread_id":"` + taskID + `"}`, http.StatusForbidden},
 		{"bad limit", alice, "GET", "/tasks?limit=0", "", http.StatusBadRequest},
 	} {
@@ -248,8 +253,11 @@ func TestRestartRestoresOwnership(t *testing.T) {
 	second.expect(t, alice, "GET", "/agents/"+agentID, "", http.StatusOK)
 	second.expect(t, key, "GET", "/tasks/"+taskID, "", http.StatusOK)
 	second.expect(t, bob, "GET", "/tasks/"+taskID, "", http.StatusNotFound)
-	if !strings.Contains(second.logs.String(), `"msg":"reconciled"`) {
-		t.Error("the restart did not report a reconciliation")
+	for _, typ := range []string{"agent", "task"} {
+		reps := reports(t, second.logs.String(), "start", typ)
+		if len(reps) != 1 || reps[0]["reregistered"] != 1.0 {
+			t.Errorf("the restart's %s reports %v, want one that reregistered 1", typ, reps)
+		}
 	}
 }
 
@@ -358,17 +366,17 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: config{addr: "127.0.0.1:8080", demoUsers: true, users: map[string]string{"tok-alice": "alice", "tok-bob": "bob", "tok-carol": "carol"}},
+			want: config{addr: "127.0.0.1:8080", demoUsers: true, users: map[string]string{"tok-alice": "alice", "tok-bob": "bob", "tok-carol": "carol"}, reconcileEvery: time.Minute},
 		},
 		{
 			name: "environment",
-			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_DB": "x.db", "FGAC_USERS": "dana=s3cret", "FGAC_SPICEDB_ENDPOINT": "localhost:50051", "FGAC_SPICEDB_KEY": "k", "FGAC_LOG_LEVEL": "debug"},
-			want: config{addr: ":9000", dbPath: "x.db", users: map[string]string{"s3cret": "dana"}, spicedbEndpoint: "localhost:50051", spicedbKey: "k", logLevel: slog.LevelDebug},
+			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_DB": "x.db", "FGAC_USERS": "dana=s3cret", "FGAC_SPICEDB_ENDPOINT": "localhost:50051", "FGAC_SPICEDB_KEY": "k", "FGAC_LOG_LEVEL": "debug", "FGAC_RECONCILE_EVERY": "30s"},
+			want: config{addr: ":9000", dbPath: "x.db", users: map[string]string{"s3cret": "dana"}, spicedbEndpoint: "localhost:50051", spicedbKey: "k", logLevel: slog.LevelDebug, reconcileEvery: 30 * time.Second},
 		},
 		{
 			name: "flags win over the environment",
-			args: []string{"-addr", ":9001", "-users", "erin=t1,frank=t2"},
-			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_USERS": "dana=s3cret"},
+			args: []string{"-addr", ":9001", "-users", "erin=t1,frank=t2", "-reconcile-every", "0"},
+			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_USERS": "dana=s3cret", "FGAC_RECONCILE_EVERY": "30s"},
 			want: config{addr: ":9001", users: map[string]string{"t1": "erin", "t2": "frank"}},
 		},
 		{name: "endpoint without key", args: []string{"-spicedb-endpoint", "localhost:50051"}, wantErr: "needs -spicedb-key"},
@@ -377,6 +385,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad user name", args: []string{"-users", "da na=s3cret"}, wantErr: "entry 1: name must be"},
 		{name: "token like an agent key", args: []string{"-users", "dana=agk_s3cret"}, wantErr: "must not start with agk_"},
 		{name: "bad log level", args: []string{"-log-level", "loud"}, wantErr: "log level"},
+		{name: "negative reconcile interval", args: []string{"-reconcile-every", "-1m"}, wantErr: "reconcile-every"},
+		{name: "reconcile interval without unit", args: []string{"-reconcile-every", "60"}, wantErr: "reconcile-every"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

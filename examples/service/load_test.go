@@ -24,8 +24,11 @@ const loadWorkers = 2
 // TestLoad drives the real server over a loopback port with a mix of
 // reads, writes and lists from several users at once, and checks every
 // answer against a model of who may see what: zero 5xx and zero wrong
-// answers. It reports throughput and p50/p99 latency per engine; it
-// asserts nothing about speed. Run it longer with
+// answers. The users' workers create tasks with the same names (names are
+// unique per owner, so every create is a 201), and reads by name must
+// resolve the reader's own task of that name, never another user's. It
+// reports throughput and p50/p99 latency per engine; it asserts nothing
+// about speed. Run it longer with
 //
 //	go test -run TestLoad -v ./examples/service/ -args -load.duration=30s
 func TestLoad(t *testing.T) {
@@ -36,10 +39,11 @@ func TestLoad(t *testing.T) {
 				users["tok-"+u] = u
 			}
 			ts := start(t, engine, func(c *config) { c.users, c.logLevel = users, slog.LevelError })
-			m := &model{tasks: map[string]*taskModel{}}
+			m := &model{tasks: map[taskKey]*taskModel{}, owners: map[string]int{}}
 			agents := make([]string, len(loadUsers))
 			for i, u := range loadUsers {
-				agents[i], _ = ts.createAgent(t, "tok-"+u, "agent-"+u)
+				agents[i], _ = ts.createAgent(t, "tok-"+u, "agent")
+				m.owners[agents[i]] = i
 			}
 
 			var wg sync.WaitGroup
@@ -50,8 +54,9 @@ func TestLoad(t *testing.T) {
 				for wi := range loadWorkers {
 					w := &loadWorker{
 						t: t, ts: ts, m: m, user: ui, agent: agents[ui],
-						name: fmt.Sprintf("%s-%d", loadUsers[ui], wi),
-						rng:  rand.New(rand.NewPCG(uint64(ui), uint64(wi))),
+						name:   fmt.Sprintf("%s-%d", loadUsers[ui], wi),
+						prefix: fmt.Sprintf("w%d", wi),
+						rng:    rand.New(rand.NewPCG(uint64(ui), uint64(wi))),
 					}
 					results = append(results, w)
 					wg.Go(func() { w.run(deadline) })
@@ -125,11 +130,19 @@ type messageModel struct {
 	task *taskModel
 }
 
+// taskKey names a task: names are unique per owner.
+type taskKey struct {
+	owner int
+	name  string
+}
+
 type model struct {
+	owners map[string]int // agent id -> owner; each user has one agent; read-only
+
 	mu       sync.Mutex // guards everything below and every taskModel.history
 	seq      uint64
-	tasks    map[string]*taskModel // by name
-	byID     []*taskModel          // tasks whose create was answered
+	tasks    map[taskKey]*taskModel
+	byID     []*taskModel // tasks whose create was answered
 	messages []messageModel
 }
 
@@ -188,9 +201,12 @@ type loadWorker struct {
 	user  int
 	agent string
 	name  string
-	rng   *rand.Rand
-	mine  []*taskModel // tasks this worker created and has not deleted
-	n     int
+	// prefix starts the names of this worker's tasks. The workers of
+	// different users share prefixes, so their names collide.
+	prefix string
+	rng    *rand.Rand
+	mine   []*taskModel // tasks this worker created and has not deleted
+	n      int
 
 	latencies []time.Duration
 	ops       map[string]int
@@ -255,7 +271,7 @@ func (w *loadWorker) run(deadline time.Time) {
 	}
 	ops := []op{
 		{12, w.create}, {2, w.createDuplicate}, {8, w.share}, {4, w.cancelOwn}, {3, w.cancelOther},
-		{3, w.delete}, {25, w.getTask}, {3, w.getMissing}, {10, w.list}, {12, w.postMessage},
+		{3, w.delete}, {25, w.getTask}, {6, w.getByName}, {3, w.getMissing}, {10, w.list}, {12, w.postMessage},
 		{10, w.getMessage}, {8, w.getCheckpoint},
 	}
 	total := 0
@@ -294,9 +310,9 @@ func (w *loadWorker) ownTask() *taskModel {
 
 func (w *loadWorker) create() {
 	w.n++
-	t := &taskModel{name: fmt.Sprintf("%s-t%d", w.name, w.n), owner: w.user, history: []taskState{{}}}
+	t := &taskModel{name: fmt.Sprintf("%s-t%d", w.prefix, w.n), owner: w.user, history: []taskState{{}}}
 	w.m.mu.Lock()
-	w.m.tasks[t.name] = t
+	w.m.tasks[taskKey{w.user, t.name}] = t
 	w.m.mu.Unlock()
 	w.m.change(t, func(s *taskState) { s.exists = true })
 	res, _, _ := w.send("create", "POST", "/agents/"+w.agent+"/rpc", `{"method":"task/create","params":{"name":"`+t.name+`"}}`)
@@ -410,6 +426,36 @@ func (w *loadWorker) getTask() {
 	w.expectOneOf("get "+t.id, res, w.allowed(t, a, b, w.readable(t.owner)))
 }
 
+// getByName reads a task that any user created, by its name: the name
+// resolves among the reader's own names, so the answer is the reader's own
+// task of that name if it exists, and 404 otherwise, even where another
+// user's task of that name is shared with the reader.
+func (w *loadWorker) getByName() {
+	t := w.anyTask()
+	if t == nil {
+		return
+	}
+	res, a, b := w.send("get-by-name", "GET", "/tasks/name/"+t.name, "")
+	w.m.mu.Lock()
+	own := w.m.tasks[taskKey{w.user, t.name}]
+	w.m.mu.Unlock()
+	allowed := map[int]bool{http.StatusNotFound: true}
+	if own != nil {
+		allowed = w.allowed(own, a, b, w.readable(own.owner))
+	}
+	w.expectOneOf("get by name "+t.name, res, allowed)
+	if res.Status == http.StatusOK {
+		var body struct{ ID string }
+		json.Unmarshal([]byte(res.Body), &body)
+		w.m.mu.Lock()
+		ownID := own.id
+		w.m.mu.Unlock()
+		if ownID != "" && body.ID != ownID {
+			w.wrongf("get by name %s: task %s, want the reader's own %s", t.name, body.ID, ownID)
+		}
+	}
+}
+
 func (w *loadWorker) getMissing() {
 	res, _, _ := w.send("get-missing", "GET", "/tasks/task_ffffffffffffffffffffffff", "")
 	if res.Status != http.StatusNotFound {
@@ -472,7 +518,10 @@ func (w *loadWorker) list() {
 		w.wrongf("list: status %d; body %s", res.Status, res.Body)
 		return
 	}
-	var rows []struct{ ID, Name string }
+	var rows []struct {
+		ID, Name string
+		AgentID  string `json:"agent_id"`
+	}
 	if err := json.Unmarshal([]byte(res.Body), &rows); err != nil {
 		w.wrongf("list: %v", err)
 		return
@@ -484,13 +533,14 @@ func (w *loadWorker) list() {
 			w.wrongf("list: %s after %s", r.ID, last)
 		}
 		last = r.ID
-		listed[r.Name] = true
+		listed[r.ID] = true
 	}
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
 	for _, r := range rows {
-		t := w.m.tasks[r.Name]
-		if t == nil {
+		owner, ok := w.m.owners[r.AgentID]
+		t := w.m.tasks[taskKey{owner, r.Name}]
+		if !ok || t == nil {
 			w.wrongf("list: unknown task %s", r.Name)
 			continue
 		}
@@ -499,7 +549,7 @@ func (w *loadWorker) list() {
 		}
 	}
 	for _, t := range w.m.tasks {
-		if t.id == "" || listed[t.name] || (len(rows) == limit && t.id > last) {
+		if t.id == "" || listed[t.id] || (len(rows) == limit && t.id > last) {
 			continue
 		}
 		ps := t.possible(a, b)

@@ -18,10 +18,13 @@
 //	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter
 //	-spicedb-key      FGAC_SPICEDB_KEY       SpiceDB preshared key
 //	-log-level        FGAC_LOG_LEVEL         debug, info, warn or error
+//	-reconcile-every  FGAC_RECONCILE_EVERY   interval of the reconciler (default 1m; 0: only at start)
 //
-// With SpiceDB the service writes its schema at start and reconciles the
-// graph with the database, removing registrations whose rows are gone: give
-// it a SpiceDB of its own.
+// The service reconciles the graph with the database at start and then
+// every -reconcile-every: it removes registrations whose rows are gone and
+// registers rows that have none. With SpiceDB it also writes its schema at
+// start. Give it a SpiceDB of its own: registrations of its resource types
+// that have no row in its database are removed.
 package main
 
 import (
@@ -37,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,6 +69,10 @@ const demoUsers = "alice=tok-alice,bob=tok-bob,carol=tok-carol"
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // after SIGINT or SIGTERM.
 const shutdownTimeout = 10 * time.Second
+
+// defaultReconcileEvery is the interval of the reconciler without
+// -reconcile-every.
+const defaultReconcileEvery = time.Minute
 
 func main() {
 	cfg, err := parseConfig(os.Args[1:], os.Getenv)
@@ -98,6 +106,7 @@ type config struct {
 	spicedbEndpoint string
 	spicedbKey      string
 	logLevel        slog.Level
+	reconcileEvery  time.Duration // 0: reconcile only at start
 
 	// spicedbClient, if set, is used instead of dialling spicedbEndpoint.
 	// Tests set it to a client of their own SpiceDB.
@@ -120,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
 	key := fs.String("spicedb-key", env("FGAC_SPICEDB_KEY", ""), "SpiceDB preshared `key`; prefer FGAC_SPICEDB_KEY, flags show in ps")
 	level := fs.String("log-level", env("FGAC_LOG_LEVEL", "info"), "debug, info, warn or error (FGAC_LOG_LEVEL)")
+	every := fs.String("reconcile-every", env("FGAC_RECONCILE_EVERY", defaultReconcileEvery.String()), "reconcile the graph with the database every `interval`; 0 for only at start (FGAC_RECONCILE_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -130,10 +140,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("log level: %w", err)
 	}
+	var err error
+	if cfg.reconcileEvery, err = time.ParseDuration(*every); err != nil || cfg.reconcileEvery < 0 {
+		return config{}, fmt.Errorf("reconcile-every: %q is not a duration of 0 or more, such as 1m", *every)
+	}
 	if cfg.spicedbEndpoint != "" && cfg.spicedbKey == "" {
 		return config{}, errors.New("-spicedb-endpoint needs -spicedb-key (or FGAC_SPICEDB_KEY)")
 	}
-	var err error
 	if cfg.users, err = parseUsers(*users); err != nil {
 		return config{}, err
 	}
@@ -165,7 +178,7 @@ func parseUsers(s string) (map[string]string, error) {
 }
 
 // run serves the service on ln until ctx is done, then shuts down
-// gracefully (see serve) and closes the database and the SpiceDB
+// gracefully (see server.run) and closes the database and the SpiceDB
 // connection.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	s, err := newServer(ctx, cfg, log)
@@ -174,8 +187,44 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return err
 	}
 	defer s.close()
-	log.Info("serving", "addr", ln.Addr().String(), "engine", s.engineName, "db", cmp.Or(cfg.dbPath, "in memory"))
-	return serve(ctx, s.handler(), log, ln)
+	log.Info("serving", "addr", ln.Addr().String(), "engine", s.engineName, "db", cmp.Or(cfg.dbPath, "in memory"), "reconcile_every", cfg.reconcileEvery.String())
+	return s.run(ctx, ln)
+}
+
+// run serves s on ln, and reconciles every s.reconcileEvery, until ctx is
+// done. It returns once the server has shut down (see serve) and the
+// reconcile loop has returned, so no pass outlives it or touches a closed
+// database. A pass under way is cancelled: what it leaves undone fails
+// closed (at worst a row it had not yet registered answers 404) and the
+// next pass, at the latest at the next start, finishes it.
+func (s *server) run(ctx context.Context, ln net.Listener) error {
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if s.reconcileEvery > 0 {
+		wg.Go(func() { s.reconcileLoop(rctx, s.reconcileEvery) })
+	}
+	err := serve(ctx, s.handler(), s.log, ln)
+	stop()
+	wg.Wait()
+	return err
+}
+
+// reconcileLoop reconciles every interval until ctx is done. A failed pass
+// is logged and the next one runs at the next tick; ticks that fall during
+// a slow pass are dropped, so passes never overlap.
+func (s *server) reconcileLoop(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := s.reconcile(ctx, "periodic"); err != nil && ctx.Err() == nil {
+			s.log.Warn("reconcile", "run", "periodic", "error", err)
+		}
+	}
 }
 
 // serve serves h on ln until ctx is done, then stops accepting, lets the
@@ -204,14 +253,16 @@ func serve(ctx context.Context, h http.Handler, log *slog.Logger, ln net.Listene
 // server is the service: its store, its engine and the middleware that
 // stands between them and the network. It is safe for concurrent use.
 type server struct {
-	log        *slog.Logger
-	store      *store
-	engine     authz.Authorizer
-	engineName string
-	writer     *dualwrite.Writer
-	mw         *httpauthz.Middleware
-	auth       *authenticator
-	closers    []func() error
+	log            *slog.Logger
+	store          *store
+	engine         authz.Authorizer
+	engineName     string
+	hooks          dualwrite.Hooks
+	writer         *dualwrite.Writer
+	mw             *httpauthz.Middleware
+	auth           *authenticator
+	reconcileEvery time.Duration // 0: only at start
+	closers        []func() error
 }
 
 // operations maps each operation of the routes to the schema permission
@@ -266,7 +317,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 	parents.Register("tracker", "task", s.resolver("trackers", "task_id"))
 	parents.Register("event", "agent", s.resolver("events", "agent_id"))
 
-	hooks := dualwrite.HooksFunc(func(ctx context.Context, e dualwrite.Event) {
+	s.hooks = dualwrite.HooksFunc(func(ctx context.Context, e dualwrite.Event) {
 		switch {
 		case e.Err != nil:
 			log.Warn("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String(), "error", e.Err)
@@ -276,10 +327,11 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 			log.Debug("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String())
 		}
 	})
-	s.writer = &dualwrite.Writer{Registrar: s.engine, Hooks: hooks}
-	if err := s.reconcile(ctx, hooks); err != nil {
+	s.writer = &dualwrite.Writer{Registrar: s.engine, Hooks: s.hooks}
+	if err := s.reconcile(ctx, "start"); err != nil {
 		return err
 	}
+	s.reconcileEvery = cfg.reconcileEvery
 	if cfg.demoUsers {
 		log.Warn("using the demo users alice, bob and carol; set -users or FGAC_USERS for anything else")
 	}
@@ -353,17 +405,22 @@ func (s *server) resolver(table, column string) parent.Resolver {
 	})
 }
 
-// reconcile brings the graph in line with the database before serving:
+// reconcile brings the graph in line with the database, before serving
+// (run "start") and then periodically while serving (run "periodic"):
 // registrations without a row are removed and rows without a registration
 // get their owner (and parent) back. With memadapter and a database file
 // this is what restores permissions after a restart; roles granted by
-// sharing live only in the graph and are not restored.
-func (s *server) reconcile(ctx context.Context, hooks dualwrite.Hooks) error {
+// sharing live only in the graph and are not restored. While serving, it
+// removes what a failed best-effort deregistration or a share that raced a
+// delete left behind, and registers rows written to the database directly.
+// Each type's report is logged: at info level if anything differed, at
+// debug level otherwise.
+func (s *server) reconcile(ctx context.Context, run string) error {
 	for _, table := range []string{"agents", "tasks"} {
 		r := dualwrite.Reconciler{
 			Backend:      s.engine,
 			ResourceType: strings.TrimSuffix(table, "s"),
-			Hooks:        hooks,
+			Hooks:        s.hooks,
 			// Owners and parents are written only by registration here (sharing
 			// writes viewer and editor), so the store is their source of truth.
 			VerifyOwnership: true,
@@ -381,9 +438,15 @@ func (s *server) reconcile(ctx context.Context, hooks dualwrite.Hooks) error {
 		if err != nil {
 			return err
 		}
-		if rep.Orphans > 0 || rep.Unregistered > 0 {
-			s.log.Info("reconciled", "type", r.ResourceType, "orphans_removed", rep.OrphansRemoved, "reregistered", rep.Reregistered)
+		level := slog.LevelDebug
+		if rep.Orphans > 0 || rep.Unregistered > 0 || rep.OwnershipMismatches > 0 {
+			level = slog.LevelInfo
 		}
+		s.log.Log(ctx, level, "reconciled", "run", run, "type", r.ResourceType,
+			"registrations", rep.Registrations, "rows", rep.Rows,
+			"orphans", rep.Orphans, "orphans_removed", rep.OrphansRemoved,
+			"unregistered", rep.Unregistered, "reregistered", rep.Reregistered,
+			"ownership_mismatches", rep.OwnershipMismatches, "ownership_repaired", rep.OwnershipRepaired)
 	}
 	return nil
 }

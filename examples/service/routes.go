@@ -37,9 +37,9 @@ func (s *server) routes() []route {
 	var (
 		path         = httpauthz.PathValue
 		agentID      = path("agent_id")
-		agentName    = httpauthz.ByName(path("agent_name"), s.store.agentIDByName)
+		agentName    = httpauthz.ByName(path("agent_name"), ownName(s.store.agentIDByName))
 		taskID       = path("task_id")
-		taskName     = httpauthz.ByName(path("task_name"), s.store.taskIDByName)
+		taskName     = httpauthz.ByName(path("task_name"), ownName(s.store.taskIDByName))
 		bodyTaskID   = httpauthz.JSONField("task_id")
 		bodyThreadID = httpauthz.JSONField("thread_id")
 		queryTaskID  = httpauthz.Query("task_id")
@@ -50,11 +50,13 @@ func (s *server) routes() []route {
 	// acts on; a method missing here is refused before any handler runs.
 	// task/create acts on the agent (there is no task yet), the others on
 	// the task named by params.task_id or params.task_name (exactly one).
-	// message/send never creates a task: get-or-create by a global name
-	// would tell a caller whether someone else's task has that name.
+	// task_name, like every name, is one of the caller's own (ownName).
+	// message/send never creates a task: get-or-create by name would answer
+	// 404 where the name resolves to a task the caller may not update and
+	// create a task where it resolves to none.
 	var methods httpauthz.Methods
 	rpcTask := httpauthz.Either(httpauthz.JSONField("params", "task_id"),
-		httpauthz.ByName(httpauthz.JSONField("params", "task_name"), s.store.taskIDByName))
+		httpauthz.ByName(httpauthz.JSONField("params", "task_name"), ownName(s.store.taskIDByName)))
 	methods.Handle("task/create", httpauthz.Method{ResourceType: "agent", Operation: authz.OpCreate, ID: agentID})
 	methods.Handle("message/send", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: rpcTask})
 	methods.Handle("event/send", httpauthz.Method{ResourceType: "task", Operation: authz.OpUpdate, ID: rpcTask})
@@ -111,6 +113,24 @@ func (s *server) routes() []route {
 	}
 }
 
+// ownName returns the name lookup of the name routes: it resolves a name
+// among the caller's own names only, those of the authenticated user (for an
+// agent API key, of the agent's owner). Names are unique per owner, not
+// globally, so another user's name resolves to nothing and answers exactly
+// as a name nobody uses and a missing id do, even where that user shared
+// the resource with the caller (shared resources are addressed by id).
+// Neither a create nor a name route can then tell a caller which names
+// other users have.
+func ownName(lookup func(ctx context.Context, owner, name string) (string, error)) httpauthz.NameLookup {
+	return func(ctx context.Context, name string) (string, error) {
+		owner, ok := namesOwnerFrom(ctx)
+		if !ok {
+			return "", authz.ErrNotFound
+		}
+		return lookup(ctx, owner, name)
+	}
+}
+
 // handler returns the service's HTTP handler: the routes behind
 // authentication, /healthz without it, all behind request logging.
 func (s *server) handler() http.Handler {
@@ -130,6 +150,9 @@ func (s *server) handler() http.Handler {
 
 // Agents.
 
+// createAgent registers the agent (owner: the caller), then inserts it
+// with the digest of its API key. As for tasks, a 409 means only that the
+// caller already has an agent of that name: names are unique per owner.
 func (s *server) createAgent(w http.ResponseWriter, r *http.Request) {
 	sub, _ := subjectFrom(r.Context())
 	if sub.Type != "user" {
@@ -253,23 +276,31 @@ func (s *server) rpc(w http.ResponseWriter, r *http.Request) {
 // Tasks.
 
 // createTask registers the task (owner: the caller, parent: the agent),
-// then inserts it with its tracker. A taken name fails the insert on the
-// UNIQUE constraint, and dualwrite removes the registration before the 409
-// goes out. Task names are global, so a 409 does tell the caller that the
-// name is taken, as any unique name does: names must not carry secrets.
+// then inserts it with its tracker. A name the owner already uses fails the
+// insert on the UNIQUE (owner, name) constraint, and dualwrite removes the
+// registration before the 409 goes out. The 409 tells the caller only about
+// their own names: another user's task of the same name is no conflict.
+//
+// The owner, and so the namespace of the name, is always a user. The schema
+// lets no agent API key create tasks today; were it to, the task would
+// belong to the agent's owner, in whose names the key works.
 func (s *server) createTask(w http.ResponseWriter, r *http.Request, agentID, name string, params json.RawMessage) {
 	if !checkName(w, r, name) {
 		return
 	}
-	sub, _ := subjectFrom(r.Context())
+	owner, ok := namesOwnerFrom(r.Context())
+	if !ok {
+		writeError(w, r, errors.New("rpc: request without an authenticated caller"))
+		return
+	}
 	if len(params) == 0 || string(params) == "null" {
 		params = json.RawMessage("{}")
 	}
-	t := task{ID: newID("task"), Name: name, AgentID: agentID, Owner: sub.ID, Status: "running", Params: params}
+	t := task{ID: newID("task"), Name: name, AgentID: agentID, Owner: owner, Status: "running", Params: params}
 	_, err := s.writer.Create(r.Context(), dualwrite.CreateRequest{
 		Register: authz.RegisterRequest{
 			Resource: authz.Resource{Type: "task", ID: t.ID},
-			Owner:    sub,
+			Owner:    authz.Subject{Type: "user", ID: owner},
 			Parent:   &authz.Resource{Type: "agent", ID: agentID},
 		},
 		Persist: func(ctx context.Context) error { return s.store.createTask(ctx, t, newID("tracker")) },
@@ -336,7 +367,7 @@ func (s *server) setStatus(w http.ResponseWriter, r *http.Request, id, to string
 // shareTask grants a user a role on the task. Only the owner may share
 // (the share permission), and only the roles below can be granted. A share
 // that races the task's delete may leave a role on a task without a row:
-// it grants nothing, and the reconciler removes it at the next start.
+// it grants nothing, and the reconciler removes it at its next pass.
 func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		User string `json:"user"`
@@ -657,7 +688,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, errDuplicate):
-		p = problem(http.StatusConflict, "conflict", "the name is already taken")
+		p = problem(http.StatusConflict, "conflict", "you already have one with this name")
 	case errors.Is(err, errHasTasks):
 		p = problem(http.StatusConflict, "conflict", "the agent still has tasks")
 	case errors.Is(err, errState):

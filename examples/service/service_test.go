@@ -59,7 +59,8 @@ type testServer struct {
 
 // start runs the service with engine ("memadapter" or "spicedb") on a
 // fresh loopback port and stops it when t ends. Logs are JSON, at debug
-// level, into ts.logs.
+// level, into ts.logs. The reconciler runs only at start unless an option
+// sets reconcileEvery.
 func start(t testing.TB, engine string, opts ...func(*config)) *testServer {
 	t.Helper()
 	cfg := config{users: map[string]string{alice: "alice", bob: "bob", carol: "carol"}}
@@ -84,7 +85,7 @@ func start(t testing.TB, engine string, opts ...func(*config)) *testServer {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, s.handler(), log, ln) }()
+	go func() { done <- s.run(ctx, ln) }()
 	transport := &http.Transport{MaxIdleConnsPerHost: 64}
 	ts := &testServer{url: "http://" + ln.Addr().String(), srv: s, client: &http.Client{Transport: transport}, logs: logs}
 	ts.stop = sync.OnceFunc(func() {

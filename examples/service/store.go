@@ -17,29 +17,46 @@ import (
 // The store's errors. A missing row is authz.ErrNotFound itself, which is
 // what the parent resolvers and name lookups must return.
 var (
-	errDuplicate = errors.New("store: name already taken")
+	errDuplicate = errors.New("store: the owner already uses the name")
 	errHasTasks  = errors.New("store: agent still has tasks")
 	errState     = errors.New("store: task is not in a state that allows this")
 )
 
-const ddl = `
-CREATE TABLE IF NOT EXISTS agents (
+// schemaVersion is the version of the schema ddl creates, kept in the
+// database's user_version. Version 0 is either an empty database or one
+// written before names became per owner, which migrate converts.
+const schemaVersion = 1
+
+// The agents and tasks tables. Names are unique per owner, never globally:
+// a global name would answer a create with another user's name 409 rather
+// than 201, and so tell anyone which names exist. The name routes resolve a
+// name among the caller's own (see ownName).
+const (
+	agentsTable = `(
 	id    TEXT PRIMARY KEY,
-	name  TEXT NOT NULL UNIQUE,
-	owner TEXT NOT NULL
-);
+	name  TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	UNIQUE (owner, name)
+)`
+	tasksTable = `(
+	id       TEXT PRIMARY KEY,
+	name     TEXT NOT NULL,
+	agent_id TEXT NOT NULL REFERENCES agents(id),
+	owner    TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	params   TEXT NOT NULL,
+	UNIQUE (owner, name)
+)`
+)
+
+// ddl creates what is missing of the schema.
+const ddl = `
+CREATE TABLE IF NOT EXISTS agents ` + agentsTable + `;
 CREATE TABLE IF NOT EXISTS agent_keys (
 	key_hash TEXT PRIMARY KEY,
 	agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE
 );
-CREATE TABLE IF NOT EXISTS tasks (
-	id       TEXT PRIMARY KEY,
-	name     TEXT NOT NULL UNIQUE,
-	agent_id TEXT NOT NULL REFERENCES agents(id),
-	owner    TEXT NOT NULL,
-	status   TEXT NOT NULL,
-	params   TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS tasks ` + tasksTable + `;
 CREATE INDEX IF NOT EXISTS tasks_agent ON tasks(agent_id);
 CREATE TABLE IF NOT EXISTS trackers (
 	id            TEXT PRIMARY KEY,
@@ -110,11 +127,103 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if _, err := db.ExecContext(ctx, ddl); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: create tables: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &store{db: db}, nil
+}
+
+// migrate brings the database to schemaVersion: it creates the tables of
+// an empty database, and rebuilds the agents and tasks tables of a version
+// 0 database, whose names were unique on their own, with names unique per
+// owner. Rows and their ids are kept; the old constraint was the stricter
+// one, so every row satisfies the new one.
+func migrate(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var version, tables int
+	if err := conn.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	switch {
+	case version == schemaVersion:
+		return nil
+	case version > schemaVersion:
+		return fmt.Errorf("database schema version %d is newer than this service's (%d)", version, schemaVersion)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'agents'`).Scan(&tables); err != nil {
+		return err
+	}
+	if tables == 0 {
+		return inConnTx(ctx, conn, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, ddl+fmt.Sprintf(`PRAGMA user_version = %d;`, schemaVersion))
+			return err
+		})
+	}
+	return namesPerOwner(ctx, conn)
+}
+
+// namesPerOwner migrates a version 0 database. SQLite cannot drop a
+// column's UNIQUE, so each table is rebuilt the way SQLite's documentation
+// prescribes (https://sqlite.org/lang_altertable.html#otheralter): with
+// foreign keys off, create the new table, copy the rows, drop the old one,
+// rename the new one, recreate the indexes, check the foreign keys, commit.
+// Dropping the old table with foreign keys on would cascade the delete to
+// every child row.
+func namesPerOwner(ctx context.Context, conn *sql.Conn) error {
+	// foreign_keys is a no-op inside a transaction, so it is set around it.
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	err := inConnTx(ctx, conn, func(tx *sql.Tx) error {
+		rebuild := `
+CREATE TABLE agents_v1 ` + agentsTable + `;
+INSERT INTO agents_v1 (id, name, owner) SELECT id, name, owner FROM agents;
+DROP TABLE agents;
+ALTER TABLE agents_v1 RENAME TO agents;
+CREATE TABLE tasks_v1 ` + tasksTable + `;
+INSERT INTO tasks_v1 (id, name, agent_id, owner, status, params) SELECT id, name, agent_id, owner, status, params FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_v1 RENAME TO tasks;
+` + ddl + fmt.Sprintf(`PRAGMA user_version = %d;`, schemaVersion)
+		if _, err := tx.ExecContext(ctx, rebuild); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if rows.Next() {
+			return errors.New("migrate: a foreign key points nowhere after rebuilding agents and tasks")
+		}
+		return rows.Err()
+	})
+	// The pool's one connection must not stay without foreign keys.
+	if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); onErr != nil && err == nil {
+		err = onErr
+	}
+	if err != nil {
+		return fmt.Errorf("migrate to names per owner: %w", err)
+	}
+	return nil
+}
+
+// inConnTx runs f in a transaction on conn.
+func inConnTx(ctx context.Context, conn *sql.Conn, f func(*sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 func (s *store) close() error { return s.db.Close() }
@@ -181,7 +290,7 @@ func code(err error) int {
 }
 
 // constraint translates the constraint violations of an insert into the
-// store's errors: a taken unique name is errDuplicate; a foreign key that
+// store's errors: a name the owner already uses is errDuplicate; a foreign key that
 // points nowhere (the parent row was deleted meanwhile) is
 // authz.ErrNotFound.
 func constraint(err error) error {
@@ -277,14 +386,18 @@ func (s *store) agent(ctx context.Context, id string) (agent, error) {
 	return a, one(err)
 }
 
-func (s *store) agentIDByName(ctx context.Context, name string) (string, error) {
+// agentIDByName returns the id of owner's agent called name. Another
+// user's agent of that name is not found.
+func (s *store) agentIDByName(ctx context.Context, owner, name string) (string, error) {
 	var id string
-	return id, one(s.db.QueryRowContext(ctx, `SELECT id FROM agents WHERE name = ?`, name).Scan(&id))
+	return id, one(s.db.QueryRowContext(ctx, `SELECT id FROM agents WHERE owner = ? AND name = ?`, owner, name).Scan(&id))
 }
 
-func (s *store) agentByKey(ctx context.Context, keyHash string) (string, error) {
-	var id string
-	return id, one(s.db.QueryRowContext(ctx, `SELECT agent_id FROM agent_keys WHERE key_hash = ?`, keyHash).Scan(&id))
+// agentByKey returns the agent whose API key has the digest keyHash, and
+// the agent's owner.
+func (s *store) agentByKey(ctx context.Context, keyHash string) (id, owner string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT k.agent_id, a.owner FROM agent_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = ?`, keyHash).Scan(&id, &owner)
+	return id, owner, one(err)
 }
 
 func (s *store) listAgents(ctx context.Context, f collapse.Filter) ([]agent, error) {
@@ -339,9 +452,11 @@ func (s *store) createdBy(ctx context.Context, table, id, owner string) (bool, e
 	return n > 0, err
 }
 
-func (s *store) taskIDByName(ctx context.Context, name string) (string, error) {
+// taskIDByName returns the id of owner's task called name. Another user's
+// task of that name, shared with owner or not, is not found.
+func (s *store) taskIDByName(ctx context.Context, owner, name string) (string, error) {
 	var id string
-	return id, one(s.db.QueryRowContext(ctx, `SELECT id FROM tasks WHERE name = ?`, name).Scan(&id))
+	return id, one(s.db.QueryRowContext(ctx, `SELECT id FROM tasks WHERE owner = ? AND name = ?`, owner, name).Scan(&id))
 }
 
 // listTasks lists the tasks the filter admits, in id order, at most limit,

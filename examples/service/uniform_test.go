@@ -34,7 +34,9 @@ func newWorld(t *testing.T, ts *testServer) world {
 
 // kind is a kind of identifier a route takes, with the values bob probes
 // it with: one that names nothing, one that names something he cannot see
-// (for children: a child of something he cannot see), and a malformed one.
+// (for children: a child of something he cannot see; for names: a name
+// alice uses, which bob's name routes resolve among his own names), and a
+// malformed one.
 type kind struct {
 	missing, hidden, malformed string
 }
