@@ -52,6 +52,7 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/dualwrite"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/memadapter"
@@ -339,6 +340,9 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 	s.mw = httpauthz.New(httpauthz.Config{
 		Guard:   authz.NewGuard(s.engine, ops),
 		Parents: parents,
+		// A decision needs the row as well as the permission: a task whose
+		// row is gone answers 404 whatever relationships it left behind.
+		Rows: collapse.RowsFunc(st.exists),
 		Subject: func(r *http.Request) (authz.Subject, bool) { return subjectFrom(r.Context()) },
 		// Every check reads the newest graph. SpiceDB's default,
 		// minimize_latency, may answer from a snapshot a few seconds old,

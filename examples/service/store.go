@@ -443,6 +443,23 @@ func (s *store) task(ctx context.Context, id string) (task, error) {
 	return first(list(ctx, s, scanTask, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
 }
 
+// exists reports whether r's row exists: the existence check that
+// httpauthz makes part of every decision (collapse.Rows), so that
+// relationships left behind by a deleted row grant nothing. It asks the
+// same indexed query for every id, the decoy included.
+func (s *store) exists(ctx context.Context, r authz.Resource) (bool, error) {
+	table, ok := rowTables[r.Type]
+	if !ok {
+		return false, fmt.Errorf("store: no table for resource type %q", r.Type)
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE id = ?`, r.ID).Scan(&n)
+	return n > 0, err
+}
+
+// rowTables are the tables of the resource types that carry permissions.
+var rowTables = map[string]string{"agent": "agents", "task": "tasks"}
+
 // createdBy reports whether the row with id in table (agents or tasks)
 // exists and was created by owner: the read-back that tells dualwrite
 // whether a failed insert committed after all.
