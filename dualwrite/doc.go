@@ -1,7 +1,7 @@
 // Package dualwrite keeps a service's own store and the authorization graph
-// in step when resources are created and deleted, so that no committed row
-// is left without its owner's permissions and no stale registration can
-// ever serve anything.
+// in step when resources are created, deleted and shared, so that no
+// committed row is left without its owner's permissions and no stale
+// registration can ever serve anything.
 //
 // A service owns two sources of truth that cannot share a transaction: its
 // store (which rows exist) and the authorization engine (who may do what to
@@ -22,8 +22,9 @@
 //     nothing is compensated. Register has create semantics: a resource
 //     registered by someone else is an [authz.ErrConflict] and nothing is
 //     written, so a later compensation can never remove relationships that
-//     this create did not write. Unavailability is retried a bounded number
-//     of times; an identical retry after an ambiguous timeout succeeds
+//     this create did not write. It is one Register call: the engine
+//     retries unavailability, and because an identical registration is
+//     accepted as a retry, its retry after an ambiguous timeout succeeds
 //     without writing twice.
 //  2. Persist the row. If Persist returns an error, panics, exits its
 //     goroutine, or returns because the caller's context was cancelled or
@@ -62,19 +63,44 @@
 // truth for existence: once the row is gone nothing is served, whatever
 // the graph says, while deregistering first would leave, if the row delete
 // then failed, a live row without permissions. The deregistration is best
-// effort: it runs detached from the caller's context, bounded by its own
-// timeout, retrying unavailability a few times; if it still fails, the
-// delete succeeds anyway and the failure is reported (a DeregisterFailed
-// event) for the reconciler and the operators. A missing row is a no-op
-// and deregisters nothing.
+// effort: one Deregister call, detached from the caller's context and
+// bounded by its own timeout; if it fails, the delete succeeds anyway and
+// the failure is reported (a DeregisterFailed event) for the reconciler
+// and the operators. A missing row is a no-op and deregisters nothing.
+//
+// # Grants
+//
+// [Writer.Grant] shares a resource (a viewer, an editor) without leaving
+// a grant on a row that a concurrent delete removed: a request authorized
+// to share reaches its write after another request deleted the row and
+// deregistered the resource, and its grant would outlive the row. Grant
+// writes the relationship, then asks the store (Exists) whether the row is
+// still there, and revokes the grant if it is not, or if the store cannot
+// tell, answering [authz.ErrNotFound] for a row that is gone. Its
+// documentation explains why this order, and no other, closes the race
+// against Delete's.
+//
+// # Retries and time
+//
+// dualwrite does not retry; the engine does, at most three attempts within
+// the caller's deadline (package spicedbadapter states the budget). Each
+// authorization write of a [Writer] and each repair of a [Reconciler] is
+// one engine call, so a deregistration under an outage costs at most three
+// calls to SpiceDB, not one engine budget per dualwrite retry. Detached
+// cleanup (compensation, deregistration after delete, the revocation of a
+// grant on a deleted row) runs under its own CleanupTimeout
+// ([DefaultCleanupTimeout], two seconds), which is also the longest a
+// Delete whose deregistration hangs holds its caller once the row is
+// gone. A cleanup that fails or runs out of time leaves an orphan for the
+// reconciler.
 //
 // # Gating
 //
 // Writer.Gate turns the authorization writes off per call (per tenant or
-// resource type) while the store writes go on, for staged rollouts. Each
-// skipped write is reported (SkippedByGate), and the reconciler reports the
-// rows written while the gate was off, and registers them once it is on:
-// that is the backfill. Nothing is skipped silently: unlike a bypass, the
+// resource type) while the store writes go on, for staged rollouts; Grant
+// then writes nothing. Each skipped write is reported (SkippedByGate), and
+// the reconciler reports the rows written while the gate was off, and
+// registers them once it is on: that is the backfill. Nothing is skipped silently: unlike a bypass, the
 // gate is configuration, not something a request can carry.
 //
 // # Hooks
@@ -82,9 +108,10 @@
 // The package never logs. Writer and Reconciler report every step that
 // operators care about through [Hooks]: registered, compensated,
 // compensation failed, registration kept, read-back failed, deregistered,
-// deregister failed, skipped by the gate, and the reconciler's findings and
-// repairs. Events name the resource, never the owner or caller. [Counter]
-// counts them with atomic counters.
+// deregister failed, granted, grant revoked, grant revoke failed, skipped by
+// the gate, and the reconciler's findings and repairs. Events name the
+// resource, never the owner or caller. [Counter] counts them with atomic
+// counters.
 //
 // # Reconciliation
 //
@@ -131,6 +158,12 @@
 //     gives up on a commit the server still applies).
 //   - A create whose Persist commits after the reconciler's second look at
 //     an apparent orphan leaves its row unregistered until the next pass.
+//   - A grant that the engine applies after Grant has returned (a write
+//     the client abandoned and the server applied anyway), or whose
+//     revocation failed, stays on a deleted row until the reconciler
+//     removes it; like any orphan, it serves nothing while the row is
+//     gone. Exists must read the store's committed state: a replica that
+//     lags may report a deleted row as present.
 //   - Because Register accepts an identical registration as a retry, a
 //     create repeated with the same owner for an existing resource reuses
 //     that resource's registration; if its Persist then fails, only Exists

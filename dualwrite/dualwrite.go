@@ -2,37 +2,47 @@ package dualwrite
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
 )
 
-// Defaults of [Writer] and [Reconciler] fields left zero.
-const (
-	// DefaultCleanupTimeout bounds each cleanup step (read-back,
-	// compensation, deregistration after a delete).
-	DefaultCleanupTimeout = 5 * time.Second
-	// DefaultRetries is the number of retries of a backend write that
-	// failed with [authz.ErrUnavailable].
-	DefaultRetries = 3
-)
+// DefaultCleanupTimeout bounds each cleanup step of a [Writer] whose
+// CleanupTimeout is zero: the read-back and compensation of a failed
+// create, the deregistration after a delete, and the check and revocation
+// of a grant that may have outlived its row.
+//
+// Two seconds fit the engine's whole retry budget (three attempts with
+// about 150ms of backoff between them, see the package documentation)
+// against a slow but live backend with room to spare, while a backend
+// that hangs holds a Delete's response, which waits for its
+// deregistration, for two seconds at most rather than for layers of
+// retries. A cleanup that runs out of time leaves an orphan, which grants
+// nothing and which the reconciler removes.
+const DefaultCleanupTimeout = 2 * time.Second
 
 // Writer keeps a store and the authorization graph in step when resources
-// are created and deleted. See the package documentation for the contract.
+// are created, deleted and shared. See the package documentation for the
+// contract.
 //
-// The zero Writer is not usable: Registrar must be set (unless Gate turns
-// every write off). A Writer is safe for concurrent use; its fields must not
-// change once it is in use.
+// A Writer makes one engine call per authorization write and never
+// retries: retrying is the engine's (see the package documentation).
+//
+// The zero Writer is not usable: Registrar must be set for Create and
+// Delete, and Granter for Grant (unless Gate turns every write off). A
+// Writer is safe for concurrent use; its fields must not change once it is
+// in use.
 type Writer struct {
 	// Registrar registers and deregisters resources.
 	Registrar authz.Registrar
-	// Gate, if set, is asked before every authorization write of Create and
-	// Delete; when it returns false the store write goes ahead without the
-	// authorization write, and a SkippedByGate event is emitted. Use it to
-	// roll dual writes out per tenant or resource type. Nil means always on.
+	// Granter, needed by Grant only, grants and revokes relationships.
+	Granter authz.Granter
+	// Gate, if set, is asked before every authorization write of Create,
+	// Delete and Grant; when it returns false the store write goes ahead
+	// without the authorization write (Grant writes nothing), and a
+	// SkippedByGate event is emitted. Use it to roll dual writes out per
+	// tenant or resource type. Nil means always on.
 	Gate func(ctx context.Context, r authz.Resource) bool
 	// Hooks, if set, receives an [Event] for every step that operators care
 	// about.
@@ -40,18 +50,6 @@ type Writer struct {
 	// CleanupTimeout bounds each cleanup step, which runs detached from the
 	// caller's cancellation. Zero means [DefaultCleanupTimeout].
 	CleanupTimeout time.Duration
-	// RegisterRetries is how many times Create retries a registration that
-	// failed with [authz.ErrUnavailable]. Zero means [DefaultRetries];
-	// negative means no retries.
-	RegisterRetries int
-	// DeregisterRetries is how many times a compensation or a deregistration
-	// after a delete is retried when it fails with [authz.ErrUnavailable].
-	// Zero means [DefaultRetries]; negative means no retries.
-	DeregisterRetries int
-	// Backoff returns the pause before retry attempt n (1 for the first
-	// retry). Nil means exponential backoff from 100ms with up to 50%
-	// jitter.
-	Backoff func(n int) time.Duration
 
 	// variant deliberately breaks the Writer; only tests set it, to prove
 	// that the invariant checks catch broken orderings.
@@ -70,6 +68,10 @@ const (
 	persistBeforeRegister
 	// deregisterBeforeDelete deregisters before deleting the row.
 	deregisterBeforeDelete
+	// grantWithoutCheck grants without asking whether the row exists.
+	grantWithoutCheck
+	// checkBeforeGrant asks whether the row exists, then grants.
+	checkBeforeGrant
 )
 
 // CreateRequest describes one create.
@@ -96,7 +98,7 @@ type CreateRequest struct {
 //
 // If the registration fails, Persist is not called and the error (matching
 // [authz.ErrConflict] when the resource is already registered otherwise,
-// [authz.ErrUnavailable] after the retries are spent, [authz.ErrInvalidRequest]
+// [authz.ErrUnavailable] when the engine gave up, [authz.ErrInvalidRequest]
 // for a malformed request) is returned; nothing is compensated, because
 // nothing of ours may have been written, or, after an ambiguous failure, only
 // a registration without a row, which grants nothing and which the
@@ -144,9 +146,9 @@ func (w *Writer) Create(ctx context.Context, req CreateRequest) (authz.Token, er
 	return tok, nil
 }
 
-// register writes the registration, retrying unavailability.
+// register writes the registration.
 func (w *Writer) register(ctx context.Context, req authz.RegisterRequest) (authz.Token, error) {
-	tok, err := register(ctx, w.Registrar, req, retries(w.RegisterRetries), w.Backoff)
+	tok, err := register(ctx, w.Registrar, req)
 	if err != nil {
 		return authz.Token{}, err
 	}
@@ -222,12 +224,12 @@ type DeleteRequest struct {
 // in both cases nothing is deregistered. A malformed type or id is an error
 // matching [authz.ErrInvalidRequest] before anything is deleted.
 //
-// The deregistration is best effort: it runs detached from ctx, bounded by
-// CleanupTimeout, retrying unavailability DeregisterRetries times. Its
-// failure does not fail the delete, because the row, which is the source of
-// truth for existence, is gone and the relationships left behind grant
-// nothing; it is reported as a DeregisterFailed event and the reconciler
-// removes the orphan.
+// The deregistration is best effort: one Deregister call, detached from ctx
+// and bounded by CleanupTimeout, so a Delete holds its caller at most that
+// long after the row is gone. Its failure does not fail the delete,
+// because the row, which is the source of truth for existence, is gone and
+// the relationships left behind grant nothing; it is reported as a
+// DeregisterFailed event and the reconciler removes the orphan.
 func (w *Writer) Delete(ctx context.Context, req DeleteRequest) (deleted bool, err error) {
 	if req.Delete == nil {
 		return false, fmt.Errorf("dualwrite: %w: delete request has no Delete", authz.ErrInvalidRequest)
@@ -284,9 +286,9 @@ func (w *Writer) deregisterDeleted(ctx context.Context, res authz.Resource) {
 	observe(cctx, w.Hooks, Event{Kind: Deregistered, Resource: res})
 }
 
-// deregister removes res's relationships, retrying unavailability.
+// deregister removes res's relationships.
 func (w *Writer) deregister(ctx context.Context, res authz.Resource) error {
-	return deregister(ctx, w.Registrar, res, retries(w.DeregisterRetries), w.Backoff)
+	return deregister(ctx, w.Registrar, res)
 }
 
 // cleanupContext returns the context of a cleanup step: ctx's values
@@ -304,24 +306,27 @@ func (w *Writer) enabled(ctx context.Context, r authz.Resource) bool {
 }
 
 // CompensationError is returned by [Writer.Create] when Persist failed and
-// removing the registration failed too. It unwraps to Persist's error only,
-// so [errors.Is] and [errors.As] see the original error as if there had been
-// no compensation; the compensation's failure is attached, for logs.
+// removing the registration failed too, and by [Writer.Grant] when the
+// grant had to be revoked and revoking it failed. It unwraps to the
+// operation's error only, so [errors.Is] and [errors.As] see that error as
+// if there had been no compensation; the compensation's failure is
+// attached, for logs.
 type CompensationError struct {
-	// Resource is the resource whose registration was left behind.
+	// Resource is the resource whose relationships were left behind.
 	Resource authz.Resource
-	// Err is Persist's error.
+	// Err is the operation's error: Persist's, or Grant's.
 	Err error
-	// Compensation is the error of the failed deregistration.
+	// Compensation is the error of the failed deregistration or revocation.
 	Compensation error
 }
 
-// Error returns Persist's error message followed by the compensation's.
+// Error returns the operation's error message followed by the
+// compensation's.
 func (e *CompensationError) Error() string {
-	return fmt.Sprintf("%v (dualwrite: compensation failed, registration of %s left for the reconciler: %v)", e.Err, e.Resource, e.Compensation)
+	return fmt.Sprintf("%v (dualwrite: compensation failed, relationships of %s left for the reconciler: %v)", e.Err, e.Resource, e.Compensation)
 }
 
-// Unwrap returns Persist's error.
+// Unwrap returns the operation's error.
 func (e *CompensationError) Unwrap() error { return e.Err }
 
 // detach returns ctx without its cancellation, bounded by timeout (or
@@ -333,78 +338,19 @@ func detach(ctx context.Context, timeout time.Duration) (context.Context, contex
 	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
 }
 
-// register writes req, retrying unavailability n times.
-func register(ctx context.Context, reg authz.Registrar, req authz.RegisterRequest, n int, backoff func(int) time.Duration) (authz.Token, error) {
-	var tok authz.Token
-	err := retry(ctx, n, backoff, func(ctx context.Context) error {
-		var err error
-		tok, err = reg.Register(ctx, req)
-		return err
-	})
+// register writes req with one call.
+func register(ctx context.Context, reg authz.Registrar, req authz.RegisterRequest) (authz.Token, error) {
+	tok, err := reg.Register(ctx, req)
 	if err != nil {
 		return authz.Token{}, fmt.Errorf("dualwrite: register %s: %w", req.Resource, err)
 	}
 	return tok, nil
 }
 
-// deregister removes res's relationships, retrying unavailability n times.
-func deregister(ctx context.Context, reg authz.Registrar, res authz.Resource, n int, backoff func(int) time.Duration) error {
-	err := retry(ctx, n, backoff, func(ctx context.Context) error {
-		_, err := reg.Deregister(ctx, authz.DeregisterRequest{Resource: res})
-		return err
-	})
-	if err != nil {
+// deregister removes res's relationships with one call.
+func deregister(ctx context.Context, reg authz.Registrar, res authz.Resource) error {
+	if _, err := reg.Deregister(ctx, authz.DeregisterRequest{Resource: res}); err != nil {
 		return fmt.Errorf("dualwrite: deregister %s: %w", res, err)
 	}
 	return nil
-}
-
-// retries turns a configured retry count into the number to make.
-func retries(n int) int {
-	switch {
-	case n == 0:
-		return DefaultRetries
-	case n < 0:
-		return 0
-	}
-	return n
-}
-
-// retry calls op until it succeeds, fails with an error other than
-// [authz.ErrUnavailable], or has been retried n times, pausing between
-// attempts. It returns op's last error.
-func retry(ctx context.Context, n int, backoff func(int) time.Duration, op func(context.Context) error) error {
-	if backoff == nil {
-		backoff = defaultBackoff
-	}
-	for attempt := 0; ; attempt++ {
-		err := op(ctx)
-		if err == nil || attempt >= n || !errors.Is(err, authz.ErrUnavailable) {
-			return err
-		}
-		if pause(ctx, backoff(attempt+1)) != nil {
-			return err
-		}
-	}
-}
-
-// defaultBackoff is 100ms·2^(n-1) plus up to half as much jitter.
-func defaultBackoff(n int) time.Duration {
-	d := 100 * time.Millisecond << min(max(n-1, 0), 6)
-	return d + rand.N(d/2)
-}
-
-// pause waits for d or until ctx is done, returning ctx's error then.
-func pause(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -35,7 +35,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{eng: newTestEngine(t), store: newStore("task"), rec: &recorder{}, count: &Counter{}}
 	e.back = newFaulty(e.eng)
-	e.w = &Writer{Registrar: e.back, Hooks: e.hooks(), Backoff: noBackoff}
+	e.w = &Writer{Registrar: e.back, Granter: e.back, Hooks: e.hooks()}
 	return e
 }
 
@@ -153,20 +153,13 @@ func TestCreateUnderFaults(t *testing.T) {
 		},
 		{
 			name:      "register unavailable",
-			register:  []fault{failBefore, failBefore, failBefore, failBefore},
+			register:  []fault{failBefore},
 			wantIs:    []error{authz.ErrUnavailable},
 			wantKinds: nil,
 		},
 		{
-			name:      "register times out ambiguously then retry succeeds",
-			register:  []fault{failAfter},
-			wantRow:   true,
-			wantReg:   true,
-			wantKinds: []Kind{Registered},
-		},
-		{
-			name:     "register ambiguous on every attempt leaves an orphan only",
-			register: []fault{failAfter, failAfter, failAfter, failAfter},
+			name:     "register ambiguous leaves an orphan only",
+			register: []fault{failAfter},
 			wantIs:   []error{authz.ErrUnavailable},
 			wantReg:  true,
 		},
@@ -253,7 +246,7 @@ func TestCreateUnderFaults(t *testing.T) {
 		{
 			name:       "compensation fails",
 			persist:    failBefore,
-			deregister: []fault{failBefore, failBefore, failBefore, failBefore},
+			deregister: []fault{failBefore},
 			wantIs:     []error{errStore},
 			wantNotIs:  []error{authz.ErrUnavailable},
 			wantComp:   true,
@@ -261,16 +254,18 @@ func TestCreateUnderFaults(t *testing.T) {
 			wantKinds:  []Kind{Registered, CompensationFailed},
 		},
 		{
-			name:       "compensation retried",
+			name:       "compensation fails ambiguously",
 			persist:    failBefore,
-			deregister: []fault{failBefore, failAfter},
+			deregister: []fault{failAfter},
 			wantIs:     []error{errStore},
-			wantKinds:  []Kind{Registered, Compensated},
+			wantNotIs:  []error{authz.ErrUnavailable},
+			wantComp:   true,
+			wantKinds:  []Kind{Registered, CompensationFailed},
 		},
 		{
 			name:       "persist panics and compensation fails",
 			persist:    panicBefore,
-			deregister: []fault{failBefore, failBefore, failBefore, failBefore},
+			deregister: []fault{failBefore},
 			wantPanic:  true,
 			wantReg:    true,
 			wantKinds:  []Kind{Registered, CompensationFailed},
@@ -278,7 +273,7 @@ func TestCreateUnderFaults(t *testing.T) {
 		{
 			name:       "request cancelled and compensation fails",
 			persist:    cancelBefore,
-			deregister: []fault{failBefore, failBefore, failBefore, failBefore},
+			deregister: []fault{failBefore},
 			wantIs:     []error{context.Canceled},
 			wantComp:   true,
 			wantReg:    true,
@@ -360,6 +355,14 @@ func TestCreateUnderFaults(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantKinds, e.rec.kinds(res)); diff != "" {
 				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			// One engine call per operation: retrying is the engine's.
+			compensations := countKind(tt.wantKinds, Compensated) + countKind(tt.wantKinds, CompensationFailed)
+			if got := e.back.statsOf("register", res).calls; got != 1 {
+				t.Errorf("Create made %d Register calls, want 1", got)
+			}
+			if got := e.back.statsOf("deregister", res).calls; got != compensations {
+				t.Errorf("Create made %d Deregister calls, want %d", got, compensations)
 			}
 
 			rep := e.reconcile(t, id)
@@ -516,10 +519,10 @@ func TestDeleteUnderFaults(t *testing.T) {
 		{name: "request cancelled during row delete", del: cancelBefore, wantIs: context.Canceled, wantRow: true, wantReg: true},
 		{name: "request cancelled after row delete", del: cancelAfter, wantIs: context.Canceled, wantReg: true},
 		{name: "request cancelled before deregistering", cancelAfter: true, wantDeleted: true, wantKinds: []Kind{Deregistered}},
-		{name: "deregister retried", deregister: []fault{failBefore, failAfter}, wantDeleted: true, wantKinds: []Kind{Deregistered}},
+		{name: "deregister fails ambiguously", deregister: []fault{failAfter}, wantDeleted: true, wantKinds: []Kind{DeregisterFailed}},
 		{
 			name:        "deregister fails: delete still succeeds",
-			deregister:  []fault{failBefore, failBefore, failBefore, failBefore},
+			deregister:  []fault{failBefore},
 			wantDeleted: true,
 			wantReg:     true,
 			wantKinds:   []Kind{DeregisterFailed},
@@ -576,6 +579,10 @@ func TestDeleteUnderFaults(t *testing.T) {
 			}
 			if got, want := e.count.Count(DeregisterFailed), int64(countKind(tt.wantKinds, DeregisterFailed)); got != want {
 				t.Errorf("Counter(DeregisterFailed) = %d, want %d", got, want)
+			}
+			// One engine call per operation: retrying is the engine's.
+			if got, want := e.back.statsOf("deregister", res).calls, b2i(tt.wantDeleted); got != want {
+				t.Errorf("Delete made %d Deregister calls, want %d", got, want)
 			}
 			e.reconcile(t, id)
 		})
@@ -682,8 +689,8 @@ func TestEventsNeverNameThePrincipal(t *testing.T) {
 	e := newEnv(t)
 	var seen []string
 	e.w.Hooks = HooksFunc(func(_ context.Context, ev Event) { seen = append(seen, fmt.Sprintf("%+v %v", ev, ev.Err)) })
-	e.back.inject("deregister", task("t2"), failBefore, failBefore, failBefore, failBefore)
-	e.back.inject("deregister", task("t4"), failBefore, failBefore, failBefore, failBefore)
+	e.back.inject("deregister", task("t2"), failBefore)
+	e.back.inject("deregister", task("t4"), failBefore)
 	e.w.Create(t.Context(), CreateRequest{Register: registration("t1", alice), Persist: e.store.persist(registration("t1", alice), failBefore, nil)})
 	e.w.Create(t.Context(), CreateRequest{Register: registration("t2", alice), Persist: e.store.persist(registration("t2", alice), failBefore, nil)})
 	e.w.Create(t.Context(), CreateRequest{Register: registration("t3", alice), Persist: e.store.persist(registration("t3", alice), failBefore, nil), Exists: e.store.exists(registration("t3", alice), true)})

@@ -212,3 +212,40 @@ func ExampleReconciler_verifyOwnership() {
 	// mallory reads t1: denied
 	// bob reads t1: allowed
 }
+
+// A share is authorized, then the task is deleted before the share's grant
+// is written: the grant fails as not found and leaves nothing behind.
+func ExampleWriter_Grant() {
+	ctx := context.Background()
+	engine, err := memadapter.New(schema)
+	if err != nil {
+		panic(err)
+	}
+	db := &tasks{rows: map[string]string{}}
+	w := &dualwrite.Writer{Registrar: engine, Granter: engine}
+	t1 := authz.Resource{Type: "task", ID: "t1"}
+	bobViews := authz.GrantRequest{Relationship: authz.Relationship{Resource: t1, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: "bob"}}}
+	share := func() error {
+		_, err := w.Grant(ctx, dualwrite.GrantRequest{
+			Grant:  bobViews,
+			Exists: func(context.Context) (bool, error) { return db.has("t1", ""), nil },
+		})
+		return err
+	}
+	if err := create(ctx, w, db, "t1", "alice", func(context.Context) error { return db.insert("t1", "alice") }); err != nil {
+		panic(err)
+	}
+
+	fmt.Println("share:", share())
+	if _, err := w.Delete(ctx, dualwrite.DeleteRequest{Resource: t1, Delete: func(_ context.Context, id string) (bool, error) { return db.remove(id), nil }}); err != nil {
+		panic(err)
+	}
+	err = share() // authorized before the delete, granted after it
+	fmt.Println("share after the delete:", errors.Is(err, authz.ErrNotFound))
+	rels, _ := engine.ReadRelationships(ctx, authz.ReadRequest{Resource: t1})
+	fmt.Println("relationships of t1 left:", len(rels))
+	// Output:
+	// share: <nil>
+	// share after the delete: true
+	// relationships of t1 left: 0
+}

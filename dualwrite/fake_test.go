@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/fgac-go/fgac/authz"
 )
@@ -43,7 +42,7 @@ var errInjected = errors.New("injected")
 
 // callKey names the calls of one operation on one resource.
 type callKey struct {
-	op  string // "register", "deregister" or "write"
+	op  string // "register", "deregister", "write", "grant" or "revoke"
 	res authz.Resource
 }
 
@@ -54,9 +53,11 @@ type callStats struct {
 	ambig    int // calls that wrote and then reported failure
 }
 
-// faulty wraps an engine and fails Register, Deregister and Write calls as
-// planned per resource (for Write, the resource of its first relationship). Like a remote backend, it fails every call whose context is
-// already done.
+// faulty wraps an engine and fails Register, Deregister, Write, Grant and
+// Revoke calls as planned per resource (for Write, the resource of its
+// first relationship), counting them. Like a remote backend, it fails
+// every call whose context is already done. It never retries, so its
+// counts are the calls of the code under test.
 type faulty struct {
 	engine
 
@@ -81,7 +82,7 @@ func (f *faulty) inject(op string, res authz.Resource, faults ...fault) {
 func (f *faulty) reset(res authz.Resource) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, op := range []string{"register", "deregister", "write"} {
+	for _, op := range []string{"register", "deregister", "write", "grant", "revoke"} {
 		delete(f.plan, callKey{op, res})
 		delete(f.stats, callKey{op, res})
 	}
@@ -155,6 +156,14 @@ func (f *faulty) Write(ctx context.Context, req authz.WriteRequest) (authz.Token
 		res = rels[0].Resource
 	}
 	return f.call(ctx, "write", res, func() (authz.Token, error) { return f.engine.Write(ctx, req) })
+}
+
+func (f *faulty) Grant(ctx context.Context, req authz.GrantRequest) (authz.Token, error) {
+	return f.call(ctx, "grant", req.Relationship.Resource, func() (authz.Token, error) { return f.engine.Grant(ctx, req) })
+}
+
+func (f *faulty) Revoke(ctx context.Context, req authz.GrantRequest) (authz.Token, error) {
+	return f.call(ctx, "revoke", req.Relationship.Resource, func() (authz.Token, error) { return f.engine.Revoke(ctx, req) })
 }
 
 // sameRels reports whether a and b hold the same relationships, in any
@@ -356,11 +365,8 @@ func (s *store) reconciler(e Backend, hooks Hooks) *Reconciler {
 		Hooks:        hooks,
 		PageSize:     3,
 		Concurrency:  2,
-		Backoff:      noBackoff,
 	}
 }
-
-func noBackoff(int) time.Duration { return 0 }
 
 // readable is the read path of a service: it serves the row only if it
 // exists and the subject may read it.

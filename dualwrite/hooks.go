@@ -10,8 +10,8 @@ import (
 // Kind says what happened in an [Event].
 type Kind uint8
 
-// The kinds of [Event]. Writer emits the first eight; Reconciler emits
-// SkippedByGate and the last seven.
+// The kinds of [Event]. Writer emits the first eight and the last three;
+// Reconciler emits SkippedByGate and OrphanFound through OwnershipRepaired.
 const (
 	// Registered: Create registered the resource and is about to persist it.
 	Registered Kind = iota + 1
@@ -60,6 +60,16 @@ const (
 	// OwnershipRepaired: the reconciler replaced the wrong owner and parent
 	// relationships with the store's, leaving every other relationship.
 	OwnershipRepaired
+	// Granted: Grant wrote the relationship and found the resource's row
+	// still there.
+	Granted
+	// GrantRevoked: Grant revoked the relationship it wrote (or tried to)
+	// because the resource's row was gone, or because Exists failed (its
+	// error is Event.Err) and whether the row exists was unknown.
+	GrantRevoked
+	// GrantRevokeFailed: Grant had to revoke the relationship and could not
+	// (Event.Err). If the row is gone, the reconciler removes it.
+	GrantRevokeFailed
 
 	numKinds
 )
@@ -98,6 +108,12 @@ func (k Kind) String() string {
 		return "ownership_mismatch"
 	case OwnershipRepaired:
 		return "ownership_repaired"
+	case Granted:
+		return "granted"
+	case GrantRevoked:
+		return "grant_revoked"
+	case GrantRevokeFailed:
+		return "grant_revoke_failed"
 	}
 	return "unknown"
 }
@@ -110,7 +126,9 @@ type Event struct {
 	// Resource is the resource concerned.
 	Resource authz.Resource
 	// Err is the error of the failed step for CompensationFailed,
-	// ReadBackFailed, DeregisterFailed and RepairFailed; nil otherwise.
+	// ReadBackFailed, DeregisterFailed, RepairFailed and GrantRevokeFailed,
+	// and for GrantRevoked the error that left the row's existence unknown
+	// (nil when the row was gone); nil otherwise.
 	Err error
 }
 

@@ -85,7 +85,7 @@ func TestVerifyOwnershipRestoresTheStoresOwner(t *testing.T) {
 			name:        "duplicate create by another user whose compensation fails",
 			storeParent: &agent,
 			claim: func(t *testing.T, e *claimedEnv) {
-				e.back.inject("deregister", t1, failBefore, failBefore, failBefore, failBefore)
+				e.back.inject("deregister", t1, failBefore)
 				req := registration("t1", bob)
 				_, err := e.w.Create(t.Context(), CreateRequest{Register: req, Persist: e.store.persist(req, noFault, nil)})
 				if !errors.Is(err, errDuplicate) {
@@ -265,7 +265,7 @@ func TestVerifyOwnershipLeavesOrFailsRepairs(t *testing.T) {
 		{
 			name: "repair write unavailable",
 			sabotage: func(e *claimedEnv, _ *Reconciler) {
-				e.back.inject("write", t1, failBefore, failBefore, failBefore, failBefore)
+				e.back.inject("write", t1, failBefore)
 			},
 			wantIs:    authz.ErrUnavailable,
 			want:      Report{Registrations: 1, Rows: 1, OwnershipMismatches: 1, Failed: 1},

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -82,12 +82,6 @@ type Reconciler struct {
 	// Concurrency is the number of rows checked at once. Zero means
 	// [DefaultConcurrency].
 	Concurrency int
-	// Retries is how many times a repair write that failed with
-	// [authz.ErrUnavailable] is retried. Zero means [DefaultRetries];
-	// negative means no retries.
-	Retries int
-	// Backoff is as in [Writer].
-	Backoff func(n int) time.Duration
 	// DryRun reports differences without repairing them.
 	DryRun bool
 	// VerifyOwnership, if set, checks the owner and parent of every row that
@@ -157,7 +151,16 @@ type Report struct {
 // ReadRelationships) ends the pass with an error. A failed repair does not:
 // it is counted in Report.Failed and reported as a RepairFailed event, and
 // the pass goes on; Reconcile then returns an error wrapping the first
-// repair failure. The report is returned in every case.
+// repair failure. Each repair is one engine call: retrying is the engine's,
+// and a repair that fails is tried again by the next pass. The report is
+// returned in every case.
+//
+// Rows are checked on goroutines of the pass. A callback, engine or hook
+// that panics or calls runtime.Goexit there ends the pass with an error
+// that names the row and, for a panic, carries its value (matched by
+// [errors.Is] if it is an error) and stack: never a crash, never a row
+// silently taken as checked. On the caller's goroutine (the first stage)
+// a panic propagates to the caller, as panics in [Writer.Create] do.
 //
 // An orphan may be a create in flight (registered, row not yet committed).
 // So after removing orphans the reconciler asks the store again, and
@@ -334,10 +337,9 @@ func (p *pass) registerRows(ctx context.Context) error {
 			return fmt.Errorf("dualwrite: reconcile %s: rows: %w", r.ResourceType, err)
 		}
 		p.count(func(rep *Report) { rep.Rows += len(ids) })
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(limit)
+		g, gctx := newGroup(ctx, limit, "reconcile "+r.ResourceType)
 		for _, id := range ids {
-			g.Go(func() error { return p.checkRow(gctx, id) })
+			g.Go(p.resource(id), func() error { return p.checkRow(gctx, id) })
 		}
 		if err := g.Wait(); err != nil {
 			return err
@@ -392,7 +394,7 @@ func (p *pass) register(ctx context.Context, res authz.Resource) {
 		return
 	}
 	req.Resource = res
-	_, err = register(ctx, p.r.Backend, req, retries(p.r.Retries), p.r.Backoff)
+	_, err = register(ctx, p.r.Backend, req)
 	switch {
 	case errors.Is(err, authz.ErrConflict):
 		// Registered meanwhile by someone else, such as a create.
@@ -433,11 +435,7 @@ func (p *pass) verifyOwnership(ctx context.Context, res authz.Resource, rels []a
 	if !p.repairable(ctx, res) {
 		return
 	}
-	err = retry(ctx, retries(p.r.Retries), p.r.Backoff, func(ctx context.Context) error {
-		_, err := p.r.Backend.Write(ctx, authz.WriteRequest{Touch: want, Delete: wrong})
-		return err
-	})
-	if err != nil {
+	if _, err := p.r.Backend.Write(ctx, authz.WriteRequest{Touch: want, Delete: wrong}); err != nil {
 		p.fail(ctx, res, fmt.Errorf("dualwrite: reconcile %s: repair ownership of %s: %w", p.r.ResourceType, res, err))
 		return
 	}
@@ -487,9 +485,9 @@ func (p *pass) undoIfVanished(ctx context.Context, res authz.Resource) {
 	}
 }
 
-// deregister removes res's relationships, retrying unavailability.
+// deregister removes res's relationships.
 func (p *pass) deregister(ctx context.Context, res authz.Resource) error {
-	return deregister(ctx, p.r.Backend, res, retries(p.r.Retries), p.r.Backoff)
+	return deregister(ctx, p.r.Backend, res)
 }
 
 func pageSize(n int) int {
@@ -497,4 +495,105 @@ func pageSize(n int) int {
 		return DefaultPageSize
 	}
 	return n
+}
+
+// group checks resources on goroutines, at most limit at once, and returns
+// the first error, which cancels the others' context: an
+// [errgroup.Group] from [errgroup.WithContext], except for panics and
+// runtime.Goexit.
+//
+// The functions run code the caller supplied (the store's callbacks, the
+// engine, the hooks) on goroutines the caller did not start, where nothing
+// the caller wrote can recover. errgroup leaves a panic there to crash the
+// process, a reconciliation running in the background of a service
+// included, and counts a Goexit as success, so a pass whose rows went
+// unchecked would report nothing missing. errgroup's reasons for not
+// recovering (a panic delayed until Wait, its stack turned into a value)
+// weigh less here than a crash: a failed pass is simply run again. So a
+// group turns a panic into an error of the pass that carries the panic's
+// value and stack, and a Goexit into an error too, and cancels the rest.
+type group struct {
+	g      errgroup.Group
+	cancel context.CancelCauseFunc
+	name   string // of the work, for errors: "reconcile task"
+
+	mu  sync.Mutex // guards err
+	err error      // the first error
+}
+
+// newGroup returns a group of at most limit goroutines at once, doing the
+// work name, and the context its functions use, cancelled by the first
+// error.
+func newGroup(ctx context.Context, limit int, name string) (*group, context.Context) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	g := &group{cancel: cancel, name: name}
+	g.g.SetLimit(limit)
+	return g, ctx
+}
+
+// Go calls f, which checks res, on a goroutine of the group. Its error,
+// or its panic or runtime.Goexit turned into an error that names res,
+// fails the group.
+func (g *group) Go(res authz.Resource, f func() error) {
+	g.g.Go(func() error {
+		returned := false
+		defer func() {
+			if !returned {
+				g.fail(fmt.Errorf("dualwrite: %s: check %s: %w", g.name, res, unwound(recover())))
+			}
+		}()
+		err := f()
+		returned = true
+		if err != nil {
+			g.fail(err)
+		}
+		return nil
+	})
+}
+
+// fail records err if it is the first error and cancels the group.
+func (g *group) fail(err error) {
+	g.mu.Lock()
+	if g.err == nil {
+		g.err = err
+	}
+	g.mu.Unlock()
+	g.cancel(err)
+}
+
+// Wait waits for every function of the group and returns the first error.
+func (g *group) Wait() error {
+	g.g.Wait()
+	g.cancel(nil)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// unwound returns the error of a function that did not return: it panicked
+// with p, or, if p is nil, it called runtime.Goexit.
+func unwound(p any) error {
+	if p == nil {
+		return errGoexit
+	}
+	return &panicError{value: p, stack: debug.Stack()}
+}
+
+// errGoexit reports a function that called runtime.Goexit.
+var errGoexit = errors.New("callback called runtime.Goexit")
+
+// panicError is a panic recovered on a goroutine of a [group].
+type panicError struct {
+	value any
+	stack []byte // of the panicking goroutine
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("callback panicked: %v\n\n%s", e.value, e.stack)
+}
+
+// Unwrap returns the panic's value if it is an error.
+func (e *panicError) Unwrap() error {
+	err, _ := e.value.(error)
+	return err
 }

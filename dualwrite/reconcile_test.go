@@ -129,7 +129,7 @@ func TestReconcilerReportsFailedRepairs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.seed(t, 1, 3, 1)
-	e.back.inject("deregister", task("o01"), failBefore, failBefore, failBefore, failBefore)
+	e.back.inject("deregister", task("o01"), failBefore)
 	r := e.store.reconciler(e.back, e.hooks())
 	rep, err := r.Reconcile(t.Context())
 	if !errors.Is(err, authz.ErrUnavailable) {

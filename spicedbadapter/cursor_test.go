@@ -95,12 +95,13 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 func TestBackoffIsJitteredAndCapped(t *testing.T) {
-	p := retryPolicy{retries: 10, base: 10 * time.Millisecond, max: 50 * time.Millisecond}
-	for attempt, full := range []time.Duration{10, 20, 40, 50, 50, 50} {
+	p := retryPolicy{attempts: 10, base: 10 * time.Millisecond, max: 50 * time.Millisecond}
+	for i, full := range []time.Duration{10, 20, 40, 50, 50, 50} {
+		n := i + 1 // the wait after the first failed attempt is the base
 		full *= time.Millisecond
 		for range 100 {
-			if got := p.backoff(attempt); got < full/2 || got > full {
-				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", attempt, got, full/2, full)
+			if got := p.backoff(n); got < full/2 || got > full {
+				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", n, got, full/2, full)
 			}
 		}
 	}

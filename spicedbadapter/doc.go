@@ -23,13 +23,32 @@
 //   - a registration of a resource that already has other relationships:
 //     [authz.ErrConflict];
 //   - SpiceDB unreachable, overloaded, aborting or timing out:
-//     [authz.ErrUnavailable], after at most three repeats (by default)
-//     with jittered exponential backoff that never outlasts the caller's
-//     deadline;
+//     [authz.ErrUnavailable], once the retries below are spent;
 //   - rejected credentials: [authz.ErrUnavailable] and [ErrAuthentication],
 //     never a denial;
 //   - a cancelled or expired context: [authz.ErrUnavailable] and the
 //     context's error. No call starts once the context is done.
+//
+// # Retries
+//
+// The adapter is fgac's one retry layer: callers, package dualwrite among
+// them, make one call per operation and leave retrying to it, because it
+// knows which failures are transient and which writes are safe to repeat.
+// A SpiceDB call that fails with Unavailable, ResourceExhausted, Aborted or
+// DeadlineExceeded is made at most three times in all
+// ([DefaultMaxAttempts], [WithMaxAttempts]), waiting by default 25–50ms
+// before the second attempt and 50–100ms before the third
+// ([DefaultBackoffBase], [WithBackoff]); every other error is returned at
+// once. No attempt
+// starts, and no wait runs, past the caller's deadline, so the budget
+// always fits inside it. Repeating a write is safe: Grant, Revoke, Write
+// and Deregister are idempotent, and Register recognises its own earlier
+// write after an ambiguous failure. The budget is per SpiceDB call: an
+// operation that makes several (a Register that reads back after a
+// conflict, a read repeated fully consistent after SpiceDB refused its
+// token, a lookup or an enumeration over several pages) gives each its
+// own. Under an outage every operation makes at most three calls: its
+// first call fails, and it goes no further.
 //
 // # Consistency
 //

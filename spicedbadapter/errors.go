@@ -76,23 +76,25 @@ func tokenRejected(err error) bool {
 }
 
 // retryPolicy repeats transient failures with jittered exponential backoff.
+// It is fgac's only retry loop: package dualwrite, the adapter's main
+// caller for writes, makes one call per operation and relies on it.
 type retryPolicy struct {
-	retries int           // repeats after the first call
-	base    time.Duration // the first backoff, before jitter
-	max     time.Duration // the longest backoff
+	attempts int           // calls in all, the first included; at least 1
+	base     time.Duration // the first backoff, before jitter
+	max      time.Duration // the longest backoff
 }
 
-// do calls op until it succeeds, fails for good, has been repeated
-// p.retries times, or ctx is done; it returns op's last error untranslated
+// do calls op until it succeeds, fails for good, has been called
+// p.attempts times, or ctx is done; it returns op's last error untranslated
 // (or ctx's error if op was never called). It never calls op once ctx is
 // done and never sleeps past ctx's deadline.
 func (p retryPolicy) do(ctx context.Context, op func(context.Context) error) error {
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		err := op(ctx)
-		if err == nil || attempt >= p.retries || !transient(ctx, err) {
+		if err == nil || attempt >= p.attempts || !transient(ctx, err) {
 			return err
 		}
 		wait := p.backoff(attempt)
@@ -109,11 +111,11 @@ func (p retryPolicy) do(ctx context.Context, op func(context.Context) error) err
 	}
 }
 
-// backoff returns the wait before repeat attempt+1: base doubled per
-// attempt, capped at max, then jittered down by up to a half.
-func (p retryPolicy) backoff(attempt int) time.Duration {
+// backoff returns the wait after failed attempt n (1 for the first): base
+// doubled n-1 times, capped at max, then jittered down by up to a half.
+func (p retryPolicy) backoff(n int) time.Duration {
 	d := p.base
-	for range attempt {
+	for range n - 1 {
 		if d >= p.max/2 {
 			d = p.max
 			break

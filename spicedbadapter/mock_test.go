@@ -41,7 +41,7 @@ func TestTransientErrorsAreRetriedThenUnavailable(t *testing.T) {
 		t.Run(code.String(), func(t *testing.T) {
 			t.Parallel()
 			a, m := newMock(t)
-			m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, status.Error(code, "try later")).Times(1 + spicedbadapter.DefaultMaxRetries)
+			m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, status.Error(code, "try later")).Times(spicedbadapter.DefaultMaxAttempts)
 			d, err := a.Check(t.Context(), aliceReadsT1)
 			if !errors.Is(err, authz.ErrUnavailable) || status.Code(err) != code {
 				t.Errorf("Check error = %v (code %v), want %v with code %v", err, status.Code(err), authz.ErrUnavailable, code)
@@ -65,12 +65,26 @@ func TestTransientErrorThenSuccess(t *testing.T) {
 	}
 }
 
-func TestMaxRetriesOption(t *testing.T) {
-	t.Parallel()
-	a, m := newMock(t, spicedbadapter.WithMaxRetries(0))
-	m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")).Times(1)
-	if _, err := a.Check(t.Context(), aliceReadsT1); !errors.Is(err, authz.ErrUnavailable) {
-		t.Errorf("Check error = %v, want %v", err, authz.ErrUnavailable)
+func TestMaxAttemptsOption(t *testing.T) {
+	tests := []struct {
+		name      string
+		option    int
+		wantCalls int
+	}{
+		{name: "no retries", option: 1, wantCalls: 1},
+		{name: "two attempts", option: 2, wantCalls: 2},
+		{name: "zero means one", option: 0, wantCalls: 1},
+		{name: "negative means one", option: -3, wantCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, m := newMock(t, spicedbadapter.WithMaxAttempts(tt.option))
+			m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")).Times(tt.wantCalls)
+			if _, err := a.Check(t.Context(), aliceReadsT1); !errors.Is(err, authz.ErrUnavailable) {
+				t.Errorf("Check error = %v, want %v", err, authz.ErrUnavailable)
+			}
+		})
 	}
 }
 
@@ -388,7 +402,7 @@ func TestCheckManyChunkFailure(t *testing.T) {
 	}
 	t.Run("one chunk fails", func(t *testing.T) {
 		t.Parallel()
-		a, m := newMock(t, spicedbadapter.WithBulkChunkSize(1), spicedbadapter.WithMaxRetries(0))
+		a, m := newMock(t, spicedbadapter.WithBulkChunkSize(1), spicedbadapter.WithMaxAttempts(1))
 		gomock.InOrder(
 			m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).DoAndReturn(bulkAnswer),
 			m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")),
@@ -406,7 +420,7 @@ func TestCheckManyChunkFailure(t *testing.T) {
 	})
 	t.Run("every chunk fails", func(t *testing.T) {
 		t.Parallel()
-		a, m := newMock(t, spicedbadapter.WithBulkChunkSize(1), spicedbadapter.WithMaxRetries(0))
+		a, m := newMock(t, spicedbadapter.WithBulkChunkSize(1), spicedbadapter.WithMaxAttempts(1))
 		m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")).Times(2)
 		results, err := a.CheckMany(t.Context(), authz.CheckManyRequest{Items: items})
 		if !errors.Is(err, authz.ErrUnavailable) || status.Code(err) != codes.Unavailable || results != nil {
@@ -452,7 +466,7 @@ func TestLookupFailingMidStreamReturnsNoList(t *testing.T) {
 	m.EXPECT().LookupResources(gomock.Any(), gomock.Any()).DoAndReturn(
 		func(context.Context, *v1.LookupResourcesRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[v1.LookupResourcesResponse], error) {
 			return lookupStream(t, []string{"t1", "t2"}, status.Error(codes.Unavailable, "connection reset")), nil
-		}).Times(1 + spicedbadapter.DefaultMaxRetries)
+		}).Times(spicedbadapter.DefaultMaxAttempts)
 	res, err := a.Lookup(t.Context(), authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read"})
 	if !errors.Is(err, authz.ErrUnavailable) || status.Code(err) != codes.Unavailable {
 		t.Errorf("Lookup error = %v, want %v with code Unavailable", err, authz.ErrUnavailable)

@@ -15,10 +15,13 @@ const (
 // Defaults of the options.
 const (
 	DefaultBulkChunkSize = 100
-	DefaultMaxRetries    = 3
-	DefaultBackoffBase   = 50 * time.Millisecond
-	DefaultBackoffMax    = time.Second
-	DefaultPageSize      = 1_000
+	// DefaultMaxAttempts is the retry budget: a SpiceDB call is made at
+	// most three times, the first attempt included (see the package
+	// documentation).
+	DefaultMaxAttempts = 3
+	DefaultBackoffBase = 50 * time.Millisecond
+	DefaultBackoffMax  = time.Second
+	DefaultPageSize    = 1_000
 )
 
 type options struct {
@@ -31,7 +34,7 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		chunk:    DefaultBulkChunkSize,
-		retry:    retryPolicy{retries: DefaultMaxRetries, base: DefaultBackoffBase, max: DefaultBackoffMax},
+		retry:    retryPolicy{attempts: DefaultMaxAttempts, base: DefaultBackoffBase, max: DefaultBackoffMax},
 		pageSize: DefaultPageSize,
 	}
 }
@@ -53,12 +56,14 @@ func WithBulkChunkSize(n int) Option {
 	return optionFunc(func(o *options) { o.chunk = min(max(n, 1), maxBulkItems) })
 }
 
-// WithMaxRetries sets how many times a call that failed with Unavailable,
-// ResourceExhausted, Aborted or DeadlineExceeded is repeated before the
-// adapter gives up with [authz.ErrUnavailable]. The default is
-// [DefaultMaxRetries] (3); zero disables retries.
-func WithMaxRetries(n int) Option {
-	return optionFunc(func(o *options) { o.retry.retries = max(n, 0) })
+// WithMaxAttempts sets how many times, in all, the adapter makes a SpiceDB
+// call that keeps failing with Unavailable, ResourceExhausted, Aborted or
+// DeadlineExceeded before it gives up with [authz.ErrUnavailable]: n is
+// attempts, not retries, so 1 disables retries. The default is
+// [DefaultMaxAttempts] (3); values below 1 mean 1. Whatever n, no attempt
+// starts and no wait runs past the caller's deadline.
+func WithMaxAttempts(n int) Option {
+	return optionFunc(func(o *options) { o.retry.attempts = max(n, 1) })
 }
 
 // WithBackoff sets the wait before the first repeat of a failed call; each
