@@ -328,7 +328,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 			log.Debug("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String())
 		}
 	})
-	s.writer = &dualwrite.Writer{Registrar: s.engine, Hooks: s.hooks}
+	s.writer = &dualwrite.Writer{Registrar: s.engine, Granter: s.engine, Hooks: s.hooks}
 	if err := s.reconcile(ctx, "start"); err != nil {
 		return err
 	}

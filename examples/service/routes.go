@@ -385,9 +385,16 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := checked(r)
-	_, err := s.engine.Grant(r.Context(), authz.GrantRequest{Relationship: authz.Relationship{
-		Resource: authz.Resource{Type: "task", ID: id}, Relation: in.Role, Subject: authz.Subject{Type: "user", ID: in.User},
-	}})
+	task := authz.Resource{Type: "task", ID: id}
+	// The task may be deleted between the check and the grant (its body
+	// arrives late, say): dualwrite writes the grant, then confirms the row
+	// and revokes the grant if the row is gone, answering 404.
+	_, err := s.writer.Grant(r.Context(), dualwrite.GrantRequest{
+		Grant: authz.GrantRequest{Relationship: authz.Relationship{
+			Resource: task, Relation: in.Role, Subject: authz.Subject{Type: "user", ID: in.User},
+		}},
+		Exists: func(ctx context.Context) (bool, error) { return s.store.exists(ctx, task) },
+	})
 	reply(w, r, http.StatusOK, map[string]string{"task_id": id, "user": in.User, "role": in.Role}, err)
 }
 

@@ -2,9 +2,12 @@ package main
 
 import (
 	"database/sql"
+	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -69,6 +72,68 @@ func TestDeletedTaskGrantsNothing(t *testing.T) {
 					t.Errorf("alice's %s: deleted vs missing (-missing +deleted):\n%s", method, diff)
 				}
 			}
+		})
+	}
+}
+
+// TestShareRacingDeleteLeavesNoGrant: alice's share request is authorized
+// (its id is in the path), but its body arrives only after the task was
+// deleted. The share must not write a role on the deleted task: it answers
+// exactly like a share of a missing task, and neither the graph nor any
+// route gives bob anything on it.
+func TestShareRacingDeleteLeavesNoGrant(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			ts := start(t, engine)
+			agentID, _ := ts.createAgent(t, alice, "helper")
+			task := ts.createTask(t, alice, agentID, "racy")
+			missing := "task_000000000000000000000000"
+			share := `{"user":"bob","role":"editor"}`
+			want := ts.do(t, alice, "POST", "/tasks/"+missing+"/share", share)
+
+			body, feed := io.Pipe()
+			req, err := http.NewRequest("POST", ts.url+"/tasks/"+task+"/share", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+alice)
+			req.Header.Set("Content-Type", "application/json")
+			done := make(chan response, 1)
+			go func() {
+				res, err := ts.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					done <- response{}
+					return
+				}
+				defer res.Body.Close()
+				b, _ := io.ReadAll(res.Body)
+				h := res.Header.Clone()
+				h.Del("Date")
+				done <- response{Status: res.StatusCode, Header: h, Body: string(b)}
+			}()
+			// Wait until the middleware has allowed the share: the handler
+			// is now waiting for the body.
+			deadline := time.Now().Add(30 * time.Second) // a bound for a hang, not a speed requirement
+			for !strings.Contains(ts.logs.String(), `"route":"POST /tasks/{task_id}/share"`) {
+				if time.Now().After(deadline) {
+					t.Fatal("the share was never authorized")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			ts.expect(t, alice, "DELETE", "/tasks/"+task, "", http.StatusNoContent)
+			io.WriteString(feed, share)
+			feed.Close()
+			got := <-done
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("share racing the delete vs share of a missing task (-missing +racing):\n%s", diff)
+			}
+			if rels := ts.relationships(t, authz.Resource{Type: "task", ID: task}); len(rels) != 0 {
+				t.Errorf("relationships left on the deleted task: %v", rels)
+			}
+			ts.expect(t, bob, "POST", "/checkpoints/get-tuple", `{"thread_id":"`+task+`"}`, http.StatusNotFound)
+			ts.expect(t, bob, "GET", "/tasks/"+task, "", http.StatusNotFound)
 		})
 	}
 }
