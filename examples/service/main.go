@@ -342,7 +342,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.
-		Rows: collapse.RowsFunc(st.exists),
+		Rows:    collapse.RowsFunc(st.exists),
 		Subject: func(r *http.Request) (authz.Subject, bool) { return subjectFrom(r.Context()) },
 		// Every check reads the newest graph. SpiceDB's default,
 		// minimize_latency, may answer from a snapshot a few seconds old,
