@@ -5,48 +5,30 @@ import (
 	"slices"
 )
 
-// Decision is the answer to one check. The zero Decision is a denial: an
-// engine must explicitly allow. Use [Decision.Err] to turn it into the error
-// a caller returns, so that "denied" cannot be ignored by accident.
+// Decision is the answer to one check: allowed or denied, and nothing
+// else. The zero Decision is a denial: an engine must explicitly allow.
+// An engine cannot say "bypassed" or "everything": a trusted bypass is the
+// [Guard]'s policy, not an engine's answer ([BypassFor] tells whether one
+// applied).
 type Decision struct {
-	outcome outcome
+	allowed bool
 }
 
-type outcome uint8
-
-const (
-	outcomeDenied outcome = iota
-	outcomeAllowed
-	outcomeBypassed
-)
-
-// Allow returns an allowing Decision. Only engines call it.
-func Allow() Decision { return Decision{outcome: outcomeAllowed} }
+// Allow returns an allowing Decision.
+func Allow() Decision { return Decision{allowed: true} }
 
 // Deny returns a denying Decision (the zero value).
 func Deny() Decision { return Decision{} }
 
-// bypassed returns the Decision of a request that skipped the engine.
-func bypassed() Decision { return Decision{outcome: outcomeBypassed} }
+// Allowed reports whether the subject may proceed.
+func (d Decision) Allowed() bool { return d.allowed }
 
-// Allowed reports whether the subject may proceed, by an engine's allow or
-// by a trusted bypass.
-func (d Decision) Allowed() bool { return d.outcome != outcomeDenied }
-
-// Bypassed reports whether the decision was made by a [Bypass] without
-// asking the engine.
-func (d Decision) Bypassed() bool { return d.outcome == outcomeBypassed }
-
-// String returns "allowed", "denied" or "bypassed".
+// String returns "allowed" or "denied".
 func (d Decision) String() string {
-	switch d.outcome {
-	case outcomeAllowed:
+	if d.allowed {
 		return "allowed"
-	case outcomeBypassed:
-		return "bypassed"
-	default:
-		return "denied"
 	}
+	return "denied"
 }
 
 // CheckRequest asks whether Subject has Permission on Resource.
@@ -84,13 +66,28 @@ type Checker interface {
 	Check(ctx context.Context, req CheckRequest) (Decision, error)
 }
 
-// CheckManyRequest asks several questions at once.
+// CheckManyRequest asks several questions at once, all under one
+// consistency requirement.
 type CheckManyRequest struct {
-	// Items are the questions. The Consistency of each item is ignored in
-	// favour of the request's.
+	// Items are the questions. An item's own Consistency must be zero or
+	// equal to the request's: one request has one consistency, and an item
+	// that asks for another is an invalid request (see
+	// [CheckManyRequest.Validate]) rather than silently overruled.
 	Items []CheckRequest
 	// Consistency applies to every item.
 	Consistency Consistency
+}
+
+// Validate reports whether every item's Consistency is zero or the
+// request's, matching [ErrInvalidRequest] if not. Engines call it first;
+// the items themselves are validated one by one, each in its own result.
+func (r CheckManyRequest) Validate() error {
+	for i, it := range r.Items {
+		if it.Consistency != (Consistency{}) && it.Consistency != r.Consistency {
+			return invalidf("item %d asks for consistency %s in a request for %s", i, it.Consistency.Mode(), r.Consistency.Mode())
+		}
+	}
+	return nil
 }
 
 // CheckResult is the answer to one item of a [CheckManyRequest].
@@ -129,43 +126,29 @@ type LookupRequest struct {
 	Cursor string
 }
 
-// LookupResult is the answer to a lookup: either a list of ids (possibly
-// empty, which means "none") or "unscoped", which means "apply no id
-// filter" (a bypassed request). The zero LookupResult is an empty list.
+// LookupResult is an engine's answer to a lookup: ids and the cursor of
+// the next page, nothing else. An engine cannot answer "everything"; an
+// empty list means "none". The zero LookupResult is an empty list.
 type LookupResult struct {
-	ids      []string
-	unscoped bool
-	cursor   string
+	ids    []string
+	cursor string
 }
 
-// IDs returns a scoped result holding ids. An empty ids means "no access".
+// IDs returns a result holding ids. An empty ids means "no access".
 // cursor is the cursor of the next page, or empty if this is the last one.
 func IDs(ids []string, cursor string) LookupResult {
 	return LookupResult{ids: ids, cursor: cursor}
 }
 
-// Unscoped returns the result that means "no filter": the subject may see
-// every resource of the type.
-func Unscoped() LookupResult { return LookupResult{unscoped: true} }
-
-// Unscoped reports whether the result means "no filter". Callers must test
-// it before [LookupResult.IDs]: an unscoped result has no ids, and treating
-// it as an empty list would hide everything, while treating an empty list as
-// unscoped would show everything.
-func (r LookupResult) Unscoped() bool { return r.unscoped }
-
-// IDs returns the ids of a scoped result (nil for an unscoped one).
+// IDs returns the ids.
 func (r LookupResult) IDs() []string { return r.ids }
 
 // Cursor returns the cursor that continues a limited lookup, or "" when the
 // listing is complete.
 func (r LookupResult) Cursor() string { return r.cursor }
 
-// Contains reports whether the result admits id: always for an unscoped
-// result, otherwise only if id is in the list.
-func (r LookupResult) Contains(id string) bool {
-	return r.unscoped || slices.Contains(r.ids, id)
-}
+// Contains reports whether id is among the result's ids.
+func (r LookupResult) Contains(id string) bool { return slices.Contains(r.ids, id) }
 
 // Lookuper lists the resources a subject may access.
 type Lookuper interface {

@@ -274,33 +274,62 @@ func TestWildcardIsOnlyForWrites(t *testing.T) {
 
 func TestDecisionZeroValueDenies(t *testing.T) {
 	var d authz.Decision
-	if d.Allowed() || d.Bypassed() {
-		t.Errorf("zero Decision: Allowed %v, Bypassed %v; want a plain denial", d.Allowed(), d.Bypassed())
+	if d.Allowed() || d.String() != "denied" {
+		t.Errorf("zero Decision: Allowed %v (%s); want a denial", d.Allowed(), d)
 	}
 	if d != authz.Deny() {
 		t.Error("zero Decision differs from Deny()")
 	}
-	if a := authz.Allow(); !a.Allowed() || a.Bypassed() {
-		t.Errorf("Allow(): Allowed %v, Bypassed %v", a.Allowed(), a.Bypassed())
+	if a := authz.Allow(); !a.Allowed() || a.String() != "allowed" {
+		t.Errorf("Allow(): Allowed %v (%s)", a.Allowed(), a)
 	}
 }
 
 func TestLookupResult(t *testing.T) {
 	var zero authz.LookupResult
-	if zero.Unscoped() || len(zero.IDs()) != 0 || zero.Contains("t1") || zero.Cursor() != "" {
-		t.Errorf("zero LookupResult = unscoped %v, ids %v, cursor %q; want an empty list", zero.Unscoped(), zero.IDs(), zero.Cursor())
+	if len(zero.IDs()) != 0 || zero.Contains("t1") || zero.Cursor() != "" {
+		t.Errorf("zero LookupResult = ids %v, cursor %q; want an empty list", zero.IDs(), zero.Cursor())
 	}
 	empty := authz.IDs([]string{}, "")
-	if empty.Unscoped() || empty.Contains("t1") {
-		t.Error("an empty list admits t1 or is unscoped")
+	if empty.Contains("t1") {
+		t.Error("an empty list admits t1")
 	}
 	some := authz.IDs([]string{"t1", "t2"}, "next")
 	if !some.Contains("t2") || some.Contains("t3") || some.Cursor() != "next" {
 		t.Errorf("IDs([t1 t2], next): Contains(t2) %v, Contains(t3) %v, Cursor %q", some.Contains("t2"), some.Contains("t3"), some.Cursor())
 	}
-	all := authz.Unscoped()
-	if !all.Unscoped() || !all.Contains("anything") || all.IDs() != nil {
-		t.Errorf("Unscoped(): Unscoped %v, Contains %v, IDs %v", all.Unscoped(), all.Contains("anything"), all.IDs())
+}
+
+// TestFilter: the zero Filter admits nothing; only Unfiltered admits
+// everything; Narrow never widens.
+func TestFilter(t *testing.T) {
+	var zero authz.Filter
+	if !zero.Empty() || zero.All() || zero.Allows("t1") || zero.IDs() != nil || zero.Cursor() != "" {
+		t.Errorf("zero Filter: Empty %v, All %v, Allows(t1) %v", zero.Empty(), zero.All(), zero.Allows("t1"))
+	}
+	some := authz.FilterIDs([]string{"t1", "t2"}, "next")
+	if some.Empty() || some.All() || !some.Allows("t2") || some.Allows("t3") || some.Cursor() != "next" {
+		t.Errorf("FilterIDs([t1 t2], next): Empty %v, All %v, Allows(t2) %v, Allows(t3) %v, Cursor %q", some.Empty(), some.All(), some.Allows("t2"), some.Allows("t3"), some.Cursor())
+	}
+	all := authz.Unfiltered()
+	if all.Empty() || !all.All() || !all.Allows("anything") || all.IDs() != nil {
+		t.Errorf("Unfiltered(): Empty %v, All %v, Allows %v, IDs %v", all.Empty(), all.All(), all.Allows("anything"), all.IDs())
+	}
+	for name, tc := range map[string]struct {
+		f    authz.Filter
+		id   string
+		want []string
+	}{
+		"inside":          {some, "t1", []string{"t1"}},
+		"outside":         {some, "t3", nil},
+		"malformed":       {all, "t 1", nil},
+		"unfiltered":      {all, "t9", []string{"t9"}},
+		"zero stays zero": {zero, "t1", nil},
+	} {
+		got := tc.f.Narrow(tc.id)
+		if diff := cmp.Diff(tc.want, got.IDs()); diff != "" || got.All() || (tc.want == nil) != got.Empty() {
+			t.Errorf("%s: Narrow(%q) = all %v, ids %v", name, tc.id, got.All(), got.IDs())
+		}
 	}
 }
 
@@ -567,8 +596,8 @@ func TestGuardAuthorize(t *testing.T) {
 	if n := eng.calls.Load(); n != 2 {
 		t.Errorf("engine calls = %d, want 2", n)
 	}
-	d, err := g.Check(ctx, authz.Question{Subject: alice, Resource: task1, Operation: authz.OpUpdate})
-	if err != nil || !d.Allowed() || d.Bypassed() {
+	d, err := g.Decide(ctx, authz.Question{Subject: alice, Resource: task1, Operation: authz.OpUpdate})
+	if err != nil || !d.Allowed() {
 		t.Errorf("Check(update t1) = %v, %v; want allowed by the engine", d, err)
 	}
 }
@@ -589,14 +618,14 @@ func TestGuardRejectsBeforeAskingTheEngine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g, eng := newGuard(t)
 			ctx := t.Context()
-			d, err := g.Check(ctx, tt.q)
+			d, err := g.Decide(ctx, tt.q)
 			if !errors.Is(err, authz.ErrInvalidRequest) || d.Allowed() {
 				t.Errorf("Check = %v, %v; want a denial with %v", d, err, authz.ErrInvalidRequest)
 			}
 			if err := g.Authorize(ctx, tt.q); !errors.Is(err, authz.ErrInvalidRequest) || errors.Is(err, authz.ErrDenied) {
 				t.Errorf("Authorize = %v, want %v", err, authz.ErrInvalidRequest)
 			}
-			res, err := g.CheckMany(ctx, []authz.Question{tt.q}, authz.FullyConsistent())
+			res, err := g.DecideMany(ctx, []authz.Question{tt.q})
 			if err != nil || len(res) != 1 || !errors.Is(res[0].Err, authz.ErrInvalidRequest) || res[0].Decision.Allowed() {
 				t.Errorf("CheckMany = %v, %v; want one item with %v", res, err, authz.ErrInvalidRequest)
 			}
@@ -610,14 +639,14 @@ func TestGuardRejectsBeforeAskingTheEngine(t *testing.T) {
 func TestGuardLookupRejectsBeforeAskingTheEngine(t *testing.T) {
 	g, eng := newGuard(t)
 	ctx := t.Context()
-	if _, err := g.Lookup(ctx, alice, "task", authz.OpCancel, authz.MinimizeLatency()); !errors.Is(err, authz.ErrInvalidRequest) {
+	if _, err := g.Lookup(ctx, authz.ListQuestion{Subject: alice, ResourceType: "task", Operation: authz.OpCancel}); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("Lookup of an unmapped operation = %v, want %v", err, authz.ErrInvalidRequest)
 	}
-	if _, err := g.Lookup(ctx, authz.Wildcard("user"), "task", authz.OpRead, authz.MinimizeLatency()); !errors.Is(err, authz.ErrInvalidRequest) {
+	if _, err := g.Lookup(ctx, authz.ListQuestion{Subject: authz.Wildcard("user"), ResourceType: "task", Operation: authz.OpRead}); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("Lookup for user:* = %v, want %v", err, authz.ErrInvalidRequest)
 	}
 	bypassed := authz.WithBypass(ctx, authz.Bypass{Identity: authz.Subject{Type: "service", ID: "scheduler"}})
-	if _, err := g.Lookup(bypassed, alice, "task", authz.OpCancel, authz.MinimizeLatency()); !errors.Is(err, authz.ErrInvalidRequest) {
+	if _, err := g.Lookup(bypassed, authz.ListQuestion{Subject: alice, ResourceType: "task", Operation: authz.OpCancel}); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("bypassed Lookup of an unmapped operation = %v, want %v", err, authz.ErrInvalidRequest)
 	}
 	if n := eng.calls.Load(); n != 0 {
@@ -629,20 +658,20 @@ func TestGuardBypass(t *testing.T) {
 	g, eng := newGuard(t)
 	ctx := authz.WithBypass(t.Context(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "scheduler"}})
 	q := authz.Question{Subject: alice, Resource: task2, Operation: authz.OpDelete}
-	d, err := g.Check(ctx, q)
-	if err != nil || !d.Allowed() || !d.Bypassed() || d.String() != "bypassed" {
-		t.Errorf("bypassed Check = %v, %v; want allowed and bypassed", d, err)
+	d, err := g.Decide(ctx, q)
+	if _, ok := authz.BypassFor(ctx, q.Resource); err != nil || !d.Allowed() || !ok {
+		t.Errorf("bypassed Decide = %v, %v (BypassFor %v); want allowed by the bypass", d, err, ok)
 	}
 	if err := g.Authorize(ctx, q); err != nil {
 		t.Errorf("bypassed Authorize = %v", err)
 	}
-	res, err := g.CheckMany(ctx, []authz.Question{q, {Subject: alice, Resource: task1, Operation: authz.OpRead}}, authz.MinimizeLatency())
-	if err != nil || len(res) != 2 || !res[0].Decision.Bypassed() || !res[1].Decision.Bypassed() {
-		t.Errorf("bypassed CheckMany = %v, %v; want two bypassed decisions", res, err)
+	res, err := g.DecideMany(ctx, []authz.Question{q, {Subject: alice, Resource: task1, Operation: authz.OpRead}})
+	if err != nil || len(res) != 2 || !res[0].Decision.Allowed() || !res[1].Decision.Allowed() {
+		t.Errorf("bypassed DecideMany = %v, %v; want two allows", res, err)
 	}
-	lr, err := g.Lookup(ctx, alice, "task", authz.OpRead, authz.MinimizeLatency())
-	if err != nil || !lr.Unscoped() {
-		t.Errorf("bypassed Lookup = %v, %v; want unscoped", lr, err)
+	lr, err := g.Lookup(ctx, authz.ListQuestion{Subject: alice, ResourceType: "task", Operation: authz.OpRead})
+	if err != nil || !lr.All() {
+		t.Errorf("bypassed Lookup = %v, %v; want unfiltered", lr, err)
 	}
 	if n := eng.calls.Load(); n != 0 {
 		t.Errorf("engine calls = %d, want 0", n)
@@ -652,7 +681,7 @@ func TestGuardBypass(t *testing.T) {
 		{Subject: alice, Resource: task1, Operation: authz.OpCancel},
 		{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t 1"}, Operation: authz.OpRead},
 	} {
-		if d, err := g.Check(ctx, bad); !errors.Is(err, authz.ErrInvalidRequest) || d.Allowed() {
+		if d, err := g.Decide(ctx, bad); !errors.Is(err, authz.ErrInvalidRequest) || d.Allowed() {
 			t.Errorf("bypassed Check(%v %v) = %v, %v; want %v", bad.Operation, bad.Resource, d, err, authz.ErrInvalidRequest)
 		}
 	}
@@ -684,8 +713,8 @@ func TestBypassOnlyThroughWithBypass(t *testing.T) {
 				t.Error("BypassFrom found a bypass")
 			}
 			g, eng := newGuard(t)
-			d, err := g.Check(tt.ctx, authz.Question{Subject: alice, Resource: task2, Operation: authz.OpDelete})
-			if err != nil || d.Allowed() || d.Bypassed() {
+			d, err := g.Decide(tt.ctx, authz.Question{Subject: alice, Resource: task2, Operation: authz.OpDelete})
+			if err != nil || d.Allowed() {
 				t.Errorf("Check = %v, %v; want the engine's denial", d, err)
 			}
 			if n := eng.calls.Load(); n != 1 {
@@ -709,19 +738,19 @@ func TestGuardScopedBypass(t *testing.T) {
 		Identity: authz.Subject{Type: "service", ID: "agent-a1"},
 		Scope:    func(r authz.Resource) bool { return r == task2 },
 	})
-	d, err := g.Check(ctx, authz.Question{Subject: alice, Resource: task2, Operation: authz.OpDelete})
-	if err != nil || !d.Bypassed() {
-		t.Errorf("Check in scope = %v, %v; want bypassed", d, err)
+	d, err := g.Decide(ctx, authz.Question{Subject: alice, Resource: task2, Operation: authz.OpDelete})
+	if _, ok := authz.BypassFor(ctx, task2); err != nil || !d.Allowed() || !ok {
+		t.Errorf("Decide in scope = %v, %v (BypassFor %v); want allowed by the bypass", d, err, ok)
 	}
 	if n := eng.calls.Load(); n != 0 {
 		t.Errorf("engine calls after an in-scope check = %d, want 0", n)
 	}
-	d, err = g.Check(ctx, authz.Question{Subject: alice, Resource: task1, Operation: authz.OpDelete})
-	if err != nil || d.Allowed() || d.Bypassed() {
+	d, err = g.Decide(ctx, authz.Question{Subject: alice, Resource: task1, Operation: authz.OpDelete})
+	if _, ok := authz.BypassFor(ctx, task1); err != nil || d.Allowed() || ok {
 		t.Errorf("Check out of scope = %v, %v; want the engine's denial", d, err)
 	}
-	lr, err := g.Lookup(ctx, alice, "task", authz.OpRead, authz.MinimizeLatency())
-	if err != nil || lr.Unscoped() {
+	lr, err := g.Lookup(ctx, authz.ListQuestion{Subject: alice, ResourceType: "task", Operation: authz.OpRead})
+	if err != nil || lr.All() {
 		t.Errorf("Lookup under a scoped bypass = %v, %v; want the engine's list", lr, err)
 	}
 	if n := eng.calls.Load(); n != 2 {
@@ -733,7 +762,7 @@ func TestGuardEngineErrorIsNeverAnAllow(t *testing.T) {
 	g, eng := newGuard(t)
 	eng.err = fmt.Errorf("%w: connection refused", authz.ErrUnavailable)
 	q := authz.Question{Subject: alice, Resource: task1, Operation: authz.OpRead}
-	d, err := g.Check(t.Context(), q)
+	d, err := g.Decide(t.Context(), q)
 	if !errors.Is(err, authz.ErrUnavailable) || d.Allowed() {
 		t.Errorf("Check = %v, %v; want a denial with %v", d, err, authz.ErrUnavailable)
 	}
@@ -753,7 +782,7 @@ func TestGuardCheckMany(t *testing.T) {
 		{Subject: alice, Resource: authz.Resource{Type: "task", ID: "broken"}, Operation: authz.OpRead},
 		{Subject: alice, Resource: task1, Operation: authz.OpUpdate},
 	}
-	res, err := g.CheckMany(t.Context(), qs, authz.FullyConsistent())
+	res, err := g.DecideMany(t.Context(), qs)
 	if err != nil || len(res) != len(qs) {
 		t.Fatalf("CheckMany = %d results, %v", len(res), err)
 	}
@@ -796,7 +825,7 @@ func (s *shortEngine) CheckMany(ctx context.Context, req authz.CheckManyRequest)
 func TestGuardCheckManyRejectsAShortAnswer(t *testing.T) {
 	g := authz.NewGuard(&shortEngine{}, newOps(t))
 	qs := []authz.Question{{Subject: alice, Resource: task1, Operation: authz.OpRead}, {Subject: alice, Resource: task2, Operation: authz.OpRead}}
-	if res, err := g.CheckMany(t.Context(), qs, authz.MinimizeLatency()); err == nil {
+	if res, err := g.DecideMany(t.Context(), qs); err == nil {
 		t.Errorf("CheckMany = %v, nil; want an error", res)
 	}
 }

@@ -8,7 +8,10 @@ import "context"
 // parameter or string context key produces one, because the context key is
 // an unexported type.
 //
-// A bypass is audited: every decision it makes says so ([Decision.Bypassed]).
+// A bypass is the [Guard]'s policy, never an engine's answer: the Guard
+// allows without asking the engine, and [BypassFor] tells whoever reports
+// the decision that a bypass made it (collapse and httpauthz emit it as a
+// "bypassed" event naming the identity).
 type Bypass struct {
 	// Identity names the trusted identity for audit, such as
 	// {Type: "service", ID: "scheduler"}. It must be a valid subject
@@ -17,7 +20,7 @@ type Bypass struct {
 	Identity Subject
 	// Scope, if non-nil, limits the bypass to the resources for which it
 	// returns true; other resources are checked by the engine as usual, and
-	// lookups are never unscoped. A nil Scope bypasses everything.
+	// lookups are never unrestricted. A nil Scope bypasses everything.
 	Scope func(Resource) bool
 }
 
@@ -60,8 +63,8 @@ func bypassCovers(ctx context.Context, r Resource) bool {
 	return ok
 }
 
-// bypassUnscoped reports whether the bypass in ctx lifts every filter.
-func bypassUnscoped(ctx context.Context) bool {
+// bypassAll reports whether the bypass in ctx lifts every filter.
+func bypassAll(ctx context.Context) bool {
 	b, ok := ctx.Value(bypassKey{}).(*Bypass)
 	return ok && b != nil && b.Scope == nil
 }

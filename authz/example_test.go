@@ -30,19 +30,22 @@ func ExampleRelationship_String() {
 	// Output: task:t1#viewer@user:*
 }
 
-func ExampleLookupResult() {
-	for _, res := range []authz.LookupResult{authz.IDs([]string{"t1", "t2"}, ""), authz.IDs(nil, ""), authz.Unscoped()} {
-		// Test Unscoped first: an empty list hides everything, an
-		// unscoped result filters nothing.
-		if res.Unscoped() {
+func ExampleFilter() {
+	for _, f := range []authz.Filter{authz.FilterIDs([]string{"t1", "t2"}, ""), {}, authz.Unfiltered()} {
+		// Test Empty and All before IDs: an empty filter lists nothing,
+		// only an unfiltered one (a trusted bypass) lists everything.
+		switch {
+		case f.Empty():
+			fmt.Println("nothing")
+		case f.All():
 			fmt.Println("no filter")
-			continue
+		default:
+			fmt.Printf("only %q\n", f.IDs())
 		}
-		fmt.Printf("only %q\n", res.IDs())
 	}
 	// Output:
 	// only ["t1" "t2"]
-	// only []
+	// nothing
 	// no filter
 }
 
@@ -97,11 +100,13 @@ func ExampleWithBypass() {
 	// Only Go code, after authenticating the job, can build this context.
 	ctx := authz.WithBypass(context.Background(), authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cleanup"}})
 
-	d, err := g.Check(ctx, authz.Question{
+	t9 := authz.Resource{Type: "task", ID: "t9"}
+	d, err := g.Decide(ctx, authz.Question{
 		Subject:   authz.Subject{Type: "service", ID: "cleanup"},
-		Resource:  authz.Resource{Type: "task", ID: "t9"},
+		Resource:  t9,
 		Operation: authz.OpDelete,
 	})
-	fmt.Println(d, d.Allowed(), err)
-	// Output: bypassed true <nil>
+	b, bypassed := authz.BypassFor(ctx, t9)
+	fmt.Println(d, err, bypassed, b.Identity)
+	// Output: allowed <nil> true service:cleanup
 }

@@ -62,13 +62,13 @@ func (g *Guard) request(q Question) (CheckRequest, error) {
 	return req, nil
 }
 
-// Check returns the decision for q. A bypass in ctx that covers the
-// resource answers without asking the engine (after validating q's
-// resource and operation, so a bypass never admits a malformed resource;
-// the subject is not consulted then). Errors match [ErrInvalidRequest]
-// for malformed input or an unmapped operation, or whatever the engine
-// returned.
-func (g *Guard) Check(ctx context.Context, q Question) (Decision, error) {
+// Decide returns the decision for q. A bypass in ctx that covers the
+// resource allows without asking the engine (after validating q's resource
+// and operation, so a bypass never admits a malformed resource; the
+// subject is not consulted then); [BypassFor] tells the caller that it
+// did. Errors match [ErrInvalidRequest] for malformed input or an unmapped
+// operation, or are whatever the engine returned.
+func (g *Guard) Decide(ctx context.Context, q Question) (Decision, error) {
 	if bypassCovers(ctx, q.Resource) {
 		if _, err := g.ops.Permission(q.Resource.Type, q.Operation); err != nil {
 			return Deny(), err
@@ -76,7 +76,7 @@ func (g *Guard) Check(ctx context.Context, q Question) (Decision, error) {
 		if err := q.Resource.Validate(); err != nil {
 			return Deny(), err
 		}
-		return bypassed(), nil
+		return Allow(), nil
 	}
 	req, err := g.request(q)
 	if err != nil {
@@ -91,10 +91,10 @@ func (g *Guard) Check(ctx context.Context, q Question) (Decision, error) {
 
 // Authorize returns nil if q is allowed and an error otherwise: a
 // [*DeniedError] (matching [ErrDenied]) for a denial, or the error of
-// [Guard.Check]. It is the form to prefer: a caller cannot proceed past a
+// [Guard.Decide]. It is the form to prefer: a caller cannot proceed past a
 // denial without handling an error.
 func (g *Guard) Authorize(ctx context.Context, q Question) error {
-	d, err := g.Check(ctx, q)
+	d, err := g.Decide(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -109,19 +109,28 @@ func (g *Guard) deniedErr(q Question, d Decision) error {
 	return &DeniedError{Resource: q.Resource, Operation: q.Operation, Permission: perm}
 }
 
-// CheckMany answers several questions with one engine call, in order. Items
-// that are malformed or covered by a bypass are answered without the
-// engine; the rest go out together.
-func (g *Guard) CheckMany(ctx context.Context, qs []Question, c Consistency) ([]CheckResult, error) {
+// DecideMany answers several questions with one engine call, in order.
+// The questions share one consistency requirement: a question whose
+// Consistency differs from the first's is answered with an error matching
+// [ErrInvalidRequest] (in its own result). Questions that are malformed or
+// covered by a bypass are answered without the engine; the rest go out
+// together.
+func (g *Guard) DecideMany(ctx context.Context, qs []Question) ([]CheckResult, error) {
+	var c Consistency
+	if len(qs) > 0 {
+		c = qs[0].Consistency
+	}
 	reqs := make([]CheckRequest, 0, len(qs))
 	var results []CheckResult // only when some item is answered here
 	var idx []int
 	for i, q := range qs {
 		var res CheckResult
-		local := bypassCovers(ctx, q.Resource)
-		if local {
-			res.Decision, res.Err = g.Check(ctx, q)
-		} else {
+		switch {
+		case q.Consistency != c:
+			res.Err = invalidf("question %d asks for consistency %s, the first for %s", i, q.Consistency.Mode(), c.Mode())
+		case bypassCovers(ctx, q.Resource):
+			res.Decision, res.Err = g.Decide(ctx, q)
+		default:
 			req, err := g.request(q)
 			if err == nil {
 				if results != nil {
@@ -167,7 +176,7 @@ func (g *Guard) CheckMany(ctx context.Context, qs []Question, c Consistency) ([]
 	return results, nil
 }
 
-// AuthorizeErr turns a [CheckResult] of [Guard.CheckMany] for q into the
+// AuthorizeErr turns a [CheckResult] of [Guard.DecideMany] for q into the
 // error [Guard.Authorize] would have returned.
 func (g *Guard) AuthorizeErr(q Question, r CheckResult) error {
 	if r.Err != nil {
@@ -176,29 +185,49 @@ func (g *Guard) AuthorizeErr(q Question, r CheckResult) error {
 	return g.deniedErr(q, r.Decision)
 }
 
-// Lookup returns the ids of the resources of resourceType on which subject
-// may perform op. Under an unscoped bypass it returns [Unscoped] without
-// asking the engine.
-func (g *Guard) Lookup(ctx context.Context, subject Subject, resourceType string, op Operation, c Consistency) (LookupResult, error) {
-	return g.LookupPage(ctx, subject, resourceType, op, c, 0, "")
+// ListQuestion is an operation-level lookup: on which resources of
+// ResourceType may Subject perform Operation?
+type ListQuestion struct {
+	// Subject is who is asking.
+	Subject Subject
+	// ResourceType is the type listed.
+	ResourceType string
+	// Operation is mapped to a permission by the Guard's [OperationMap].
+	Operation Operation
+	// Consistency is the freshness requirement.
+	Consistency Consistency
+	// Limit, if positive, asks for one page of at most Limit ids; zero
+	// means all of them. Negative is an invalid request.
+	Limit int
+	// Cursor continues a previous page ([Filter.Cursor]); empty starts at
+	// the beginning.
+	Cursor string
 }
 
-// LookupPage is [Guard.Lookup] one page at a time: at most limit ids (all
-// if limit is zero) after cursor, with the cursor of the next page in the
-// result ("" after the last page).
-func (g *Guard) LookupPage(ctx context.Context, subject Subject, resourceType string, op Operation, c Consistency, limit int, cursor string) (LookupResult, error) {
-	perm, err := g.ops.Permission(resourceType, op)
+// Lookup returns the [Filter] of the resources of q.ResourceType on which
+// q.Subject may perform q.Operation: one page of them if q.Limit is
+// positive, with the cursor of the next page in the Filter. Under a bypass
+// that covers every resource (no Scope) it returns the unrestricted Filter
+// without asking the engine. Errors match [ErrInvalidRequest] for an
+// unmapped operation, a malformed subject or a negative limit, before any
+// engine call, or are the engine's; a list is never widened on error.
+func (g *Guard) Lookup(ctx context.Context, q ListQuestion) (Filter, error) {
+	perm, err := g.ops.Permission(q.ResourceType, q.Operation)
 	if err != nil {
-		return LookupResult{}, err
+		return Filter{}, err
 	}
-	if bypassUnscoped(ctx) {
-		return Unscoped(), nil
+	if bypassAll(ctx) {
+		return Unfiltered(), nil
 	}
-	if err := subject.Validate(); err != nil {
-		return LookupResult{}, err
+	if err := q.Subject.Validate(); err != nil {
+		return Filter{}, err
 	}
-	if limit < 0 {
-		return LookupResult{}, invalidf("negative lookup limit")
+	if q.Limit < 0 {
+		return Filter{}, invalidf("negative lookup limit")
 	}
-	return g.engine.Lookup(ctx, LookupRequest{Subject: subject, ResourceType: resourceType, Permission: perm, Consistency: c, Limit: limit, Cursor: cursor})
+	r, err := g.engine.Lookup(ctx, LookupRequest{Subject: q.Subject, ResourceType: q.ResourceType, Permission: perm, Consistency: q.Consistency, Limit: q.Limit, Cursor: q.Cursor})
+	if err != nil {
+		return Filter{}, err
+	}
+	return FilterIDs(r.IDs(), r.Cursor()), nil
 }

@@ -76,7 +76,7 @@ func (w *listWorld) fetch(_ context.Context, cursor string, n int) ([]string, st
 //
 //   - lookup-page: a Lookup with Limit = page size, then the page's rows;
 //   - lookup-filter: the lookup the list middleware does
-//     (collapse.ListFilter, every visible id), then the first page's rows;
+//     (Guard.Lookup, every visible id), then the first page's rows;
 //   - page-then-bulk: collapse.FilterPage, bulk-checking batches of
 //     candidate rows until the page is full.
 //
@@ -115,7 +115,7 @@ func BenchmarkFirstPage(b *testing.B) {
 			return res.IDs(), nil
 		})
 		run("lookup-filter", func(ctx context.Context) ([]string, error) {
-			f, err := collapse.ListFilter(ctx, w.guard, subject, "task", authz.OpRead, authz.MinimizeLatency())
+			f, err := w.guard.Lookup(ctx, authz.ListQuestion{Subject: subject, ResourceType: "task", Operation: authz.OpRead})
 			if err != nil {
 				return nil, err
 			}

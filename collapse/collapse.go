@@ -49,7 +49,7 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 		return err
 	}
 	if q.Operation == authz.OpRead {
-		d, err := g.Check(ctx, q)
+		d, err := g.Decide(ctx, q)
 		switch {
 		case err != nil:
 			return err
@@ -61,7 +61,7 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 	probe := q
 	probe.Operation = authz.OpRead
 	qs := [2]authz.Question{q, probe}
-	res, err := g.CheckMany(ctx, qs[:], q.Consistency)
+	res, err := g.DecideMany(ctx, qs[:])
 	switch {
 	case err != nil:
 		return err

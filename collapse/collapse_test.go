@@ -240,7 +240,7 @@ func (down) CheckMany(context.Context, authz.CheckManyRequest) ([]authz.CheckRes
 	return nil, authz.ErrUnavailable
 }
 
-// TestListFilter: unscoped means no filter; an empty lookup means an empty
+// TestListFilter: a bypass without a Scope means no filter; an empty lookup means an empty
 // list, never an unfiltered one; an explicit filter on an invisible parent
 // yields an empty list.
 func TestListFilter(t *testing.T) {
@@ -248,11 +248,11 @@ func TestListFilter(t *testing.T) {
 	r.registerTask(t, "t1", "alice")
 	r.registerTask(t, "t2", "bob")
 	ctx := context.Background()
-	f, err := collapse.ListFilter(ctx, r.guard, user("alice"), "task", authz.OpRead, authz.AtLeastAsFresh(r.tok))
+	f, err := r.guard.Lookup(ctx, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Unfiltered() || f.Empty() || !cmp.Equal(f.IDs(), []string{"t1"}) {
+	if f.All() || f.Empty() || !cmp.Equal(f.IDs(), []string{"t1"}) {
 		t.Errorf("alice filter = %+v", f.IDs())
 	}
 	if n := f.Narrow("t2"); !n.Empty() {
@@ -261,26 +261,26 @@ func TestListFilter(t *testing.T) {
 	if n := f.Narrow("t1"); !cmp.Equal(n.IDs(), []string{"t1"}) {
 		t.Errorf("narrowing to a visible id = %v", n.IDs())
 	}
-	none, err := collapse.ListFilter(ctx, r.guard, user("nobody"), "task", authz.OpRead, authz.AtLeastAsFresh(r.tok))
+	none, err := r.guard.Lookup(ctx, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !none.Empty() || none.Unfiltered() || none.Allows("t1") {
+	if !none.Empty() || none.All() || none.Allows("t1") {
 		t.Errorf("empty lookup gave %+v", none)
 	}
 	bctx := authz.WithBypass(ctx, authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cron"}})
-	all, err := collapse.ListFilter(bctx, r.guard, user("nobody"), "task", authz.OpRead, authz.MinimizeLatency())
+	all, err := r.guard.Lookup(bctx, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.MinimizeLatency()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !all.Unfiltered() || all.Empty() || !all.Allows("anything") {
+	if !all.All() || all.Empty() || !all.Allows("anything") {
 		t.Errorf("bypass gave %+v", all)
 	}
 	if n := all.Narrow("t9"); !cmp.Equal(n.IDs(), []string{"t9"}) {
 		t.Errorf("unfiltered narrowed = %v", n.IDs())
 	}
-	var zero collapse.Filter
-	if !zero.Empty() || zero.Unfiltered() {
+	var zero authz.Filter
+	if !zero.Empty() || zero.All() {
 		t.Error("zero Filter must be empty, not unfiltered")
 	}
 }
@@ -399,13 +399,13 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 	c := authz.AtLeastAsFresh(tok)
 	seen := map[string]bool{}
 	pages := 0
-	for f, err := range collapse.Pages(ctx, r.guard, user("alice"), "task", authz.OpRead, c, 128) {
+	for f, err := range collapse.Pages(ctx, r.guard, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 128}) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		pages++
-		if f.Unfiltered() || len(f.IDs()) > 128 || len(f.IDs()) == 0 {
-			t.Fatalf("page %d: unfiltered=%v, %d ids", pages, f.Unfiltered(), len(f.IDs()))
+		if f.All() || len(f.IDs()) > 128 || len(f.IDs()) == 0 {
+			t.Fatalf("page %d: unfiltered=%v, %d ids", pages, f.All(), len(f.IDs()))
 		}
 		for _, id := range f.IDs() {
 			if seen[id] {
@@ -419,7 +419,7 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 	}
 	// Stopping after the first page costs one lookup.
 	r.rec.Reset()
-	for range collapse.Pages(ctx, r.guard, user("alice"), "task", authz.OpRead, c, 50) {
+	for range collapse.Pages(ctx, r.guard, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
 		break
 	}
 	if calls := r.rec.Calls(); len(calls) != 1 {
@@ -428,13 +428,13 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 	// Under an unscoped bypass: one unfiltered page; with no access: none.
 	bctx := authz.WithBypass(ctx, authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cron"}})
 	n := 0
-	for f, err := range collapse.Pages(bctx, r.guard, user("nobody"), "task", authz.OpRead, c, 50) {
-		if err != nil || !f.Unfiltered() {
+	for f, err := range collapse.Pages(bctx, r.guard, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
+		if err != nil || !f.All() {
 			t.Errorf("bypass page = %+v, %v", f, err)
 		}
 		n++
 	}
-	for range collapse.Pages(ctx, r.guard, user("nobody"), "task", authz.OpRead, c, 50) {
+	for range collapse.Pages(ctx, r.guard, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
 		n += 10
 	}
 	if n != 1 {

@@ -5,95 +5,40 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/fgac-go/fgac/authz"
 )
 
-// Filter is the id restriction a repository applies to a list query: either
-// no restriction (an unscoped lookup, under a trusted bypass) or a set of
-// ids, possibly empty. An empty set must yield an empty result, never an
-// unfiltered one: check [Filter.Empty] before building the query. The zero
-// Filter is an empty set.
-type Filter struct {
-	unfiltered bool
-	ids        []string
-}
-
-// FilterOf builds the Filter of a lookup answer.
-func FilterOf(r authz.LookupResult) Filter {
-	if r.Unscoped() {
-		return Filter{unfiltered: true}
-	}
-	return Filter{ids: r.IDs()}
-}
-
-// ListFilter looks up the ids of resourceType on which subject may perform
-// op and returns them as a Filter. Errors are the guard's; a list is never
-// widened on error.
-func ListFilter(ctx context.Context, g *authz.Guard, subject authz.Subject, resourceType string, op authz.Operation, c authz.Consistency) (Filter, error) {
-	r, err := g.Lookup(ctx, subject, resourceType, op, c)
-	if err != nil {
-		return Filter{}, err
-	}
-	return FilterOf(r), nil
-}
-
-// Unfiltered reports whether the repository should apply no id filter.
-func (f Filter) Unfiltered() bool { return f.unfiltered }
-
-// Empty reports whether the filter admits nothing: the list is empty and
-// the repository need not be queried.
-func (f Filter) Empty() bool { return !f.unfiltered && len(f.ids) == 0 }
-
-// IDs returns the admitted ids (nil when unfiltered).
-func (f Filter) IDs() []string { return f.ids }
-
-// Allows reports whether the filter admits id.
-func (f Filter) Allows(id string) bool { return f.unfiltered || slices.Contains(f.ids, id) }
-
-// Narrow applies an explicit filter on one id that the caller asked for
-// (such as ?task_id=t1): the result admits only id, and nothing at all if
-// the caller may not see id. A list route therefore answers an explicit
-// filter on an invisible parent with an empty list, never 403 or 404, and
-// the same way whether the parent exists or not.
-func (f Filter) Narrow(id string) Filter {
-	if !authz.ValidID(id) || !f.Allows(id) {
-		return Filter{}
-	}
-	return Filter{ids: []string{id}}
-}
-
-// Pages yields the ids of resourceType on which subject may perform op as
-// a sequence of Filters of at most size ids each, asking the engine for one
-// page at a time, so that no more than one page of ids is held at once: a
-// repository queries its rows for each Filter in turn and stops when it has
-// enough. Under an unscoped bypass it yields one unfiltered Filter. An
+// Pages yields the resources of q.ResourceType on which q.Subject may
+// perform q.Operation as a sequence of [authz.Filter]s of at most q.Limit
+// ids each (q.Limit must be positive), asking the engine for one page at a
+// time, so that no more than one page of ids is held at once: a repository
+// queries its rows for each Filter in turn and stops when it has enough.
+// Under a bypass without a Scope it yields one unrestricted Filter. An
 // error ends the sequence (yielded with a zero Filter); nothing already
 // yielded is taken back, so a caller that must not show a partial list
 // collects before it answers.
-func Pages(ctx context.Context, g *authz.Guard, subject authz.Subject, resourceType string, op authz.Operation, c authz.Consistency, size int) iter.Seq2[Filter, error] {
-	return func(yield func(Filter, error) bool) {
-		if size <= 0 {
-			yield(Filter{}, ErrBadPageRequest)
+func Pages(ctx context.Context, g *authz.Guard, q authz.ListQuestion) iter.Seq2[authz.Filter, error] {
+	return func(yield func(authz.Filter, error) bool) {
+		if q.Limit <= 0 {
+			yield(authz.Filter{}, ErrBadPageRequest)
 			return
 		}
-		cursor := ""
 		for {
-			r, err := g.LookupPage(ctx, subject, resourceType, op, c, size, cursor)
+			f, err := g.Lookup(ctx, q)
 			if err != nil {
-				yield(Filter{}, err)
+				yield(authz.Filter{}, err)
 				return
 			}
-			if len(r.IDs()) > 0 || r.Unscoped() {
-				if !yield(FilterOf(r), nil) {
+			if !f.Empty() {
+				if !yield(f, nil) {
 					return
 				}
 			}
-			if r.Unscoped() || r.Cursor() == "" {
+			if f.All() || f.Cursor() == "" {
 				return
 			}
-			cursor = r.Cursor()
+			q.Cursor = f.Cursor()
 		}
 	}
 }
@@ -182,7 +127,7 @@ func filterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T], 
 		for _, it := range items {
 			qs = append(qs, authz.Question{Subject: req.Subject, Resource: req.Resource(it), Operation: req.Operation, Consistency: req.Consistency})
 		}
-		res, err := g.CheckMany(ctx, qs, req.Consistency)
+		res, err := g.DecideMany(ctx, qs)
 		if err != nil {
 			return nil, "", err
 		}

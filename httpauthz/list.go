@@ -12,20 +12,20 @@ import (
 
 type filterKey struct{}
 
-// FilterFrom returns the [collapse.Filter] that [Middleware.List] stored
+// FilterFrom returns the [authz.Filter] that [Middleware.List] stored
 // for the request. A request without one gets the zero Filter, which
 // admits nothing: a handler mounted without the middleware lists nothing
 // rather than everything.
-func FilterFrom(ctx context.Context) collapse.Filter {
-	f, _ := ctx.Value(filterKey{}).(collapse.Filter)
+func FilterFrom(ctx context.Context) authz.Filter {
+	f, _ := ctx.Value(filterKey{}).(authz.Filter)
 	return f
 }
 
 // List returns middleware for list routes: it looks up the ids of typ (or,
 // for a child type, of the type its permissions come from) the subject may
-// access with op and hands the resulting [collapse.Filter] to
+// access with op and hands the resulting [authz.Filter] to
 // the next handler ([FilterFrom]), which applies it to its query and must
-// answer an empty list when [collapse.Filter.Empty] reports true. An
+// answer an empty list when [authz.Filter.Empty] reports true. An
 // optional extractor (such as Query("task_id")) narrows the list to one id
 // when the request gives it: an id the subject cannot see, a missing id and
 // a malformed id all give an empty list, never 403 or 404, so every list
@@ -51,7 +51,7 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 			}
 			if !mode.Enforced() {
 				// Shadow and off list as if fgac were not there.
-				f = collapse.FilterOf(authz.Unscoped())
+				f = authz.Unfiltered()
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), filterKey{}, f)))
 		})
@@ -59,18 +59,18 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 }
 
 // listFilter computes the filter of a list request.
-func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode audit.Mode, lookupType string, narrow []Extractor, usesBody bool) (collapse.Filter, error) {
+func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode audit.Mode, lookupType string, narrow []Extractor, usesBody bool) (authz.Filter, error) {
 	if mode == audit.Off {
-		return collapse.Filter{}, nil
+		return authz.Filter{}, nil
 	}
 	subject, ok := m.cfg.Subject(r)
 	if !ok {
-		return collapse.Filter{}, problemUnauthenticated
+		return authz.Filter{}, problemUnauthenticated
 	}
 	req.Subject = subject
 	body, p := m.readBody(r, usesBody)
 	if p != nil {
-		return collapse.Filter{}, p
+		return authz.Filter{}, p
 	}
 	var want string
 	var hasWant, conflict, resolved bool
@@ -83,7 +83,7 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 		case errors.Is(err, ErrMissing):
 			id = "" // a name that resolves to nothing narrows to nothing
 		case err != nil:
-			return collapse.Filter{}, err
+			return authz.Filter{}, err
 		}
 		resolved = resolved || resolves(x)
 		conflict = conflict || hasWant && id != want
@@ -96,11 +96,11 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 		// tell that the name exists.
 		want = ""
 	case conflict:
-		return collapse.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
+		return authz.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
 	}
-	f, err := collapse.ListFilter(r.Context(), m.cfg.Guard, subject, lookupType, req.Operation, req.Consistency)
+	f, err := m.cfg.Guard.Lookup(r.Context(), authz.ListQuestion{Subject: subject, ResourceType: lookupType, Operation: req.Operation, Consistency: req.Consistency})
 	if err != nil {
-		return collapse.Filter{}, err
+		return authz.Filter{}, err
 	}
 	if hasWant {
 		f = f.Narrow(want)

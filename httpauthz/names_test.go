@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/httpauthz"
 )
 
@@ -78,7 +77,7 @@ func TestNameWithAnotherIDCannotProbeForExistence(t *testing.T) {
 	if got := do("alice", "/named/alpha?task_id=t1"); got.status != http.StatusOK {
 		t.Errorf("owner: status %d, body %s", got.status, got.body)
 	}
-	if got, want := do("alice", "/list/alpha?task_id=t1").body, fmt.Sprint(collapse.FilterOf(authz.IDs([]string{"t1"}, "")).IDs()); got != want {
+	if got, want := do("alice", "/list/alpha?task_id=t1").body, fmt.Sprint(authz.FilterIDs([]string{"t1"}, "").IDs()); got != want {
 		t.Errorf("owner's list = %s, want %s", got, want)
 	}
 }

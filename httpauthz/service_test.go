@@ -207,7 +207,7 @@ func newWorld(t testing.TB, cfg ...func(*httpauthz.Config)) *world {
 		}
 		f := httpauthz.FilterFrom(r.Context())
 		rw.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(rw).Encode(map[string]any{"unfiltered": f.Unfiltered(), "ids": f.IDs()})
+		json.NewEncoder(rw).Encode(map[string]any{"unfiltered": f.All(), "ids": f.IDs()})
 	})))
 	w.mux = mux
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {

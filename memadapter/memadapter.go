@@ -190,6 +190,9 @@ func (a *Authorizer) CheckMany(ctx context.Context, req authz.CheckManyRequest) 
 	if err := contextErr(ctx); err != nil {
 		return nil, err
 	}
+	if err := req.Validate(); err != nil {
+		return nil, wrap(err)
+	}
 	results := make([]authz.CheckResult, len(req.Items))
 	a.mu.RLock()
 	defer a.mu.RUnlock()

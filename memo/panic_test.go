@@ -75,7 +75,7 @@ func TestSharedCallPanicOrGoexitIsAnErrorForEveryCaller(t *testing.T) {
 }
 
 // TestGuardOverPanickingEngineReturnsAnError: the reviewer's reproduction,
-// authz.NewGuard(memo.New(panickingEngine), ops).Check, returns an error
+// authz.NewGuard(memo.New(panickingEngine), ops).Decide, returns an error
 // instead of ending the process.
 func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 	engine := newEngine(t)
@@ -86,7 +86,7 @@ func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 	release := make(chan struct{})
 	close(release)
 	g := authz.NewGuard(memo.New(&faulty{Reader: engine, release: release, fail: func() { panic("boom") }}), ops)
-	_, err = g.Check(context.Background(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead})
+	_, err = g.Decide(context.Background(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead})
 	if !errors.Is(err, authz.ErrUnavailable) || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("Check = %v, want an unavailable error naming the panic", err)
 	}

@@ -275,8 +275,6 @@ func lookupOutcome(res authz.LookupResult, err error) string {
 	switch {
 	case err != nil:
 		return errorClass(err)
-	case res.Unscoped():
-		return "unscoped"
 	case res.Cursor() != "":
 		return "a partial page"
 	}

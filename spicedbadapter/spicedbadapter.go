@@ -132,6 +132,9 @@ func (a *Adapter) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]
 
 // checkMany is CheckMany with chunks of chunkSize items.
 func (a *Adapter) checkMany(ctx context.Context, req authz.CheckManyRequest, chunkSize int) ([]authz.CheckResult, error) {
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("spicedbadapter: %w", err)
+	}
 	results := make([]authz.CheckResult, len(req.Items))
 	valid := make([]int, 0, len(req.Items))
 	for i, item := range req.Items {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/dualwrite"
 	"github.com/fgac-go/fgac/httpauthz"
 )
@@ -605,7 +604,7 @@ func checked(r *http.Request) string {
 // listBy answers a list route whose rows are filtered by the parent ids the
 // List middleware admitted. An empty filter (including an explicit
 // ?task_id= the caller cannot see) is an empty list, without a query.
-func listBy[T any](w http.ResponseWriter, r *http.Request, query func(context.Context, collapse.Filter) ([]T, error)) {
+func listBy[T any](w http.ResponseWriter, r *http.Request, query func(context.Context, authz.Filter) ([]T, error)) {
 	f := httpauthz.FilterFrom(r.Context())
 	if f.Empty() {
 		writeJSON(w, http.StatusOK, []T{})

@@ -11,7 +11,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 )
 
 // The store's errors. A missing row is authz.ErrNotFound itself, which is
@@ -324,8 +323,8 @@ func affected(res sql.Result, err error) (bool, error) {
 // column: the ids travel as one JSON array, so the statement does not grow
 // with the number of visible resources. Callers answer an empty filter
 // without querying.
-func inFilter(column string, f collapse.Filter) (string, []any) {
-	if f.Unfiltered() {
+func inFilter(column string, f authz.Filter) (string, []any) {
+	if f.All() {
 		return "1 = 1", nil
 	}
 	ids, _ := json.Marshal(f.IDs())
@@ -400,7 +399,7 @@ func (s *store) agentByKey(ctx context.Context, keyHash string) (id, owner strin
 	return id, owner, one(err)
 }
 
-func (s *store) listAgents(ctx context.Context, f collapse.Filter) ([]agent, error) {
+func (s *store) listAgents(ctx context.Context, f authz.Filter) ([]agent, error) {
 	cond, args := inFilter("id", f)
 	return list(ctx, s, scanAgent, `SELECT id, name, owner FROM agents WHERE `+cond+` ORDER BY id`, args...)
 }
@@ -478,7 +477,7 @@ func (s *store) taskIDByName(ctx context.Context, owner, name string) (string, e
 
 // listTasks lists the tasks the filter admits, in id order, at most limit,
 // after the id after; agentID, if set, is a plain filter.
-func (s *store) listTasks(ctx context.Context, f collapse.Filter, agentID, after string, limit int) ([]task, error) {
+func (s *store) listTasks(ctx context.Context, f authz.Filter, agentID, after string, limit int) ([]task, error) {
 	cond, args := inFilter("id", f)
 	q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + cond + ` AND id > ?`
 	args = append(args, after)
@@ -539,7 +538,7 @@ func (s *store) updateMessage(ctx context.Context, id, content string) (bool, er
 	return affected(s.db.ExecContext(ctx, `UPDATE messages SET content = ? WHERE id = ?`, content, id))
 }
 
-func (s *store) listMessages(ctx context.Context, f collapse.Filter) ([]message, error) {
+func (s *store) listMessages(ctx context.Context, f authz.Filter) ([]message, error) {
 	cond, args := inFilter("task_id", f)
 	return list(ctx, s, scanMessage, `SELECT id, task_id, author, content FROM messages WHERE `+cond+` ORDER BY rowid`, args...)
 }
@@ -569,7 +568,7 @@ func (s *store) deleteState(ctx context.Context, id string) (bool, error) {
 	return affected(s.db.ExecContext(ctx, `DELETE FROM states WHERE id = ?`, id))
 }
 
-func (s *store) listStates(ctx context.Context, f collapse.Filter) ([]state, error) {
+func (s *store) listStates(ctx context.Context, f authz.Filter) ([]state, error) {
 	cond, args := inFilter("task_id", f)
 	return list(ctx, s, scanState, `SELECT id, task_id, state FROM states WHERE `+cond+` ORDER BY rowid`, args...)
 }
@@ -587,7 +586,7 @@ func (s *store) updateTracker(ctx context.Context, t tracker) (bool, error) {
 	return affected(s.db.ExecContext(ctx, `UPDATE trackers SET status = ?, last_event_id = ? WHERE id = ?`, t.Status, t.LastEventID, t.ID))
 }
 
-func (s *store) listTrackers(ctx context.Context, f collapse.Filter) ([]tracker, error) {
+func (s *store) listTrackers(ctx context.Context, f authz.Filter) ([]tracker, error) {
 	cond, args := inFilter("task_id", f)
 	return list(ctx, s, scanTracker, `SELECT id, task_id, status, last_event_id FROM trackers WHERE `+cond+` ORDER BY id`, args...)
 }
@@ -638,7 +637,7 @@ func (s *store) checkpointTuple(ctx context.Context, threadID, id string) (check
 	return c, err
 }
 
-func (s *store) listCheckpoints(ctx context.Context, f collapse.Filter) ([]checkpoint, error) {
+func (s *store) listCheckpoints(ctx context.Context, f authz.Filter) ([]checkpoint, error) {
 	cond, args := inFilter("thread_id", f)
 	return list(ctx, s, scanCheckpoint, `SELECT `+checkpointColumns+` FROM checkpoints WHERE `+cond+` ORDER BY rowid`, args...)
 }
@@ -669,7 +668,7 @@ func (s *store) event(ctx context.Context, id string) (event, error) {
 
 // listEvents lists the events of the agents the filter admits; taskID, if
 // set, is a plain filter.
-func (s *store) listEvents(ctx context.Context, f collapse.Filter, taskID string) ([]event, error) {
+func (s *store) listEvents(ctx context.Context, f authz.Filter, taskID string) ([]event, error) {
 	cond, args := inFilter("agent_id", f)
 	q := `SELECT id, agent_id, task_id, content FROM events WHERE ` + cond
 	if taskID != "" {
