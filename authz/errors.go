@@ -5,9 +5,14 @@ import (
 	"fmt"
 )
 
-// The error vocabulary. Every error returned by fgac packages matches exactly
-// one of these with [errors.Is], so callers can decide what to answer without
-// knowing which engine produced it.
+// The error vocabulary. Every error that fgac makes matches exactly one of
+// these with [errors.Is], so callers can decide what to answer without
+// knowing which package or engine produced it. Errors of the service's own
+// callbacks (a store query in a resolver, a Persist function) are returned
+// as they are, wrapped at most, and match whatever they matched.
+//
+// Messages read "package: what happened: cause", lower-case, and never
+// name a subject's credentials.
 var (
 	// ErrDenied reports that the subject lacks the permission asked for.
 	ErrDenied = errors.New("authz: permission denied")
@@ -24,6 +29,11 @@ var (
 	// ErrConflict reports a write that contradicts the graph, such as
 	// registering a resource that another registration already owns.
 	ErrConflict = errors.New("authz: conflict")
+	// ErrInternal reports a fault in the service's own code or wiring that
+	// fgac detected on the request path, such as a resolver that returned a
+	// malformed parent or a child type without a resolver. It is never an
+	// allow; httpauthz answers it 500 without detail.
+	ErrInternal = errors.New("authz: internal error")
 )
 
 // DeniedError is the structured form of [ErrDenied]. It names the resource

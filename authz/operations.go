@@ -51,10 +51,17 @@ func NewOperationMap(schema PermissionSet, mapping map[string]map[Operation]stri
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, mappingError{errors.Join(errs...)}
 	}
 	return m, nil
 }
+
+// mappingError lists every bad entry of an operation mapping, one per line,
+// and matches [ErrInvalidRequest].
+type mappingError struct{ error }
+
+func (e mappingError) Unwrap() error      { return e.error }
+func (mappingError) Is(target error) bool { return target == ErrInvalidRequest }
 
 // Permission returns the permission that grants op on resourceType. An
 // unmapped pair is an error matching [ErrInvalidRequest]: it fails closed.

@@ -3,6 +3,7 @@ package httpauthz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,7 +28,7 @@ type Extractor interface {
 
 // ErrMissing is returned by an [Extractor] when what the request names does
 // not exist, such as a name that resolves to no id.
-var ErrMissing = errors.New("httpauthz: addressed resource does not exist")
+var ErrMissing = fmt.Errorf("httpauthz: %w: addressed resource does not exist", authz.ErrNotFound)
 
 type pathValue string
 

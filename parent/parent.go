@@ -29,12 +29,12 @@ const DefaultMaxDepth = 8
 // ErrUnregistered reports a resource type that has no resolver. It is a
 // setup error: enforcement answers it with a server error, never by skipping
 // authorization.
-var ErrUnregistered = errors.New("parent: no resolver registered for type")
+var ErrUnregistered = fmt.Errorf("parent: %w: no resolver registered for type", authz.ErrInternal)
 
 // ErrBadParent reports a resolver that returned an empty or malformed parent
 // id, a cycle, or a chain deeper than the bound. Enforcement fails closed on
 // it.
-var ErrBadParent = errors.New("parent: resolver returned no valid parent")
+var ErrBadParent = fmt.Errorf("parent: %w: resolver returned no valid parent", authz.ErrInternal)
 
 // Resolver finds the id of a child's parent.
 type Resolver interface {

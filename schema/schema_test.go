@@ -242,8 +242,15 @@ func TestParseRejectsWithPosition(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), wantPrefix) {
 				t.Errorf("error %q does not start with %q", err, wantPrefix)
 			}
-			if errors.Is(err, authz.ErrInvalidRequest) {
-				t.Errorf("schema error matches authz.ErrInvalidRequest; it should be an ordinary error")
+			// The error vocabulary holds: a schema that does not parse is
+			// an invalid request, and only that.
+			if !errors.Is(err, authz.ErrInvalidRequest) {
+				t.Errorf("schema error does not match authz.ErrInvalidRequest")
+			}
+			for _, other := range []error{authz.ErrDenied, authz.ErrNotFound, authz.ErrUnavailable, authz.ErrConflict, authz.ErrInternal} {
+				if errors.Is(err, other) {
+					t.Errorf("schema error matches %v too", other)
+				}
 			}
 		})
 	}
