@@ -44,10 +44,14 @@
 // The alternative, detaching the call from every caller's context, would
 // let a call outlive all the requests that wanted it, with no deadline.
 //
-// An engine that panics or calls runtime.Goexit during a shared call does
-// not crash the process or leave anyone waiting: every caller of that call
-// gets an error matching [authz.ErrUnavailable] (a [*PanicError] carrying
-// the panic's value and stack, for the caller to report).
+// An engine that panics in any call a Reader makes (Check, shared or not,
+// CheckMany, Lookup) does not crash the process: the caller, and every
+// caller sharing the call, gets a [*PanicError] carrying the panic's value
+// and stack (it matches [authz.ErrUnavailable]) and the in-flight slot is
+// released. An engine that calls runtime.Goexit during a shared call,
+// which runs on a goroutine of its own, gives every caller an error too,
+// rather than leaving them waiting; on the other paths the engine runs on
+// the caller's goroutine, which Goexit ends as it would without memo.
 //
 // # Bounded fan-out
 //

@@ -3,6 +3,7 @@ package memo
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"golang.org/x/sync/semaphore"
 
@@ -123,11 +124,12 @@ func (r *Reader) shared(ctx context.Context, k string, req authz.CheckRequest) (
 }
 
 // check asks the engine once, within the in-flight bound.
-func (r *Reader) check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+func (r *Reader) check(ctx context.Context, req authz.CheckRequest) (d authz.Decision, err error) {
 	if err := r.acquire(ctx); err != nil {
 		return authz.Deny(), err
 	}
 	defer r.slots.Release(1)
+	defer recoverEngine(&err)
 	return r.next.Check(ctx, req)
 }
 
@@ -193,23 +195,35 @@ func (r *Reader) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]a
 }
 
 // checkMany asks the engine once, within the in-flight bound.
-func (r *Reader) checkMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+func (r *Reader) checkMany(ctx context.Context, req authz.CheckManyRequest) (res []authz.CheckResult, err error) {
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer r.slots.Release(1)
+	defer recoverEngine(&err)
 	return r.next.CheckMany(ctx, req)
 }
 
 // Lookup asks the engine, within the in-flight bound; lookups are not
-// remembered. Errors are the engine's, or match [authz.ErrUnavailable] if
-// ctx ended while waiting for a call slot.
-func (r *Reader) Lookup(ctx context.Context, req authz.LookupRequest) (authz.LookupResult, error) {
+// remembered. Errors are the engine's, a [*PanicError] if the engine
+// panicked, or match [authz.ErrUnavailable] if ctx ended while waiting for
+// a call slot.
+func (r *Reader) Lookup(ctx context.Context, req authz.LookupRequest) (res authz.LookupResult, err error) {
 	if err := r.acquire(ctx); err != nil {
 		return authz.LookupResult{}, err
 	}
 	defer r.slots.Release(1)
+	defer recoverEngine(&err)
 	return r.next.Lookup(ctx, req)
+}
+
+// recoverEngine, deferred around an engine call, turns the engine's panic
+// into a [*PanicError] in *err (the call's other results are then zero: a
+// denial, no ids).
+func recoverEngine(err *error) {
+	if p := recover(); p != nil {
+		*err = &PanicError{Value: p, Stack: debug.Stack()}
+	}
 }
 
 // acquire takes a call slot or fails when ctx ends first.

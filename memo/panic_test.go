@@ -91,3 +91,79 @@ func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 		t.Errorf("Check = %v, want an unavailable error naming the panic", err)
 	}
 }
+
+// panicky is an engine whose every call panics while panics is set.
+type panicky struct {
+	authz.Reader
+	panics bool
+}
+
+func (p *panicky) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+	if p.panics {
+		panic("check boom")
+	}
+	return p.Reader.Check(ctx, req)
+}
+
+func (p *panicky) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	if p.panics {
+		panic(nil) // a *runtime.PanicNilError since Go 1.21
+	}
+	return p.Reader.CheckMany(ctx, req)
+}
+
+func (p *panicky) Lookup(ctx context.Context, req authz.LookupRequest) (authz.LookupResult, error) {
+	if p.panics {
+		panic(errors.New("lookup boom"))
+	}
+	return p.Reader.Lookup(ctx, req)
+}
+
+// TestEnginePanicIsAnErrorOnEveryPath: whichever Reader method reaches a
+// panicking engine (a check shared or not, fully consistent or not, from
+// the request cache's miss path or not, a bulk check, a lookup) returns a
+// *PanicError matching authz.ErrUnavailable instead of panicking, and the
+// in-flight slot is given back.
+func TestEnginePanicIsAnErrorOnEveryPath(t *testing.T) {
+	engine := &panicky{Reader: newEngine(t), panics: true}
+	shared := memo.New(engine, memo.WithMaxInFlight(1))
+	unshared := memo.New(engine, memo.WithMaxInFlight(1), memo.WithoutSharing())
+	q := ask("alice", "t1", "read")
+	full := q
+	full.Consistency = authz.FullyConsistent()
+	many := authz.CheckManyRequest{Items: []authz.CheckRequest{q, ask("bob", "t1", "read")}}
+	for name, r := range map[string]*memo.Reader{"shared": shared, "unshared": unshared} {
+		for _, ctx := range []context.Context{context.Background(), memo.WithRequestCache(context.Background())} {
+			calls := map[string]func() error{
+				"Check":                  func() error { _, err := r.Check(ctx, q); return err },
+				"Check fully consistent": func() error { _, err := r.Check(ctx, full); return err },
+				"CheckMany":              func() error { _, err := r.CheckMany(ctx, many); return err },
+				"Lookup": func() error {
+					_, err := r.Lookup(ctx, authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read"})
+					return err
+				},
+			}
+			for call, f := range calls {
+				var err error
+				func() {
+					defer func() {
+						if p := recover(); p != nil {
+							t.Errorf("%s %s: panicked with %v", name, call, p)
+						}
+					}()
+					err = f()
+				}()
+				var pe *memo.PanicError
+				if !errors.As(err, &pe) || !errors.Is(err, authz.ErrUnavailable) {
+					t.Errorf("%s %s: err = %v, want a *memo.PanicError", name, call, err)
+				}
+			}
+		}
+		// The one call slot came back after every panic.
+		engine.panics = false
+		if _, err := r.Check(context.Background(), q); err != nil {
+			t.Errorf("%s: check after the panics = %v", name, err)
+		}
+		engine.panics = true
+	}
+}
