@@ -621,3 +621,71 @@ func FuzzFilterPageCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestFilterPageBoundsFailClosed: sizes from a client cannot decide an
+// allocation (a Size or Batch of 1<<40 is refused before any fetch, where
+// it used to end the process out of memory), negative bounds are refused,
+// a Fetch that returns more than it was asked for is an error, a Fetch
+// that skips a stretch (no candidates, a cursor) is followed, and a
+// cursor is good only for the list it was issued for.
+func TestFilterPageBoundsFailClosed(t *testing.T) {
+	r, fetch := hiddenRig(t)
+	fetches := 0
+	base := collapse.PageRequest[row]{
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		Size: 3, Batch: 4, MaxCalls: 2, Cursors: collapse.RandomCursors(), List: "GET /rows",
+		Fetch: func(ctx context.Context, c string, n int) ([]row, string, error) {
+			fetches++
+			return fetch(ctx, c, n)
+		},
+		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
+		CursorOf: func(x row) string { return x.id },
+	}
+	for name, mutate := range map[string]func(*collapse.PageRequest[row]){
+		"huge size":          func(q *collapse.PageRequest[row]) { q.Size = 1 << 40 },
+		"huge batch":         func(q *collapse.PageRequest[row]) { q.Batch = 1 << 40 },
+		"size over the max":  func(q *collapse.PageRequest[row]) { q.Size = collapse.MaxPageSize + 1 },
+		"negative batch":     func(q *collapse.PageRequest[row]) { q.Batch = -1 },
+		"negative max calls": func(q *collapse.PageRequest[row]) { q.MaxCalls = -1 },
+		"huge max calls":     func(q *collapse.PageRequest[row]) { q.MaxCalls = 1 << 40 },
+		"zero size":          func(q *collapse.PageRequest[row]) { q.Size = 0 },
+	} {
+		q := base
+		mutate(&q)
+		fetches = 0
+		if items, _, err := collapse.FilterPage(context.Background(), r.guard, q); !errors.Is(err, collapse.ErrBadPageRequest) || items != nil || fetches != 0 {
+			t.Errorf("%s: %d items, err %v after %d fetches; want %v and no fetch", name, len(items), err, fetches, collapse.ErrBadPageRequest)
+		}
+	}
+	greedy := base
+	greedy.Fetch = func(ctx context.Context, c string, n int) ([]row, string, error) { return fetch(ctx, c, n+5) }
+	if items, _, err := collapse.FilterPage(context.Background(), r.guard, greedy); !errors.Is(err, authz.ErrInternal) || items != nil {
+		t.Errorf("a Fetch returning more than asked: %d items, %v; want %v", len(items), err, authz.ErrInternal)
+	}
+	// A Fetch that first skips a stretch of the table: the page goes on
+	// after it.
+	skipping := base
+	skipping.MaxCalls = 4 // the skip is one of them
+	skipped := false
+	skipping.Fetch = func(ctx context.Context, c string, n int) ([]row, string, error) {
+		if !skipped {
+			skipped = true
+			return nil, "row|004", nil
+		}
+		return fetch(ctx, c, n)
+	}
+	items, _, err := collapse.FilterPage(context.Background(), r.guard, skipping)
+	if err != nil || len(items) != 1 || items[0].id != "row|010" {
+		t.Errorf("after a skipped stretch: %v, %v; want [row|010]", items, err)
+	}
+	// A cursor of one list is refused by another.
+	_, next, err := collapse.FilterPage(context.Background(), r.guard, base)
+	if err != nil || next == "" {
+		t.Fatalf("first page: next %q, %v", next, err)
+	}
+	other := base
+	other.List, other.Cursor = "GET /other-rows", next
+	if _, _, err := collapse.FilterPage(context.Background(), r.guard, other); !errors.Is(err, collapse.ErrBadCursor) {
+		t.Errorf("another list's cursor: %v, want %v", err, collapse.ErrBadCursor)
+	}
+}

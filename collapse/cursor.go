@@ -19,7 +19,7 @@ import (
 // the client. A sealed cursor is the repository's cursor encrypted and
 // authenticated with AES-GCM under a key only the service holds, with a
 // fresh random nonce each time and padded to a fixed length, and bound to
-// the subject and operation it was issued for: its bytes, its length and
+// the subject, operation and list it was issued for: its bytes, its length and
 // its equality with other cursors say nothing about the position, and a
 // cursor that was altered, forged, or issued to another subject is refused
 // with [ErrBadCursor].
@@ -67,15 +67,16 @@ func RandomCursors() *Cursors {
 	return c
 }
 
-// binding is the additional data a cursor is sealed with: the subject and
-// operation of the listing, so that a cursor is good only for them.
-func binding(s authz.Subject, op authz.Operation) []byte {
-	return []byte(s.String() + "\x00" + string(op))
+// binding is the additional data a cursor is sealed with: the subject,
+// operation and list name of the listing, so that a cursor is good only
+// for them.
+func binding(s authz.Subject, op authz.Operation, list string) []byte {
+	return []byte(s.String() + "\x00" + string(op) + "\x00" + list)
 }
 
 // seal returns the client's form of the repository cursor pos; "" stays ""
 // (the last page).
-func (c *Cursors) seal(pos string, s authz.Subject, op authz.Operation) string {
+func (c *Cursors) seal(pos string, s authz.Subject, op authz.Operation, list string) string {
 	if pos == "" {
 		return ""
 	}
@@ -87,13 +88,13 @@ func (c *Cursors) seal(pos string, s authz.Subject, op authz.Operation) string {
 	plain[len(pos)] = 0x80
 	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+n+c.aead.Overhead())
 	rand.Read(nonce)
-	sealed := c.aead.Seal(nonce, nonce, plain, binding(s, op))
+	sealed := c.aead.Seal(nonce, nonce, plain, binding(s, op, list))
 	return base64.RawURLEncoding.EncodeToString(sealed)
 }
 
 // open returns the repository cursor that seal hid in cursor, or
 // ErrBadCursor.
-func (c *Cursors) open(cursor string, s authz.Subject, op authz.Operation) (string, error) {
+func (c *Cursors) open(cursor string, s authz.Subject, op authz.Operation, list string) (string, error) {
 	if cursor == "" {
 		return "", nil
 	}
@@ -102,7 +103,7 @@ func (c *Cursors) open(cursor string, s authz.Subject, op authz.Operation) (stri
 		return "", ErrBadCursor
 	}
 	ns := c.aead.NonceSize()
-	plain, err := c.aead.Open(nil, raw[:ns], raw[ns:], binding(s, op))
+	plain, err := c.aead.Open(nil, raw[:ns], raw[ns:], binding(s, op, list))
 	if err != nil {
 		return "", ErrBadCursor
 	}

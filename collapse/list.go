@@ -51,15 +51,19 @@ type PageRequest[T any] struct {
 	Subject     authz.Subject
 	Operation   authz.Operation
 	Consistency authz.Consistency
-	// Size is the number of visible items wanted; it must be positive.
+	// Size is the number of visible items wanted: 1 to [MaxPageSize].
 	Size int
-	// Batch is the number of candidates fetched and checked per bulk call;
-	// zero means Size.
+	// Batch is the number of candidates fetched and checked per bulk call:
+	// 0 (meaning Size) to [MaxPageSize].
 	Batch int
-	// MaxCalls bounds the bulk calls of one page; zero means 8. A page may
-	// come back short when the bound is reached; its cursor continues after
-	// the last candidate examined.
+	// MaxCalls bounds the bulk calls of one page: 0 (meaning 8) to
+	// [MaxPageCalls]. A page may come back short when the bound is
+	// reached; its cursor continues after the last candidate examined.
 	MaxCalls int
+	// List names the listing (the route, say): a cursor is good only for
+	// the list it was issued for, so one list's cursor cannot be replayed
+	// into another's Fetch.
+	List string
 	// Cursors seals the cursors handed out and opens Cursor. Required: a
 	// repository cursor may name a row the subject may not see.
 	Cursors *Cursors
@@ -67,8 +71,10 @@ type PageRequest[T any] struct {
 	// the same Subject and Operation, or empty to start at the beginning.
 	Cursor string
 	// Fetch returns up to n candidates after cursor, in the repository's
-	// order, and the cursor after the last of them ("" when exhausted).
-	// Its cursors never reach the client unsealed.
+	// order, and the cursor after the last of them ("" when exhausted). It
+	// may return no candidates with a non-empty cursor (a stretch it
+	// skipped); more than n is an error. Its cursors never reach the client
+	// unsealed.
 	Fetch func(ctx context.Context, cursor string, n int) (items []T, next string, err error)
 	// Resource returns the resource a candidate is checked as.
 	Resource func(T) authz.Resource
@@ -76,9 +82,10 @@ type PageRequest[T any] struct {
 	CursorOf func(T) string
 }
 
-// ErrBadPageRequest reports a [PageRequest] missing a required field. It
-// matches [authz.ErrInvalidRequest].
-var ErrBadPageRequest = fmt.Errorf("collapse: %w: page request needs Size > 0, Fetch, Resource, CursorOf and Cursors", authz.ErrInvalidRequest)
+// ErrBadPageRequest reports a [PageRequest] missing a required field or
+// out of its bounds (see [MaxPageSize]), and [Pages] asked for pages of no
+// size. It matches [authz.ErrInvalidRequest].
+var ErrBadPageRequest = fmt.Errorf("collapse: %w: page request needs Fetch, Resource, CursorOf, Cursors and sizes within bounds", authz.ErrInvalidRequest)
 
 // FilterPage returns up to req.Size candidates that the subject may access,
 // checking each fetched batch with one bulk call and fetching more batches
@@ -88,10 +95,14 @@ var ErrBadPageRequest = fmt.Errorf("collapse: %w: page request needs Size > 0, F
 // dropped; a backend failure returns the error and no items, never a partial
 // page presented as whole.
 func FilterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T]) ([]T, string, error) {
-	if req.Size <= 0 || req.Fetch == nil || req.Resource == nil || req.CursorOf == nil || req.Cursors == nil {
+	switch {
+	case req.Fetch == nil || req.Resource == nil || req.CursorOf == nil || req.Cursors == nil:
+		return nil, "", ErrBadPageRequest
+	case req.Size <= 0 || req.Size > MaxPageSize || req.Batch < 0 || req.Batch > MaxPageSize || req.MaxCalls < 0 || req.MaxCalls > MaxPageCalls:
+		// A size from a client's ?limit= must not decide an allocation.
 		return nil, "", ErrBadPageRequest
 	}
-	start, err := req.Cursors.open(req.Cursor, req.Subject, req.Operation)
+	start, err := req.Cursors.open(req.Cursor, req.Subject, req.Operation, req.List)
 	if err != nil {
 		return nil, "", err
 	}
@@ -99,8 +110,20 @@ func FilterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T]) 
 	if err != nil {
 		return nil, "", err
 	}
-	return items, req.Cursors.seal(next, req.Subject, req.Operation), nil
+	return items, req.Cursors.seal(next, req.Subject, req.Operation, req.List), nil
 }
+
+// The bounds of a [PageRequest].
+const (
+	// MaxPageSize bounds Size and Batch.
+	MaxPageSize = 10_000
+	// MaxPageCalls bounds MaxCalls.
+	MaxPageCalls = 1_000
+)
+
+// errFetchTooMany is the error of a Fetch that returned more candidates
+// than it was asked for.
+var errFetchTooMany = fmt.Errorf("collapse: %w: Fetch returned more candidates than asked for", authz.ErrInternal)
 
 // filterPage is FilterPage over the repository's own cursors.
 func filterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T], start string) ([]T, string, error) {
@@ -112,16 +135,21 @@ func filterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T], 
 	if maxCalls <= 0 {
 		maxCalls = 8
 	}
-	out := make([]T, 0, req.Size)
+	out := make([]T, 0, min(req.Size, 64))
 	cursor := start
-	qs := make([]authz.Question, 0, batch)
+	var qs []authz.Question
 	for calls := 0; calls < maxCalls; calls++ {
 		items, next, err := req.Fetch(ctx, cursor, batch)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, "", err
-		}
-		if len(items) == 0 {
+		case len(items) > batch:
+			return nil, "", errFetchTooMany
+		case len(items) == 0 && next == "":
 			return out, "", nil
+		case len(items) == 0:
+			cursor = next // a stretch without candidates: go on after it
+			continue
 		}
 		qs = qs[:0]
 		for _, it := range items {
