@@ -21,6 +21,7 @@ package collapse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fgac-go/fgac/audit"
@@ -97,7 +98,12 @@ func mapped(g *authz.Guard, typ string, op authz.Operation) error {
 // returns [authz.ErrNotFound], or the backend's error if the decoy check
 // failed. q.Resource.Type must be the type that would have been checked.
 func NotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
-	q.Resource.ID = DecoyID
+	return notFoundAs(ctx, g, q, DecoyID)
+}
+
+// notFoundAs is [NotFound] with decoy in place of [DecoyID].
+func notFoundAs(ctx context.Context, g *authz.Guard, q authz.Question, decoy string) error {
+	q.Resource.ID = decoy
 	err := CheckOrNotFound(ctx, g, q)
 	if err == nil || errors.Is(err, authz.ErrDenied) || errors.Is(err, authz.ErrNotFound) {
 		return authz.ErrNotFound
@@ -146,6 +152,15 @@ type Enforcer struct {
 	// Nil means the graph alone decides, and a relationship that outlives
 	// its row keeps granting until the reconciler removes it.
 	Rows Rows
+	// Decoy, if set, returns the id checked (and asked of Rows) in place of
+	// a resource of resourceType that does not exist. Give it the shape of
+	// the type's real ids (their length above all): an engine may spend
+	// measurably less on an id that differs from every stored id at its
+	// first byte or its length (SpiceDB's memory datastore compares the
+	// ids of every relationship of the type), which would tell a missing
+	// resource from an unreadable one by timing. It must return a valid id
+	// that is never a real one. Nil means [DecoyID].
+	Decoy func(resourceType string) string
 }
 
 // Request is one enforcement question. Resource may be a child type; its ID
@@ -310,7 +325,11 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		case !exists:
 			// The row is gone: answer as for a missing resource, with the
 			// decoy check, whatever the graph still holds.
-			return authz.Resource{}, NotFound(ctx, e.Guard, q)
+			decoy, err := e.decoy(q.Resource.Type)
+			if err != nil {
+				return authz.Resource{}, err
+			}
+			return authz.Resource{}, notFoundAs(ctx, e.Guard, q, decoy)
 		}
 	}
 	if err := CheckOrNotFound(ctx, e.Guard, q); err != nil {
@@ -326,12 +345,31 @@ func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
 	if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
 		return err
 	}
+	decoy, err := e.decoy(q.Resource.Type)
+	if err != nil {
+		return err
+	}
 	if e.Rows != nil {
-		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: DecoyID}); err != nil {
+		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
 			return err
 		}
 	}
-	return NotFound(ctx, e.Guard, q)
+	return notFoundAs(ctx, e.Guard, q, decoy)
+}
+
+// errBadDecoy is the error of a Decoy function that returned a malformed id.
+var errBadDecoy = fmt.Errorf("collapse: %w: Enforcer.Decoy returned a malformed id", authz.ErrInternal)
+
+// decoy returns the id checked in place of a missing resource of typ.
+func (e *Enforcer) decoy(typ string) (string, error) {
+	if e.Decoy == nil {
+		return DecoyID, nil
+	}
+	id := e.Decoy(typ)
+	if !authz.ValidID(id) {
+		return "", errBadDecoy
+	}
+	return id, nil
 }
 
 func (e *Enforcer) missing(ctx context.Context, req Request) error {

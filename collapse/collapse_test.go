@@ -689,3 +689,65 @@ func TestFilterPageBoundsFailClosed(t *testing.T) {
 		t.Errorf("another list's cursor: %v, want %v", err, collapse.ErrBadCursor)
 	}
 }
+
+// idEngine records the resource ids an engine is asked about.
+type idEngine struct {
+	authz.Reader
+	ids []string
+}
+
+func (e *idEngine) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+	e.ids = append(e.ids, req.Resource.ID)
+	return e.Reader.Check(ctx, req)
+}
+
+func (e *idEngine) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	for _, it := range req.Items {
+		e.ids = append(e.ids, it.Resource.ID)
+	}
+	return e.Reader.CheckMany(ctx, req)
+}
+
+// TestEnforcerDecoyHasTheShapeOfRealIDs: with Decoy set, a missing
+// resource, a malformed id and a resource whose row is gone spend their
+// existence query and their check on the service's decoy (shaped like its
+// real ids, so no engine answers it measurably faster), and a Decoy that
+// returns a malformed id is a server error, never an allow.
+func TestEnforcerDecoyHasTheShapeOfRealIDs(t *testing.T) {
+	r := newRig(t)
+	r.registerTask(t, "task_aaaaaaaaaaaaaaaaaaaaaaaa", "alice")
+	r.registerTask(t, "task_gggggggggggggggggggggggg", "alice") // its row is gone
+	engine := &idEngine{Reader: r.engine}
+	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read", authz.OpCancel: "cancel"}})
+	var asked []string
+	decoy := "task_000000000000000000000000"
+	e := &collapse.Enforcer{
+		Guard: authz.NewGuard(engine, ops),
+		Rows: collapse.RowsFunc(func(_ context.Context, res authz.Resource) (bool, error) {
+			asked = append(asked, res.ID)
+			return res.ID == "task_aaaaaaaaaaaaaaaaaaaaaaaa", nil
+		}),
+		Decoy: func(typ string) string { return decoy },
+	}
+	for _, id := range []string{"task_bbbbbbbbbbbbbbbbbbbbbbbb", "not an id", "task_gggggggggggggggggggggggg"} {
+		asked, engine.ids = nil, nil
+		_, err := e.Authorize(context.Background(), collapse.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: id}, Operation: authz.OpCancel, Consistency: authz.AtLeastAsFresh(r.tok)})
+		if err != authz.ErrNotFound {
+			t.Errorf("%q: %v, want not found", id, err)
+		}
+		wantRows := id // a well-formed id's row is looked up, and found missing
+		if !authz.ValidID(id) {
+			wantRows = decoy
+		}
+		if diff := cmp.Diff([]string{wantRows}, asked); diff != "" {
+			t.Errorf("%q: existence queries (-want +got):\n%s", id, diff)
+		}
+		if diff := cmp.Diff([]string{decoy, decoy}, engine.ids); diff != "" {
+			t.Errorf("%q: checked ids (-want +got):\n%s", id, diff)
+		}
+	}
+	e.Decoy = func(string) string { return "not valid" }
+	if _, err := e.Authorize(context.Background(), collapse.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: "task_bbbbbbbbbbbbbbbbbbbbbbbb"}, Operation: authz.OpRead}); !errors.Is(err, authz.ErrInternal) {
+		t.Errorf("malformed decoy: %v, want %v", err, authz.ErrInternal)
+	}
+}

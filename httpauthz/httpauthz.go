@@ -64,6 +64,12 @@ type Config struct {
 	// as one that never existed, also under a bypass. See
 	// [collapse.Rows]. Nil means the graph alone decides.
 	Rows collapse.Rows
+	// Decoy, if set, returns the id spent in place of a missing resource of
+	// a type; give it the shape (the length) of the type's real ids, so
+	// that no engine answers a missing id measurably faster than an
+	// unreadable one. See [collapse.Enforcer.Decoy]. Nil means
+	// [collapse.DecoyID].
+	Decoy func(resourceType string) string
 	// Modes chooses the enforcement mode per resource type, route (the
 	// request's ServeMux pattern) and tenant (from the context); nil means
 	// [audit.Enforce] everywhere. In shadow mode every request goes on to
@@ -90,7 +96,7 @@ func New(cfg Config) *Middleware {
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows}}
+	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy}}
 }
 
 // Target is what the middleware checked, available to the next handler
