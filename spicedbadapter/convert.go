@@ -1,6 +1,6 @@
 package spicedbadapter
 
-// This file is the only place where fgac values become SpiceDB protos and
+// This file (and trace.go, for debug traces) is where fgac values become SpiceDB protos and
 // back. Everything else in the package speaks authz.
 
 import (
