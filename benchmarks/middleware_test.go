@@ -28,7 +28,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	owner, _, task := checkCase(10_000, true)
 	subject := func(r *http.Request) (authz.Subject, bool) { return userSubject(r.Header.Get("X-User")), true }
 	plain := httpauthz.New(httpauthz.Config{Guard: authz.NewGuard(engine, m), Subject: subject})
-	memoised := httpauthz.New(httpauthz.Config{Guard: authz.NewGuard(memo.New(engine), m), Subject: subject})
+	memoised := httpauthz.New(httpauthz.Config{Guard: authz.NewGuard(memo.New(engine, nil), m), Subject: subject})
 
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	id := httpauthz.PathValue("task_id")

@@ -141,10 +141,10 @@ func BenchmarkSpiceDBChecks(b *testing.B) {
 		}},
 		{"concurrent-100", func() error { return concurrently(ctx, s.adapter, reqs) }},
 		{"concurrent-100-max-16", func() error {
-			return concurrently(ctx, memo.New(s.adapter, memo.WithMaxInFlight(16)), reqs)
+			return concurrently(ctx, memo.New(s.adapter, &memo.Config{MaxInFlight: 16}), reqs)
 		}},
 		{"concurrent-100-max-8", func() error {
-			return concurrently(ctx, memo.New(s.adapter, memo.WithMaxInFlight(8)), reqs)
+			return concurrently(ctx, memo.New(s.adapter, &memo.Config{MaxInFlight: 8}), reqs)
 		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -343,7 +343,7 @@ func BenchmarkSpiceDBRepeatedParentChecks(b *testing.B) {
 // memo.Reader and the mux in memo.Middleware.
 func parentRoute(engine authz.Reader, m *authz.OperationMap, c authz.Consistency, memoised bool) http.Handler {
 	if memoised {
-		engine = memo.New(engine)
+		engine = memo.New(engine, nil)
 	}
 	guard := authz.NewGuard(engine, m)
 	parents := &parent.Registry{}

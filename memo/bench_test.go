@@ -56,8 +56,8 @@ func BenchmarkRepeatedParentChecks(b *testing.B) {
 func BenchmarkCheck(b *testing.B) {
 	engine := newEngine(b)
 	q := ask("bob", "t1", "read")
-	r := memo.New(engine)
-	unshared := memo.New(engine, memo.WithoutSharing())
+	r := memo.New(engine, nil)
+	unshared := memo.New(engine, &memo.Config{NoSharing: true})
 	for _, tc := range []struct {
 		name  string
 		check func(context.Context) error

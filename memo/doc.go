@@ -7,7 +7,7 @@
 // wires it under its [authz.Guard] and installs a request cache per request
 // with [Middleware] (or [WithRequestCache] outside net/http):
 //
-//	guard := authz.NewGuard(memo.New(engine), ops)
+//	guard := authz.NewGuard(memo.New(engine, nil), ops)
 //	m := httpauthz.New(httpauthz.Config{Guard: guard, Subject: subject})
 //	mux.Handle("GET /tasks/{task_id}", m.Require("task", authz.OpRead, httpauthz.PathValue("task_id"))(h))
 //	srv := &http.Server{Handler: memo.Middleware(mux)}
@@ -55,7 +55,7 @@
 //
 // # Bounded fan-out
 //
-// A Reader lets at most a fixed number of backend calls ([WithMaxInFlight],
+// A Reader lets at most a fixed number of backend calls ([Config].MaxInFlight,
 // default [DefaultMaxInFlight]) be in flight at once, over checks, bulk
 // checks and lookups together; further calls wait for a slot or for their
 // context. A burst of requests therefore cannot open an unbounded number of

@@ -40,7 +40,7 @@ definition task {
 	ops, _ := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read"}})
 
 	backend := &calls{Reader: engine}
-	guard := authz.NewGuard(memo.New(backend), ops)
+	guard := authz.NewGuard(memo.New(backend, nil), ops)
 	m := httpauthz.New(httpauthz.Config{
 		Guard:   guard,
 		Subject: func(*http.Request) (authz.Subject, bool) { return alice, true },

@@ -26,45 +26,34 @@ type Reader struct {
 
 var _ authz.Reader = (*Reader)(nil)
 
-// Option configures a [Reader].
-type Option interface {
-	apply(*options)
+// Config configures a [Reader]. The zero Config (or a nil *Config) is the
+// default: at most [DefaultMaxInFlight] backend calls in flight, identical
+// concurrent checks shared.
+type Config struct {
+	// MaxInFlight bounds the backend calls a Reader has in flight at once,
+	// over checks, bulk checks and lookups together; zero or less means
+	// [DefaultMaxInFlight].
+	MaxInFlight int
+	// NoSharing turns off the sharing of identical concurrent checks
+	// across requests, keeping the request cache and the in-flight bound.
+	// A shared call costs a goroutine hand-off (a few microseconds), which
+	// is worth it against a remote engine such as SpiceDB but not against
+	// an in-process one such as memadapter, whose checks take a fraction
+	// of that.
+	NoSharing bool
 }
 
-type options struct {
-	maxInFlight int
-	noSharing   bool
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-// WithMaxInFlight bounds the backend calls a Reader has in flight at once
-// to n; the default is [DefaultMaxInFlight]. It panics if n < 1.
-func WithMaxInFlight(n int) Option {
-	if n < 1 {
-		panic("memo: WithMaxInFlight needs n >= 1")
+// New returns a Reader that asks next, configured by cfg (nil means the
+// zero Config).
+func New(next authz.Reader, cfg *Config) *Reader {
+	var c Config
+	if cfg != nil {
+		c = *cfg
 	}
-	return optionFunc(func(o *options) { o.maxInFlight = n })
-}
-
-// WithoutSharing turns off the sharing of identical concurrent checks
-// across requests, keeping the request cache and the in-flight bound. A
-// shared call costs a goroutine hand-off (a few microseconds), which is
-// worth it against a remote engine such as SpiceDB but not against an
-// in-process one such as memadapter, whose checks take a fraction of that.
-func WithoutSharing() Option {
-	return optionFunc(func(o *options) { o.noSharing = true })
-}
-
-// New returns a Reader that asks next.
-func New(next authz.Reader, opts ...Option) *Reader {
-	o := options{maxInFlight: DefaultMaxInFlight}
-	for _, opt := range opts {
-		opt.apply(&o)
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
-	return &Reader{next: next, slots: semaphore.NewWeighted(int64(o.maxInFlight)), share: !o.noSharing}
+	return &Reader{next: next, slots: semaphore.NewWeighted(int64(c.MaxInFlight)), share: !c.NoSharing}
 }
 
 // Check answers req from the request cache in ctx if it holds the answer,

@@ -77,7 +77,7 @@ func TestRequestAsksEachQuestionOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := record(newEngine(t))
-			r := memo.New(rec)
+			r := memo.New(rec, nil)
 			ctx := memo.WithRequestCache(context.Background())
 			var got []string
 			for _, q := range tc.asks {
@@ -100,7 +100,7 @@ func TestRequestAsksEachQuestionOnce(t *testing.T) {
 func TestNothingIsRememberedOutsideARequestCache(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	q := ask("alice", "t1", "read")
 	// No request cache, then two separate requests: nothing carries over.
 	ctxs := []context.Context{
@@ -120,7 +120,7 @@ func TestNothingIsRememberedOutsideARequestCache(t *testing.T) {
 func TestNestedRequestCachesAreOne(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	outer := memo.WithRequestCache(context.Background())
 	inner := memo.WithRequestCache(outer)
 	for _, ctx := range []context.Context{outer, inner, outer} {
@@ -136,7 +136,7 @@ func TestNestedRequestCachesAreOne(t *testing.T) {
 func TestErrorsAreNotRemembered(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	q := ask("alice", "t1", "read")
 
@@ -187,7 +187,7 @@ var errInvalid = cmp.Comparer(func(x, y error) bool {
 func TestCheckManyAsksOnlyWhatTheRequestDoesNotKnow(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	known, knownDenied := ask("alice", "t1", "read"), ask("carol", "t1", "read")
 	for _, q := range []authz.CheckRequest{known, knownDenied} {
@@ -230,7 +230,7 @@ func TestCheckManyAsksOnlyWhatTheRequestDoesNotKnow(t *testing.T) {
 func TestCheckManyAllKnownAsksNothing(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	q := ask("alice", "t1", "read")
 	if _, err := r.Check(ctx, q); err != nil {
@@ -263,7 +263,7 @@ func TestCheckManyGoesAsItIsWithoutACacheOrFullyConsistent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := record(newEngine(t))
-			r := memo.New(rec)
+			r := memo.New(rec, nil)
 			items := []authz.CheckRequest{q, q}
 			for range 2 {
 				if _, err := r.CheckMany(tc.ctx, authz.CheckManyRequest{Items: items, Consistency: tc.c}); err != nil {
@@ -280,7 +280,7 @@ func TestCheckManyGoesAsItIsWithoutACacheOrFullyConsistent(t *testing.T) {
 func TestCheckManyFailureIsReturnedAndNotRemembered(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	req := authz.CheckManyRequest{Items: []authz.CheckRequest{ask("alice", "t1", "read")}}
 	rec.failNext(authz.ErrUnavailable)
@@ -306,7 +306,7 @@ func (s short) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]aut
 
 func TestCheckManyRejectsAnAnswerOfTheWrongLength(t *testing.T) {
 	t.Parallel()
-	r := memo.New(short{newEngine(t)})
+	r := memo.New(short{newEngine(t)}, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	_, err := r.CheckMany(ctx, authz.CheckManyRequest{Items: []authz.CheckRequest{ask("alice", "t1", "read"), ask("bob", "t1", "read")}})
 	if !errors.Is(err, authz.ErrUnavailable) {
@@ -316,12 +316,12 @@ func TestCheckManyRejectsAnAnswerOfTheWrongLength(t *testing.T) {
 
 func TestReadersDoNotAnswerForEachOther(t *testing.T) {
 	t.Parallel()
-	allowing := memo.New(record(newEngine(t)))
+	allowing := memo.New(record(newEngine(t)), nil)
 	empty, err := memadapter.New(testSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	denying := memo.New(empty)
+	denying := memo.New(empty, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	q := ask("alice", "t1", "read")
 	var got []string
@@ -340,7 +340,7 @@ func TestReadersDoNotAnswerForEachOther(t *testing.T) {
 func TestLookupsAreNotRemembered(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	req := authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read"}
 	for range 2 {
@@ -360,7 +360,7 @@ func TestLookupsAreNotRemembered(t *testing.T) {
 func TestRequestCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	n := memo.MaxRequestEntries + 1
 	for i := range n {
@@ -382,7 +382,7 @@ func TestRequestCacheIsBounded(t *testing.T) {
 func TestMiddlewareGivesEachRequestItsOwnCache(t *testing.T) {
 	t.Parallel()
 	rec := record(newEngine(t))
-	r := memo.New(rec)
+	r := memo.New(rec, nil)
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		for range 3 {
 			if d, err := r.Check(req.Context(), ask("alice", "t1", "read")); err != nil || !d.Allowed() {
@@ -415,21 +415,23 @@ func TestMiddlewareGivesEachRequestItsOwnCache(t *testing.T) {
 	}
 }
 
-func TestWithMaxInFlightRejectsLessThanOne(t *testing.T) {
+// TestZeroConfigIsTheDefault: a nil Config, the zero Config and a
+// MaxInFlight below one all mean the documented default; none panics.
+func TestZeroConfigIsTheDefault(t *testing.T) {
 	t.Parallel()
-	defer func() {
-		if recover() == nil {
-			t.Error("WithMaxInFlight(0) did not panic")
+	for _, cfg := range []*memo.Config{nil, {}, {MaxInFlight: -3}} {
+		r := memo.New(newEngine(t), cfg)
+		if _, err := r.Check(context.Background(), ask("alice", "t1", "read")); err != nil {
+			t.Errorf("New(%+v).Check = %v", cfg, err)
 		}
-	}()
-	memo.WithMaxInFlight(0)
+	}
 }
 
 func TestConcurrentIdenticalChecksShareOneCall(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		eng := newGated()
-		r := memo.New(eng)
+		r := memo.New(eng, nil)
 		const n = 5
 		var wg sync.WaitGroup
 		got := make([]result, n)
@@ -463,7 +465,7 @@ func TestFullyConsistentChecksDoNotShareACall(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		eng := newGated()
-		r := memo.New(eng)
+		r := memo.New(eng, nil)
 		q := with(ask("alice", "t1", "read"), authz.FullyConsistent())
 		var wg sync.WaitGroup
 		for range 2 {
@@ -487,7 +489,7 @@ func TestCancelledLeaderDoesNotFailFollowers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		eng := newGated()
-		r := memo.New(eng)
+		r := memo.New(eng, nil)
 		q := ask("alice", "t1", "read")
 		leaderCtx, cancel := context.WithCancel(context.Background())
 		var leader, follower result
@@ -525,7 +527,7 @@ func TestCallerReturnsWhenItsOwnContextEnds(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		eng := newGated()
-		r := memo.New(eng)
+		r := memo.New(eng, nil)
 		q := ask("alice", "t1", "read")
 		var leader, follower result
 		var wg sync.WaitGroup
@@ -565,7 +567,7 @@ func TestInFlightCallsAreBounded(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		eng := newGated()
-		r := memo.New(eng, memo.WithMaxInFlight(2))
+		r := memo.New(eng, &memo.Config{MaxInFlight: 2})
 		ctx := context.Background()
 		var wg sync.WaitGroup
 		for i := range 3 {
@@ -627,7 +629,7 @@ func TestWithoutSharingKeepsTheRequestCache(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		eng := newGated()
-		r := memo.New(eng, memo.WithoutSharing())
+		r := memo.New(eng, &memo.Config{NoSharing: true})
 		const n = 3
 		var wg sync.WaitGroup
 		for range n {

@@ -42,7 +42,7 @@ func TestSharedCallPanicOrGoexitIsAnErrorForEveryCaller(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				engine := &faulty{release: make(chan struct{}), fail: fail}
-				r := memo.New(engine)
+				r := memo.New(engine, nil)
 				errs := make([]error, 2)
 				var wg sync.WaitGroup
 				for i := range errs {
@@ -75,7 +75,7 @@ func TestSharedCallPanicOrGoexitIsAnErrorForEveryCaller(t *testing.T) {
 }
 
 // TestGuardOverPanickingEngineReturnsAnError: the reviewer's reproduction,
-// authz.NewGuard(memo.New(panickingEngine), ops).Decide, returns an error
+// authz.NewGuard(memo.New(panickingEngine, nil), ops).Decide, returns an error
 // instead of ending the process.
 func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 	engine := newEngine(t)
@@ -85,7 +85,7 @@ func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 	}
 	release := make(chan struct{})
 	close(release)
-	g := authz.NewGuard(memo.New(&faulty{Reader: engine, release: release, fail: func() { panic("boom") }}), ops)
+	g := authz.NewGuard(memo.New(&faulty{Reader: engine, release: release, fail: func() { panic("boom") }}, nil), ops)
 	_, err = g.Decide(context.Background(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead})
 	if !errors.Is(err, authz.ErrUnavailable) || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("Check = %v, want an unavailable error naming the panic", err)
@@ -126,8 +126,8 @@ func (p *panicky) Lookup(ctx context.Context, req authz.LookupRequest) (authz.Lo
 // in-flight slot is given back.
 func TestEnginePanicIsAnErrorOnEveryPath(t *testing.T) {
 	engine := &panicky{Reader: newEngine(t), panics: true}
-	shared := memo.New(engine, memo.WithMaxInFlight(1))
-	unshared := memo.New(engine, memo.WithMaxInFlight(1), memo.WithoutSharing())
+	shared := memo.New(engine, &memo.Config{MaxInFlight: 1})
+	unshared := memo.New(engine, &memo.Config{MaxInFlight: 1, NoSharing: true})
 	q := ask("alice", "t1", "read")
 	full := q
 	full.Consistency = authz.FullyConsistent()

@@ -60,7 +60,7 @@ func parentRoute(t testing.TB, engine authz.Reader, memoised bool) http.Handler 
 		t.Fatal(err)
 	}
 	if memoised {
-		engine = memo.New(engine)
+		engine = memo.New(engine, nil)
 	}
 	guard := authz.NewGuard(engine, ops)
 	parents := &parent.Registry{}
