@@ -35,13 +35,13 @@
 //     timeout, because the moment it is most needed is when the caller's
 //     context is already done.
 //
-// The caller always gets Persist's own error: a compensation failure is
-// attached ([CompensationError], which unwraps to the original only) and
-// never replaces it; a panic is re-raised with its original value after
-// compensating (not converted to an error, so that values such as
-// http.ErrAbortHandler keep their meaning and a programmer error is not
-// mistaken for a storage failure). This holds even when the read-back found
-// the row committed: dualwrite keeps the graph in step with the store but
+// The caller always gets Persist's own error: a compensation failure (a
+// read-back that panicked included) is attached ([CompensationError],
+// which unwraps to the original only) and never replaces it; a panic of
+// Persist is re-raised with its original value after compensating (not
+// converted to an error, so that values such as http.ErrAbortHandler keep
+// their meaning and a programmer error is not mistaken for a storage
+// failure). This holds even when the read-back found the row committed: dualwrite keeps the graph in step with the store but
 // never changes the store's answer. With the gate on, Create returns nil
 // only when the row is committed and registered.
 //
@@ -54,7 +54,8 @@
 // honour its context. If Persist cannot tell whether it committed, supply
 // Exists, which must recognise this create's row (id and owner, or an
 // idempotency key), not merely a row with the id. A read-back that itself
-// fails keeps the registration: an orphan at worst.
+// fails, panics or exits its goroutine keeps the registration: an orphan
+// at worst.
 //
 // # Delete
 //
@@ -75,10 +76,14 @@
 // to share reaches its write after another request deleted the row and
 // deregistered the resource, and its grant would outlive the row. Grant
 // writes the relationship, then asks the store (Exists) whether the row is
-// still there, and revokes the grant if it is not, or if the store cannot
-// tell, answering [authz.ErrNotFound] for a row that is gone. Its
-// documentation explains why this order, and no other, closes the race
-// against Delete's.
+// still there, and revokes the grant if it is not, answering
+// [authz.ErrNotFound]. Its documentation explains why this order, and no
+// other, closes the race against Delete's. If the store cannot tell, the
+// grant stays and Grant returns the store's error: revoking then could
+// remove a share that existed before the call from a live row, while a
+// grant left on a row that is gone grants nothing to a service that
+// confirms rows in every decision, and the reconciler removes it. Grant
+// refuses the owner and parent relations, which registration alone writes.
 //
 // # Retries and time
 //
@@ -108,8 +113,9 @@
 // The package never logs. Writer and Reconciler report every step that
 // operators care about through [Hooks]: registered, compensated,
 // compensation failed, registration kept, read-back failed, deregistered,
-// deregister failed, granted, grant revoked, grant revoke failed, skipped by
-// the gate, and the reconciler's findings and repairs. Events name the
+// deregister failed, granted, grant revoked, grant revoke failed, grant
+// unconfirmed, skipped by the gate, and the reconciler's findings and
+// repairs. Events name the
 // resource, never the owner or caller. [Counter] counts them with atomic
 // counters.
 //
@@ -159,9 +165,9 @@
 //   - A create whose Persist commits after the reconciler's second look at
 //     an apparent orphan leaves its row unregistered until the next pass.
 //   - A grant that the engine applies after Grant has returned (a write
-//     the client abandoned and the server applied anyway), or whose
-//     revocation failed, stays on a deleted row until the reconciler
-//     removes it; like any orphan, it serves nothing while the row is
+//     the client abandoned and the server applied anyway), whose row's
+//     existence Exists could not tell, or whose revocation failed, stays
+//     on a deleted row until the reconciler removes it; like any orphan, it serves nothing while the row is
 //     gone. Exists must read the store's committed state: a replica that
 //     lags may report a deleted row as present.
 //   - Because Register accepts an identical registration as a retry, a

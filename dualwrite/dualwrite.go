@@ -1,6 +1,7 @@
 package dualwrite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -50,6 +51,16 @@ type Writer struct {
 	// CleanupTimeout bounds each cleanup step, which runs detached from the
 	// caller's cancellation. Zero means [DefaultCleanupTimeout].
 	CleanupTimeout time.Duration
+	// OwnerRelation names the relation in which the service's
+	// registrations write the owner ([authz.RegisterRequest.OwnerRelation]).
+	// Grant refuses to write or revoke it. Empty means
+	// [authz.DefaultOwnerRelation]; set it if Create requests name another.
+	OwnerRelation string
+	// ParentRelation names the relation in which the service's
+	// registrations write the parent ([authz.RegisterRequest.ParentRelation]).
+	// Grant refuses to write or revoke it. Empty means
+	// [authz.DefaultParentRelation]; set it if Create requests name another.
+	ParentRelation string
 
 	// variant deliberately breaks the Writer; only tests set it, to prove
 	// that the invariant checks catch broken orderings.
@@ -90,7 +101,7 @@ type CreateRequest struct {
 	// wrote (its id and owner, or an idempotency key), not merely its id: a
 	// row with the same id written by someone else is not this create's.
 	// Without Exists such a row loses its registration until the reconciler
-	// restores it.
+	// restores it. If Exists fails or panics, the registration is kept.
 	Exists func(ctx context.Context) (bool, error)
 }
 
@@ -112,6 +123,18 @@ type CreateRequest struct {
 // the row turned out to be committed), or, if the compensation failed, a
 // [*CompensationError] that still matches it with [errors.Is]. A panic is
 // re-raised, with its original value, after compensating.
+//
+// If req.Exists fails, panics or exits its goroutine, whether the row
+// committed is unknown, so the registration is kept (an orphan at worst,
+// which the reconciler removes) and a ReadBackFailed event says why. An
+// error of Exists leaves Persist's error unchanged. A panic of Exists is
+// not re-raised: Create's answer is Persist's, and a fault of the
+// read-back must not replace it. It becomes the Compensation of a
+// [*CompensationError] whose Err is Persist's error; the Compensation
+// carries the panic's value (matched by [errors.Is] if it is an error) and
+// stack. If Persist itself panicked, Persist's panic is re-raised and the
+// panic of Exists is reported by the event only. An Exists that calls
+// runtime.Goexit ends the goroutine, after the event, as Goexit does.
 //
 // On success the row is committed and registered, and the returned token is
 // the registration's (zero when the gate is off).
@@ -182,10 +205,11 @@ func (w *Writer) compensate(ctx context.Context, req CreateRequest, cause error)
 	cctx, cancel := w.cleanupContext(ctx)
 	defer cancel()
 	if req.Exists != nil {
-		committed, err := req.Exists(cctx)
+		committed, panicked, err := w.readBack(cctx, req)
 		switch {
+		case panicked && cause != nil:
+			return &CompensationError{Resource: res, Err: cause, Compensation: err}
 		case err != nil:
-			observe(cctx, w.Hooks, Event{Kind: ReadBackFailed, Resource: res, Err: err})
 			return cause
 		case committed:
 			observe(cctx, w.Hooks, Event{Kind: RegistrationKept, Resource: res})
@@ -201,6 +225,31 @@ func (w *Writer) compensate(ctx context.Context, req CreateRequest, cause error)
 	}
 	observe(cctx, w.Hooks, Event{Kind: Compensated, Resource: res})
 	return cause
+}
+
+// readBack calls req.Exists for the compensation of a failed create. An
+// error, a panic or runtime.Goexit in Exists leaves the row's existence
+// unknown: it is reported as a ReadBackFailed event, and a panic is
+// returned as an error carrying its value and stack, with panicked set. A
+// Goexit goes on unwinding the goroutine once the event is reported.
+func (w *Writer) readBack(cctx context.Context, req CreateRequest) (committed, panicked bool, err error) {
+	res := req.Register.Resource
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		p := recover()
+		err = fmt.Errorf("dualwrite: create %s: exists: %w", res, unwound(p))
+		panicked = p != nil
+		observe(cctx, w.Hooks, Event{Kind: ReadBackFailed, Resource: res, Err: err})
+	}()
+	committed, err = req.Exists(cctx)
+	returned = true
+	if err != nil {
+		observe(cctx, w.Hooks, Event{Kind: ReadBackFailed, Resource: res, Err: err})
+	}
+	return committed, false, err
 }
 
 // DeleteRequest describes one delete. The row is addressed either by
@@ -298,6 +347,16 @@ func (w *Writer) cleanupContext(ctx context.Context) (context.Context, context.C
 		return ctx, func() {}
 	}
 	return detach(ctx, w.CleanupTimeout)
+}
+
+// ownerRelation returns the relation of registered owners.
+func (w *Writer) ownerRelation() string {
+	return cmp.Or(w.OwnerRelation, authz.DefaultOwnerRelation)
+}
+
+// parentRelation returns the relation of registered parents.
+func (w *Writer) parentRelation() string {
+	return cmp.Or(w.ParentRelation, authz.DefaultParentRelation)
 }
 
 // enabled reports whether the gate lets authorization writes through for r.

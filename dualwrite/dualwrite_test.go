@@ -143,7 +143,8 @@ func TestCreateUnderFaults(t *testing.T) {
 		wantRow    bool
 		wantReg    bool
 		wantKinds  []Kind
-		wantComp   bool // a *CompensationError
+		wantComp   bool  // a *CompensationError
+		wantCompIs error // what its Compensation matches; nil means ErrUnavailable
 	}{
 		{
 			name:      "success",
@@ -244,6 +245,25 @@ func TestCreateUnderFaults(t *testing.T) {
 			wantKinds: []Kind{Registered, ReadBackFailed},
 		},
 		{
+			name:       "read-back panics: registration kept, Persist's error returned with the panic attached",
+			persist:    failBefore,
+			exists:     "panic",
+			wantIs:     []error{errStore},
+			wantNotIs:  []error{errReadBackPanic},
+			wantComp:   true,
+			wantCompIs: errReadBackPanic,
+			wantReg:    true,
+			wantKinds:  []Kind{Registered, ReadBackFailed},
+		},
+		{
+			name:      "persist panics and the read-back panics: Persist's panic re-raised",
+			persist:   panicBefore,
+			exists:    "panic",
+			wantPanic: true,
+			wantReg:   true,
+			wantKinds: []Kind{Registered, ReadBackFailed},
+		},
+		{
 			name:       "compensation fails",
 			persist:    failBefore,
 			deregister: []fault{failBefore},
@@ -303,8 +323,11 @@ func TestCreateUnderFaults(t *testing.T) {
 			}
 			defer cancel()
 			req := CreateRequest{Register: registration(id, alice), Persist: e.store.persist(registration(id, alice), tt.persist, cancel)}
-			if tt.exists != "" {
+			switch tt.exists {
+			case "ok", "fail":
 				req.Exists = e.store.exists(req.Register, tt.exists == "fail")
+			case "panic":
+				req.Exists = func(context.Context) (bool, error) { panic(errReadBackPanic) }
 			}
 
 			err, panicked := create(ctx, e.w, req)
@@ -333,8 +356,14 @@ func TestCreateUnderFaults(t *testing.T) {
 			var ce *CompensationError
 			if got := errors.As(err, &ce); got != tt.wantComp {
 				t.Errorf("Create error %v is a *CompensationError: %v, want %v", err, got, tt.wantComp)
-			} else if got && !errors.Is(ce.Compensation, authz.ErrUnavailable) {
-				t.Errorf("CompensationError.Compensation = %v, want a match for ErrUnavailable", ce.Compensation)
+			} else if got {
+				wantCompIs := tt.wantCompIs
+				if wantCompIs == nil {
+					wantCompIs = authz.ErrUnavailable
+				}
+				if !errors.Is(ce.Compensation, wantCompIs) {
+					t.Errorf("CompensationError.Compensation = %v, want a match for %v", ce.Compensation, wantCompIs)
+				}
 			}
 			if err != nil && strings.Contains(err.Error(), alice.ID) {
 				t.Errorf("Create error %q names the owner", err)
@@ -374,6 +403,38 @@ func TestCreateUnderFaults(t *testing.T) {
 				t.Error("after reconciling, the committed row is not readable by its owner")
 			}
 		})
+	}
+}
+
+// errReadBackPanic is what an injected panic of a read-back panics with.
+var errReadBackPanic = errors.New("store: exists: injected panic")
+
+// TestCreateKeepsRegistrationWhenReadBackExitsGoroutine: an Exists that
+// calls runtime.Goexit after Persist failed leaves the row's existence
+// unknown, so the registration is kept and the goroutine goes on exiting.
+func TestCreateKeepsRegistrationWhenReadBackExitsGoroutine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	done := make(chan struct{})
+	returned := false
+	go func() {
+		defer close(done)
+		e.w.Create(t.Context(), CreateRequest{
+			Register: registration("t1", alice),
+			Persist:  e.store.persist(registration("t1", alice), failBefore, nil),
+			Exists:   func(context.Context) (bool, error) { runtime.Goexit(); return false, nil },
+		})
+		returned = true
+	}()
+	<-done
+	if returned {
+		t.Error("Create returned after Exists called runtime.Goexit")
+	}
+	if !e.registered(t, task("t1")) {
+		t.Error("registration removed although the read-back could not tell whether the row exists")
+	}
+	if diff := cmp.Diff([]Kind{Registered, ReadBackFailed}, e.rec.kinds(task("t1"))); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
 }
 

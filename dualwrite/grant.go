@@ -39,29 +39,52 @@ type GrantRequest struct {
 // returns an error:
 //
 //   - matching [authz.ErrInvalidRequest], before anything is written, for
-//     a request without Exists, a malformed relationship, a Writer without
+//     a request without Exists, a malformed relationship, a relationship
+//     in the owner or parent relation (see below), a Writer without
 //     Granter, or a grant the engine refuses as invalid;
 //   - matching [authz.ErrNotFound] when the row is gone;
 //   - wrapping Exists's error when Exists fails, because then whether the
-//     row exists is unknown;
+//     row exists is unknown; the grant is left in place;
 //   - the engine's error when the grant fails otherwise (say
 //     [authz.ErrUnavailable] after the engine's retries). Such a grant may
 //     still have been written (an ambiguous timeout), so Grant checks the
 //     row then too, under a context detached from ctx.
 //
-// Grant fails closed: when the row is gone, or Exists fails, panics or
-// exits its goroutine, it revokes the relationship under a context
-// detached from ctx and bounded by CleanupTimeout, even if the
-// relationship existed before this call (a repeated share; granting again
-// once the store answers restores it). A panic in Exists is re-raised,
-// with its original value, after revoking. If the revocation fails too,
-// the error is a [*CompensationError] that still matches the cause, and a
-// GrantRevokeFailed event reports it; the reconciler removes the
-// relationships of a deleted row later.
+// Grant revokes only when Exists answers that the row is gone (false and
+// no error), under a context detached from ctx and bounded by
+// CleanupTimeout. The relationship may have existed before this call (a
+// repeated share), and the revocation removes it all the same; that loses
+// nothing, because it is a relationship of a deleted row. If the
+// revocation fails, the error is a [*CompensationError] that still
+// matches [authz.ErrNotFound], and a GrantRevokeFailed event reports it;
+// the reconciler removes the relationships of a deleted row later.
+//
+// When Exists fails, panics or exits its goroutine, Grant does not revoke:
+// it reports a GrantUnconfirmed event and returns the error (the grant's
+// own, if the grant failed), re-raises the panic with its original value,
+// or lets the Goexit go on. Revoking on an unknown answer would destroy,
+// on a database blip, a share that existed before this call, which is
+// data loss on a live row. Leaving the grant is safe because a grant on a
+// row that turns out to be gone grants nothing where the service confirms
+// existence in every decision, as it must (httpauthz.Config.Rows or
+// collapse.Enforcer.Rows, see the README); the reconciler removes the
+// relationships of rows that are gone; and until it does, Register's
+// create semantics refuse the id to a new registration, so the grant
+// cannot attach to a new row that reuses the id.
+//
+// Grant never writes or revokes the relationships that registration
+// writes: a relation equal to the Writer's OwnerRelation or ParentRelation
+// (by default [authz.DefaultOwnerRelation] and
+// [authz.DefaultParentRelation]) is refused with an error matching
+// [authz.ErrInvalidRequest] before anything is written. Those relations
+// are the store's, written by Create and repaired by the reconciler; a
+// grant of them would change ownership behind the store's back, and its
+// revocation (which cannot tell a relationship this call wrote from one
+// that was there) would take a row away from its owner.
 //
 // With the gate off Grant writes nothing and returns the zero token and
-// nil, as Create does. Events: Granted, GrantRevoked, GrantRevokeFailed,
-// SkippedByGate.
+// nil, as Create does. Events: Granted, GrantUnconfirmed, GrantRevoked,
+// GrantRevokeFailed, SkippedByGate.
 func (w *Writer) Grant(ctx context.Context, req GrantRequest) (authz.Token, error) {
 	if req.Exists == nil {
 		return authz.Token{}, fmt.Errorf("dualwrite: %w: grant request has no Exists", authz.ErrInvalidRequest)
@@ -70,6 +93,9 @@ func (w *Writer) Grant(ctx context.Context, req GrantRequest) (authz.Token, erro
 		return authz.Token{}, fmt.Errorf("dualwrite: grant: %w", err)
 	}
 	res := req.Grant.Relationship.Resource
+	if rel := req.Grant.Relationship.Relation; rel == w.ownerRelation() || rel == w.parentRelation() {
+		return authz.Token{}, fmt.Errorf("dualwrite: %w: grant on %s: relation %q is written by registration only", authz.ErrInvalidRequest, res, rel)
+	}
 	if !w.enabled(ctx, res) {
 		observe(ctx, w.Hooks, Event{Kind: SkippedByGate, Resource: res})
 		return authz.Token{}, nil
@@ -97,8 +123,9 @@ func (w *Writer) Grant(ctx context.Context, req GrantRequest) (authz.Token, erro
 }
 
 // confirmGrant asks whether the row of a grant that may have been written
-// still exists, and revokes the grant if it does not or if that cannot be
-// told. grantErr is the grant's error, nil if it succeeded with tok.
+// still exists, and revokes the grant if it does not. If that cannot be
+// told, the grant stays. grantErr is the grant's error, nil if it
+// succeeded with tok.
 //
 // After a successful grant the check is part of the request and runs under
 // ctx; after a failed one (ctx may be done) it is cleanup, and the check
@@ -111,27 +138,19 @@ func (w *Writer) confirmGrant(ctx context.Context, req GrantRequest, tok authz.T
 		checkCtx, cancel = w.cleanupContext(ctx)
 		defer cancel()
 	}
-	revoke := func(cause, unknown error) error {
-		cctx := checkCtx
-		if grantErr == nil {
-			var cancel context.CancelFunc
-			cctx, cancel = w.cleanupContext(ctx)
-			defer cancel()
-		}
-		return w.revokeGrant(cctx, req, cause, unknown)
-	}
 	returned := false
 	defer func() {
 		if returned {
 			return
 		}
-		// Exists panicked or exited its goroutine: fail closed.
+		// Exists panicked or exited its goroutine: existence is unknown,
+		// so the grant stays (see Grant).
 		p := recover()
 		why := fmt.Errorf("dualwrite: grant on %s: exists called runtime.Goexit", res)
 		if p != nil {
 			why = fmt.Errorf("dualwrite: grant on %s: exists panicked: %v", res, p)
 		}
-		revoke(nil, why)
+		observe(checkCtx, w.Hooks, Event{Kind: GrantUnconfirmed, Resource: res, Err: why})
 		if p != nil {
 			panic(p)
 		}
@@ -141,13 +160,19 @@ func (w *Writer) confirmGrant(ctx context.Context, req GrantRequest, tok authz.T
 	switch {
 	case err != nil:
 		err = fmt.Errorf("dualwrite: grant on %s: exists: %w", res, err)
-		cause := err
+		observe(checkCtx, w.Hooks, Event{Kind: GrantUnconfirmed, Resource: res, Err: err})
 		if grantErr != nil {
-			cause = grantErr
+			return authz.Token{}, grantErr
 		}
-		return authz.Token{}, revoke(cause, err)
+		return authz.Token{}, err
 	case !exists:
-		return authz.Token{}, revoke(fmt.Errorf("dualwrite: grant on %s: %w", res, authz.ErrNotFound), nil)
+		cctx := checkCtx
+		if grantErr == nil {
+			var cancel context.CancelFunc
+			cctx, cancel = w.cleanupContext(ctx)
+			defer cancel()
+		}
+		return authz.Token{}, w.revokeGrant(cctx, req)
 	case grantErr != nil:
 		return authz.Token{}, grantErr
 	}
@@ -155,20 +180,17 @@ func (w *Writer) confirmGrant(ctx context.Context, req GrantRequest, tok authz.T
 	return tok, nil
 }
 
-// revokeGrant revokes req.Grant under cctx, a context detached from the
-// caller's, and returns cause, the error Grant returns, with the
-// revocation's failure attached. unknown is why the row's existence is
-// unknown, nil if the row is gone.
-func (w *Writer) revokeGrant(cctx context.Context, req GrantRequest, cause, unknown error) error {
+// revokeGrant revokes req.Grant, whose row is gone, under cctx, a context
+// detached from the caller's, and returns the error Grant returns: one
+// matching [authz.ErrNotFound], with the revocation's failure attached.
+func (w *Writer) revokeGrant(cctx context.Context, req GrantRequest) error {
 	res := req.Grant.Relationship.Resource
+	cause := fmt.Errorf("dualwrite: grant on %s: %w", res, authz.ErrNotFound)
 	if _, err := w.Granter.Revoke(cctx, req.Grant); err != nil {
 		err = fmt.Errorf("dualwrite: revoke grant on %s: %w", res, err)
 		observe(cctx, w.Hooks, Event{Kind: GrantRevokeFailed, Resource: res, Err: err})
-		if cause == nil {
-			return nil
-		}
 		return &CompensationError{Resource: res, Err: cause, Compensation: err}
 	}
-	observe(cctx, w.Hooks, Event{Kind: GrantRevoked, Resource: res, Err: unknown})
+	observe(cctx, w.Hooks, Event{Kind: GrantRevoked, Resource: res})
 	return cause
 }

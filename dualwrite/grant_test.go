@@ -246,15 +246,17 @@ func TestGrantUnderFaults(t *testing.T) {
 	}{
 		{name: "row exists", wantGrant: true, wantKinds: []Kind{Granted}},
 		{name: "row gone", rowGone: true, wantIs: []error{authz.ErrNotFound}, wantKinds: []Kind{GrantRevoked}, wantRevokes: 1},
-		{name: "exists fails", exists: "fail", wantIs: []error{errExists}, wantKinds: []Kind{GrantRevoked}, wantRevokes: 1},
-		{name: "exists panics", exists: "panic", wantPanic: true, wantKinds: []Kind{GrantRevoked}, wantRevokes: 1},
-		{name: "exists calls Goexit", exists: "goexit", wantExit: true, wantKinds: []Kind{GrantRevoked}, wantRevokes: 1},
+		// Existence unknown: the grant stays, the error is returned, nothing
+		// is revoked (a pre-existing share must survive a database blip).
+		{name: "exists fails", exists: "fail", wantIs: []error{errExists}, wantGrant: true, wantKinds: []Kind{GrantUnconfirmed}},
+		{name: "exists panics", exists: "panic", wantPanic: true, wantGrant: true, wantKinds: []Kind{GrantUnconfirmed}},
+		{name: "exists calls Goexit", exists: "goexit", wantExit: true, wantGrant: true, wantKinds: []Kind{GrantUnconfirmed}},
 		{
-			name:        "request cancelled after the grant: revoked under a detached context",
-			exists:      "cancel",
-			wantIs:      []error{context.Canceled},
-			wantKinds:   []Kind{GrantRevoked},
-			wantRevokes: 1,
+			name:      "request cancelled after the grant: existence unknown, grant kept",
+			exists:    "cancel",
+			wantIs:    []error{context.Canceled},
+			wantGrant: true,
+			wantKinds: []Kind{GrantUnconfirmed},
 		},
 		{
 			name:        "row gone and the revocation fails",
@@ -262,25 +264,6 @@ func TestGrantUnderFaults(t *testing.T) {
 			revoke:      []fault{failBefore},
 			wantIs:      []error{authz.ErrNotFound},
 			wantComp:    true,
-			wantGrant:   true,
-			wantKinds:   []Kind{GrantRevokeFailed},
-			wantRevokes: 1,
-		},
-		{
-			name:        "exists fails and the revocation fails",
-			exists:      "fail",
-			revoke:      []fault{failBefore},
-			wantIs:      []error{errExists},
-			wantComp:    true,
-			wantGrant:   true,
-			wantKinds:   []Kind{GrantRevokeFailed},
-			wantRevokes: 1,
-		},
-		{
-			name:        "exists panics and the revocation fails",
-			exists:      "panic",
-			revoke:      []fault{failBefore},
-			wantPanic:   true,
 			wantGrant:   true,
 			wantKinds:   []Kind{GrantRevokeFailed},
 			wantRevokes: 1,
@@ -296,12 +279,12 @@ func TestGrantUnderFaults(t *testing.T) {
 			wantRevokes: 1,
 		},
 		{
-			name:        "grant ambiguous, exists fails: revoked",
-			grant:       []fault{failAfter},
-			exists:      "fail",
-			wantIs:      []error{authz.ErrUnavailable},
-			wantKinds:   []Kind{GrantRevoked},
-			wantRevokes: 1,
+			name:      "grant ambiguous, exists fails: kept, the grant's error returned",
+			grant:     []fault{failAfter},
+			exists:    "fail",
+			wantIs:    []error{authz.ErrUnavailable},
+			wantGrant: true,
+			wantKinds: []Kind{GrantUnconfirmed},
 		},
 	}
 	for _, tt := range tests {
@@ -396,20 +379,122 @@ func TestGrantUnderFaults(t *testing.T) {
 	}
 }
 
+// TestGrantKeepsExistingAccessWhenExistenceIsUnknown repeats a share that
+// already exists, and tries to grant the owner and parent relations, while
+// the store cannot tell whether the row exists: every relationship the
+// live row had before the call is still there afterwards.
+func TestGrantKeepsExistingAccessWhenExistenceIsUnknown(t *testing.T) {
+	t.Parallel()
+	const id = "s1"
+	res := task(id)
+	tests := []struct {
+		name      string
+		rel       authz.Relationship
+		exists    string // "fail", "panic" or "goexit"
+		wantIs    error
+		wantPanic bool
+		wantExit  bool
+		wantKinds []Kind
+	}{
+		{name: "repeated share, exists fails", rel: viewerGrant(id, bob).Relationship, exists: "fail", wantIs: errExists, wantKinds: []Kind{GrantUnconfirmed}},
+		{name: "repeated share, exists panics", rel: viewerGrant(id, bob).Relationship, exists: "panic", wantPanic: true, wantKinds: []Kind{GrantUnconfirmed}},
+		{name: "repeated share, exists calls Goexit", rel: viewerGrant(id, bob).Relationship, exists: "goexit", wantExit: true, wantKinds: []Kind{GrantUnconfirmed}},
+		{name: "owner relation", rel: authz.Relationship{Resource: res, Relation: authz.DefaultOwnerRelation, Subject: alice}, exists: "fail", wantIs: authz.ErrInvalidRequest},
+		{name: "parent relation", rel: authz.Relationship{Resource: res, Relation: authz.DefaultParentRelation, Subject: authz.Subject{Type: agent.Type, ID: agent.ID}}, exists: "fail", wantIs: authz.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.createTask(t, id)
+			if _, err := e.eng.Grant(t.Context(), viewerGrant(id, bob)); err != nil {
+				t.Fatal(err)
+			}
+			before, err := e.eng.ReadRelationships(t.Context(), authz.ReadRequest{Resource: res, Consistency: authz.FullyConsistent()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.rec.forget(res)
+			e.back.reset(res)
+			req := GrantRequest{Grant: authz.GrantRequest{Relationship: tt.rel}}
+			switch tt.exists {
+			case "fail":
+				req.Exists = func(context.Context) (bool, error) { return false, errExists }
+			case "panic":
+				req.Exists = func(context.Context) (bool, error) { panic(panicValue{id}) }
+			case "goexit":
+				req.Exists = func(context.Context) (bool, error) { runtime.Goexit(); return false, nil }
+			}
+
+			_, err, panicked, exited := grant(t.Context(), e.w, req)
+
+			if got := panicked != nil; got != tt.wantPanic {
+				t.Errorf("panicked = %v (%v), want %v", got, panicked, tt.wantPanic)
+			} else if tt.wantPanic {
+				if diff := cmp.Diff(panicValue{id}, panicked); diff != "" {
+					t.Errorf("panic value mismatch (-want +got):\n%s", diff)
+				}
+			}
+			if exited != tt.wantExit {
+				t.Errorf("exited = %v, want %v", exited, tt.wantExit)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Grant error = %v, want a match for %v", err, tt.wantIs)
+			}
+			after, rerr := e.eng.ReadRelationships(t.Context(), authz.ReadRequest{Resource: res, Consistency: authz.FullyConsistent()})
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if !sameRels(before, after) {
+				t.Errorf("relationships of the live row changed: before %v, after %v", before, after)
+			}
+			if !e.readable(t, id, alice) || !e.readable(t, id, bob) {
+				t.Error("the owner or the earlier grantee lost access to the live row")
+			}
+			if got := e.back.statsOf("revoke", res).calls; got != 0 {
+				t.Errorf("Grant made %d revoke calls on a row whose existence is unknown, want 0", got)
+			}
+			if diff := cmp.Diff(tt.wantKinds, e.rec.kinds(res)); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestGrantRejectsInvalidRequests(t *testing.T) {
 	t.Parallel()
 	exists := func(context.Context) (bool, error) { return true, nil }
 	tests := []struct {
-		name       string
-		noGranter  bool
-		req        GrantRequest
-		wantGrants int // calls that reached the engine
+		name           string
+		noGranter      bool
+		ownerRelation  string // of the Writer
+		parentRelation string // of the Writer
+		req            GrantRequest
+		wantGrants     int // calls that reached the engine
 	}{
 		{name: "no exists", req: GrantRequest{Grant: viewerGrant("t1", bob)}},
 		{name: "malformed id", req: GrantRequest{Grant: viewerGrant("t 1", bob), Exists: exists}},
 		{name: "empty relation", req: GrantRequest{Grant: authz.GrantRequest{Relationship: authz.Relationship{Resource: task("t1"), Subject: bob}}, Exists: exists}},
 		{name: "malformed subject", req: GrantRequest{Grant: viewerGrant("t1", authz.Subject{Type: "user"}), Exists: exists}},
 		{name: "no granter", noGranter: true, req: GrantRequest{Grant: viewerGrant("t1", bob), Exists: exists}},
+		{
+			name: "owner relation",
+			req:  GrantRequest{Grant: authz.GrantRequest{Relationship: authz.Relationship{Resource: task("t1"), Relation: authz.DefaultOwnerRelation, Subject: bob}}, Exists: exists},
+		},
+		{
+			name: "parent relation",
+			req:  GrantRequest{Grant: authz.GrantRequest{Relationship: authz.Relationship{Resource: task("t1"), Relation: authz.DefaultParentRelation, Subject: authz.Subject{Type: agent.Type, ID: "a2"}}}, Exists: exists},
+		},
+		{
+			name:          "the writer's own owner relation",
+			ownerRelation: "viewer",
+			req:           GrantRequest{Grant: viewerGrant("t1", bob), Exists: exists},
+		},
+		{
+			name:           "the writer's own parent relation",
+			parentRelation: "viewer",
+			req:            GrantRequest{Grant: viewerGrant("t1", bob), Exists: exists},
+		},
 		{
 			name:       "relation the schema lacks",
 			req:        GrantRequest{Grant: authz.GrantRequest{Relationship: authz.Relationship{Resource: task("t1"), Relation: "editor", Subject: bob}}, Exists: exists},
@@ -424,6 +509,7 @@ func TestGrantRejectsInvalidRequests(t *testing.T) {
 			if tt.noGranter {
 				e.w.Granter = nil
 			}
+			e.w.OwnerRelation, e.w.ParentRelation = tt.ownerRelation, tt.parentRelation
 			checked := false
 			if tt.req.Exists != nil {
 				req := tt.req.Exists

@@ -10,7 +10,7 @@ import (
 // Kind says what happened in an [Event].
 type Kind uint8
 
-// The kinds of [Event]. Writer emits the first eight and the last three;
+// The kinds of [Event]. Writer emits the first eight and the last four;
 // Reconciler emits SkippedByGate and OrphanFound through OwnershipRepaired.
 const (
 	// Registered: Create registered the resource and is about to persist it.
@@ -64,12 +64,17 @@ const (
 	// still there.
 	Granted
 	// GrantRevoked: Grant revoked the relationship it wrote (or tried to)
-	// because the resource's row was gone, or because Exists failed (its
-	// error is Event.Err) and whether the row exists was unknown.
+	// because the resource's row was gone.
 	GrantRevoked
-	// GrantRevokeFailed: Grant had to revoke the relationship and could not
-	// (Event.Err). If the row is gone, the reconciler removes it.
+	// GrantRevokeFailed: Grant had to revoke the relationship, the row
+	// being gone, and could not (Event.Err). The reconciler removes it.
 	GrantRevokeFailed
+	// GrantUnconfirmed: Grant wrote the relationship (or may have) but
+	// Exists failed, panicked or exited its goroutine (Event.Err), so
+	// whether the row exists is unknown. The relationship was left in
+	// place rather than risk revoking a live row's share; if the row is
+	// gone, it grants nothing and the reconciler removes it.
+	GrantUnconfirmed
 
 	numKinds
 )
@@ -114,6 +119,8 @@ func (k Kind) String() string {
 		return "grant_revoked"
 	case GrantRevokeFailed:
 		return "grant_revoke_failed"
+	case GrantUnconfirmed:
+		return "grant_unconfirmed"
 	}
 	return "unknown"
 }
@@ -126,9 +133,8 @@ type Event struct {
 	// Resource is the resource concerned.
 	Resource authz.Resource
 	// Err is the error of the failed step for CompensationFailed,
-	// ReadBackFailed, DeregisterFailed, RepairFailed and GrantRevokeFailed,
-	// and for GrantRevoked the error that left the row's existence unknown
-	// (nil when the row was gone); nil otherwise.
+	// ReadBackFailed, DeregisterFailed, RepairFailed, GrantRevokeFailed and
+	// GrantUnconfirmed; nil otherwise.
 	Err error
 }
 

@@ -58,10 +58,12 @@ type Reconciler struct {
 	ResourceType string
 	// Rows returns one page of at most limit ids of the store's rows,
 	// starting at cursor ("" for the first page), and the cursor of the next
-	// page ("" at the end).
+	// page ("" at the end). A cursor must never repeat within a pass: one
+	// that does ends the pass with an error.
 	Rows func(ctx context.Context, cursor string, limit int) (ids []string, next string, err error)
 	// Exists returns those of ids that have a row, in any order: one batch
-	// query per page (SELECT id ... WHERE id IN (...)).
+	// query per page (SELECT id ... WHERE id IN (...)). An id it was not
+	// asked about ends the pass with an error.
 	Exists func(ctx context.Context, ids []string) (existing []string, err error)
 	// Registration returns the registration of the row id, with its owner
 	// and parent as the store records them, or found false if the row no
@@ -148,7 +150,11 @@ type Report struct {
 // one).
 //
 // Reads use full consistency. A failed page read (Enumerate, Rows, Exists,
-// ReadRelationships) ends the pass with an error. A failed repair does not:
+// ReadRelationships) ends the pass with an error. So does an answer that
+// cannot be right, with an error matching [authz.ErrInternal]: a next
+// cursor of Enumerate or Rows that repeats one returned before in the pass
+// (pages that would go round until ctx ends), or an Exists that returns an
+// id it was not asked about. A failed repair does not:
 // it is counted in Report.Failed and reported as a RepairFailed event, and
 // the pass goes on; Reconcile then returns an error wrapping the first
 // repair failure. Each repair is one engine call: retrying is the engine's,
@@ -241,6 +247,7 @@ func (p *pass) repairable(ctx context.Context, res authz.Resource) bool {
 func (p *pass) removeOrphans(ctx context.Context) error {
 	r := p.r
 	cursor := ""
+	var walk cursorWalk
 	for {
 		page, err := r.Backend.Enumerate(ctx, authz.EnumerateRequest{
 			ResourceType: r.ResourceType,
@@ -278,6 +285,9 @@ func (p *pass) removeOrphans(ctx context.Context) error {
 		if page.Cursor == "" {
 			return nil
 		}
+		if walk.repeats(page.Cursor) {
+			return fmt.Errorf("dualwrite: reconcile %s: enumerate: %w: the engine returned a cursor it had returned before, so its pages never end", r.ResourceType, authz.ErrInternal)
+		}
 		cursor = page.Cursor
 	}
 }
@@ -300,7 +310,12 @@ func (p *pass) restoreAppeared(ctx context.Context, removed []string) error {
 	return nil
 }
 
-// missing returns those of ids that have no row, in order.
+// missing returns those of ids that have no row, in order. An answer of
+// Exists that names an id it was not asked about is an error matching
+// [authz.ErrInternal]: it shows a query that does not answer the question
+// asked (one that ignores its argument, or spells ids otherwise), and
+// taking the ids it left out for rows that are gone would deregister live
+// rows.
 func (p *pass) missing(ctx context.Context, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -309,13 +324,19 @@ func (p *pass) missing(ctx context.Context, ids []string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dualwrite: reconcile %s: exists: %w", p.r.ResourceType, err)
 	}
-	have := make(map[string]struct{}, len(existing))
+	asked := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		asked[id] = false
+	}
 	for _, id := range existing {
-		have[id] = struct{}{}
+		if _, ok := asked[id]; !ok {
+			return nil, fmt.Errorf("dualwrite: reconcile %s: exists: %w: Exists returned an id it was not asked about", p.r.ResourceType, authz.ErrInternal)
+		}
+		asked[id] = true
 	}
 	var out []string
 	for _, id := range ids {
-		if _, ok := have[id]; !ok {
+		if !asked[id] {
 			out = append(out, id)
 		}
 	}
@@ -331,6 +352,7 @@ func (p *pass) registerRows(ctx context.Context) error {
 		limit = DefaultConcurrency
 	}
 	cursor := ""
+	var walk cursorWalk
 	for {
 		ids, next, err := r.Rows(ctx, cursor, pageSize(r.PageSize))
 		if err != nil {
@@ -347,8 +369,37 @@ func (p *pass) registerRows(ctx context.Context) error {
 		if next == "" {
 			return nil
 		}
+		if walk.repeats(next) {
+			return fmt.Errorf("dualwrite: reconcile %s: rows: %w: Rows returned a cursor it had returned before, so its pages never end", r.ResourceType, authz.ErrInternal)
+		}
 		cursor = next
 	}
+}
+
+// cursorWalk notices pagination that goes round instead of ending: a next
+// cursor equal to the one just used (a store that ignores the cursor) at
+// once, and a longer cycle (a, b, a, ...) within about twice its length,
+// by Brent's algorithm, in constant memory. Real cursors never repeat
+// within a pass: each page starts after the last, so a repeated cursor
+// asks for a page already read. The zero cursorWalk starts a pass.
+type cursorWalk struct {
+	last  string // the cursor of the page just read
+	mark  string // an earlier cursor, moved forward at powers of two
+	since int    // cursors since mark was set
+	power int    // cursors after which mark moves next
+}
+
+// repeats records next, the non-empty cursor of the page to read next, and
+// reports whether it repeats a cursor of the walk.
+func (w *cursorWalk) repeats(next string) bool {
+	if next == w.last || next == w.mark {
+		return true
+	}
+	w.last = next
+	if w.since++; w.since >= w.power {
+		w.mark, w.since, w.power = next, 0, max(1, 2*w.power)
+	}
+	return false
 }
 
 // checkRow registers the row id if it has no relationships, and verifies

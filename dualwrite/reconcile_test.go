@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -338,5 +340,148 @@ func TestReconcilerReportsMalformedRowIDs(t *testing.T) {
 	}
 	if diff := cmp.Diff(Report{Rows: 1, Failed: 1}, rep); diff != "" {
 		t.Errorf("report mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestReconcilerStopsOnPagesThatNeverEnd gives the reconciler pagination
+// that goes round, in the store and in the engine: the pass ends with an
+// error matching authz.ErrInternal after a few pages instead of reading
+// the same pages until its context ends.
+func TestReconcilerStopsOnPagesThatNeverEnd(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		sabotage func(r *Reconciler, calls *int)
+		maxCalls int
+	}{
+		{
+			name: "rows returns the cursor it was given",
+			sabotage: func(r *Reconciler, calls *int) {
+				r.Rows = func(context.Context, string, int) ([]string, string, error) {
+					*calls++
+					return []string{"r00"}, "stuck", nil
+				}
+			},
+			maxCalls: 2,
+		},
+		{
+			name: "rows goes round two cursors",
+			sabotage: func(r *Reconciler, calls *int) {
+				next := map[string]string{"": "a", "a": "b", "b": "a"}
+				r.Rows = func(_ context.Context, cursor string, _ int) ([]string, string, error) {
+					*calls++
+					return []string{"r00"}, next[cursor], nil
+				}
+			},
+			maxCalls: 6,
+		},
+		{
+			name: "enumerate returns the cursor it was given",
+			sabotage: func(r *Reconciler, calls *int) {
+				r.Backend = stuckEnumerator{Backend: r.Backend, calls: calls}
+			},
+			maxCalls: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.seed(t, 2, 1, 1)
+			r := e.store.reconciler(e.back, nil)
+			calls := 0
+			tt.sabotage(r, &calls)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+
+			rep, err := r.Reconcile(ctx)
+
+			if !errors.Is(err, authz.ErrInternal) {
+				t.Errorf("Reconcile error = %v, want a match for ErrInternal", err)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Reconcile ran until its context ended: %v", err)
+			}
+			if calls > tt.maxCalls {
+				t.Errorf("%d page calls, want at most %d", calls, tt.maxCalls)
+			}
+			if rep.Rows > tt.maxCalls || rep.Registrations > 3*tt.maxCalls {
+				t.Errorf("report counts pages read again: %+v", rep)
+			}
+		})
+	}
+}
+
+// stuckEnumerator answers every Enumerate with the first page and a
+// cursor that never moves.
+type stuckEnumerator struct {
+	Backend
+	calls *int
+}
+
+func (s stuckEnumerator) Enumerate(ctx context.Context, req authz.EnumerateRequest) (authz.EnumerateResult, error) {
+	*s.calls++
+	req.Cursor = ""
+	page, err := s.Backend.Enumerate(ctx, req)
+	if err != nil {
+		return authz.EnumerateResult{}, err
+	}
+	return authz.EnumerateResult{IDs: page.IDs, Cursor: "stuck"}, nil
+}
+
+// TestReconcilerRejectsExistsAnswersItWasNotAskedAbout gives the
+// reconciler an Exists whose answer names ids it was not asked about: the
+// pass ends with an error matching authz.ErrInternal and deregisters
+// nothing, rather than taking the rows it left out for gone.
+func TestReconcilerRejectsExistsAnswersItWasNotAskedAbout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		exists func(s *store) func(context.Context, []string) ([]string, error)
+	}{
+		{
+			name: "ignores its argument",
+			exists: func(s *store) func(context.Context, []string) ([]string, error) {
+				return func(ctx context.Context, _ []string) ([]string, error) {
+					ids, _, err := s.page(ctx, "", 1000)
+					return ids, err
+				}
+			},
+		},
+		{
+			name: "spells ids otherwise",
+			exists: func(s *store) func(context.Context, []string) ([]string, error) {
+				return func(ctx context.Context, ids []string) ([]string, error) {
+					have, err := s.existing(ctx, ids)
+					for i, id := range have {
+						have[i] = strings.ToUpper(id)
+					}
+					return have, err
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.seed(t, 2, 1, 1)
+			r := e.store.reconciler(e.back, nil)
+			r.Exists = tt.exists(e.store)
+
+			rep, err := r.Reconcile(t.Context())
+
+			if !errors.Is(err, authz.ErrInternal) {
+				t.Errorf("Reconcile error = %v, want a match for ErrInternal", err)
+			}
+			if rep.OrphansRemoved != 0 {
+				t.Errorf("report %+v: deregistered on an answer it could not trust", rep)
+			}
+			for _, id := range []string{"r00", "r01"} {
+				if !e.registered(t, task(id)) || !e.readable(t, id, alice) {
+					t.Errorf("live row %s lost its registration", id)
+				}
+			}
+		})
 	}
 }
