@@ -8,6 +8,7 @@ import (
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/parent"
 )
 
 // The README's quickstart: register a task with its owner and parent, then
@@ -78,4 +79,178 @@ func ExampleCheckOrNotFound() {
 	// bob cancel t2 -> 404
 	// bob read t1 -> 200
 	// bob cancel t1 -> 403
+}
+
+// A page of tasks filtered with bulk checks, for lists too long to look
+// up. Each page checks the candidates the repository fetches, a batch per
+// bulk call, until the page is full. The cursor handed to the client is
+// sealed: it may point after a task the caller cannot see, so its bytes
+// say nothing, and it is good only for the subject and list it was
+// issued for.
+func ExampleFilterPage() {
+	ctx := context.Background()
+	engine, err := memadapter.New(`
+		definition user {}
+		definition task {
+			relation owner: user
+			permission read = owner
+		}`)
+	if err != nil {
+		panic(err)
+	}
+	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
+		"task": {authz.OpRead: "read"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	guard := authz.NewGuard(engine, ops)
+
+	// The service's table, in the order of its primary key.
+	type task struct{ id, owner string }
+	rows := []task{
+		{"t01", "alice"}, {"t02", "alice"}, {"t03", "bob"}, {"t04", "alice"}, {"t05", "bob"},
+		{"t06", "bob"}, {"t07", "alice"}, {"t08", "alice"}, {"t09", "bob"},
+	}
+	for _, t := range rows {
+		if _, err := engine.Register(ctx, authz.RegisterRequest{
+			Resource: authz.Resource{Type: "task", ID: t.id},
+			Owner:    authz.Subject{Type: "user", ID: t.owner},
+		}); err != nil {
+			panic(err)
+		}
+	}
+	// fetch is SELECT id, owner FROM tasks WHERE id > $cursor ORDER BY id LIMIT $n.
+	fetch := func(_ context.Context, cursor string, n int) ([]task, string, error) {
+		var out []task
+		for _, t := range rows {
+			if t.id > cursor && len(out) < n {
+				out = append(out, t)
+			}
+		}
+		if len(out) < n {
+			return out, "", nil // exhausted
+		}
+		return out, out[len(out)-1].id, nil
+	}
+
+	cursors := collapse.RandomCursors() // NewCursors(key) when replicas share cursors
+	page := func(who, cursor string) ([]task, string, error) {
+		return collapse.FilterPage(ctx, guard, collapse.PageRequest[task]{
+			Subject:   authz.Subject{Type: "user", ID: who},
+			Operation: authz.OpRead,
+			Size:      2,
+			Batch:     3,
+			List:      "GET /tasks",
+			Cursors:   cursors,
+			Cursor:    cursor,
+			Fetch:     fetch,
+			Resource:  func(t task) authz.Resource { return authz.Resource{Type: "task", ID: t.id} },
+			CursorOf:  func(t task) string { return t.id },
+		})
+	}
+
+	var cursor, second string
+	for n := 1; ; n++ {
+		items, next, err := page("alice", cursor)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("page %d: %v, more: %t\n", n, items, len(next) > 0)
+		if n == 1 {
+			second = next
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+
+	// Alice's cursor is no good to bob.
+	_, _, err = page("bob", second)
+	fmt.Println("bob with alice's cursor:", errors.Is(err, collapse.ErrBadCursor))
+	// Output:
+	// page 1: [{t01 alice} {t02 alice}], more: true
+	// page 2: [{t04 alice} {t07 alice}], more: true
+	// page 3: [{t08 alice}], more: false
+	// bob with alice's cursor: true
+}
+
+// An Enforcer with Rows: the service's store, not the graph, decides what
+// exists. A task whose row was deleted while its relationships linger (a
+// deregistration that failed) answers not-found even to its owner, exactly
+// like a task that never existed. Messages are authorized as their task.
+func ExampleEnforcer() {
+	ctx := context.Background()
+	engine, err := memadapter.New(`
+		definition user {}
+		definition task {
+			relation owner: user
+			permission read = owner
+		}`)
+	if err != nil {
+		panic(err)
+	}
+	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
+		"task": {authz.OpRead: "read"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, id := range []string{"t1", "t2"} {
+		if _, err := engine.Register(ctx, authz.RegisterRequest{
+			Resource: authz.Resource{Type: "task", ID: id},
+			Owner:    authz.Subject{Type: "user", ID: "alice"},
+		}); err != nil {
+			panic(err)
+		}
+	}
+
+	tasks := map[string]bool{"t1": true, "t2": true} // the tasks table
+	messages := map[string]string{"m1": "t1"}        // the messages table: id -> task
+	delete(tasks, "t2")                              // t2's row is deleted; its relationships are not
+
+	parents := &parent.Registry{}
+	parents.Register("message", "task", parent.ResolverFunc(func(_ context.Context, id string) (string, error) {
+		task, ok := messages[id]
+		if !ok {
+			return "", authz.ErrNotFound
+		}
+		return task, nil
+	}))
+	enforcer := &collapse.Enforcer{
+		Guard:   authz.NewGuard(engine, ops),
+		Parents: parents,
+		Rows: collapse.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
+			return r.Type == "task" && tasks[r.ID], nil // SELECT EXISTS (...)
+		}),
+	}
+
+	for _, r := range []authz.Resource{
+		{Type: "task", ID: "t1"},
+		{Type: "message", ID: "m1"},
+		{Type: "task", ID: "t2"}, // row deleted, relationships linger
+		{Type: "task", ID: "t3"}, // never existed
+		{Type: "message", ID: "m2"},
+	} {
+		checked, err := enforcer.Authorize(ctx, collapse.Request{
+			Subject:   authz.Subject{Type: "user", ID: "alice"},
+			Resource:  r,
+			Operation: authz.OpRead,
+		})
+		switch {
+		case err == nil:
+			fmt.Println(r, "-> allowed, checked", checked)
+		case errors.Is(err, authz.ErrNotFound):
+			fmt.Println(r, "-> not found")
+		default:
+			fmt.Println(r, "->", err)
+		}
+	}
+	// Output:
+	// task:t1 -> allowed, checked task:t1
+	// message:m1 -> allowed, checked task:t1
+	// task:t2 -> not found
+	// task:t3 -> not found
+	// message:m2 -> not found
 }
