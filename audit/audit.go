@@ -36,9 +36,11 @@ const (
 	// Error: there was no decision (backend unavailable, bad input,
 	// misconfiguration).
 	Error
+	// Unchecked: in off mode, nothing was checked and the request went on.
+	Unchecked
 )
 
-var outcomeNames = [...]string{"", "allowed", "denied", "not_found", "bypassed", "shadow_denied", "error"}
+var outcomeNames = [...]string{"", "allowed", "denied", "not_found", "bypassed", "shadow_denied", "error", "unchecked"}
 
 // String returns the outcome's snake_case name.
 func (o Outcome) String() string {

@@ -112,7 +112,7 @@ func ExampleMode() {
 	// acme: enforce enforced=true -> not found: true
 	// event: mode=shadow outcome=shadow_denied
 	// globex: shadow enforced=false -> not found: false
-	// event: mode=off outcome=allowed
+	// event: mode=off outcome=unchecked
 	// initech: off enforced=false -> not found: false
 	// event: mode=Mode(7) outcome=not_found
 	// umbrella: Mode(7) enforced=true -> not found: true

@@ -23,7 +23,7 @@ func (s Slog) Decision(ctx context.Context, e Event) {
 		l = slog.Default()
 	}
 	level := s.Level
-	if e.Outcome != Allowed && e.Outcome != Bypassed {
+	if e.Outcome != Allowed && e.Outcome != Bypassed && e.Outcome != Unchecked {
 		level += 4
 	}
 	if !l.Enabled(ctx, level) {

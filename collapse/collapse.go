@@ -118,8 +118,9 @@ func notFoundAs(ctx context.Context, g *authz.Guard, q authz.Question, decoy str
 type Rows interface {
 	// Exists reports whether r's row exists. It is asked for every
 	// resource an [Enforcer] checks (the parent of a child), and for
-	// [DecoyID] in place of a resource that does not exist, so that both
-	// cost the same store call; it must answer false for DecoyID. An error
+	// the decoy ([DecoyID], or what [Enforcer.Decoy] returns) in place of
+	// a resource that does not exist, so that both cost the same store
+	// call; it must answer false for the decoy. An error
 	// is answered as a server error, for existing and missing resources
 	// alike.
 	Exists(ctx context.Context, r authz.Resource) (bool, error)
@@ -269,7 +270,7 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode audit.Mode, ch
 	}
 	switch {
 	case mode == audit.Off:
-		ev.Outcome = audit.Allowed
+		ev.Outcome = audit.Unchecked
 	case err == nil:
 		ev.Outcome = audit.Allowed
 		if b, ok := authz.BypassFor(ctx, checked); ok {

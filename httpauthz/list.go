@@ -27,7 +27,12 @@ func FilterFrom(ctx context.Context) authz.Filter {
 // the next handler ([FilterFrom]), which applies it to its query and must
 // answer an empty list when [authz.Filter.Empty] reports true. An
 // optional extractor (such as Query("task_id")) narrows the list to one id
-// when the request gives it: an id the subject cannot see, a missing id and
+// when the request gives it. That id is always of the type the filter
+// holds: typ itself, or for a child type the type its permissions come
+// from (the task of a list of messages), never the child's own id nor a
+// third type's (List("task", op, Query("agent_id")) narrows by a task id
+// named agent_id, and so lists nothing useful: filter by agent in the
+// handler's query instead). an id the subject cannot see, a missing id and
 // a malformed id all give an empty list, never 403 or 404, so every list
 // route behaves alike. A list route never answers 403 or 404 for
 // filtering; a backend failure is a 503.
