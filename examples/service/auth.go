@@ -97,13 +97,21 @@ func (a *authenticator) caller(ctx context.Context, credential string) (caller, 
 var problemUnauthenticated = &httpauthz.Problem{Status: http.StatusUnauthorized, Code: httpauthz.CodeUnauthenticated, Message: "authentication required"}
 
 // authenticate puts the caller of the request's credential into its
-// context, or answers 401 if there is no valid credential.
+// context, or answers 401 if there is no valid credential. A request with
+// more than one Authorization header is refused (401) before any of them
+// is looked at: which one counts would be up to each reader (Header.Get
+// takes the first, a proxy or a log may take the last), so such a request
+// names no caller.
 func (a *authenticator) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, credential, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		headers := r.Header.Values("Authorization")
 		var c caller
 		var ok bool
 		var err error
+		scheme, credential := "", ""
+		if len(headers) == 1 {
+			scheme, credential, _ = strings.Cut(headers[0], " ")
+		}
 		if strings.EqualFold(scheme, "Bearer") && credential != "" {
 			c, ok, err = a.caller(r.Context(), credential)
 		}
@@ -136,6 +144,11 @@ func digest(credential string) string {
 func newID(prefix string) string {
 	return prefix + "_" + hex.EncodeToString(randomBytes(12))
 }
+
+// decoyID is the id spent in place of a missing resource of type typ: the
+// shape of newID's ids (the prefix, 24 hex digits), which newID never
+// returns in practice (12 zero random bytes).
+func decoyID(typ string) string { return typ + "_" + strings.Repeat("0", 24) }
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

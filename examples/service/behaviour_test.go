@@ -320,7 +320,8 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, h, slog.New(slog.DiscardHandler), ln) }()
+	log := slog.New(slog.DiscardHandler)
+	go func() { served <- serve(ctx, newHTTPServer(h, log, defaultRequestTimeout), log, ln) }()
 
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
@@ -366,18 +367,18 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: config{addr: "127.0.0.1:8080", demoUsers: true, users: map[string]string{"tok-alice": "alice", "tok-bob": "bob", "tok-carol": "carol"}, reconcileEvery: time.Minute},
+			want: config{addr: "127.0.0.1:8080", demoUsers: true, users: map[string]string{"tok-alice": "alice", "tok-bob": "bob", "tok-carol": "carol"}, reconcileEvery: time.Minute, requestTimeout: 10 * time.Second},
 		},
 		{
 			name: "environment",
-			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_DB": "x.db", "FGAC_USERS": "dana=s3cret", "FGAC_SPICEDB_ENDPOINT": "localhost:50051", "FGAC_SPICEDB_KEY": "k", "FGAC_LOG_LEVEL": "debug", "FGAC_RECONCILE_EVERY": "30s"},
-			want: config{addr: ":9000", dbPath: "x.db", users: map[string]string{"s3cret": "dana"}, spicedbEndpoint: "localhost:50051", spicedbKey: "k", logLevel: slog.LevelDebug, reconcileEvery: 30 * time.Second},
+			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_DB": "x.db", "FGAC_USERS": "dana=s3cret", "FGAC_SPICEDB_ENDPOINT": "localhost:50051", "FGAC_SPICEDB_KEY": "k", "FGAC_LOG_LEVEL": "debug", "FGAC_RECONCILE_EVERY": "30s", "FGAC_REQUEST_TIMEOUT": "3s"},
+			want: config{addr: ":9000", dbPath: "x.db", users: map[string]string{"s3cret": "dana"}, spicedbEndpoint: "localhost:50051", spicedbKey: "k", logLevel: slog.LevelDebug, reconcileEvery: 30 * time.Second, requestTimeout: 3 * time.Second},
 		},
 		{
 			name: "flags win over the environment",
-			args: []string{"-addr", ":9001", "-users", "erin=t1,frank=t2", "-reconcile-every", "0"},
-			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_USERS": "dana=s3cret", "FGAC_RECONCILE_EVERY": "30s"},
-			want: config{addr: ":9001", users: map[string]string{"t1": "erin", "t2": "frank"}},
+			args: []string{"-addr", ":9001", "-users", "erin=t1,frank=t2", "-reconcile-every", "0", "-request-timeout", "250ms"},
+			env:  map[string]string{"FGAC_ADDR": ":9000", "FGAC_USERS": "dana=s3cret", "FGAC_RECONCILE_EVERY": "30s", "FGAC_REQUEST_TIMEOUT": "3s"},
+			want: config{addr: ":9001", users: map[string]string{"t1": "erin", "t2": "frank"}, requestTimeout: 250 * time.Millisecond},
 		},
 		{name: "endpoint without key", args: []string{"-spicedb-endpoint", "localhost:50051"}, wantErr: "needs -spicedb-key"},
 		{name: "entry without token", args: []string{"-users", "dana=s3cret,erin"}, wantErr: "entry 2 is not name=token"},
@@ -387,6 +388,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad log level", args: []string{"-log-level", "loud"}, wantErr: "log level"},
 		{name: "negative reconcile interval", args: []string{"-reconcile-every", "-1m"}, wantErr: "reconcile-every"},
 		{name: "reconcile interval without unit", args: []string{"-reconcile-every", "60"}, wantErr: "reconcile-every"},
+		{name: "zero request timeout", args: []string{"-request-timeout", "0"}, wantErr: "request-timeout"},
+		{name: "request timeout without unit", args: []string{"-request-timeout", "10"}, wantErr: "request-timeout"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -270,7 +270,7 @@ func (w *loadWorker) run(deadline time.Time) {
 		do     func()
 	}
 	ops := []op{
-		{12, w.create}, {2, w.createDuplicate}, {8, w.share}, {4, w.cancelOwn}, {3, w.cancelOther},
+		{12, w.create}, {2, w.createDuplicate}, {8, w.share}, {3, w.unshare}, {4, w.cancelOwn}, {3, w.cancelOther},
 		{3, w.delete}, {25, w.getTask}, {6, w.getByName}, {3, w.getMissing}, {10, w.list}, {12, w.postMessage},
 		{10, w.getMessage}, {8, w.getCheckpoint},
 	}
@@ -352,7 +352,10 @@ func (w *loadWorker) share() {
 	}
 	other := w.rng.IntN(len(loadUsers))
 	role := []string{"viewer", "editor"}[w.rng.IntN(2)]
+	// Sharing sets the role: the other one goes.
 	w.m.change(t, func(s *taskState) {
+		s.viewers &^= 1 << other
+		s.editors &^= 1 << other
 		if role == "viewer" {
 			s.viewers |= 1 << other
 		} else {
@@ -363,6 +366,25 @@ func (w *loadWorker) share() {
 	w.m.done(t)
 	if res.Status != http.StatusOK {
 		w.wrongf("share %s: status %d; body %s", t.id, res.Status, res.Body)
+	}
+}
+
+// unshare removes another user's role on an own task: 204 whether or not
+// there was one.
+func (w *loadWorker) unshare() {
+	t := w.ownTask()
+	if t == nil {
+		return
+	}
+	other := w.rng.IntN(len(loadUsers))
+	w.m.change(t, func(s *taskState) {
+		s.viewers &^= 1 << other
+		s.editors &^= 1 << other
+	})
+	res, _, _ := w.send("unshare", "DELETE", "/tasks/"+t.id+"/share/"+loadUsers[other], "")
+	w.m.done(t)
+	if res.Status != http.StatusNoContent {
+		w.wrongf("unshare %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
 

@@ -19,6 +19,13 @@
 //	-spicedb-key      FGAC_SPICEDB_KEY       SpiceDB preshared key
 //	-log-level        FGAC_LOG_LEVEL         debug, info, warn or error
 //	-reconcile-every  FGAC_RECONCILE_EVERY   interval of the reconciler (default 1m; 0: only at start)
+//	-request-timeout  FGAC_REQUEST_TIMEOUT   deadline of every request (default 10s)
+//
+// Every request runs under -request-timeout: a backend that hangs (SpiceDB
+// frozen, a locked database) makes the request answer 503 when the
+// deadline passes, never hang. The HTTP server's own limits follow from it
+// (see newHTTPServer), so a client that drips its headers or body cannot
+// hold a connection open either.
 //
 // The service reconciles the graph with the database at start and then
 // every -reconcile-every: it removes registrations whose rows are gone and
@@ -75,6 +82,10 @@ const shutdownTimeout = 10 * time.Second
 // -reconcile-every.
 const defaultReconcileEvery = time.Minute
 
+// defaultRequestTimeout is the deadline of every request without
+// -request-timeout.
+const defaultRequestTimeout = 10 * time.Second
+
 func main() {
 	cfg, err := parseConfig(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -108,10 +119,14 @@ type config struct {
 	spicedbKey      string
 	logLevel        slog.Level
 	reconcileEvery  time.Duration // 0: reconcile only at start
+	requestTimeout  time.Duration // 0: defaultRequestTimeout
 
 	// spicedbClient, if set, is used instead of dialling spicedbEndpoint.
 	// Tests set it to a client of their own SpiceDB.
 	spicedbClient *authzed.Client
+	// wrapEngine, if set, wraps the engine before anything uses it. Tests
+	// set it to inject faults (an engine that hangs); main never does.
+	wrapEngine func(authz.Authorizer) authz.Authorizer
 }
 
 // parseConfig reads the flags in args, each defaulting to its environment
@@ -131,6 +146,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	key := fs.String("spicedb-key", env("FGAC_SPICEDB_KEY", ""), "SpiceDB preshared `key`; prefer FGAC_SPICEDB_KEY, flags show in ps")
 	level := fs.String("log-level", env("FGAC_LOG_LEVEL", "info"), "debug, info, warn or error (FGAC_LOG_LEVEL)")
 	every := fs.String("reconcile-every", env("FGAC_RECONCILE_EVERY", defaultReconcileEvery.String()), "reconcile the graph with the database every `interval`; 0 for only at start (FGAC_RECONCILE_EVERY)")
+	timeout := fs.String("request-timeout", env("FGAC_REQUEST_TIMEOUT", defaultRequestTimeout.String()), "deadline of every request, such as 10s; a request whose backends do not answer in time gets 503 (FGAC_REQUEST_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -144,6 +160,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	var err error
 	if cfg.reconcileEvery, err = time.ParseDuration(*every); err != nil || cfg.reconcileEvery < 0 {
 		return config{}, fmt.Errorf("reconcile-every: %q is not a duration of 0 or more, such as 1m", *every)
+	}
+	if cfg.requestTimeout, err = time.ParseDuration(*timeout); err != nil || cfg.requestTimeout <= 0 {
+		return config{}, fmt.Errorf("request-timeout: %q is not a duration above 0, such as 10s", *timeout)
 	}
 	if cfg.spicedbEndpoint != "" && cfg.spicedbKey == "" {
 		return config{}, errors.New("-spicedb-endpoint needs -spicedb-key (or FGAC_SPICEDB_KEY)")
@@ -188,7 +207,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return err
 	}
 	defer s.close()
-	log.Info("serving", "addr", ln.Addr().String(), "engine", s.engineName, "db", cmp.Or(cfg.dbPath, "in memory"), "reconcile_every", cfg.reconcileEvery.String())
+	log.Info("serving", "addr", ln.Addr().String(), "engine", s.engineName, "db", cmp.Or(cfg.dbPath, "in memory"),
+		"reconcile_every", cfg.reconcileEvery.String(), "request_timeout", s.requestTimeout.String())
 	return s.run(ctx, ln)
 }
 
@@ -204,7 +224,7 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 	if s.reconcileEvery > 0 {
 		wg.Go(func() { s.reconcileLoop(rctx, s.reconcileEvery) })
 	}
-	err := serve(ctx, s.handler(), s.log, ln)
+	err := serve(ctx, newHTTPServer(s.handler(), s.log, s.requestTimeout), s.log, ln)
 	stop()
 	wg.Wait()
 	return err
@@ -228,14 +248,32 @@ func (s *server) reconcileLoop(ctx context.Context, every time.Duration) {
 	}
 }
 
-// serve serves h on ln until ctx is done, then stops accepting, lets the
-// requests in flight finish (within shutdownTimeout) and returns.
-func serve(ctx context.Context, h http.Handler, log *slog.Logger, ln net.Listener) error {
-	srv := &http.Server{
+// newHTTPServer returns the HTTP server of h, whose handler runs under
+// requestTimeout (see server.handler). Its limits keep a slow or idle
+// client from holding a connection, and so a goroutine and a file
+// descriptor, longer than a request may take:
+//
+//   - the headers must arrive within 5 s (less if requestTimeout is less);
+//   - the whole request, body included, within requestTimeout of its start:
+//     a body that drips in is cut off (the handler's deadline does not stop
+//     a blocked body read; this does);
+//   - the answer must be written within requestTimeout plus 5 s after the
+//     headers, which leaves the handler time to answer 503 at its deadline;
+//   - a keep-alive connection may idle for 60 s between requests.
+func newHTTPServer(h http.Handler, log *slog.Logger, requestTimeout time.Duration) *http.Server {
+	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(5*time.Second, requestTimeout),
+		ReadTimeout:       requestTimeout,
+		WriteTimeout:      requestTimeout + 5*time.Second,
+		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// serve serves srv on ln until ctx is done, then stops accepting, lets the
+// requests in flight finish (within shutdownTimeout) and returns.
+func serve(ctx context.Context, srv *http.Server, log *slog.Logger, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -263,6 +301,7 @@ type server struct {
 	mw             *httpauthz.Middleware
 	auth           *authenticator
 	reconcileEvery time.Duration // 0: only at start
+	requestTimeout time.Duration // deadline of every request
 	closers        []func() error
 }
 
@@ -303,6 +342,10 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 	if s.engine, err = s.newEngine(ctx, cfg); err != nil {
 		return err
 	}
+	if cfg.wrapEngine != nil {
+		s.engine = cfg.wrapEngine(s.engine)
+	}
+	s.requestTimeout = cmp.Or(cfg.requestTimeout, defaultRequestTimeout)
 
 	parsed, err := schema.Parse(schemaText)
 	if err != nil {
@@ -342,15 +385,21 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.
-		Rows:    collapse.RowsFunc(st.exists),
+		Rows: collapse.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
+			ok, err := st.exists(ctx, r)
+			return ok, unavailableIfDone(ctx, err)
+		}),
+		// A missing id costs a check on an id of the same shape as real
+		// ones (newID's), so that no engine answers it faster.
+		Decoy:   decoyID,
 		Subject: func(r *http.Request) (authz.Subject, bool) { return subjectFrom(r.Context()) },
 		// Every check reads the newest graph. SpiceDB's default,
 		// minimize_latency, may answer from a snapshot a few seconds old,
-		// so a task shared a moment ago could still answer 404, and the
-		// middleware takes one consistency for every request: the cheaper
+		// so a task shared a moment ago could still answer 404. The cheaper
 		// alternative, the ZedToken of each resource's last write
-		// (dualwrite and Grant return it) passed as
-		// authz.AtLeastAsFresh(token), would need a per-request choice.
+		// (dualwrite and Grant return it) chosen per request with
+		// Config.ConsistencyFor as authz.AtLeastAsFresh(token), would need
+		// the service to keep those tokens; this example does not.
 		Consistency: authz.FullyConsistent(),
 		// Allowed decisions at debug, denials and not-founds at info.
 		Hook: audit.Slog{Logger: log, Level: slog.LevelDebug},
@@ -405,8 +454,21 @@ func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
 // resolver returns the parent lookup of a child table.
 func (s *server) resolver(table, column string) parent.Resolver {
 	return parent.ResolverFunc(func(ctx context.Context, id string) (string, error) {
-		return s.store.parentOf(ctx, table, column, id)
+		id, err := s.store.parentOf(ctx, table, column, id)
+		return id, unavailableIfDone(ctx, err)
 	})
+}
+
+// unavailableIfDone returns err, marked as authz.ErrUnavailable if ctx is
+// done. The store queries the middleware makes for a decision (a row's
+// existence, a child's parent, a name) take the request's context: when its
+// deadline cuts one short, the request answers 503, as for an engine that
+// did not answer in time, rather than 500.
+func unavailableIfDone(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, authz.ErrNotFound) {
+		return fmt.Errorf("%w: %w", authz.ErrUnavailable, err)
+	}
+	return err
 }
 
 // reconcile brings the graph in line with the database, before serving

@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,6 +83,7 @@ func (s *server) routes() []route {
 		{"PUT /tasks/name/{task_name}", m.Require("task", authz.OpUpdate, taskName), s.updateTask},
 		{"POST /tasks/{task_id}/cancel", m.Require("task", authz.OpCancel, taskID), s.cancelTask},
 		{"POST /tasks/{task_id}/share", m.Require("task", opShare, taskID), s.shareTask},
+		{"DELETE /tasks/{task_id}/share/{user}", m.Require("task", opShare, taskID), s.unshareTask},
 		{"DELETE /tasks/{task_id}", m.Require("task", authz.OpDelete, taskID), s.deleteTask},
 		{"DELETE /tasks/name/{task_name}", m.Require("task", authz.OpDelete, taskName), s.deleteTask},
 
@@ -126,12 +128,14 @@ func ownName(lookup func(ctx context.Context, owner, name string) (string, error
 		if !ok {
 			return "", authz.ErrNotFound
 		}
-		return lookup(ctx, owner, name)
+		id, err := lookup(ctx, owner, name)
+		return id, unavailableIfDone(ctx, err)
 	}
 }
 
 // handler returns the service's HTTP handler: the routes behind
-// authentication, /healthz without it, all behind request logging.
+// authentication, /healthz without it, all under the request deadline and
+// behind request logging.
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +148,21 @@ func (s *server) handler() http.Handler {
 		}
 		mux.Handle(rt.pattern, s.auth.authenticate(h))
 	}
-	return logRequests(s.log, mux)
+	return logRequests(s.log, withDeadline(s.requestTimeout, mux))
+}
+
+// withDeadline runs next under a context that expires after d. Every call
+// a handler makes to the engine or the database takes the request's
+// context, so a backend that hangs fails the call when d has passed: the
+// engine adapters report it as authz.ErrUnavailable and writeError answers
+// a deadline met anywhere else the same way, 503, whether or not the
+// addressed resource exists.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // Agents.
@@ -315,11 +333,25 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) {
 
 // listTasks lists the visible tasks in id order, a page at a time: ?limit=
 // (default 100, at most 1000) and ?after=<last id of the previous page>.
-// ?agent_id= is a plain filter.
+// ?agent_id= keeps the tasks of one agent. It is a filter on the rows, not
+// a narrowing of the middleware's (a task shared with the caller may sit on
+// an agent the caller cannot see), but its parameters follow the
+// narrowing's rules (see queryParam), so /tasks?agent_id= reads like
+// /events?agent_id=.
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
 	f := httpauthz.FilterFrom(r.Context())
-	q := r.URL.Query()
-	limit, err := strconv.Atoi(cmp.Or(q.Get("limit"), "100"))
+	var agentID, after, limitText string
+	for _, p := range []struct {
+		name string
+		v    *string
+	}{{"agent_id", &agentID}, {"after", &after}, {"limit", &limitText}} {
+		var err error
+		if *p.v, err = queryParam(r, p.name); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	limit, err := strconv.Atoi(cmp.Or(limitText, "100"))
 	if err != nil || limit < 1 || limit > 1000 {
 		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "limit must be 1 to 1000"))
 		return
@@ -328,7 +360,7 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []task{})
 		return
 	}
-	ts, err := s.store.listTasks(r.Context(), f, q.Get("agent_id"), q.Get("after"), limit)
+	ts, err := s.store.listTasks(r.Context(), f, agentID, after, limit)
 	reply(w, r, http.StatusOK, ts, err)
 }
 
@@ -363,10 +395,21 @@ func (s *server) setStatus(w http.ResponseWriter, r *http.Request, id, to string
 	reply(w, r, http.StatusOK, t, err)
 }
 
-// shareTask grants a user a role on the task. Only the owner may share
-// (the share permission), and only the roles below can be granted. A share
-// that races the task's delete may leave a role on a task without a row:
-// it grants nothing, and the reconciler removes it at its next pass.
+// shareRoles are the roles sharing gives, each a relation of task in the
+// schema. A user holds at most one of them on a task.
+var shareRoles = []string{"viewer", "editor"}
+
+// shareTask sets a user's role on the task to the one asked for: sharing
+// as viewer someone who was an editor downgrades them. Only the owner may
+// share (the share permission), and only shareRoles can be given.
+//
+// One atomic write gives the role and removes the other, so the user never
+// holds both, or neither, on the way. dualwrite.Writer.Grant then writes
+// the role again (granting an existing role succeeds) and confirms that the
+// task's row still exists: the task may be deleted between the check and
+// the write (its body arrives late, say), and then Grant revokes the role
+// and the answer is 404, as for a task that never existed. Every role
+// written precedes that confirmation, so none outlives a delete.
 func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		User string `json:"user"`
@@ -375,7 +418,7 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	if in.Role != "viewer" && in.Role != "editor" {
+	if !slices.Contains(shareRoles, in.Role) {
 		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "role must be viewer or editor"))
 		return
 	}
@@ -384,17 +427,49 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := checked(r)
-	task := authz.Resource{Type: "task", ID: id}
-	// The task may be deleted between the check and the grant (its body
-	// arrives late, say): dualwrite writes the grant, then confirms the row
-	// and revokes the grant if the row is gone, answering 404.
+	grant, others := roles(id, in.User, in.Role)
+	if _, err := s.engine.Write(r.Context(), authz.WriteRequest{Touch: []authz.Relationship{grant}, Delete: others}); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	_, err := s.writer.Grant(r.Context(), dualwrite.GrantRequest{
-		Grant: authz.GrantRequest{Relationship: authz.Relationship{
-			Resource: task, Relation: in.Role, Subject: authz.Subject{Type: "user", ID: in.User},
-		}},
-		Exists: func(ctx context.Context) (bool, error) { return s.store.exists(ctx, task) },
+		Grant:  authz.GrantRequest{Relationship: grant},
+		Exists: func(ctx context.Context) (bool, error) { return s.store.exists(ctx, grant.Resource) },
 	})
 	reply(w, r, http.StatusOK, map[string]string{"task_id": id, "user": in.User, "role": in.Role}, err)
+}
+
+// unshareTask removes the role sharing gave a user on the task, whichever
+// it is (204 also if there was none). It is authorized as sharing is, and
+// ownership is not a share: it stays. If the task's row is gone by the
+// time the role is removed, the answer is 404, as for sharing.
+func (s *server) unshareTask(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	if !authz.ValidID(user) {
+		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "user is not a valid user id"))
+		return
+	}
+	id := checked(r)
+	_, all := roles(id, user, "")
+	_, err := s.engine.Write(r.Context(), authz.WriteRequest{Delete: all})
+	if err == nil {
+		_, err = must(s.store.exists(r.Context(), authz.Resource{Type: "task", ID: id}))
+	}
+	reply(w, r, http.StatusNoContent, nil, err)
+}
+
+// roles returns the relationship giving user role on task taskID, and
+// those of the other share roles.
+func roles(taskID, user, role string) (grant authz.Relationship, others []authz.Relationship) {
+	for _, rl := range shareRoles {
+		rel := authz.Relationship{Resource: authz.Resource{Type: "task", ID: taskID}, Relation: rl, Subject: authz.Subject{Type: "user", ID: user}}
+		if rl == role {
+			grant = rel
+		} else {
+			others = append(others, rel)
+		}
+	}
+	return grant, others
 }
 
 func (s *server) deleteTask(w http.ResponseWriter, r *http.Request) {
@@ -581,18 +656,37 @@ func (s *server) getEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 // listEvents lists the events of the visible agents (?agent_id= narrows to
-// one); ?task_id= is a plain filter.
+// one); ?task_id= is a plain filter, under the same rules (queryParam).
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 	f := httpauthz.FilterFrom(r.Context())
+	taskID, err := queryParam(r, "task_id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if f.Empty() {
 		writeJSON(w, http.StatusOK, []event{})
 		return
 	}
-	es, err := s.store.listEvents(r.Context(), f, r.URL.Query().Get("task_id"))
+	es, err := s.store.listEvents(r.Context(), f, taskID)
 	reply(w, r, http.StatusOK, es, err)
 }
 
 // Helpers.
+
+// queryParam returns the query parameter name of a list route's plain
+// filter, or "" if the request does not give it. It follows the rules of
+// the middleware's narrowing, [httpauthz.Query], with its answers: a query
+// string that does not parse (a ";" separator), a parameter given twice
+// and a parameter given empty are 400s. Reading the first of two values,
+// as url.Values.Get does, would filter on a value that a proxy or a log
+// reading the last one never saw.
+func queryParam(r *http.Request, name string) (string, error) {
+	if values, err := url.ParseQuery(r.URL.RawQuery); err == nil && !values.Has(name) {
+		return "", nil
+	}
+	return httpauthz.Query(name).Extract(r, nil)
+}
 
 // checked returns the id of the resource the guard addressed: the path or
 // body id, or the id a name resolved to.
@@ -643,25 +737,6 @@ func required(w http.ResponseWriter, r *http.Request, raw json.RawMessage, field
 	return true
 }
 
-// maxBody is the largest request body a handler reads.
-const maxBody = 1 << 20
-
-// decode reads the JSON body into v, answering 400 if it is not exactly
-// one JSON object of v's fields.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
-		err = errors.New("trailing data")
-	}
-	if err != nil {
-		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidJSON, "body must be a JSON object with the documented fields"))
-		return false
-	}
-	return true
-}
-
 func problem(status int, code httpauthz.Code, msg string) *httpauthz.Problem {
 	return &httpauthz.Problem{Status: status, Code: code, Message: msg}
 }
@@ -701,6 +776,12 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p = problem(http.StatusConflict, "conflict", "the task's status does not allow this")
 	default:
 		p = httpauthz.ProblemFor(err)
+		if p.Status == http.StatusInternalServerError && errors.Is(err, context.DeadlineExceeded) {
+			// The request's deadline passed in the store rather than in the
+			// engine: as unavailable as an engine that did not answer in
+			// time.
+			p = httpauthz.ProblemFor(authz.ErrUnavailable)
+		}
 	}
 	if p.Status >= 500 {
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {

@@ -106,6 +106,7 @@ func probes() []probe {
 		{"PUT /tasks/name/{task_name}", "taskName", nf, send("PUT", "/tasks/name/", "", `{"params":{}}`)},
 		{"POST /tasks/{task_id}/cancel", "task", nf, send("POST", "/tasks/", "/cancel", "")},
 		{"POST /tasks/{task_id}/share", "task", nf, send("POST", "/tasks/", "/share", `{"user":"bob","role":"editor"}`)},
+		{"DELETE /tasks/{task_id}/share/{user}", "task", nf, send("DELETE", "/tasks/", "/share/bob", "")},
 		{"DELETE /tasks/{task_id}", "task", nf, send("DELETE", "/tasks/", "", "")},
 		{"DELETE /tasks/name/{task_name}", "taskName", nf, send("DELETE", "/tasks/name/", "", "")},
 
