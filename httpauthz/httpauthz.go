@@ -217,7 +217,7 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 				m.fail(w, r, next, req, mode, p)
 				return
 			}
-			id, err := agree(r, body, ids)
+			id, _, err := agree(r, body, ids, false)
 			req.Resource.ID = id
 			m.enforce(w, r, next, req, mode, "", err)
 		})
@@ -273,36 +273,46 @@ func (c *targetCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// agree runs the extractors and requires that they find the same id. It
-// runs every extractor before it answers, so that whether a name resolves
-// cannot decide between a bad-input answer and not-found: an input error
-// of any extractor wins over [ErrMissing], and ids that disagree where one
-// came from a name lookup are answered as [ErrMissing], like a name that
-// resolves to nothing.
-func agree(r *http.Request, body []byte, ids []Extractor) (string, error) {
-	var id string
+// agree runs the extractors of one request and requires that those that
+// find an id find the same one. It is the one place that decides how
+// extractors combine, for id routes and list narrowing alike.
+//
+// Every extractor runs before agree answers, so that whether a name
+// resolves cannot decide between a bad-input answer and not-found: an
+// input error of any extractor wins over [ErrMissing], and ids that
+// disagree where one came from a name lookup are answered as [ErrMissing],
+// like a name that resolves to nothing; other disagreements are a 400.
+// When optional is false (an id route) every extractor must find an id,
+// and one that finds nothing is the 400 it returned; when it is true (list
+// narrowing) extractors that find nothing are skipped. found reports
+// whether any extractor found an id or a name.
+func agree(r *http.Request, body []byte, ids []Extractor, optional bool) (id string, found bool, err error) {
 	var missing, conflict, resolved bool
-	for i, x := range ids {
+	for _, x := range ids {
 		v, err := x.Extract(r, body)
+		var p *Problem
 		switch {
+		case optional && errors.As(err, &p) && p.absent:
+			continue
 		case errors.Is(err, ErrMissing):
 			missing = true
 		case err != nil:
-			return "", err
-		case i == 0:
-			id = v
-		case v != id:
+			return "", false, err
+		case found && v != id:
 			conflict = true
+		default:
+			id = v
 		}
+		found = true
 		resolved = resolved || resolves(x)
 	}
 	switch {
 	case missing || conflict && resolved:
-		return "", ErrMissing
+		return "", found, ErrMissing
 	case conflict:
-		return "", problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
+		return "", found, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
 	}
-	return id, nil
+	return id, found, nil
 }
 
 // readBody reads and validates the JSON body when an extractor needs it,

@@ -77,31 +77,15 @@ func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode aud
 	if p != nil {
 		return authz.Filter{}, p
 	}
-	var want string
-	var hasWant, conflict, resolved bool
-	for _, x := range narrow {
-		id, err := x.Extract(r, body)
-		var pr *Problem
-		switch {
-		case errors.As(err, &pr) && pr.absent:
-			continue
-		case errors.Is(err, ErrMissing):
-			id = "" // a name that resolves to nothing narrows to nothing
-		case err != nil:
-			return authz.Filter{}, err
-		}
-		resolved = resolved || resolves(x)
-		conflict = conflict || hasWant && id != want
-		want, hasWant = id, true
-	}
+	want, hasWant, err := agree(r, body, narrow, true)
 	switch {
-	case conflict && resolved:
-		// A name that resolves to another id than the one given narrows to
-		// nothing, like a name that resolves to nothing: a 400 here would
-		// tell that the name exists.
+	case errors.Is(err, ErrMissing):
+		// A name that resolves to nothing, or to another id than the one
+		// given, narrows to nothing: a 400 or 404 here would tell whether
+		// the name exists.
 		want = ""
-	case conflict:
-		return authz.Filter{}, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
+	case err != nil:
+		return authz.Filter{}, err
 	}
 	f, err := m.cfg.Guard.Lookup(r.Context(), authz.ListQuestion{Subject: subject, ResourceType: lookupType, Operation: req.Operation, Consistency: req.Consistency})
 	if err != nil {
