@@ -139,23 +139,23 @@ type Event struct {
 // Hook receives decision events. Implementations must be safe for
 // concurrent use and should return quickly: they run on the request path.
 type Hook interface {
-	// Decision is called once per decision.
-	Decision(ctx context.Context, e Event)
+	// Observe is called once per decision.
+	Observe(ctx context.Context, e Event)
 }
 
 // HookFunc adapts a function to a [Hook].
 type HookFunc func(ctx context.Context, e Event)
 
 // Decision calls f.
-func (f HookFunc) Decision(ctx context.Context, e Event) { f(ctx, e) }
+func (f HookFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // Multi returns a Hook that delivers every event to each hook in order.
 func Multi(hooks ...Hook) Hook { return multi(hooks) }
 
 type multi []Hook
 
-func (m multi) Decision(ctx context.Context, e Event) {
+func (m multi) Observe(ctx context.Context, e Event) {
 	for _, h := range m {
-		h.Decision(ctx, e)
+		h.Observe(ctx, e)
 	}
 }

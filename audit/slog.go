@@ -17,7 +17,7 @@ type Slog struct {
 }
 
 // Decision implements [Hook].
-func (s Slog) Decision(ctx context.Context, e Event) {
+func (s Slog) Observe(ctx context.Context, e Event) {
 	l := s.Logger
 	if l == nil {
 		l = slog.Default()

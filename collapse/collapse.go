@@ -286,7 +286,7 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode audit.Mode, ch
 	if mode == audit.Shadow && (ev.Outcome == audit.NotFound || ev.Outcome == audit.Denied) {
 		ev.Outcome = audit.ShadowDenied
 	}
-	e.Hook.Decision(ctx, ev)
+	e.Hook.Observe(ctx, ev)
 }
 
 func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {

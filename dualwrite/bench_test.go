@@ -9,7 +9,7 @@ import (
 // create and a delete, over in-memory fakes.
 func BenchmarkCreateDelete(b *testing.B) {
 	eng, st := newTestEngine(b), newStore("task")
-	w := &Writer{Registrar: eng, Hooks: &Counter{}}
+	w := &Writer{Registrar: eng, Hook: &Counter{}}
 	ctx := b.Context()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

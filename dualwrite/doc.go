@@ -108,10 +108,10 @@
 // registers them once it is on: that is the backfill. Nothing is skipped silently: unlike a bypass, the
 // gate is configuration, not something a request can carry.
 //
-// # Hooks
+// # Hook
 //
 // The package never logs. Writer and Reconciler report every step that
-// operators care about through [Hooks]: registered, compensated,
+// operators care about through [Hook]: registered, compensated,
 // compensation failed, registration kept, read-back failed, deregistered,
 // deregister failed, granted, grant revoked, grant revoke failed, grant
 // unconfirmed, skipped by the gate, and the reconciler's findings and

@@ -45,9 +45,9 @@ type Writer struct {
 	// SkippedByGate event is emitted. Use it to roll dual writes out per
 	// tenant or resource type. Nil means always on.
 	Gate func(ctx context.Context, r authz.Resource) bool
-	// Hooks, if set, receives an [Event] for every step that operators care
+	// Hook, if set, receives an [Event] for every step that operators care
 	// about.
-	Hooks Hooks
+	Hook Hook
 	// CleanupTimeout bounds each cleanup step, which runs detached from the
 	// caller's cancellation. Zero means [DefaultCleanupTimeout].
 	CleanupTimeout time.Duration
@@ -147,7 +147,7 @@ func (w *Writer) Create(ctx context.Context, req CreateRequest) (authz.Token, er
 	}
 	res := req.Register.Resource
 	if !w.enabled(ctx, res) {
-		observe(ctx, w.Hooks, Event{Kind: SkippedByGate, Resource: res})
+		observe(ctx, w.Hook, Event{Kind: SkippedByGate, Resource: res})
 		return authz.Token{}, req.Persist(ctx)
 	}
 	if w.Registrar == nil {
@@ -175,7 +175,7 @@ func (w *Writer) register(ctx context.Context, req authz.RegisterRequest) (authz
 	if err != nil {
 		return authz.Token{}, err
 	}
-	observe(ctx, w.Hooks, Event{Kind: Registered, Resource: req.Resource})
+	observe(ctx, w.Hook, Event{Kind: Registered, Resource: req.Resource})
 	return tok, nil
 }
 
@@ -212,18 +212,18 @@ func (w *Writer) compensate(ctx context.Context, req CreateRequest, cause error)
 		case err != nil:
 			return cause
 		case committed:
-			observe(cctx, w.Hooks, Event{Kind: RegistrationKept, Resource: res})
+			observe(cctx, w.Hook, Event{Kind: RegistrationKept, Resource: res})
 			return cause
 		}
 	}
 	if err := w.deregister(cctx, res); err != nil {
-		observe(cctx, w.Hooks, Event{Kind: CompensationFailed, Resource: res, Err: err})
+		observe(cctx, w.Hook, Event{Kind: CompensationFailed, Resource: res, Err: err})
 		if cause == nil {
 			return nil
 		}
 		return &CompensationError{Resource: res, Err: cause, Compensation: err}
 	}
-	observe(cctx, w.Hooks, Event{Kind: Compensated, Resource: res})
+	observe(cctx, w.Hook, Event{Kind: Compensated, Resource: res})
 	return cause
 }
 
@@ -242,12 +242,12 @@ func (w *Writer) readBack(cctx context.Context, req CreateRequest) (committed, p
 		p := recover()
 		err = fmt.Errorf("dualwrite: create %s: exists: %w", res, unwound(p))
 		panicked = p != nil
-		observe(cctx, w.Hooks, Event{Kind: ReadBackFailed, Resource: res, Err: err})
+		observe(cctx, w.Hook, Event{Kind: ReadBackFailed, Resource: res, Err: err})
 	}()
 	committed, err = req.Exists(cctx)
 	returned = true
 	if err != nil {
-		observe(cctx, w.Hooks, Event{Kind: ReadBackFailed, Resource: res, Err: err})
+		observe(cctx, w.Hook, Event{Kind: ReadBackFailed, Resource: res, Err: err})
 	}
 	return committed, false, err
 }
@@ -317,7 +317,7 @@ func (w *Writer) Delete(ctx context.Context, req DeleteRequest) (deleted bool, e
 // rather than returning a failure.
 func (w *Writer) deregisterDeleted(ctx context.Context, res authz.Resource) {
 	if !w.enabled(ctx, res) {
-		observe(ctx, w.Hooks, Event{Kind: SkippedByGate, Resource: res})
+		observe(ctx, w.Hook, Event{Kind: SkippedByGate, Resource: res})
 		return
 	}
 	cctx, cancel := w.cleanupContext(ctx)
@@ -329,10 +329,10 @@ func (w *Writer) deregisterDeleted(ctx context.Context, res authz.Resource) {
 		err = w.deregister(cctx, res)
 	}
 	if err != nil {
-		observe(cctx, w.Hooks, Event{Kind: DeregisterFailed, Resource: res, Err: err})
+		observe(cctx, w.Hook, Event{Kind: DeregisterFailed, Resource: res, Err: err})
 		return
 	}
-	observe(cctx, w.Hooks, Event{Kind: Deregistered, Resource: res})
+	observe(cctx, w.Hook, Event{Kind: Deregistered, Resource: res})
 }
 
 // deregister removes res's relationships.

@@ -35,13 +35,13 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{eng: newTestEngine(t), store: newStore("task"), rec: &recorder{}, count: &Counter{}}
 	e.back = newFaulty(e.eng)
-	e.w = &Writer{Registrar: e.back, Granter: e.back, Hooks: e.hooks()}
+	e.w = &Writer{Registrar: e.back, Granter: e.back, Hook: e.hooks()}
 	return e
 }
 
 // hooks records and counts.
-func (e *env) hooks() Hooks {
-	return HooksFunc(func(ctx context.Context, ev Event) {
+func (e *env) hooks() Hook {
+	return HookFunc(func(ctx context.Context, ev Event) {
 		e.rec.Observe(ctx, ev)
 		e.count.Observe(ctx, ev)
 	})
@@ -749,7 +749,7 @@ func TestEventsNeverNameThePrincipal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	var seen []string
-	e.w.Hooks = HooksFunc(func(_ context.Context, ev Event) { seen = append(seen, fmt.Sprintf("%+v %v", ev, ev.Err)) })
+	e.w.Hook = HookFunc(func(_ context.Context, ev Event) { seen = append(seen, fmt.Sprintf("%+v %v", ev, ev.Err)) })
 	e.back.inject("deregister", task("t2"), failBefore)
 	e.back.inject("deregister", task("t4"), failBefore)
 	e.w.Create(t.Context(), CreateRequest{Register: registration("t1", alice), Persist: e.store.persist(registration("t1", alice), failBefore, nil)})

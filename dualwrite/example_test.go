@@ -105,7 +105,7 @@ func Example() {
 	}
 	db := &tasks{rows: map[string]string{}}
 	var counts dualwrite.Counter
-	w := &dualwrite.Writer{Registrar: engine, Hooks: &counts}
+	w := &dualwrite.Writer{Registrar: engine, Hook: &counts}
 
 	// A create registers, then inserts.
 	err = create(ctx, w, db, "t1", "alice", func(context.Context) error { return db.insert("t1", "alice") })

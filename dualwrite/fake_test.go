@@ -355,14 +355,14 @@ func (s *store) registration(ctx context.Context, id string) (authz.RegisterRequ
 }
 
 // reconciler returns a Reconciler over s and e.
-func (s *store) reconciler(e Backend, hooks Hooks) *Reconciler {
+func (s *store) reconciler(e Backend, hooks Hook) *Reconciler {
 	return &Reconciler{
 		Backend:      e,
 		ResourceType: s.typ,
 		Rows:         s.page,
 		Exists:       s.existing,
 		Registration: s.registration,
-		Hooks:        hooks,
+		Hook:         hooks,
 		PageSize:     3,
 		Concurrency:  2,
 	}
@@ -381,7 +381,7 @@ func readable(ctx context.Context, s *store, e authz.Checker, id string, sub aut
 	return d.Allowed(), nil
 }
 
-// recorder is a Hooks that keeps every event.
+// recorder is a Hook that keeps every event.
 type recorder struct {
 	mu     sync.Mutex // guards events
 	events []Event

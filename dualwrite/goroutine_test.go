@@ -72,7 +72,7 @@ func TestReconcilerTurnsPanicsAndGoexitsIntoErrors(t *testing.T) {
 		{
 			name: "hook panics",
 			sabotage: func(r *Reconciler) {
-				r.Hooks = HooksFunc(func(_ context.Context, e Event) {
+				r.Hook = HookFunc(func(_ context.Context, e Event) {
 					if e.Kind == UnregisteredFound {
 						panic("hook boom")
 					}

@@ -97,7 +97,7 @@ func (w *Writer) Grant(ctx context.Context, req GrantRequest) (authz.Token, erro
 		return authz.Token{}, fmt.Errorf("dualwrite: %w: grant on %s: relation %q is written by registration only", authz.ErrInvalidRequest, res, rel)
 	}
 	if !w.enabled(ctx, res) {
-		observe(ctx, w.Hooks, Event{Kind: SkippedByGate, Resource: res})
+		observe(ctx, w.Hook, Event{Kind: SkippedByGate, Resource: res})
 		return authz.Token{}, nil
 	}
 	if w.Granter == nil {
@@ -150,7 +150,7 @@ func (w *Writer) confirmGrant(ctx context.Context, req GrantRequest, tok authz.T
 		if p != nil {
 			why = fmt.Errorf("dualwrite: grant on %s: exists panicked: %v", res, p)
 		}
-		observe(checkCtx, w.Hooks, Event{Kind: GrantUnconfirmed, Resource: res, Err: why})
+		observe(checkCtx, w.Hook, Event{Kind: GrantUnconfirmed, Resource: res, Err: why})
 		if p != nil {
 			panic(p)
 		}
@@ -160,7 +160,7 @@ func (w *Writer) confirmGrant(ctx context.Context, req GrantRequest, tok authz.T
 	switch {
 	case err != nil:
 		err = fmt.Errorf("dualwrite: grant on %s: exists: %w", res, err)
-		observe(checkCtx, w.Hooks, Event{Kind: GrantUnconfirmed, Resource: res, Err: err})
+		observe(checkCtx, w.Hook, Event{Kind: GrantUnconfirmed, Resource: res, Err: err})
 		if grantErr != nil {
 			return authz.Token{}, grantErr
 		}
@@ -176,7 +176,7 @@ func (w *Writer) confirmGrant(ctx context.Context, req GrantRequest, tok authz.T
 	case grantErr != nil:
 		return authz.Token{}, grantErr
 	}
-	observe(ctx, w.Hooks, Event{Kind: Granted, Resource: res})
+	observe(ctx, w.Hook, Event{Kind: Granted, Resource: res})
 	return tok, nil
 }
 
@@ -188,9 +188,9 @@ func (w *Writer) revokeGrant(cctx context.Context, req GrantRequest) error {
 	cause := fmt.Errorf("dualwrite: grant on %s: %w", res, authz.ErrNotFound)
 	if _, err := w.Granter.Revoke(cctx, req.Grant); err != nil {
 		err = fmt.Errorf("dualwrite: revoke grant on %s: %w", res, err)
-		observe(cctx, w.Hooks, Event{Kind: GrantRevokeFailed, Resource: res, Err: err})
+		observe(cctx, w.Hook, Event{Kind: GrantRevokeFailed, Resource: res, Err: err})
 		return &CompensationError{Resource: res, Err: cause, Compensation: err}
 	}
-	observe(cctx, w.Hooks, Event{Kind: GrantRevoked, Resource: res})
+	observe(cctx, w.Hook, Event{Kind: GrantRevoked, Resource: res})
 	return cause
 }

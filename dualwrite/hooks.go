@@ -138,30 +138,30 @@ type Event struct {
 	Err error
 }
 
-// Hooks receives the events of a [Writer] or [Reconciler], so that a
+// Hook receives the events of a [Writer] or [Reconciler], so that a
 // service can log, count and alert. The package itself never logs.
 // Observe is called synchronously, outside any lock, possibly from several
 // goroutines at once; it must be safe for concurrent use and should return
 // quickly. ctx carries the caller's values but, for cleanup steps, not its
 // cancellation.
-type Hooks interface {
+type Hook interface {
 	// Observe receives one event.
 	Observe(ctx context.Context, e Event)
 }
 
-// HooksFunc adapts a function to [Hooks].
-type HooksFunc func(ctx context.Context, e Event)
+// HookFunc adapts a function to [Hook].
+type HookFunc func(ctx context.Context, e Event)
 
 // Observe calls f(ctx, e).
-func (f HooksFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
+func (f HookFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
-// Counter is a [Hooks] that counts events by kind. The zero Counter is
+// Counter is a [Hook] that counts events by kind. The zero Counter is
 // ready to use and it is safe for concurrent use.
 type Counter struct {
 	counts [numKinds]atomic.Int64
 }
 
-var _ Hooks = (*Counter)(nil)
+var _ Hook = (*Counter)(nil)
 
 // Observe counts e.
 func (c *Counter) Observe(_ context.Context, e Event) {
@@ -190,7 +190,7 @@ func (c *Counter) Counts() map[Kind]int64 {
 }
 
 // observe sends e to h if h is set.
-func observe(ctx context.Context, h Hooks, e Event) {
+func observe(ctx context.Context, h Hook, e Event) {
 	if h != nil {
 		h.Observe(ctx, e)
 	}

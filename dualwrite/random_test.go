@@ -124,7 +124,7 @@ func runSchedule(t *testing.T, seed int64, v variant, verify bool) (misowned, er
 	s.back = newFaulty(s.eng)
 	s.w = &Writer{
 		Registrar: s.back,
-		Hooks:     s.rec,
+		Hook:      s.rec,
 		Gate:      func(_ context.Context, r authz.Resource) bool { return s.allOn.Load() || !gated(r.ID) },
 		variant:   v,
 	}

@@ -75,9 +75,9 @@ type Reconciler struct {
 	// difference is reported (SkippedByGate) but left alone, as a [Writer]
 	// with the same gate would have left it. Nil means always on.
 	Gate func(ctx context.Context, r authz.Resource) bool
-	// Hooks, if set, receives an [Event] for every difference found and
+	// Hook, if set, receives an [Event] for every difference found and
 	// every repair.
-	Hooks Hooks
+	Hook Hook
 	// PageSize caps the ids of one page of the enumeration, of Rows and of
 	// one Exists batch. Zero means [DefaultPageSize].
 	PageSize int
@@ -221,7 +221,7 @@ func (p *pass) fail(ctx context.Context, res authz.Resource, err error) {
 		p.firstFailure = err
 	}
 	p.mu.Unlock()
-	observe(ctx, p.r.Hooks, Event{Kind: RepairFailed, Resource: res, Err: err})
+	observe(ctx, p.r.Hook, Event{Kind: RepairFailed, Resource: res, Err: err})
 }
 
 func (p *pass) resource(id string) authz.Resource {
@@ -236,7 +236,7 @@ func (p *pass) repairable(ctx context.Context, res authz.Resource) bool {
 	}
 	if p.r.Gate != nil && !p.r.Gate(ctx, res) {
 		p.count(func(rep *Report) { rep.Skipped++ })
-		observe(ctx, p.r.Hooks, Event{Kind: SkippedByGate, Resource: res})
+		observe(ctx, p.r.Hook, Event{Kind: SkippedByGate, Resource: res})
 		return false
 	}
 	return true
@@ -267,7 +267,7 @@ func (p *pass) removeOrphans(ctx context.Context) error {
 		for _, id := range orphans {
 			res := p.resource(id)
 			p.count(func(rep *Report) { rep.Orphans++ })
-			observe(ctx, r.Hooks, Event{Kind: OrphanFound, Resource: res})
+			observe(ctx, r.Hook, Event{Kind: OrphanFound, Resource: res})
 			if !p.repairable(ctx, res) {
 				continue
 			}
@@ -276,7 +276,7 @@ func (p *pass) removeOrphans(ctx context.Context) error {
 				continue
 			}
 			p.count(func(rep *Report) { rep.OrphansRemoved++ })
-			observe(ctx, r.Hooks, Event{Kind: OrphanRemoved, Resource: res})
+			observe(ctx, r.Hook, Event{Kind: OrphanRemoved, Resource: res})
 			removed = append(removed, id)
 		}
 		if err := p.restoreAppeared(ctx, removed); err != nil {
@@ -421,7 +421,7 @@ func (p *pass) checkRow(ctx context.Context, id string) error {
 		return nil
 	}
 	p.count(func(rep *Report) { rep.Unregistered++ })
-	observe(ctx, p.r.Hooks, Event{Kind: UnregisteredFound, Resource: res})
+	observe(ctx, p.r.Hook, Event{Kind: UnregisteredFound, Resource: res})
 	if p.r.Registration == nil || !p.repairable(ctx, res) {
 		return nil
 	}
@@ -455,7 +455,7 @@ func (p *pass) register(ctx context.Context, res authz.Resource) {
 		return
 	}
 	p.count(func(rep *Report) { rep.Reregistered++ })
-	observe(ctx, p.r.Hooks, Event{Kind: Reregistered, Resource: res})
+	observe(ctx, p.r.Hook, Event{Kind: Reregistered, Resource: res})
 	p.undoIfVanished(ctx, res)
 }
 
@@ -482,7 +482,7 @@ func (p *pass) verifyOwnership(ctx context.Context, res authz.Resource, rels []a
 		return
 	}
 	p.count(func(rep *Report) { rep.OwnershipMismatches++ })
-	observe(ctx, p.r.Hooks, Event{Kind: OwnershipMismatch, Resource: res})
+	observe(ctx, p.r.Hook, Event{Kind: OwnershipMismatch, Resource: res})
 	if !p.repairable(ctx, res) {
 		return
 	}
@@ -491,7 +491,7 @@ func (p *pass) verifyOwnership(ctx context.Context, res authz.Resource, rels []a
 		return
 	}
 	p.count(func(rep *Report) { rep.OwnershipRepaired++ })
-	observe(ctx, p.r.Hooks, Event{Kind: OwnershipRepaired, Resource: res})
+	observe(ctx, p.r.Hook, Event{Kind: OwnershipRepaired, Resource: res})
 	p.undoIfVanished(ctx, res)
 }
 

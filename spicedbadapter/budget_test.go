@@ -92,7 +92,7 @@ func TestOutageCostsAtMostThreeAttempts(t *testing.T) {
 // deleteRow is the store's half of a delete that always finds its row.
 func deleteRow(context.Context, string) (bool, error) { return true, nil }
 
-// eventLog is a dualwrite.Hooks that keeps the kinds of the events.
+// eventLog is a dualwrite.Hook that keeps the kinds of the events.
 type eventLog struct {
 	mu    sync.Mutex // guards kinds
 	kinds []dualwrite.Kind
@@ -126,7 +126,7 @@ func TestDeleteUnderOutageMakesAtMostThreeCalls(t *testing.T) {
 			return nil, down()
 		}).AnyTimes()
 	var events eventLog
-	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m), Hooks: &events}
+	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m), Hook: &events}
 
 	start := time.Now()
 	deleted, err := w.Delete(t.Context(), dualwrite.DeleteRequest{Resource: task("t1"), Delete: deleteRow})
@@ -175,7 +175,7 @@ func TestDeleteUnderSpiceDBOutageMakesAtMostThreeCalls(t *testing.T) {
 	}
 	srv.Stop(t)
 	var events eventLog
-	w := &dualwrite.Writer{Registrar: a, Hooks: &events}
+	w := &dualwrite.Writer{Registrar: a, Hook: &events}
 
 	start := time.Now()
 	deleted, err := w.Delete(t.Context(), dualwrite.DeleteRequest{Resource: task("t1"), Delete: deleteRow})
@@ -211,7 +211,7 @@ func TestDeleteUnderHungSpiceDBHoldsTheCleanupTimeout(t *testing.T) {
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}).AnyTimes()
 	var events eventLog
-	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m), Hooks: &events}
+	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m), Hook: &events}
 
 	start := time.Now()
 	deleted, err := w.Delete(t.Context(), dualwrite.DeleteRequest{Resource: task("t1"), Delete: deleteRow})

@@ -55,16 +55,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Decision implements audit.Hook. Labels use the resource type, never ids
-// or subjects, so cardinality stays bounded.
-func (m *Metrics) Decision(_ context.Context, e audit.Event) {
-	m.decisions.WithLabelValues(e.Outcome.String(), e.Mode.String(), e.Requested.Type).Inc()
-	m.latency.WithLabelValues(e.Outcome.String()).Observe(e.Latency.Seconds())
+// Decisions is the audit.Hook that counts decisions. Labels use the
+// resource type, never ids or subjects, so cardinality stays bounded.
+func (m *Metrics) Decisions() audit.Hook {
+	return audit.HookFunc(func(_ context.Context, e audit.Event) {
+		m.decisions.WithLabelValues(e.Outcome.String(), e.Mode.String(), e.Requested.Type).Inc()
+		m.latency.WithLabelValues(e.Outcome.String()).Observe(e.Latency.Seconds())
+	})
 }
 
-// Observe implements dualwrite.Hooks.
-func (m *Metrics) Observe(_ context.Context, e dualwrite.Event) {
-	m.dualWrite.WithLabelValues(e.Kind.String(), e.Resource.Type).Inc()
+// DualWrites is the dualwrite.Hook that counts dual-write steps.
+func (m *Metrics) DualWrites() dualwrite.Hook {
+	return dualwrite.HookFunc(func(_ context.Context, e dualwrite.Event) {
+		m.dualWrite.WithLabelValues(e.Kind.String(), e.Resource.Type).Inc()
+	})
 }
 
 const schema = `
@@ -123,7 +127,7 @@ func exercise(ctx context.Context, m *Metrics) error {
 	if err != nil {
 		return err
 	}
-	w := dualwrite.Writer{Registrar: engine, Hooks: m}
+	w := dualwrite.Writer{Registrar: engine, Hook: m.DualWrites()}
 	alice := authz.Subject{Type: "user", ID: "alice"}
 	var tok authz.Token
 	for i, fail := range []bool{false, false, true} {
@@ -140,7 +144,7 @@ func exercise(ctx context.Context, m *Metrics) error {
 			tok = t
 		}
 	}
-	e := collapse.Enforcer{Guard: authz.NewGuard(engine, ops), Hook: m}
+	e := collapse.Enforcer{Guard: authz.NewGuard(engine, ops), Hook: m.Decisions()}
 	for _, q := range []collapse.Request{
 		{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t0"}, Operation: authz.OpRead},
 		{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t2"}, Operation: authz.OpRead},

@@ -296,7 +296,7 @@ type server struct {
 	store          *store
 	engine         authz.Authorizer
 	engineName     string
-	hooks          dualwrite.Hooks
+	hooks          dualwrite.Hook
 	writer         *dualwrite.Writer
 	mw             *httpauthz.Middleware
 	auth           *authenticator
@@ -361,7 +361,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 	parents.Register("tracker", "task", s.resolver("trackers", "task_id"))
 	parents.Register("event", "agent", s.resolver("events", "agent_id"))
 
-	s.hooks = dualwrite.HooksFunc(func(ctx context.Context, e dualwrite.Event) {
+	s.hooks = dualwrite.HookFunc(func(ctx context.Context, e dualwrite.Event) {
 		switch {
 		case e.Err != nil:
 			log.Warn("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String(), "error", e.Err)
@@ -371,7 +371,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 			log.Debug("dualwrite", "event", e.Kind.String(), "resource", e.Resource.String())
 		}
 	})
-	s.writer = &dualwrite.Writer{Registrar: s.engine, Granter: s.engine, Hooks: s.hooks}
+	s.writer = &dualwrite.Writer{Registrar: s.engine, Granter: s.engine, Hook: s.hooks}
 	if err := s.reconcile(ctx, "start"); err != nil {
 		return err
 	}
@@ -486,7 +486,7 @@ func (s *server) reconcile(ctx context.Context, run string) error {
 		r := dualwrite.Reconciler{
 			Backend:      s.engine,
 			ResourceType: strings.TrimSuffix(table, "s"),
-			Hooks:        s.hooks,
+			Hook:         s.hooks,
 			// Owners and parents are written only by registration here (sharing
 			// writes viewer and editor), so the store is their source of truth.
 			VerifyOwnership: true,
