@@ -61,29 +61,7 @@ type Writer struct {
 	// Grant refuses to write or revoke it. Empty means
 	// [authz.DefaultParentRelation]; set it if Create requests name another.
 	ParentRelation string
-
-	// variant deliberately breaks the Writer; only tests set it, to prove
-	// that the invariant checks catch broken orderings.
-	variant variant
 }
-
-// variant names a deliberately broken Writer used by tests.
-type variant uint8
-
-const (
-	correct variant = iota
-	// compensateWithRequestContext compensates under the caller's context,
-	// as if context.WithoutCancel had been forgotten.
-	compensateWithRequestContext
-	// persistBeforeRegister persists the row before registering it.
-	persistBeforeRegister
-	// deregisterBeforeDelete deregisters before deleting the row.
-	deregisterBeforeDelete
-	// grantWithoutCheck grants without asking whether the row exists.
-	grantWithoutCheck
-	// checkBeforeGrant asks whether the row exists, then grants.
-	checkBeforeGrant
-)
 
 // CreateRequest describes one create.
 type CreateRequest struct {
@@ -152,12 +130,6 @@ func (w *Writer) Create(ctx context.Context, req CreateRequest) (authz.Token, er
 	}
 	if w.Registrar == nil {
 		return authz.Token{}, fmt.Errorf("dualwrite: %w: writer has no Registrar", authz.ErrInvalidRequest)
-	}
-	if w.variant == persistBeforeRegister {
-		if err := req.Persist(ctx); err != nil {
-			return authz.Token{}, err
-		}
-		return w.register(ctx, req.Register)
 	}
 	tok, err := w.register(ctx, req.Register)
 	if err != nil {
@@ -301,10 +273,6 @@ func (w *Writer) Delete(ctx context.Context, req DeleteRequest) (deleted bool, e
 	if err := authz.ValidateID(id); err != nil {
 		return false, fmt.Errorf("dualwrite: delete: %w", err)
 	}
-	if w.variant == deregisterBeforeDelete {
-		w.deregisterDeleted(ctx, res)
-		return req.Delete(ctx, id)
-	}
 	deleted, err = req.Delete(ctx, id)
 	if err != nil || !deleted {
 		return deleted, err
@@ -343,9 +311,6 @@ func (w *Writer) deregister(ctx context.Context, res authz.Resource) error {
 // cleanupContext returns the context of a cleanup step: ctx's values
 // without its cancellation, bounded by CleanupTimeout.
 func (w *Writer) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if w.variant == compensateWithRequestContext {
-		return ctx, func() {}
-	}
 	return detach(ctx, w.CleanupTimeout)
 }
 

@@ -103,15 +103,6 @@ func (w *Writer) Grant(ctx context.Context, req GrantRequest) (authz.Token, erro
 	if w.Granter == nil {
 		return authz.Token{}, fmt.Errorf("dualwrite: %w: writer has no Granter", authz.ErrInvalidRequest)
 	}
-	switch w.variant {
-	case grantWithoutCheck:
-		return w.Granter.Grant(ctx, req.Grant)
-	case checkBeforeGrant:
-		if ok, err := req.Exists(ctx); err != nil || !ok {
-			return authz.Token{}, fmt.Errorf("dualwrite: grant on %s: %w", res, authz.ErrNotFound)
-		}
-		return w.Granter.Grant(ctx, req.Grant)
-	}
 	tok, err := w.Granter.Grant(ctx, req.Grant)
 	if errors.Is(err, authz.ErrInvalidRequest) {
 		return authz.Token{}, fmt.Errorf("dualwrite: grant on %s: %w", res, err) // nothing written

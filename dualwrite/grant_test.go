@@ -122,11 +122,10 @@ func interleave(t *testing.T, e *env, v variant, at string) (error, []authz.Rela
 	}
 	e.rec.forget(task(id))
 	e.back.reset(task(id))
-	e.w.variant = v
 	del := func() { e.deleteTask(t, id) }
 	req := GrantRequest{Grant: viewerGrant(id, bob), Exists: e.store.present(id)}
 	var grantErr error
-	share := func() { _, grantErr = e.w.Grant(t.Context(), req) }
+	share := func() { _, grantErr = v.grant(t.Context(), e.w, req) }
 	switch at {
 	case "start":
 		del()

@@ -102,6 +102,7 @@ type schedule struct {
 	store *store
 	rec   *recorder
 	w     *Writer
+	v     variant     // how the schedule uses w
 	allOn atomic.Bool // the gate lets every tenant through
 }
 
@@ -126,8 +127,8 @@ func runSchedule(t *testing.T, seed int64, v variant, verify bool) (misowned, er
 		Registrar: s.back,
 		Hook:      s.rec,
 		Gate:      func(_ context.Context, r authz.Resource) bool { return s.allOn.Load() || !gated(r.ID) },
-		variant:   v,
 	}
+	s.v = v
 	var callers []*caller
 	for k := range 1 + rng.IntN(4) {
 		prefix := "c"
@@ -268,7 +269,7 @@ func (c *caller) create(ctx context.Context, id string) error {
 		cr.Exists = c.s.store.exists(req, existsMode == "fail")
 	}
 
-	err, panicked := create(cctx, c.s.w, cr)
+	err, panicked := createAs(cctx, c.s.v, c.s.w, cr)
 
 	c.log[len(c.log)-1] += fmt.Sprintf(" -> err=%v panic=%v events=%v", err, panicked, c.s.rec.kinds(res))
 	kinds := c.s.rec.kinds(res)
@@ -282,7 +283,7 @@ func (c *caller) create(ctx context.Context, id string) error {
 			return fmt.Errorf("unexpected panic %v", panicked)
 		}
 	}
-	if has(Registered) && panicked == nil && c.s.w.variant != persistBeforeRegister {
+	if has(Registered) && panicked == nil && c.s.v != persistBeforeRegister {
 		// The caller gets Persist's own error.
 		var want error
 		switch {
@@ -301,7 +302,7 @@ func (c *caller) create(ctx context.Context, id string) error {
 			return fmt.Errorf("Create returned %v, want Persist's error %v", err, want)
 		}
 	}
-	if !gated(id) && c.s.w.variant != persistBeforeRegister &&
+	if !gated(id) && c.s.v != persistBeforeRegister &&
 		!has(Registered) && regFaults[0] == noFault && !errors.Is(err, authz.ErrConflict) {
 		return fmt.Errorf("registration failed without an injected fault: %v", err)
 	}
@@ -354,7 +355,7 @@ func (c *caller) delete(ctx context.Context, id string) error {
 		req.Resolve = c.s.store.resolve("n-" + id)
 	}
 
-	deleted, err := c.s.w.Delete(cctx, req)
+	deleted, err := c.s.v.delete(cctx, c.s.w, req)
 
 	kinds := c.s.rec.kinds(res)
 	c.log[len(c.log)-1] += fmt.Sprintf(" -> deleted=%v err=%v events=%v", deleted, err, kinds)
