@@ -20,6 +20,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
@@ -372,4 +373,54 @@ func readLimited(r *http.Request, limit int64) ([]byte, error) {
 type replayBody struct {
 	io.Reader
 	io.Closer
+}
+
+// Handle registers h on mux at pattern behind [Middleware.Require] for typ
+// and op. Unlike Require alone it knows the pattern, so it panics at setup,
+// like [http.ServeMux.Handle], when an extractor reads a path value the
+// pattern does not define (a misspelt {task_id} would otherwise be a 400
+// for every request).
+func (m *Middleware) Handle(mux *http.ServeMux, pattern, typ string, op authz.Operation, h http.Handler, ids ...Extractor) {
+	wild := patternWildcards(pattern)
+	for _, name := range pathValues(ids) {
+		if !wild[name] {
+			panic(fmt.Sprintf("httpauthz: route %q: extractor reads path value %q, which the pattern does not define", pattern, name))
+		}
+	}
+	mux.Handle(pattern, m.Require(typ, op, ids...)(h))
+}
+
+// patternWildcards returns the names of the wildcards of a ServeMux
+// pattern: {name} and {name...}.
+func patternWildcards(pattern string) map[string]bool {
+	out := map[string]bool{}
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return out
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return out
+		}
+		out[strings.TrimSuffix(rest[i+1:i+j], "...")] = true
+		rest = rest[i+j+1:]
+	}
+}
+
+// pathValues returns the path value names the extractors read, looking
+// inside ByName and Either.
+func pathValues(xs []Extractor) []string {
+	var out []string
+	for _, x := range xs {
+		switch x := x.(type) {
+		case pathValue:
+			out = append(out, string(x))
+		case byName:
+			out = append(out, pathValues([]Extractor{x.inner})...)
+		case either:
+			out = append(out, pathValues(x)...)
+		}
+	}
+	return out
 }

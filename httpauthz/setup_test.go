@@ -105,3 +105,33 @@ func TestStoreNotFoundFromResolverIsNotFound(t *testing.T) {
 		t.Errorf("missing child via sql.ErrNoRows: %d %s %v; unreadable: %d %s %v", missing.status, missing.body, missing.calls, unreadable.status, unreadable.body, unreadable.calls)
 	}
 }
+
+// TestHandleCatchesPathValuesThePatternLacks: a PathValue name the route
+// pattern does not define panics at registration (it would otherwise answer
+// 400 to every request), also inside ByName and Either; a matching one
+// registers and serves.
+func TestHandleCatchesPathValuesThePatternLacks(t *testing.T) {
+	w := probeWorld(t)
+	mux := http.NewServeMux()
+	ok := http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
+	lookup := func(context.Context, string) (string, error) { return "", authz.ErrNotFound }
+	for name, tc := range map[string]struct {
+		pattern string
+		ids     []httpauthz.Extractor
+	}{
+		"misspelt":        {"GET /x/tasks/{task_id}", []httpauthz.Extractor{httpauthz.PathValue("taskid")}},
+		"inside ByName":   {"GET /x/tasks/name/{name}", []httpauthz.Extractor{httpauthz.ByName(httpauthz.PathValue("task_name"), lookup)}},
+		"inside Either":   {"GET /x/tasks/either/{id}", []httpauthz.Extractor{httpauthz.Either(httpauthz.PathValue("task"), httpauthz.Query("task_id"))}},
+		"second of two":   {"PUT /x/tasks/{task_id}", []httpauthz.Extractor{httpauthz.PathValue("task_id"), httpauthz.PathValue("id")}},
+		"no wildcard yet": {"GET /x/tasks", []httpauthz.Extractor{httpauthz.PathValue("task_id")}},
+	} {
+		msg := panicMessage(func() { w.m.Handle(mux, tc.pattern, "task", authz.OpRead, ok, tc.ids...) })
+		if !strings.Contains(msg, "pattern does not define") {
+			t.Errorf("%s: panic %q", name, msg)
+		}
+	}
+	w.m.Handle(w.mux, "GET /y/tasks/{task_id...}", "task", authz.OpRead, ok, httpauthz.PathValue("task_id"))
+	if got := w.do("alice", "GET", "/y/tasks/t1", "", ""); got.status != http.StatusOK {
+		t.Errorf("registered route: %d %s", got.status, got.body)
+	}
+}
