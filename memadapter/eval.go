@@ -25,12 +25,23 @@ const memoAfter = 64
 
 // evaluator answers checks for one subject, following SpiceDB's dispatch
 // as the package documentation describes; the caller holds the read lock.
-// It allocates nothing until a check has visited memoAfter nodes.
+// A check allocates nothing until it has visited memoAfter nodes.
+//
+// An explanation is the same evaluation with its trace switched on, as
+// SpiceDB records its debug trace inside its one check path: each step
+// takes a *trace, records in it what it decided, and hands the steps below
+// the node it recorded. A check passes nil, which records nothing and costs
+// a predicted branch per step.
 type evaluator struct {
 	a      *Authorizer
 	sub    subject
 	visits int
 	memo   map[objRel]memoEntry
+
+	// expanded and budget are an explanation's: the recursive nodes it
+	// has expanded, and how many more it may expand.
+	expanded map[objRel]bool
+	budget   int
 }
 
 // memoEntry is what is known of one node on one object. An answer found
@@ -45,178 +56,227 @@ type memoEntry struct {
 	errDepth int // if positive, evaluations at errDepth and deeper fail
 }
 
-// node evaluates relation or permission n on object id of n's type.
+// node checks relation or permission n on object id of n's type.
 func (ev *evaluator) node(n *node, id string, depth int) (bool, error) {
+	return ev.eval(n, id, depth, nil)
+}
+
+// eval evaluates relation or permission n on object id of n's type,
+// recording the evaluation in t.
+func (ev *evaluator) eval(n *node, id string, depth int, t *trace) (bool, error) {
+	t = t.node(n, id)
 	if depth >= MaxDepth {
+		t.note(depthDetail)
 		return false, errMaxDepth
 	}
 	if ev.sub.rel != "" && ev.sub.rel == n.name && ev.sub.typ == n.def.name && ev.sub.id == id {
-		return true, nil
+		t.note("is the subject")
+		return t.result(true, nil)
 	}
 	if n.alias != nil && ev.sub.typ != n.def.name {
-		n = n.alias
+		// SpiceDB checks what the alias names in its place, at the same
+		// depth.
+		return t.result(ev.eval(n.alias, id, depth, t))
+	}
+	if t != nil && n.expensive {
+		if why := ev.expand(n, id); why != "" {
+			allowed, err := ev.eval(n, id, depth, nil)
+			t.summary(allowed, err, why)
+			return allowed, err
+		}
 	}
 	ev.visits++
-	remember := n.expensive && depth > 0 && ev.visits > memoAfter
-	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	if remember && ev.memo != nil {
-		if m, ok := ev.memo[key]; ok {
-			if m.known && depth <= m.depth {
-				return m.allowed, nil
-			}
-			if m.errDepth > 0 && depth >= m.errDepth {
-				return false, errMaxDepth
-			}
+	// Only checks use the memo: an explanation expands each node in full
+	// the first time it meets it.
+	remember := n.expensive && depth > 0 && ev.visits > memoAfter && t == nil
+	if remember {
+		if allowed, err, ok := ev.recall(n, id, depth); ok {
+			return allowed, err
 		}
 	}
 	var allowed bool
 	var err error
 	if n.expr != nil {
-		allowed, err = ev.expr(n.expr, n.def, id, depth, false)
+		allowed, err = ev.expr(n.expr, id, depth, false, t)
 	} else {
-		allowed, err = ev.relation(n, id, depth)
+		allowed, err = ev.relation(n, id, depth, t)
 	}
 	if remember {
-		if ev.memo == nil {
-			ev.memo = make(map[objRel]memoEntry)
-		}
-		m := ev.memo[key]
-		switch {
-		case err != nil:
-			if m.errDepth == 0 || depth < m.errDepth {
-				m.errDepth = depth
-			}
-		case !m.known || depth > m.depth:
-			m.known, m.allowed, m.depth = true, allowed, depth
-		}
-		ev.memo[key] = m
+		ev.remember(n, id, depth, allowed, err)
 	}
-	return allowed, err
+	return t.result(allowed, err)
 }
 
-func (ev *evaluator) relation(n *node, id string, depth int) (bool, error) {
+// recall returns what the memo knows of n on id at depth, if anything.
+func (ev *evaluator) recall(n *node, id string, depth int) (allowed bool, err error, ok bool) {
+	m, ok := ev.memo[objRel{typ: n.def.name, id: id, rel: n.name}]
+	switch {
+	case !ok:
+		return false, nil, false
+	case m.known && depth <= m.depth:
+		return m.allowed, nil, true
+	case m.errDepth > 0 && depth >= m.errDepth:
+		return false, errMaxDepth, true
+	}
+	return false, nil, false
+}
+
+// remember records in the memo the result of n on id at depth.
+func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err error) {
+	if ev.memo == nil {
+		ev.memo = make(map[objRel]memoEntry)
+	}
+	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	m := ev.memo[key]
+	switch {
+	case err != nil:
+		if m.errDepth == 0 || depth < m.errDepth {
+			m.errDepth = depth
+		}
+	case !m.known || depth > m.depth:
+		m.known, m.allowed, m.depth = true, allowed, depth
+	}
+	ev.memo[key] = m
+}
+
+// relation evaluates relation n on object id: the subject itself, the
+// wildcard of its type, then each subject set.
+func (ev *evaluator) relation(n *node, id string, depth int, t *trace) (bool, error) {
 	s := ev.a.edges[objRel{typ: n.def.name, id: id, rel: n.name}]
-	if s == nil {
+	if s == nil && t == nil {
 		return false, nil
 	}
-	if _, ok := s.all[ev.sub]; ok {
+	_, ok := s.allOf()[ev.sub]
+	t.relationship(n, id, &ev.sub, ok)
+	if ok {
 		return true, nil
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
-		if _, ok := s.all[subject{typ: ev.sub.typ, id: authz.WildcardID}]; ok {
+		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
+		_, ok := s.allOf()[wildcard]
+		t.relationship(n, id, &wildcard, ok)
+		if ok {
 			return true, nil
 		}
 	}
+	if s == nil {
+		return false, nil
+	}
 	var firstErr error
+	order := t.sortedSets(s) // see trace.sortedSets
 	for set, target := range s.sets {
-		allowed, err := ev.node(target, set.id, depth+1)
+		if order != nil {
+			set, order = order[0], order[1:]
+			target = s.sets[set]
+		}
+		c := t.subjectSet(n, id, set)
+		allowed, err := c.result(ev.eval(target, set.id, depth+1, c))
 		if allowed {
 			return true, nil
 		}
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
+		firstErr = cmp.Or(firstErr, err)
 	}
 	return false, firstErr
 }
 
-// expr evaluates e on object id of d. requireAll is SpiceDB's
+// expr evaluates e on object id. requireAll is SpiceDB's
 // REQUIRE_ALL_RESULTS, set under an intersection or an exclusion: SpiceDB
 // then waits for every branch of a union or an arrow, so that an error in
 // any branch is the answer even if another allows.
-func (ev *evaluator) expr(e *expr, d *definition, id string, depth int, requireAll bool) (bool, error) {
+func (ev *evaluator) expr(e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
 	switch e.kind {
 	case exprRef:
-		return ev.node(e.ref, id, depth+1)
+		return ev.eval(e.ref, id, depth+1, t)
 	case exprNil:
+		t.op(kindNil)
 		return false, nil
 	case exprUnion:
+		t = t.op(kindUnion)
 		found := false
 		var firstErr error
 		for _, c := range e.children {
-			allowed, err := ev.expr(c, d, id, depth, requireAll)
+			allowed, err := ev.expr(c, id, depth, requireAll, t)
 			switch {
 			case err != nil && !requireAll:
 				return false, err
 			case err != nil:
 				firstErr = cmp.Or(firstErr, err)
 			case allowed && !requireAll:
-				return true, nil
+				return t.result(true, nil)
 			}
 			found = found || allowed
 		}
-		return found && firstErr == nil, firstErr
+		return t.result(found && firstErr == nil, firstErr)
 	case exprIntersection:
+		t = t.op(kindIntersection)
 		for _, c := range e.children {
-			allowed, err := ev.expr(c, d, id, depth, true)
+			allowed, err := ev.expr(c, id, depth, true, t)
 			if err != nil || !allowed {
 				return false, err
 			}
 		}
-		return true, nil
+		return t.result(true, nil)
 	case exprExclusion:
-		base, err := ev.expr(e.children[0], d, id, depth, true)
+		t = t.op(kindExclusion)
+		base, err := ev.expr(e.children[0], id, depth, true, t)
 		if err != nil || !base {
 			return false, err
 		}
-		excluded, err := ev.expr(e.children[1], d, id, depth, true)
+		excluded, err := ev.expr(e.children[1], id, depth, true, t)
 		if err != nil {
 			return false, err
 		}
-		return !excluded, nil
-	case exprArrow:
-		s := ev.a.edges[objRel{typ: d.name, id: id, rel: e.via.name}]
-		if s == nil {
-			return false, nil
-		}
-		found := false
-		var firstErr error
-		for obj := range s.all {
-			target := e.targets[obj.typ]
-			if target == nil {
-				continue
-			}
-			allowed, err := ev.node(target, obj.id, depth+1)
-			switch {
-			case err != nil:
-				firstErr = cmp.Or(firstErr, err)
-			case allowed && !requireAll:
-				return true, nil
-			}
-			found = found || allowed
-		}
-		if requireAll && firstErr != nil {
-			return false, firstErr
-		}
-		if found {
-			return true, nil
-		}
-		return false, firstErr
-	default: // exprArrowAll
-		s := ev.a.edges[objRel{typ: d.name, id: id, rel: e.via.name}]
-		if s == nil {
-			return false, nil
-		}
-		all := true
-		var firstErr error
-		for obj := range s.all {
-			target := e.targets[obj.typ]
-			if target == nil {
-				all = false
-				continue
-			}
-			allowed, err := ev.node(target, obj.id, depth+1)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			}
-			all = all && allowed
-		}
-		if firstErr != nil {
-			return false, firstErr
-		}
-		return all, nil
+		return t.result(!excluded, nil)
 	}
+	return ev.arrow(e, id, depth, requireAll, t.arrow(e, id))
+}
+
+// arrow evaluates an arrow or an all-arrow e on object id: e's target on
+// every object that id's relation e.via names. An arrow allows as soon as
+// one target does (unless requireAll); an all-arrow needs every object to
+// have the target and every target to allow.
+func (ev *evaluator) arrow(e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+	s := ev.a.edges[objRel{typ: e.via.def.name, id: id, rel: e.via.name}]
+	if s == nil {
+		t.nothingToWalk(e)
+		return false, nil
+	}
+	all, found := true, false
+	var firstErr error
+	order := t.sortedObjects(s) // see trace.sortedSets
+	for obj := range s.all {
+		if order != nil {
+			if len(order) == 0 {
+				break
+			}
+			obj, order = order[0], order[1:]
+		}
+		target := e.targets[obj.typ]
+		if target == nil {
+			t.undefined(e, obj)
+			all = false
+			continue
+		}
+		allowed, err := ev.eval(target, obj.id, depth+1, t)
+		switch {
+		case err != nil:
+			firstErr = cmp.Or(firstErr, err)
+		case allowed && e.kind == exprArrow && !requireAll:
+			return t.result(true, nil)
+		}
+		all = all && allowed
+		found = found || allowed
+	}
+	if e.kind == exprArrowAll {
+		found = all
+	}
+	return t.result(found && firstErr == nil, firstErr)
+}
+
+// allOf returns the subjects of s, or nil for a nil s.
+func (s *subjects) allOf() map[subject]struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.all
 }

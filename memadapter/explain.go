@@ -3,6 +3,7 @@ package memadapter
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -18,6 +19,9 @@ var _ authz.Explainer = (*Authorizer)(nil)
 // widely shared subgraphs stay small.
 const explainLimit = 1000
 
+// depthDetail is the Detail of a node that exceeded MaxDepth.
+var depthDetail = "exceeds the maximum depth of " + strconv.Itoa(MaxDepth)
+
 // The kinds of the nodes of an explanation.
 const (
 	kindPermission   = "permission"
@@ -32,9 +36,6 @@ const (
 	kindSubjectSet   = "subject_set"
 	kindUndefined    = "undefined"
 )
-
-// depthDetail is the detail of a node that exceeded MaxDepth.
-func depthDetail() string { return "exceeds the maximum depth of " + strconv.Itoa(MaxDepth) }
 
 // Explain evaluates req as [Authorizer.Check] does and returns how: the
 // root is req.Permission on req.Resource, and below it every relation,
@@ -65,257 +66,205 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	x := explainer{
-		ev:       evaluator{a: a, sub: sub},
-		subject:  req.Subject,
-		expanded: make(map[objRel]bool),
-		budget:   explainLimit,
-	}
-	e, err := x.node(n, req.Resource.ID, 0)
-	if err != nil {
+	ev := evaluator{a: a, sub: sub, expanded: make(map[objRel]bool), budget: explainLimit}
+	var root trace
+	if _, err := ev.eval(n, req.Resource.ID, 0, &root); err != nil {
 		return authz.Explanation{}, err
 	}
-	return e, nil
+	return root.Children[0], nil
 }
 
-// explainer mirrors the evaluator, branch for branch and in the same order
-// of decision, recording what it visits. Where it does not expand a node it
-// asks the evaluator, so its results are the evaluator's by construction.
-// The caller holds the read lock.
-type explainer struct {
-	ev       evaluator
-	subject  authz.Subject
-	expanded map[objRel]bool // recursive nodes already in the tree
-	budget   int             // recursive nodes that may still be expanded
+// expand decides how an explanation shows the recursive node n on id:
+// expanded, the first time and within explainLimit (note ""), or by its
+// result alone, with a note that says why.
+func (ev *evaluator) expand(n *node, id string) (note string) {
+	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	switch {
+	case ev.expanded[key]:
+		return "(see above)"
+	case ev.budget <= 0:
+		return "(not expanded)"
+	}
+	ev.expanded[key] = true
+	ev.budget--
+	return ""
 }
 
-// node explains evaluator.node.
-func (x *explainer) node(n *node, id string, depth int) (authz.Explanation, error) {
+// A trace is the node of an explanation that an evaluation step records
+// into. Each step adds its own node to the children of the trace it is
+// given and passes that node on to the steps below; the step sets the
+// node's Result when it knows it. Every method of a nil *trace records
+// nothing and returns nil, so that checks, which pass nil, pay only a
+// predicted branch. The methods that add a node return its trace: a
+// pointer into the parent's Children, valid because the parent gets no
+// other child until the step returns.
+type trace authz.Explanation
+
+func (t *trace) add(e authz.Explanation) *trace {
+	t.Children = append(t.Children, e)
+	return (*trace)(&t.Children[len(t.Children)-1])
+}
+
+// node adds relation or permission n on object id.
+func (t *trace) node(n *node, id string) *trace {
+	if t == nil {
+		return nil
+	}
+	return t.addNode(n, id)
+}
+
+func (t *trace) addNode(n *node, id string) *trace {
 	e := authz.Explanation{Resource: authz.Resource{Type: n.def.name, ID: id}, Permission: n.name, Kind: kindRelation}
 	if n.expr != nil {
 		e.Kind, e.Detail = kindPermission, n.expr.src.String()
 	}
-	if depth >= MaxDepth {
-		e.Detail = depthDetail()
-		return e, errMaxDepth
-	}
-	sub := x.ev.sub
-	if sub.rel != "" && sub.rel == n.name && sub.typ == n.def.name && sub.id == id {
-		e.Result, e.Detail = true, "is the subject"
-		return e, nil
-	}
-	if n.alias != nil && sub.typ != n.def.name {
-		// The evaluator checks what the alias names in its place, at the
-		// same depth.
-		c, err := x.node(n.alias, id, depth)
-		e.Result, e.Children = c.Result, []authz.Explanation{c}
-		return e, err
-	}
-	if n.expensive {
-		key := objRel{typ: n.def.name, id: id, rel: n.name}
-		if x.expanded[key] || x.budget <= 0 {
-			allowed, err := x.ev.node(n, id, depth)
-			switch {
-			case err != nil:
-				e.Detail = depthDetail()
-			case x.expanded[key]:
-				e.Result, e.Detail = allowed, joinDetail(e.Detail, "(see above)")
-			default:
-				e.Result, e.Detail = allowed, joinDetail(e.Detail, "(not expanded)")
-			}
-			return e, err
-		}
-		x.expanded[key] = true
-		x.budget--
-	}
-	if n.expr == nil {
-		err := x.relation(&e, n, id, depth)
-		return e, err
-	}
-	c, err := x.expr(n.expr, n.def, id, depth, false)
-	e.Result, e.Children = c.Result, []authz.Explanation{c}
-	return e, err
+	return t.add(e)
 }
 
-// relation explains evaluator.relation into e.
-func (x *explainer) relation(e *authz.Explanation, n *node, id string, depth int) error {
-	sub := x.ev.sub
-	s := x.ev.a.edges[objRel{typ: n.def.name, id: id, rel: n.name}]
-	if n.rel.Allows(sub.typ, sub.rel, false) {
-		_, ok := s.allOf()[sub]
-		e.Children = append(e.Children, relationshipLeaf(kindRelationship, ok, authz.Relationship{Resource: e.Resource, Relation: n.name, Subject: x.subject}))
-		if ok {
-			e.Result = true
-			return nil
-		}
-	}
-	if sub.rel == "" && n.wildcards[sub.typ] {
-		_, ok := s.allOf()[subject{typ: sub.typ, id: authz.WildcardID}]
-		e.Children = append(e.Children, relationshipLeaf(kindWildcard, ok, authz.Relationship{Resource: e.Resource, Relation: n.name, Subject: authz.Wildcard(sub.typ)}))
-		if ok {
-			e.Result = true
-			return nil
-		}
-	}
-	if s == nil {
+// op adds an operation (union, intersection, exclusion) or nil.
+func (t *trace) op(kind string) *trace {
+	if t == nil {
 		return nil
 	}
-	sets := make([]subject, 0, len(s.sets))
-	for set := range s.sets {
-		sets = append(sets, set)
-	}
-	slices.SortFunc(sets, compareSubjects)
-	var firstErr error
-	for _, set := range sets {
-		c, err := x.node(s.sets[set], set.id, depth+1)
-		rel := authz.Relationship{Resource: e.Resource, Relation: n.name, Subject: authz.Subject{Type: set.typ, ID: set.id, Relation: set.rel}}
-		e.Children = append(e.Children, authz.Explanation{Kind: kindSubjectSet, Result: c.Result, Detail: rel.String(), Children: []authz.Explanation{c}})
-		if c.Result {
-			e.Result = true
-			return nil
-		}
-		firstErr = cmp.Or(firstErr, err)
-	}
-	return firstErr
+	return t.add(authz.Explanation{Kind: kind})
 }
 
-// expr explains evaluator.expr.
-func (x *explainer) expr(e *expr, d *definition, id string, depth int, requireAll bool) (authz.Explanation, error) {
-	switch e.kind {
-	case exprRef:
-		return x.node(e.ref, id, depth+1)
-	case exprNil:
-		return authz.Explanation{Kind: kindNil}, nil
-	case exprUnion:
-		out := authz.Explanation{Kind: kindUnion}
-		found := false
-		var firstErr error
-		for _, c := range e.children {
-			ce, err := x.expr(c, d, id, depth, requireAll)
-			out.Children = append(out.Children, ce)
-			switch {
-			case err != nil && !requireAll:
-				return out, err
-			case err != nil:
-				firstErr = cmp.Or(firstErr, err)
-			case ce.Result && !requireAll:
-				out.Result = true
-				return out, nil
-			}
-			found = found || ce.Result
-		}
-		out.Result = found && firstErr == nil
-		return out, firstErr
-	case exprIntersection:
-		out := authz.Explanation{Kind: kindIntersection}
-		for _, c := range e.children {
-			ce, err := x.expr(c, d, id, depth, true)
-			out.Children = append(out.Children, ce)
-			if err != nil || !ce.Result {
-				return out, err
-			}
-		}
-		out.Result = true
-		return out, nil
-	case exprExclusion:
-		out := authz.Explanation{Kind: kindExclusion}
-		base, err := x.expr(e.children[0], d, id, depth, true)
-		out.Children = append(out.Children, base)
-		if err != nil || !base.Result {
-			return out, err
-		}
-		excluded, err := x.expr(e.children[1], d, id, depth, true)
-		out.Children = append(out.Children, excluded)
-		if err != nil {
-			return out, err
-		}
-		out.Result = !excluded.Result
-		return out, nil
-	default: // exprArrow, exprArrowAll
-		return x.arrow(e, d, id, depth, requireAll)
+// arrow adds arrow e walked from object id of d.
+func (t *trace) arrow(e *expr, id string) *trace {
+	if t == nil {
+		return nil
 	}
+	return t.addArrow(e, id)
 }
 
-// arrow explains evaluator.expr for an arrow or an all-arrow: one child
-// per object walked to.
-func (x *explainer) arrow(e *expr, d *definition, id string, depth int, requireAll bool) (authz.Explanation, error) {
-	out := authz.Explanation{Resource: authz.Resource{Type: d.name, ID: id}, Permission: e.via.name, Kind: kindArrow, Detail: e.src.String()}
-	// The evaluator walks the subjects in map order; their results do not
-	// depend on it (an allow wins, every error is a depth error), so the
-	// explanation walks them sorted, each object once.
-	var objs []subject
-	for obj := range x.ev.a.edges[objRel{typ: d.name, id: id, rel: e.via.name}].allOf() {
+func (t *trace) addArrow(e *expr, id string) *trace {
+	return t.add(authz.Explanation{Resource: authz.Resource{Type: e.via.def.name, ID: id}, Permission: e.via.name, Kind: kindArrow, Detail: e.src.String()})
+}
+
+// subjectSet adds the relationship of relation n on object id to subject
+// set set, under which its evaluation goes.
+func (t *trace) subjectSet(n *node, id string, set subject) *trace {
+	if t == nil {
+		return nil
+	}
+	return t.addSubjectSet(n, id, set)
+}
+
+func (t *trace) addSubjectSet(n *node, id string, set subject) *trace {
+	rel := authz.Relationship{Resource: authz.Resource{Type: n.def.name, ID: id}, Relation: n.name, Subject: set.public()}
+	return t.add(authz.Explanation{Kind: kindSubjectSet, Detail: rel.String()})
+}
+
+// relationship adds the relationship of relation n on object id to sub (a
+// subject or a wildcard) that the evaluation looked for, found or missing,
+// if n admits such subjects at all.
+func (t *trace) relationship(n *node, id string, sub *subject, found bool) {
+	if t == nil {
+		return
+	}
+	t.addRelationship(n, id, sub, found)
+}
+
+func (t *trace) addRelationship(n *node, id string, sub *subject, found bool) {
+	wildcard := sub.id == authz.WildcardID
+	if !n.rel.Allows(sub.typ, sub.rel, wildcard) {
+		return
+	}
+	kind := kindRelationship
+	if wildcard {
+		kind = kindWildcard
+	}
+	rel := authz.Relationship{Resource: authz.Resource{Type: n.def.name, ID: id}, Relation: n.name, Subject: sub.public()}
+	if found {
+		t.add(authz.Explanation{Kind: kind, Result: true, Detail: rel.String()})
+		return
+	}
+	t.add(authz.Explanation{Kind: kind, Detail: "no " + rel.String()})
+}
+
+// undefined adds object obj, to which arrow e walked and whose type does
+// not define e's target.
+func (t *trace) undefined(e *expr, obj subject) {
+	if t == nil {
+		return
+	}
+	t.add(authz.Explanation{Resource: authz.Resource{Type: obj.typ, ID: obj.id}, Kind: kindUndefined, Detail: obj.typ + " has no " + e.src.(*schema.Arrow).Target})
+}
+
+// nothingToWalk notes on arrow node t that object id of d has nothing to
+// walk to.
+func (t *trace) nothingToWalk(e *expr) {
+	if t == nil {
+		return
+	}
+	t.Detail += ": " + t.Resource.String() + " has no " + e.via.name
+}
+
+// sortedSets returns the subject sets of s, sorted, for an explanation,
+// or nil for a nil t. A check walks the subject sets of a relation, and
+// the objects of an arrow, in map order; an explanation, which must read
+// the same every time, walks them sorted. Both range over the map, and an
+// explanation takes at each turn the next of the sorted ones in place of
+// the map's, so that there is one loop, and a check pays a predicted branch
+// for it.
+func (t *trace) sortedSets(s *subjects) []subject {
+	if t == nil {
+		return nil
+	}
+	return sortSets(s)
+}
+
+func sortSets(s *subjects) []subject {
+	return slices.SortedFunc(maps.Keys(s.sets), compareSubjects)
+}
+
+// sortedObjects returns, for an explanation's arrow, the objects that the
+// subjects of s name, sorted and each once; for a nil t it returns nil.
+func (t *trace) sortedObjects(s *subjects) []subject {
+	if t == nil {
+		return nil
+	}
+	return sortObjects(s)
+}
+
+func sortObjects(s *subjects) []subject {
+	objs := make([]subject, 0, len(s.all))
+	for obj := range s.all {
 		objs = append(objs, subject{typ: obj.typ, id: obj.id})
 	}
 	slices.SortFunc(objs, compareSubjects)
-	objs = slices.Compact(objs)
-	if len(objs) == 0 {
-		out.Detail += ": " + out.Resource.String() + " has no " + e.via.name
-		return out, nil
-	}
-	all := true
-	found := false
-	var firstErr error
-	for _, obj := range objs {
-		target := e.targets[obj.typ]
-		if target == nil {
-			out.Children = append(out.Children, authz.Explanation{Resource: authz.Resource{Type: obj.typ, ID: obj.id}, Kind: kindUndefined, Detail: obj.typ + " has no " + e.src.(*schema.Arrow).Target})
-			all = false
-			continue
-		}
-		c, err := x.node(target, obj.id, depth+1)
-		out.Children = append(out.Children, c)
-		if err != nil {
-			firstErr = cmp.Or(firstErr, err)
-			continue
-		}
-		all = all && c.Result
-		found = found || c.Result
-		if e.kind == exprArrow && c.Result && !requireAll {
-			out.Result = true
-			return out, nil
-		}
-	}
-	switch {
-	case e.kind == exprArrowAll:
-		if firstErr != nil {
-			return out, firstErr
-		}
-		out.Result = all
-		return out, nil
-	case requireAll && firstErr != nil:
-		return out, firstErr
-	case found:
-		out.Result = true
-		return out, nil
-	}
-	return out, firstErr
-}
-
-// allOf returns the subjects of s, or nil for a nil s.
-func (s *subjects) allOf() map[subject]struct{} {
-	if s == nil {
-		return nil
-	}
-	return s.all
+	return slices.Compact(objs)
 }
 
 func compareSubjects(a, b subject) int {
 	return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.id, b.id), cmp.Compare(a.rel, b.rel))
 }
 
-// relationshipLeaf is the node of a relationship looked for: found, or
-// missing.
-func relationshipLeaf(kind string, found bool, rel authz.Relationship) authz.Explanation {
-	if found {
-		return authz.Explanation{Kind: kind, Result: true, Detail: rel.String()}
+// result sets t's Result to allowed and returns its arguments.
+func (t *trace) result(allowed bool, err error) (bool, error) {
+	if t != nil {
+		t.Result = allowed
 	}
-	return authz.Explanation{Kind: kind, Detail: "no " + rel.String()}
+	return allowed, err
 }
 
-func joinDetail(detail, note string) string {
-	if detail == "" {
-		return note
+// note replaces t's Detail.
+func (t *trace) note(detail string) {
+	if t != nil {
+		t.Detail = detail
 	}
-	return detail + " " + note
+}
+
+// summary records on t the result of a node that is not expanded, and
+// why.
+func (t *trace) summary(allowed bool, err error, why string) {
+	switch {
+	case t == nil:
+	case err != nil:
+		t.Detail = depthDetail
+	case t.Detail == "":
+		t.Result, t.Detail = allowed, why
+	default:
+		t.Result, t.Detail = allowed, t.Detail+" "+why
+	}
 }
