@@ -291,9 +291,8 @@ func agree(r *http.Request, body []byte, ids []Extractor, optional bool) (id str
 	var missing, conflict, resolved bool
 	for _, x := range ids {
 		v, err := x.Extract(r, body)
-		var p *Problem
 		switch {
-		case optional && errors.As(err, &p) && p.absent:
+		case optional && isAbsent(err):
 			continue
 		case errors.Is(err, ErrMissing):
 			missing = true
@@ -314,6 +313,14 @@ func agree(r *http.Request, body []byte, ids []Extractor, optional bool) (id str
 		return "", found, problem(http.StatusBadRequest, CodeConflictingIDs, "identifiers in the request disagree")
 	}
 	return id, found, nil
+}
+
+// isAbsent reports whether err is the problem of an input that was not
+// given at all. (Out of line, so that agree's hot path does not allocate
+// the target of errors.As.)
+func isAbsent(err error) bool {
+	var p *Problem
+	return errors.As(err, &p) && p.absent
 }
 
 // readBody reads and validates the JSON body when an extractor needs it,
