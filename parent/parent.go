@@ -8,6 +8,21 @@
 // bound. Because the chain of types is known statically, callers can tell
 // which type a child resolves to even when the child does not exist, which
 // is what lets enforcement spend an equivalent check on a missing child.
+//
+// # Operations on children
+//
+// A child's operation is checked as the same operation on its parent:
+// reading a message is reading its task, deleting a message is deleting its
+// task. When a child needs another rule (deleting a message should need
+// only update on the task, not the task owner's delete), give it an
+// operation of its own, mapped on the parent type, and use that on the
+// child's routes:
+//
+//	const opDeleteMessage authz.Operation = "delete_message"
+//	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
+//		"task": {authz.OpRead: "read", authz.OpUpdate: "update", authz.OpDelete: "delete", opDeleteMessage: "update"},
+//	})
+//	mux.Handle("DELETE /messages/{id}", mw.Require("message", opDeleteMessage, httpauthz.PathValue("id"))(h))
 package parent
 
 import (
