@@ -27,11 +27,10 @@ const memoAfter = 64
 // as the package documentation describes; the caller holds the read lock.
 // A check allocates nothing until it has visited memoAfter nodes.
 //
-// An explanation is the same evaluation with its trace switched on, as
-// SpiceDB records its debug trace inside its one check path: each step
+// [Authorizer.Explain] is the same evaluation with its trace switched on,
+// as SpiceDB records its debug trace inside its one check path: each step
 // takes a *trace, records in it what it decided, and hands the steps below
-// the node it recorded. A check passes nil, which records nothing and costs
-// a predicted branch per step.
+// the node it recorded (see [trace]). A check passes nil.
 type evaluator struct {
 	a      *Authorizer
 	sub    subject
@@ -56,15 +55,38 @@ type memoEntry struct {
 	errDepth int // if positive, evaluations at errDepth and deeper fail
 }
 
-// node checks relation or permission n on object id of n's type.
+// A mode says whether an evaluation records a trace: checking does not,
+// explaining does. It is a compile-time switch. The evaluation functions
+// take it as a type parameter and begin with t = traced[M](t), which the
+// compiler knows to be nil when checking (an array's length is part of its
+// type), so that it builds checks without any of the tracing: every method
+// of a nil *trace is an inlined no-op.
+type mode interface{ checking | explaining }
+
+type (
+	checking   [0]struct{}
+	explaining [1]struct{}
+)
+
+// traced returns t if M is explaining, and nil if it is checking.
+func traced[M mode](t *trace) *trace {
+	var m M
+	if len(m) == 0 {
+		return nil
+	}
+	return t
+}
+
+// node checks relation or permission n on object id of n's type. Check,
+// CheckMany and Lookup's checks of candidates call it.
 func (ev *evaluator) node(n *node, id string, depth int) (bool, error) {
-	return ev.eval(n, id, depth, nil)
+	return eval[checking](ev, n, id, depth, nil)
 }
 
 // eval evaluates relation or permission n on object id of n's type,
 // recording the evaluation in t.
-func (ev *evaluator) eval(n *node, id string, depth int, t *trace) (bool, error) {
-	t = t.node(n, id)
+func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
+	t = traced[M](t).node(n, id)
 	if depth >= MaxDepth {
 		t.note(depthDetail)
 		return false, errMaxDepth
@@ -76,12 +98,10 @@ func (ev *evaluator) eval(n *node, id string, depth int, t *trace) (bool, error)
 	if n.alias != nil && ev.sub.typ != n.def.name {
 		// SpiceDB checks what the alias names in its place, at the same
 		// depth.
-		return t.result(ev.eval(n.alias, id, depth, t))
+		return t.result(eval[M](ev, n.alias, id, depth, t))
 	}
 	if t != nil && n.expensive {
-		if why := ev.expand(n, id); why != "" {
-			allowed, err := ev.eval(n, id, depth, nil)
-			t.summary(allowed, err, why)
+		if allowed, ok, err := ev.summarize(n, id, depth, t); ok {
 			return allowed, err
 		}
 	}
@@ -90,16 +110,16 @@ func (ev *evaluator) eval(n *node, id string, depth int, t *trace) (bool, error)
 	// the first time it meets it.
 	remember := n.expensive && depth > 0 && ev.visits > memoAfter && t == nil
 	if remember {
-		if allowed, err, ok := ev.recall(n, id, depth); ok {
+		if allowed, ok, err := ev.recall(n, id, depth); ok {
 			return allowed, err
 		}
 	}
 	var allowed bool
 	var err error
 	if n.expr != nil {
-		allowed, err = ev.expr(n.expr, id, depth, false, t)
+		allowed, err = evalExpr[M](ev, n.expr, id, depth, false, t)
 	} else {
-		allowed, err = ev.relation(n, id, depth, t)
+		allowed, err = evalRelation[M](ev, n, id, depth, t)
 	}
 	if remember {
 		ev.remember(n, id, depth, allowed, err)
@@ -108,17 +128,16 @@ func (ev *evaluator) eval(n *node, id string, depth int, t *trace) (bool, error)
 }
 
 // recall returns what the memo knows of n on id at depth, if anything.
-func (ev *evaluator) recall(n *node, id string, depth int) (allowed bool, err error, ok bool) {
-	m, ok := ev.memo[objRel{typ: n.def.name, id: id, rel: n.name}]
+func (ev *evaluator) recall(n *node, id string, depth int) (allowed, ok bool, err error) {
+	m, known := ev.memo[objRel{typ: n.def.name, id: id, rel: n.name}]
 	switch {
-	case !ok:
-		return false, nil, false
+	case !known:
 	case m.known && depth <= m.depth:
-		return m.allowed, nil, true
+		return m.allowed, true, nil
 	case m.errDepth > 0 && depth >= m.errDepth:
-		return false, errMaxDepth, true
+		return false, true, errMaxDepth
 	}
-	return false, nil, false
+	return false, false, nil
 }
 
 // remember records in the memo the result of n on id at depth.
@@ -139,9 +158,10 @@ func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err e
 	ev.memo[key] = m
 }
 
-// relation evaluates relation n on object id: the subject itself, the
+// evalRelation evaluates relation n on object id: the subject itself, the
 // wildcard of its type, then each subject set.
-func (ev *evaluator) relation(n *node, id string, depth int, t *trace) (bool, error) {
+func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
+	t = traced[M](t)
 	s := ev.a.edges[objRel{typ: n.def.name, id: id, rel: n.name}]
 	if s == nil && t == nil {
 		return false, nil
@@ -163,14 +183,14 @@ func (ev *evaluator) relation(n *node, id string, depth int, t *trace) (bool, er
 		return false, nil
 	}
 	var firstErr error
-	order := t.sortedSets(s) // see trace.sortedSets
+	order := t.sortedSets(s) // nil for a check; see trace.sortedSets
 	for set, target := range s.sets {
 		if order != nil {
 			set, order = order[0], order[1:]
 			target = s.sets[set]
 		}
 		c := t.subjectSet(n, id, set)
-		allowed, err := c.result(ev.eval(target, set.id, depth+1, c))
+		allowed, err := c.result(eval[M](ev, target, set.id, depth+1, c))
 		if allowed {
 			return true, nil
 		}
@@ -179,14 +199,15 @@ func (ev *evaluator) relation(n *node, id string, depth int, t *trace) (bool, er
 	return false, firstErr
 }
 
-// expr evaluates e on object id. requireAll is SpiceDB's
+// evalExpr evaluates e on object id. requireAll is SpiceDB's
 // REQUIRE_ALL_RESULTS, set under an intersection or an exclusion: SpiceDB
 // then waits for every branch of a union or an arrow, so that an error in
 // any branch is the answer even if another allows.
-func (ev *evaluator) expr(e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+	t = traced[M](t)
 	switch e.kind {
 	case exprRef:
-		return ev.eval(e.ref, id, depth+1, t)
+		return eval[M](ev, e.ref, id, depth+1, t)
 	case exprNil:
 		t.op(kindNil)
 		return false, nil
@@ -195,7 +216,7 @@ func (ev *evaluator) expr(e *expr, id string, depth int, requireAll bool, t *tra
 		found := false
 		var firstErr error
 		for _, c := range e.children {
-			allowed, err := ev.expr(c, id, depth, requireAll, t)
+			allowed, err := evalExpr[M](ev, c, id, depth, requireAll, t)
 			switch {
 			case err != nil && !requireAll:
 				return false, err
@@ -210,7 +231,7 @@ func (ev *evaluator) expr(e *expr, id string, depth int, requireAll bool, t *tra
 	case exprIntersection:
 		t = t.op(kindIntersection)
 		for _, c := range e.children {
-			allowed, err := ev.expr(c, id, depth, true, t)
+			allowed, err := evalExpr[M](ev, c, id, depth, true, t)
 			if err != nil || !allowed {
 				return false, err
 			}
@@ -218,24 +239,25 @@ func (ev *evaluator) expr(e *expr, id string, depth int, requireAll bool, t *tra
 		return t.result(true, nil)
 	case exprExclusion:
 		t = t.op(kindExclusion)
-		base, err := ev.expr(e.children[0], id, depth, true, t)
+		base, err := evalExpr[M](ev, e.children[0], id, depth, true, t)
 		if err != nil || !base {
 			return false, err
 		}
-		excluded, err := ev.expr(e.children[1], id, depth, true, t)
+		excluded, err := evalExpr[M](ev, e.children[1], id, depth, true, t)
 		if err != nil {
 			return false, err
 		}
 		return t.result(!excluded, nil)
 	}
-	return ev.arrow(e, id, depth, requireAll, t.arrow(e, id))
+	return evalArrow[M](ev, e, id, depth, requireAll, t)
 }
 
-// arrow evaluates an arrow or an all-arrow e on object id: e's target on
-// every object that id's relation e.via names. An arrow allows as soon as
-// one target does (unless requireAll); an all-arrow needs every object to
-// have the target and every target to allow.
-func (ev *evaluator) arrow(e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+// evalArrow evaluates an arrow or an all-arrow e on object id: e's target
+// on every object that id's relation e.via names. An arrow allows as soon
+// as one target does (unless requireAll); an all-arrow needs every object
+// to have the target and every target to allow.
+func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+	t = traced[M](t).arrow(e, id)
 	s := ev.a.edges[objRel{typ: e.via.def.name, id: id, rel: e.via.name}]
 	if s == nil {
 		t.nothingToWalk(e)
@@ -243,11 +265,11 @@ func (ev *evaluator) arrow(e *expr, id string, depth int, requireAll bool, t *tr
 	}
 	all, found := true, false
 	var firstErr error
-	order := t.sortedObjects(s) // see trace.sortedSets
+	order := t.sortedObjects(s) // nil for a check; see trace.sortedSets
 	for obj := range s.all {
 		if order != nil {
 			if len(order) == 0 {
-				break
+				break // an explanation walks to each object once
 			}
 			obj, order = order[0], order[1:]
 		}
@@ -257,7 +279,7 @@ func (ev *evaluator) arrow(e *expr, id string, depth int, requireAll bool, t *tr
 			all = false
 			continue
 		}
-		allowed, err := ev.eval(target, obj.id, depth+1, t)
+		allowed, err := eval[M](ev, target, obj.id, depth+1, t)
 		switch {
 		case err != nil:
 			firstErr = cmp.Or(firstErr, err)

@@ -68,36 +68,51 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	defer a.mu.RUnlock()
 	ev := evaluator{a: a, sub: sub, expanded: make(map[objRel]bool), budget: explainLimit}
 	var root trace
-	if _, err := ev.eval(n, req.Resource.ID, 0, &root); err != nil {
+	if _, err := eval[explaining](&ev, n, req.Resource.ID, 0, &root); err != nil {
 		return authz.Explanation{}, err
 	}
 	return root.Children[0], nil
 }
 
-// expand decides how an explanation shows the recursive node n on id:
-// expanded, the first time and within explainLimit (note ""), or by its
-// result alone, with a note that says why.
-func (ev *evaluator) expand(n *node, id string) (note string) {
+// summarize shows the recursive node n on id, whose node in the
+// explanation is t, by its result alone, marked "(see above)" if the
+// explanation has expanded it already or "(not expanded)" if it has
+// expanded explainLimit nodes, and reports whether it did. Otherwise it
+// counts n as expanded, for the caller to expand.
+func (ev *evaluator) summarize(n *node, id string, depth int, t *trace) (allowed, ok bool, err error) {
 	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	why := "(see above)"
 	switch {
 	case ev.expanded[key]:
-		return "(see above)"
 	case ev.budget <= 0:
-		return "(not expanded)"
+		why = "(not expanded)"
+	default:
+		ev.expanded[key] = true
+		ev.budget--
+		return false, false, nil
 	}
-	ev.expanded[key] = true
-	ev.budget--
-	return ""
+	allowed, err = eval[checking](ev, n, id, depth, nil)
+	switch {
+	case err != nil:
+		t.Detail = depthDetail
+	case t.Detail == "":
+		t.Result, t.Detail = allowed, why
+	default:
+		t.Result, t.Detail = allowed, t.Detail+" "+why
+	}
+	return allowed, true, err
 }
 
 // A trace is the node of an explanation that an evaluation step records
 // into. Each step adds its own node to the children of the trace it is
-// given and passes that node on to the steps below; the step sets the
-// node's Result when it knows it. Every method of a nil *trace records
-// nothing and returns nil, so that checks, which pass nil, pay only a
-// predicted branch. The methods that add a node return its trace: a
-// pointer into the parent's Children, valid because the parent gets no
+// given, passes that node on to the steps below, and sets the node's Result
+// when it knows it. The methods that add a node return its trace, a pointer
+// into the parent's Children that stays valid because the parent gets no
 // other child until the step returns.
+//
+// Every method of a nil *trace records nothing and returns nil. Each is
+// inlined and tests for nil first, so that where the compiler knows t is
+// nil, as in every check (see [mode]), nothing of it is left.
 type trace authz.Explanation
 
 func (t *trace) add(e authz.Explanation) *trace {
@@ -129,7 +144,7 @@ func (t *trace) op(kind string) *trace {
 	return t.add(authz.Explanation{Kind: kind})
 }
 
-// arrow adds arrow e walked from object id of d.
+// arrow adds arrow e walked from object id.
 func (t *trace) arrow(e *expr, id string) *trace {
 	if t == nil {
 		return nil
@@ -142,7 +157,7 @@ func (t *trace) addArrow(e *expr, id string) *trace {
 }
 
 // subjectSet adds the relationship of relation n on object id to subject
-// set set, under which its evaluation goes.
+// set set, under which the evaluation of set goes.
 func (t *trace) subjectSet(n *node, id string, set subject) *trace {
 	if t == nil {
 		return nil
@@ -188,11 +203,15 @@ func (t *trace) undefined(e *expr, obj subject) {
 	if t == nil {
 		return
 	}
+	t.addUndefined(e, obj)
+}
+
+func (t *trace) addUndefined(e *expr, obj subject) {
 	t.add(authz.Explanation{Resource: authz.Resource{Type: obj.typ, ID: obj.id}, Kind: kindUndefined, Detail: obj.typ + " has no " + e.src.(*schema.Arrow).Target})
 }
 
-// nothingToWalk notes on arrow node t that object id of d has nothing to
-// walk to.
+// nothingToWalk notes on arrow node t that the relation e.via of its
+// object is empty.
 func (t *trace) nothingToWalk(e *expr) {
 	if t == nil {
 		return
@@ -200,13 +219,27 @@ func (t *trace) nothingToWalk(e *expr) {
 	t.Detail += ": " + t.Resource.String() + " has no " + e.via.name
 }
 
-// sortedSets returns the subject sets of s, sorted, for an explanation,
-// or nil for a nil t. A check walks the subject sets of a relation, and
-// the objects of an arrow, in map order; an explanation, which must read
-// the same every time, walks them sorted. Both range over the map, and an
-// explanation takes at each turn the next of the sorted ones in place of
-// the map's, so that there is one loop, and a check pays a predicted branch
-// for it.
+// result sets t's Result to allowed and returns its arguments.
+func (t *trace) result(allowed bool, err error) (bool, error) {
+	if t != nil {
+		t.Result = allowed
+	}
+	return allowed, err
+}
+
+// note replaces t's Detail.
+func (t *trace) note(detail string) {
+	if t != nil {
+		t.Detail = detail
+	}
+}
+
+// sortedSets returns the subject sets of s, sorted, or nil for a nil t.
+// A check walks the subject sets of a relation, and the objects of an
+// arrow, in map order; an explanation, which must read the same every
+// time, walks them sorted. There is one loop for both: it ranges over the
+// map, and an explanation takes at each turn the next of its sorted ones
+// in place of the map's.
 func (t *trace) sortedSets(s *subjects) []subject {
 	if t == nil {
 		return nil
@@ -218,8 +251,8 @@ func sortSets(s *subjects) []subject {
 	return slices.SortedFunc(maps.Keys(s.sets), compareSubjects)
 }
 
-// sortedObjects returns, for an explanation's arrow, the objects that the
-// subjects of s name, sorted and each once; for a nil t it returns nil.
+// sortedObjects returns the objects that the subjects of s name, sorted
+// and each once, or nil for a nil t; see sortedSets.
 func (t *trace) sortedObjects(s *subjects) []subject {
 	if t == nil {
 		return nil
@@ -238,33 +271,4 @@ func sortObjects(s *subjects) []subject {
 
 func compareSubjects(a, b subject) int {
 	return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.id, b.id), cmp.Compare(a.rel, b.rel))
-}
-
-// result sets t's Result to allowed and returns its arguments.
-func (t *trace) result(allowed bool, err error) (bool, error) {
-	if t != nil {
-		t.Result = allowed
-	}
-	return allowed, err
-}
-
-// note replaces t's Detail.
-func (t *trace) note(detail string) {
-	if t != nil {
-		t.Detail = detail
-	}
-}
-
-// summary records on t the result of a node that is not expanded, and
-// why.
-func (t *trace) summary(allowed bool, err error, why string) {
-	switch {
-	case t == nil:
-	case err != nil:
-		t.Detail = depthDetail
-	case t.Detail == "":
-		t.Result, t.Detail = allowed, why
-	default:
-		t.Result, t.Detail = allowed, t.Detail+" "+why
-	}
 }
