@@ -343,14 +343,17 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 // malformed, after the same calls as an existing unreadable resource: the
 // existence query and the check, both on [DecoyID].
 func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
-	if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
-		return err
-	}
 	decoy, err := e.decoy(q.Resource.Type)
 	if err != nil {
 		return err
 	}
 	if e.Rows != nil {
+		// An unmapped operation spends no store call (CheckOrNotFound
+		// refuses it before any engine call too), as on the path of an
+		// existing resource.
+		if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
+			return err
+		}
 		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
 			return err
 		}
