@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -36,6 +35,10 @@ type Authorizer struct {
 	counts map[string]map[string]int
 	// revision counts writes; tokens carry it.
 	revision uint64
+
+	// store keeps the relationships on disk for an Authorizer from Open;
+	// it is nil for one from New.
+	store *store
 }
 
 var _ authz.Authorizer = (*Authorizer)(nil)
@@ -118,9 +121,7 @@ func contextErr(ctx context.Context) error {
 	return nil
 }
 
-func (a *Authorizer) token() authz.Token {
-	return authz.NewToken("mem:" + strconv.FormatUint(a.revision, 10))
-}
+func (a *Authorizer) token() authz.Token { return a.tokenAt(a.revision) }
 
 // resolve returns the node of permission (or relation) name on type typ.
 func (a *Authorizer) resolve(typ, name string) (*node, error) {

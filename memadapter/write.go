@@ -68,6 +68,9 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 			seen[r] = true
 		}
 	}
+	if a.store != nil {
+		return a.store.submit(a, &pending{kind: opWrite, touch: req.Touch, del: req.Delete})
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range req.Delete {
@@ -116,6 +119,9 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 			return authz.Token{}, err
 		}
 	}
+	if a.store != nil {
+		return a.store.submit(a, &pending{kind: opRegister, resource: req.Resource, touch: rels})
+	}
 	d := a.defs[req.Resource.Type]
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -162,6 +168,9 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	d := a.defs[req.Resource.Type]
 	if d == nil {
 		return authz.Token{}, invalidf("unknown resource type %q", req.Resource.Type)
+	}
+	if a.store != nil {
+		return a.store.submit(a, &pending{kind: opDeregister, resource: req.Resource})
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
