@@ -298,7 +298,7 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		r := authz.Relationship{
 			Resource: authz.Resource{Type: intern(parts[0]), ID: string(parts[1])},
 			Relation: intern(parts[2]),
-			Subject:  authz.Subject{Type: intern(parts[3]), ID: string(parts[4]), Relation: intern(parts[5])},
+			Subject:  subject{typ: intern(parts[3]), id: string(parts[4]), rel: intern(parts[5])}.public(),
 		}
 		sh := shape{r.Resource.Type, r.Relation, r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard()}
 		verdict, ok := verdicts[sh]
@@ -519,7 +519,7 @@ func relationshipsIn(b *bolt.Bucket, res authz.Resource) []authz.Relationship {
 		rels = append(rels, authz.Relationship{
 			Resource: res,
 			Relation: string(parts[2]),
-			Subject:  authz.Subject{Type: string(parts[3]), ID: string(parts[4]), Relation: string(parts[5])},
+			Subject:  subject{typ: string(parts[3]), id: string(parts[4]), rel: string(parts[5])}.public(),
 		})
 	}
 	return rels
