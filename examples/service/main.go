@@ -13,7 +13,7 @@
 // environment variable, change that:
 //
 //	-addr             FGAC_ADDR              listen address
-//	-db               FGAC_DB                SQLite file (default: in memory)
+//	-db               FGAC_DB                SQLite file (default: in memory); memadapter's graph goes beside it, in FILE.graph
 //	-users            FGAC_USERS             name=token,... (default: the demo users)
 //	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter
 //	-spicedb-key      FGAC_SPICEDB_KEY       SpiceDB preshared key
@@ -140,7 +140,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("service", flag.ContinueOnError)
 	addr := fs.String("addr", env("FGAC_ADDR", "127.0.0.1:8080"), "listen `address` (FGAC_ADDR)")
-	db := fs.String("db", env("FGAC_DB", ""), "SQLite database `file`; empty for an in-memory database (FGAC_DB)")
+	db := fs.String("db", env("FGAC_DB", ""), "SQLite database `file`, with memadapter's graph beside it in FILE.graph; empty for in-memory ones (FGAC_DB)")
 	users := fs.String("users", env("FGAC_USERS", demoUsers), "user bearer tokens, `name=token,...` (FGAC_USERS)")
 	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
 	key := fs.String("spicedb-key", env("FGAC_SPICEDB_KEY", ""), "SpiceDB preshared `key`; prefer FGAC_SPICEDB_KEY, flags show in ps")
@@ -408,12 +408,22 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 }
 
 // newEngine returns memadapter loaded with the schema, or, when SpiceDB is
-// configured, the SpiceDB adapter after writing the schema to SpiceDB.
+// configured, the SpiceDB adapter after writing the schema to SpiceDB. With
+// a database file, memadapter keeps its graph in a file beside it (see
+// graphPath), so that shares survive restarts; without one, in memory.
 func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, error) {
 	client := cfg.spicedbClient
 	if client == nil && cfg.spicedbEndpoint == "" {
 		s.engineName = "memadapter"
-		return memadapter.New(schemaText)
+		if cfg.dbPath == "" {
+			return memadapter.New(schemaText)
+		}
+		a, err := memadapter.Open(graphPath(cfg.dbPath), schemaText, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, a.Close)
+		return a, nil
 	}
 	s.engineName = "spicedb"
 	if client == nil {
@@ -430,6 +440,10 @@ func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, e
 	}
 	return spicedbadapter.New(client), nil
 }
+
+// graphPath returns the file of memadapter's graph for the database file
+// dbPath: service.db.graph for service.db.
+func graphPath(dbPath string) string { return dbPath + ".graph" }
 
 // dialSpiceDB connects to SpiceDB. Plain text is used only on loopback,
 // where nobody else can read the preshared key; anything else needs TLS.
@@ -475,8 +489,9 @@ func unavailableIfDone(ctx context.Context, err error) error {
 // (run "start") and then periodically while serving (run "periodic"):
 // registrations without a row are removed and rows without a registration
 // get their owner (and parent) back. With memadapter and a database file
-// this is what restores permissions after a restart; roles granted by
-// sharing live only in the graph and are not restored. While serving, it
+// the graph is in its own file (see graphPath) and survives restarts,
+// shares included; the reconciler repairs what a crash between the two
+// files left behind. While serving, it
 // removes what a failed best-effort deregistration or a share that raced a
 // delete left behind, and registers rows written to the database directly.
 // Each type's report is logged: at info level if anything differed, at

@@ -26,7 +26,15 @@ import (
 // TestMain runs one SpiceDB for the package's tests (started on first use;
 // the tests fail, never skip, if it cannot start) and checks that nothing
 // was left running.
+//
+// With FGAC_SERVICE_MAIN set, the binary is the service itself: main runs
+// with the arguments, so that tests can start, kill and restart the real
+// process (see restart_test.go).
 func TestMain(m *testing.M) {
+	if os.Getenv(serviceMainEnv) != "" {
+		main()
+		os.Exit(0)
+	}
 	code := spicedbtest.Run(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
