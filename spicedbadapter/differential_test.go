@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,11 +80,21 @@ func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 // compareGraph builds the graph of seed in memadapter and in a fresh
 // SpiceDB datastore: a random schema, random relationships, then random
 // touches and deletes and perhaps a deregistration, and compares every
-// answer.
+// answer. Graphs of even seeds use memadapter's durable engine
+// (memadapter.Open), closed and reopened after every write, so that its
+// answers come from what it loaded from disk.
 func compareGraph(t *testing.T, seed uint64, total *diffCounts) {
 	ctx := t.Context()
 	g := newDiffGraph(seed)
-	mem, err := memadapter.New(g.schema)
+	var mem *memadapter.Authorizer
+	var err error
+	path := ""
+	if seed%2 == 0 {
+		path = filepath.Join(t.TempDir(), "graph.db")
+		mem, err = memadapter.Open(path, g.schema, nil)
+	} else {
+		mem, err = memadapter.New(g.schema)
+	}
 	if err != nil {
 		t.Fatalf("seed %d: memadapter rejects a schema SpiceDB is meant to accept: %v\n%s", seed, err, g.schema)
 	}
@@ -92,7 +103,8 @@ func compareGraph(t *testing.T, seed uint64, total *diffCounts) {
 		t.Fatalf("seed %d: SpiceDB rejects the schema that memadapter accepts: %v\n%s", seed, err, g.schema)
 	}
 	sp := spicedbadapter.New(c, spicedbadapter.WithBulkChunkSize(1_000))
-	d := &diffRun{t: t, seed: seed, g: g, mem: mem, sp: sp, total: total}
+	d := &diffRun{t: t, seed: seed, g: g, mem: mem, path: path, sp: sp, total: total}
+	t.Cleanup(func() { d.mem.Close() })
 
 	d.write(ctx, "initial write", authz.WriteRequest{Touch: g.initial()})
 	touch, del := g.changes()
@@ -110,6 +122,7 @@ type diffRun struct {
 	seed  uint64
 	g     *diffGraph
 	mem   *memadapter.Authorizer
+	path  string // the file of a durable mem, or empty
 	sp    *spicedbadapter.Adapter
 	tok   authz.Token // of the last write to SpiceDB
 	total *diffCounts
@@ -125,6 +138,23 @@ func (d *diffRun) write(ctx context.Context, what string, req authz.WriteRequest
 	}
 	d.tok = tok
 	d.g.apply(req)
+	d.reopen()
+}
+
+// reopen closes and reopens a durable mem.
+func (d *diffRun) reopen() {
+	d.t.Helper()
+	if d.path == "" {
+		return
+	}
+	if err := d.mem.Close(); err != nil {
+		d.t.Fatalf("seed %d: Close: %v", d.seed, err)
+	}
+	mem, err := memadapter.Open(d.path, d.g.schema, nil)
+	if err != nil {
+		d.t.Fatalf("seed %d: reopen: %v", d.seed, err)
+	}
+	d.mem = mem
 }
 
 // deregister removes every relationship of r from both engines.
@@ -137,6 +167,7 @@ func (d *diffRun) deregister(ctx context.Context, r authz.Resource) {
 	}
 	d.tok = tok
 	d.g.deregister(r)
+	d.reopen()
 }
 
 // compare asks both engines every check and lookup of the graph,
