@@ -6,6 +6,18 @@
 // whole [authz.Authorizer] port. Every read sees every acknowledged write,
 // so consistency requirements and tokens are accepted and need nothing.
 //
+// # Durability
+//
+// [New] keeps relationships in memory only, for tests. [Open] keeps them
+// in a file as well (a bbolt database: go.etcd.io/bbolt, etcd's embedded
+// store): a write is acknowledged only once it is committed and fsynced,
+// concurrent writers share one commit and fsync (group commit), and reads
+// are still answered from memory, waiting for nothing but the in-memory
+// apply of a committed batch. Opening loads the file and validates every
+// relationship against the schema given; [Authorizer.Backup] copies a
+// consistent state while the engine serves; [Authorizer.Close] releases
+// the file. The engine starts no goroutines.
+//
 // # Evaluation
 //
 // Checks follow SpiceDB's dispatch (v1.56, internal/graph/check.go):
