@@ -2,8 +2,10 @@ package memadapter_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,4 +142,130 @@ func allRelationships(tb testing.TB, a *memadapter.Authorizer) []authz.Relations
 		}
 	}
 	return out
+}
+
+// BenchmarkCheckUnderWriter measures BenchmarkCheckDirect's check on the
+// 100,000-task graph alone, with one goroutine writing continuously to the
+// in-memory engine (a grant and a revoke at a time), and on a durable
+// engine holding the same graph, alone and with one continuous writer.
+// The writer/alone ratio of each engine is the cost readers pay for a
+// writer.
+func BenchmarkCheckUnderWriter(b *testing.B) {
+	req := authz.CheckRequest{
+		Subject:    authz.Subject{Type: "user", ID: "task-owner-042-0421"},
+		Resource:   authz.Resource{Type: "task", ID: "t042-0421"},
+		Permission: "read",
+	}
+	mem := benchAuthorizer(b)
+	durable, err := memadapter.Open(filepath.Join(b.TempDir(), "graph.db"), benchSchema, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer durable.Close()
+	rels := allRelationships(b, mem)
+	for i := 0; i < len(rels); i += 10_000 {
+		if _, err := durable.Write(context.Background(), authz.WriteRequest{Touch: rels[i:min(i+10_000, len(rels))]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, engine := range []struct {
+		name string
+		a    *memadapter.Authorizer
+	}{{"memory", mem}, {"durable", durable}} {
+		for _, writer := range []bool{false, true} {
+			name := engine.name + "/alone"
+			if writer {
+				name = engine.name + "/writer"
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				if writer {
+					wg.Go(func() { writeContinuously(ctx, b, engine.a, stop) })
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if d, _ := engine.a.Check(ctx, req); !d.Allowed() {
+						b.Fatal("denied")
+					}
+				}
+				close(stop)
+				wg.Wait()
+			})
+		}
+	}
+}
+
+// writeContinuously grants and revokes a viewer until stop is closed.
+func writeContinuously(ctx context.Context, b *testing.B, a *memadapter.Authorizer, stop chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		g := authz.GrantRequest{Relationship: authz.Relationship{
+			Resource: authz.Resource{Type: "task", ID: fmt.Sprintf("t%03d-%04d", i%benchAgents, i%benchTasksPerAgent)},
+			Relation: "viewer",
+			Subject:  authz.Subject{Type: "user", ID: "writer"},
+		}}
+		if _, err := a.Grant(ctx, g); err != nil {
+			b.Error(err)
+			return
+		}
+		if _, err := a.Revoke(ctx, g); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+// heapMax caps the sizes BenchmarkHeapPerRelationship builds; pass
+// -heap.max=10000000 for the 3M and 10M rows (several GB of memory).
+var heapMax = flag.Int("heap.max", 1_000_000, "largest graph, in relationships, that BenchmarkHeapPerRelationship builds")
+
+// BenchmarkHeapPerRelationship loads graphs of tasks with a parent, an
+// owner and a viewer each (users and agents drawn from pools of 10,000 and
+// 1,000) into the in-memory engine and reports the live heap per
+// relationship after a GC, and the load rate.
+func BenchmarkHeapPerRelationship(b *testing.B) {
+	for _, n := range []int{300_000, 1_000_000, 3_000_000, 10_000_000} {
+		if n > *heapMax {
+			continue
+		}
+		b.Run(fmt.Sprintf("rels=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				a, err := memadapter.New(benchSchema)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				batch := make([]authz.Relationship, 0, 3_000)
+				for i := range n / 3 {
+					task := authz.Resource{Type: "task", ID: fmt.Sprintf("task-%08d", i)}
+					batch = append(batch,
+						authz.Relationship{Resource: task, Relation: "parent", Subject: authz.Subject{Type: "agent", ID: fmt.Sprintf("agent-%04d", i%1000)}},
+						authz.Relationship{Resource: task, Relation: "owner", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("user-%05d", i%10_000)}},
+						authz.Relationship{Resource: task, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("user-%05d", (i*7)%10_000)}},
+					)
+					if len(batch) == cap(batch) || i == n/3-1 {
+						if _, err := a.Write(context.Background(), authz.WriteRequest{Touch: batch}); err != nil {
+							b.Fatal(err)
+						}
+						batch = batch[:0]
+					}
+				}
+				elapsed := time.Since(start)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/rel")
+				b.ReportMetric(float64(n)/elapsed.Seconds(), "rels/s")
+				runtime.KeepAlive(a)
+			}
+		})
+	}
 }
