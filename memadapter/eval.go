@@ -166,14 +166,14 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	if s == nil && t == nil {
 		return false, nil
 	}
-	_, ok := s.allOf()[ev.sub]
+	ok := s.has(ev.sub)
 	t.relationship(n, id, &ev.sub, ok)
 	if ok {
 		return true, nil
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		_, ok := s.allOf()[wildcard]
+		ok := s.has(wildcard)
 		t.relationship(n, id, &wildcard, ok)
 		if ok {
 			return true, nil
@@ -266,7 +266,7 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	all, found := true, false
 	var firstErr error
 	order := t.sortedObjects(s) // nil for a check; see trace.sortedSets
-	for obj := range s.all {
+	for _, obj := range s.all.members() {
 		if order != nil {
 			if len(order) == 0 {
 				break // an explanation walks to each object once
@@ -293,12 +293,4 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 		found = all
 	}
 	return t.result(found && firstErr == nil, firstErr)
-}
-
-// allOf returns the subjects of s, or nil for a nil s.
-func (s *subjects) allOf() map[subject]struct{} {
-	if s == nil {
-		return nil
-	}
-	return s.all
 }

@@ -261,8 +261,8 @@ func (t *trace) sortedObjects(s *subjects) []subject {
 }
 
 func sortObjects(s *subjects) []subject {
-	objs := make([]subject, 0, len(s.all))
-	for obj := range s.all {
+	objs := make([]subject, 0, s.all.size())
+	for _, obj := range s.all.members() {
 		objs = append(objs, subject{typ: obj.typ, id: obj.id})
 	}
 	slices.SortFunc(objs, compareSubjects)

@@ -152,19 +152,19 @@ func (a *Authorizer) nodeCandidates(n *node, sub subject, vals map[*node]idSet) 
 	if self {
 		set[sub.id] = struct{}{}
 	}
-	for v := range a.rev[revKey{subjTyp: sub.typ, subjID: sub.id, typ: n.def.name, rel: n.name}] {
+	for _, v := range a.rev[revKey{subjTyp: sub.typ, subjID: sub.id, typ: n.def.name, rel: n.name}].members() {
 		if v.subjRel == sub.rel {
 			set[v.id] = struct{}{}
 		}
 	}
 	if sub.rel == "" && n.wildcards[sub.typ] {
-		for v := range a.rev[revKey{subjTyp: sub.typ, subjID: authz.WildcardID, typ: n.def.name, rel: n.name}] {
+		for _, v := range a.rev[revKey{subjTyp: sub.typ, subjID: authz.WildcardID, typ: n.def.name, rel: n.name}].members() {
 			set[v.id] = struct{}{}
 		}
 	}
 	for _, target := range n.subjectSets {
 		for g := range vals[target] {
-			for v := range a.rev[revKey{subjTyp: target.def.name, subjID: g, typ: n.def.name, rel: n.name}] {
+			for _, v := range a.rev[revKey{subjTyp: target.def.name, subjID: g, typ: n.def.name, rel: n.name}].members() {
 				if v.subjRel == target.name {
 					set[v.id] = struct{}{}
 				}
@@ -212,13 +212,13 @@ func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals ma
 		size := 0
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
-				size += len(a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}])
+				size += a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}].size()
 			}
 		}
 		set := make(idSet, size)
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
-				for v := range a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}] {
+				for _, v := range a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}].members() {
 					set[v.id] = struct{}{}
 				}
 			}

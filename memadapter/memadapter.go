@@ -29,7 +29,7 @@ type Authorizer struct {
 	edges map[objRel]*subjects
 	// rev maps a subject object, resource type and relation to the
 	// resources related to it, for lookups.
-	rev map[revKey]map[revVal]struct{}
+	rev map[revKey]*smallSet[revVal]
 	// counts maps a resource type and id to the number of relationships
 	// in which it is the resource, for Enumerate.
 	counts map[string]map[string]int
@@ -60,7 +60,7 @@ func (s subject) public() authz.Subject {
 
 // subjects are the subjects of one resource and relation.
 type subjects struct {
-	all map[subject]struct{}
+	all smallSet[subject]
 	// sets are the subject sets among all, with the node of their
 	// relation.
 	sets map[subject]*node
@@ -89,7 +89,7 @@ func New(schemaText string) (*Authorizer, error) {
 		defs:   defs,
 		nodes:  nodes,
 		edges:  make(map[objRel]*subjects),
-		rev:    make(map[revKey]map[revVal]struct{}),
+		rev:    make(map[revKey]*smallSet[revVal]),
 		counts: make(map[string]map[string]int),
 	}, nil
 }
@@ -232,7 +232,7 @@ func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relations
 			continue
 		}
 		start := len(rels)
-		for sub := range s.all {
+		for _, sub := range s.all.members() {
 			rels = append(rels, authz.Relationship{
 				Resource: authz.Resource{Type: d.name, ID: id},
 				Relation: n.name,

@@ -188,13 +188,12 @@ func (a *Authorizer) touch(r authz.Relationship) {
 	sub := subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation}
 	s := a.edges[key]
 	if s == nil {
-		s = &subjects{all: make(map[subject]struct{}, 1)}
+		s = &subjects{}
 		a.edges[key] = s
 	}
-	if _, ok := s.all[sub]; ok {
+	if !s.all.add(sub) {
 		return
 	}
-	s.all[sub] = struct{}{}
 	if sub.rel != "" {
 		if s.sets == nil {
 			s.sets = make(map[subject]*node)
@@ -204,10 +203,10 @@ func (a *Authorizer) touch(r authz.Relationship) {
 	rk := revKey{subjTyp: sub.typ, subjID: sub.id, typ: key.typ, rel: key.rel}
 	rv := a.rev[rk]
 	if rv == nil {
-		rv = make(map[revVal]struct{}, 1)
+		rv = &smallSet[revVal]{}
 		a.rev[rk] = rv
 	}
-	rv[revVal{id: key.id, subjRel: sub.rel}] = struct{}{}
+	rv.add(revVal{id: key.id, subjRel: sub.rel})
 	ids := a.counts[key.typ]
 	if ids == nil {
 		ids = make(map[string]int)
@@ -224,18 +223,19 @@ func (a *Authorizer) remove(r authz.Relationship) {
 	if s == nil {
 		return
 	}
-	if _, ok := s.all[sub]; !ok {
+	if !s.all.remove(sub) {
 		return
 	}
-	delete(s.all, sub)
 	delete(s.sets, sub)
-	if len(s.all) == 0 {
+	if s.all.size() == 0 {
 		delete(a.edges, key)
 	}
 	rk := revKey{subjTyp: sub.typ, subjID: sub.id, typ: key.typ, rel: key.rel}
-	delete(a.rev[rk], revVal{id: key.id, subjRel: sub.rel})
-	if len(a.rev[rk]) == 0 {
-		delete(a.rev, rk)
+	if rv := a.rev[rk]; rv != nil {
+		rv.remove(revVal{id: key.id, subjRel: sub.rel})
+		if rv.size() == 0 {
+			delete(a.rev, rk)
+		}
 	}
 	ids := a.counts[key.typ]
 	if ids[key.id]--; ids[key.id] == 0 {
