@@ -32,8 +32,11 @@ const memoAfter = 64
 // takes a *trace, records in it what it decided, and hands the steps below
 // the node it recorded (see [trace]). A check passes nil.
 type evaluator struct {
-	a      *Authorizer
-	sub    subject
+	a   *Authorizer
+	sub subject
+	// target and wildcard are sub and the wildcard of its type in the
+	// graph, zero if no relationship names them.
+	target, wildcard target
 	visits int
 	memo   map[objRel]memoEntry
 
@@ -41,6 +44,16 @@ type evaluator struct {
 	// has expanded, and how many more it may expand.
 	expanded map[objRel]bool
 	budget   int
+}
+
+// newEvaluator returns the evaluator of checks for sub; the caller holds
+// the read lock.
+func (a *Authorizer) newEvaluator(sub subject) evaluator {
+	ev := evaluator{a: a, sub: sub, target: a.targetOf(sub)}
+	if sub.rel == "" {
+		ev.wildcard = target{obj: a.g.lookup(a.defs[sub.typ], authz.WildcardID)}
+	}
+	return ev
 }
 
 // memoEntry is what is known of one node on one object. An answer found
@@ -162,32 +175,37 @@ func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err e
 // wildcard of its type, then each subject set.
 func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
 	t = traced[M](t)
-	s := ev.a.edges[objRel{typ: n.def.name, id: id, rel: n.name}]
-	if s == nil && t == nil {
+	obj := ev.a.g.lookup(n.def, id)
+	if obj == 0 && t == nil {
 		return false, nil
 	}
-	ok := s.has(ev.sub)
+	k := keyOf(obj, n.id)
+	s := ev.a.g.out[k]
+	ok := ev.target.obj != 0 && s.has(ev.target)
 	t.relationship(n, id, &ev.sub, ok)
 	if ok {
 		return true, nil
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		ok := s.has(wildcard)
+		ok := ev.wildcard.obj != 0 && s.has(ev.wildcard)
 		t.relationship(n, id, &wildcard, ok)
 		if ok {
 			return true, nil
 		}
 	}
-	if s == nil {
+	if obj == 0 || n.subjectSets == nil {
 		return false, nil
 	}
+	sets := ev.a.g.sets[k]
 	var firstErr error
-	order := t.sortedSets(s) // nil for a check; see trace.sortedSets
-	for set, target := range s.sets {
+	order := t.sortedSets(ev.a, &sets) // nil for a check; see trace.sortedSets
+	for i := range sets.size() {
+		set := ev.a.subjectOf(sets.at(i))
+		target := ev.a.byID[sets.at(i).rel]
 		if order != nil {
 			set, order = order[0], order[1:]
-			target = s.sets[set]
+			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
 		}
 		c := t.subjectSet(n, id, set)
 		allowed, err := c.result(eval[M](ev, target, set.id, depth+1, c))
@@ -258,15 +276,19 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 // to have the target and every target to allow.
 func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
 	t = traced[M](t).arrow(e, id)
-	s := ev.a.edges[objRel{typ: e.via.def.name, id: id, rel: e.via.name}]
-	if s == nil {
+	var s set1[target]
+	if o := ev.a.g.lookup(e.via.def, id); o != 0 {
+		s = ev.a.g.out[keyOf(o, e.via.id)]
+	}
+	if s.size() == 0 {
 		t.nothingToWalk(e)
 		return false, nil
 	}
 	all, found := true, false
 	var firstErr error
-	order := t.sortedObjects(s) // nil for a check; see trace.sortedSets
-	for _, obj := range s.all.members() {
+	order := t.sortedObjects(ev.a, &s) // nil for a check; see trace.sortedSets
+	for i := range s.size() {
+		obj := ev.a.subjectOf(s.at(i))
 		if order != nil {
 			if len(order) == 0 {
 				break // an explanation walks to each object once

@@ -23,16 +23,13 @@ type Authorizer struct {
 	defs   map[string]*definition
 	nodes  map[nodeKey]*node
 
-	// mu guards the relationships (edges, rev, counts) and revision.
+	// byID are the nodes by nodeID.
+	byID []*node
+
+	// mu guards the relationships (g) and revision.
 	mu sync.RWMutex
-	// edges maps a resource and relation to its subjects.
-	edges map[objRel]*subjects
-	// rev maps a subject object, resource type and relation to the
-	// resources related to it, for lookups.
-	rev map[revKey]*smallSet[revVal]
-	// counts maps a resource type and id to the number of relationships
-	// in which it is the resource, for Enumerate.
-	counts map[string]map[string]int
+	// g holds the relationships; see index.go.
+	g graph
 	// revision counts writes; tokens carry it.
 	revision uint64
 
@@ -58,20 +55,6 @@ func (s subject) public() authz.Subject {
 	return authz.Subject{Type: s.typ, ID: s.id, Relation: s.rel}
 }
 
-// subjects are the subjects of one resource and relation.
-type subjects struct {
-	all smallSet[subject]
-	// sets are the subject sets among all, with the node of their
-	// relation.
-	sets map[subject]*node
-}
-
-// revKey is a subject object, a resource type and a relation.
-type revKey struct{ subjTyp, subjID, typ, rel string }
-
-// revVal is a resource id and the subject relation of the relationship.
-type revVal struct{ id, subjRel string }
-
 // New parses schemaText with [schema.Parse] and returns an Authorizer with
 // no relationships. A schema error is returned as is (an [*schema.Error]);
 // an empty schema is an error matching [authz.ErrInvalidRequest].
@@ -84,13 +67,16 @@ func New(schemaText string) (*Authorizer, error) {
 		return nil, err
 	}
 	defs, nodes := compile(s)
+	byID := numberNodes(s, defs)
+	if len(byID) > 1<<16 {
+		return nil, invalidf("schema has %d relations and permissions, more than %d", len(byID)-1, 1<<16-1)
+	}
 	return &Authorizer{
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
-		edges:  make(map[objRel]*subjects),
-		rev:    make(map[revKey]*smallSet[revVal]),
-		counts: make(map[string]map[string]int),
+		byID:   byID,
+		g:      newGraph(),
 	}, nil
 }
 
@@ -176,7 +162,7 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := evaluator{a: a, sub: sub}
+	ev := a.newEvaluator(sub)
 	allowed, err := ev.node(n, req.Resource.ID, 0)
 	if err != nil || !allowed {
 		return authz.Deny(), err
@@ -226,17 +212,18 @@ func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadReques
 // caller holds the lock.
 func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
 	var rels []authz.Relationship
+	obj := a.g.lookup(d, id)
+	if obj == 0 {
+		return nil
+	}
 	for _, n := range d.relations {
-		s := a.edges[objRel{typ: d.name, id: id, rel: n.name}]
-		if s == nil {
-			continue
-		}
+		ts := a.g.out[keyOf(obj, n.id)]
 		start := len(rels)
-		for _, sub := range s.all.members() {
+		for i := range ts.size() {
 			rels = append(rels, authz.Relationship{
 				Resource: authz.Resource{Type: d.name, ID: id},
 				Relation: n.name,
-				Subject:  sub.public(),
+				Subject:  a.subjectOf(ts.at(i)).public(),
 			})
 		}
 		slices.SortFunc(rels[start:], func(x, y authz.Relationship) int {
@@ -259,7 +246,8 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 	if err := authz.ValidateType(req.ResourceType); err != nil {
 		return authz.EnumerateResult{}, wrap(err)
 	}
-	if a.defs[req.ResourceType] == nil {
+	d := a.defs[req.ResourceType]
+	if d == nil {
 		return authz.EnumerateResult{}, invalidf("unknown resource type %q", req.ResourceType)
 	}
 	limit, err := pageLimit(req.Limit, DefaultEnumerateLimit)
@@ -270,10 +258,10 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 		return authz.EnumerateResult{}, invalidf("malformed enumerate cursor")
 	}
 	a.mu.RLock()
-	ids := make([]string, 0, len(a.counts[req.ResourceType]))
-	for id := range a.counts[req.ResourceType] {
-		if id > req.Cursor {
-			ids = append(ids, id)
+	var ids []string
+	for o, od := range a.g.defs {
+		if od == d && a.g.outDeg[o] > 0 && a.g.names[o] > req.Cursor {
+			ids = append(ids, a.g.names[o])
 		}
 	}
 	a.mu.RUnlock()
