@@ -37,8 +37,8 @@ type evaluator struct {
 	// target and wildcard are sub and the wildcard of its type in the
 	// graph, zero if no relationship names them.
 	target, wildcard target
-	visits int
-	memo   map[objRel]memoEntry
+	visits           int
+	memo             map[objRel]memoEntry
 
 	// expanded and budget are an explanation's: the recursive nodes it
 	// has expanded, and how many more it may expand.
