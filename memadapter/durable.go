@@ -272,48 +272,66 @@ func isEmpty(tx *bolt.Tx) bool {
 // loadRelationships adds every relationship of bucket b to a's indexes,
 // validating each against a's schema.
 func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
-	// Names (types, relations) are few: intern them. Validation depends
-	// only on the shape of a relationship, so it runs once per shape.
-	names := map[string]string{}
-	intern := func(b []byte) string {
-		if n, ok := names[string(b)]; ok {
-			return n
-		}
-		n := string(b)
-		names[n] = n
-		return n
-	}
+	// The keys are sorted by resource, so consecutive keys mostly share
+	// theirs; an id is copied out of the file only for a new object.
+	// Validation depends only on the shape of a relationship (its nodes
+	// and subject type), so it runs once per shape.
 	type shape struct {
-		typ, rel, subjTyp, subjRel string
-		wildcard                   bool
+		n        *node
+		sd       *definition
+		srel     *node
+		wildcard bool
 	}
 	verdicts := map[shape]error{}
 	stranded := map[string]int{}
 	var parts [6][]byte
+	var (
+		res      objID
+		resDef   *definition
+		resBytes []byte
+	)
 	c := b.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if !splitKey(k, &parts) {
 			return s.corruptf("malformed relationship key")
 		}
-		r := authz.Relationship{
-			Resource: authz.Resource{Type: intern(parts[0]), ID: string(parts[1])},
-			Relation: intern(parts[2]),
-			Subject:  subject{typ: intern(parts[3]), id: string(parts[4]), rel: intern(parts[5])}.public(),
+		d, sd := a.defs[string(parts[0])], a.defs[string(parts[3])]
+		var n, srel *node
+		if d != nil {
+			n = d.nodes[string(parts[2])]
 		}
-		sh := shape{r.Resource.Type, r.Relation, r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard()}
+		if sd != nil && len(parts[5]) > 0 {
+			srel = sd.nodes[string(parts[5])]
+		}
+		wildcard := string(parts[4]) == authz.WildcardID && len(parts[5]) == 0
+		sh := shape{n: n, sd: sd, srel: srel, wildcard: wildcard}
 		verdict, ok := verdicts[sh]
-		if !ok {
+		if !ok || n == nil || sd == nil || (srel == nil && len(parts[5]) > 0) {
+			r := authz.Relationship{
+				Resource: authz.Resource{Type: string(parts[0]), ID: string(parts[1])},
+				Relation: string(parts[2]),
+				Subject:  subject{typ: string(parts[3]), id: string(parts[4]), rel: string(parts[5])}.public(),
+			}
 			verdict = a.validateShape(r)
-			verdicts[sh] = verdict
+			if verdict == nil {
+				verdicts[sh] = nil
+			}
 		}
 		if verdict != nil {
 			stranded[verdict.Error()]++
 			continue
 		}
-		if err := r.Validate(); err != nil {
-			return s.corruptf("stored relationship of relation %q of %q: %v", r.Relation, r.Resource.Type, err)
+		if !authz.ValidID(unsafeString(parts[1])) || !wildcard && !authz.ValidID(unsafeString(parts[4])) {
+			return s.corruptf("malformed id in a relationship of relation %q of %q", n.name, d.name)
 		}
-		a.touch(r)
+		if res == 0 || d != resDef || !bytes.Equal(parts[1], resBytes) {
+			res, resDef, resBytes = a.g.objectBytes(d, parts[1]), d, parts[1]
+		}
+		t := target{obj: a.g.objectBytes(sd, parts[4])}
+		if srel != nil {
+			t.rel = srel.id
+		}
+		a.g.link(res, n, t)
 	}
 	if len(stranded) == 0 {
 		return nil

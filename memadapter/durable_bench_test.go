@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,8 +71,9 @@ func benchWrites(b *testing.B, a *memadapter.Authorizer, writers int) {
 }
 
 // BenchmarkOpen measures loading the 100,000-task graph (200,100
-// relationships): from a file with Open, and into memory with one Write per
-// agent. It reports relationships per second.
+// relationships): from a file with Open, and into memory with writes of
+// 10,000. It reports relationships per second of wall-clock and of CPU
+// time.
 func BenchmarkOpen(b *testing.B) {
 	src := benchAuthorizer(b)
 	rels := allRelationships(b, src)
@@ -88,7 +90,7 @@ func BenchmarkOpen(b *testing.B) {
 	a.Close()
 	b.Run("file", func(b *testing.B) {
 		b.ReportAllocs()
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		for b.Loop() {
 			a, err := memadapter.Open(path, benchSchema, nil)
 			if err != nil {
@@ -97,10 +99,11 @@ func BenchmarkOpen(b *testing.B) {
 			a.Close()
 		}
 		b.ReportMetric(float64(len(rels)*b.N)/time.Since(start).Seconds(), "rels/s")
+		b.ReportMetric(float64(len(rels)*b.N)/(cpuTime()-cpu).Seconds(), "rels/cpu-s")
 	})
 	b.Run("memory", func(b *testing.B) {
 		b.ReportAllocs()
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		for b.Loop() {
 			a, err := memadapter.New(benchSchema)
 			if err != nil {
@@ -113,7 +116,19 @@ func BenchmarkOpen(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(len(rels)*b.N)/time.Since(start).Seconds(), "rels/s")
+		b.ReportMetric(float64(len(rels)*b.N)/(cpuTime()-cpu).Seconds(), "rels/cpu-s")
 	})
+}
+
+// cpuTime returns the CPU time the process has used, all threads (the
+// garbage collector's included). On a shared machine it measures the work
+// where wall-clock time measures the neighbours too.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // allRelationships returns every relationship of a.
@@ -228,7 +243,8 @@ var heapMax = flag.Int("heap.max", 1_000_000, "largest graph, in relationships, 
 // BenchmarkHeapPerRelationship loads graphs of tasks with a parent, an
 // owner and a viewer each (users and agents drawn from pools of 10,000 and
 // 1,000) into the in-memory engine and reports the live heap per
-// relationship after a GC, and the load rate.
+// relationship after a GC, and the load rate (the time of the writes,
+// without making the relationships).
 func BenchmarkHeapPerRelationship(b *testing.B) {
 	for _, n := range []int{300_000, 1_000_000, 3_000_000, 10_000_000} {
 		if n > *heapMax {
@@ -243,7 +259,8 @@ func BenchmarkHeapPerRelationship(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				start := time.Now()
+				var elapsed time.Duration
+				cpu := cpuTime()
 				batch := make([]authz.Relationship, 0, 3_000)
 				for i := range n / 3 {
 					task := authz.Resource{Type: "task", ID: fmt.Sprintf("task-%08d", i)}
@@ -253,17 +270,20 @@ func BenchmarkHeapPerRelationship(b *testing.B) {
 						authz.Relationship{Resource: task, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("user-%05d", (i*7)%10_000)}},
 					)
 					if len(batch) == cap(batch) || i == n/3-1 {
+						start := time.Now()
 						if _, err := a.Write(context.Background(), authz.WriteRequest{Touch: batch}); err != nil {
 							b.Fatal(err)
 						}
+						elapsed += time.Since(start)
 						batch = batch[:0]
 					}
 				}
-				elapsed := time.Since(start)
+				cpu = cpuTime() - cpu
 				runtime.GC()
 				runtime.ReadMemStats(&after)
 				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/rel")
 				b.ReportMetric(float64(n)/elapsed.Seconds(), "rels/s")
+				b.ReportMetric(float64(n)/cpu.Seconds(), "rels/cpu-s")
 				runtime.KeepAlive(a)
 			}
 		})

@@ -1,6 +1,8 @@
 package memadapter
 
 import (
+	"unsafe"
+
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/schema"
 )
@@ -114,10 +116,14 @@ func (g *graph) lookup(d *definition, id string) objID {
 // object returns the objID of object id of d, numbering it if it is new;
 // a new object has no references until the caller adds one.
 func (g *graph) object(d *definition, id string) objID {
-	k := objKey{id: id, def: d}
-	if o, ok := g.objects[k]; ok {
+	if o, ok := g.objects[objKey{id: id, def: d}]; ok {
 		return o
 	}
+	return g.newObject(d, id)
+}
+
+// newObject numbers object id of d, which has no number.
+func (g *graph) newObject(d *definition, id string) objID {
 	var o objID
 	if n := len(g.free); n > 0 {
 		o, g.free = g.free[n-1], g.free[:n-1]
@@ -129,9 +135,22 @@ func (g *graph) object(d *definition, id string) objID {
 		g.refs = append(g.refs, 0)
 		g.outDeg = append(g.outDeg, 0)
 	}
-	g.objects[k] = o
+	g.objects[objKey{id: id, def: d}] = o
 	return o
 }
+
+// objectBytes is object for an id in bytes, which it copies only for a new
+// object.
+func (g *graph) objectBytes(d *definition, id []byte) objID {
+	if o, ok := g.objects[objKey{id: unsafeString(id), def: d}]; ok {
+		return o
+	}
+	return g.newObject(d, string(id))
+}
+
+// unsafeString returns b as a string without copying it, for a map lookup
+// or a check that does not keep the string.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // release frees o if nothing names it.
 func (g *graph) release(o objID) {
@@ -178,28 +197,37 @@ func (a *Authorizer) touch(r authz.Relationship) {
 	if r.Subject.Relation != "" {
 		t.rel = sd.nodes[r.Subject.Relation].id
 	}
-	k := keyOf(res, n.id)
-	ts := g.out[k]
-	if !ts.add(t, outIndexAfter) {
+	if !g.link(res, n, t) {
 		g.release(res)
 		if sub != res {
 			g.release(sub)
 		}
-		return
+	}
+}
+
+// link adds the relationship of relation n of res to t, reporting whether
+// it was missing.
+func (g *graph) link(res objID, n *node, t target) bool {
+	k := keyOf(res, n.id)
+	ts := g.out[k]
+	if !ts.add(t, outIndexAfter) {
+		return false
 	}
 	g.out[k] = ts
 	if t.rel != 0 {
 		sets := g.sets[k]
-		sets.add(t, outIndexAfter)
+		sets.insert(t, outIndexAfter)
 		g.sets[k] = sets
 	}
-	ik := keyOf(sub, n.id)
+	// The relationship is new, so its reverse entry is too.
+	ik := keyOf(t.obj, n.id)
 	srcs := g.in[ik]
-	srcs.add(source{obj: res, subjRel: t.rel}, inIndexAfter)
+	srcs.insert(source{obj: res, subjRel: t.rel}, inIndexAfter)
 	g.in[ik] = srcs
 	g.refs[res]++
-	g.refs[sub]++
+	g.refs[t.obj]++
 	g.outDeg[res]++
+	return true
 }
 
 // remove deletes r if it is present; the caller holds the write lock.
@@ -309,6 +337,20 @@ func (s *set1[T]) add(v T, indexAfter int) bool {
 	return true
 }
 
+// insert adds v, which must be missing, without looking for it first.
+func (s *set1[T]) insert(v T, indexAfter int) {
+	var zero T
+	switch {
+	case s.many != nil:
+		s.many.insert(v, indexAfter)
+	case s.one == zero:
+		s.one = v
+	default:
+		s.many = &smallSet[T]{items: []T{s.one, v}}
+		s.one = zero
+	}
+}
+
 // remove removes v, reporting whether it was a member.
 func (s *set1[T]) remove(v T) bool {
 	var zero T
@@ -357,6 +399,12 @@ func (s *smallSet[T]) add(v T, indexAfter int) bool {
 	if s.has(v) {
 		return false
 	}
+	s.insert(v, indexAfter)
+	return true
+}
+
+// insert adds v, which must be missing, without looking for it first.
+func (s *smallSet[T]) insert(v T, indexAfter int) {
 	s.items = append(s.items, v)
 	switch {
 	case s.index != nil:
@@ -367,7 +415,6 @@ func (s *smallSet[T]) add(v T, indexAfter int) bool {
 			s.index[x] = int32(i)
 		}
 	}
-	return true
 }
 
 // remove removes v, reporting whether it was a member. The last member
