@@ -34,9 +34,16 @@ const memoAfter = 64
 type evaluator struct {
 	a   *Authorizer
 	sub subject
-	// target and wildcard are sub and the wildcard of its type in the
-	// graph, zero if no relationship names them.
+	// target is sub in the graph, zero if no relationship names it;
+	// wildcard is the wildcard of its type, looked up when first needed
+	// (wildcardKnown).
 	target, wildcard target
+	wildcardKnown    bool
+	// lastDef, lastID and lastObj remember the object last looked up: a
+	// permission's branches look up the same object one after another.
+	lastDef *definition
+	lastID  string
+	lastObj objID
 	visits           int
 	memo             map[objRel]memoEntry
 
@@ -49,11 +56,25 @@ type evaluator struct {
 // newEvaluator returns the evaluator of checks for sub; the caller holds
 // the read lock.
 func (a *Authorizer) newEvaluator(sub subject) evaluator {
-	ev := evaluator{a: a, sub: sub, target: a.targetOf(sub)}
-	if sub.rel == "" {
-		ev.wildcard = target{obj: a.g.lookup(a.defs[sub.typ], authz.WildcardID)}
+	return evaluator{a: a, sub: sub, target: a.targetOf(sub)}
+}
+
+// object returns the objID of object id of d, or 0.
+func (ev *evaluator) object(d *definition, id string) objID {
+	if d != ev.lastDef || id != ev.lastID {
+		ev.lastDef, ev.lastID, ev.lastObj = d, id, ev.a.g.lookup(d, id)
 	}
-	return ev
+	return ev.lastObj
+}
+
+// wildcardTarget returns the wildcard of the subject's type in the graph,
+// zero if no relationship names it.
+func (ev *evaluator) wildcardTarget() target {
+	if !ev.wildcardKnown {
+		ev.wildcard = target{obj: ev.a.g.lookup(ev.a.defs[ev.sub.typ], authz.WildcardID)}
+		ev.wildcardKnown = true
+	}
+	return ev.wildcard
 }
 
 // memoEntry is what is known of one node on one object. An answer found
@@ -175,7 +196,7 @@ func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err e
 // wildcard of its type, then each subject set.
 func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
 	t = traced[M](t)
-	obj := ev.a.g.lookup(n.def, id)
+	obj := ev.object(n.def, id)
 	if obj == 0 && t == nil {
 		return false, nil
 	}
@@ -188,7 +209,8 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		ok := ev.wildcard.obj != 0 && s.has(ev.wildcard)
+		w := ev.wildcardTarget()
+		ok := w.obj != 0 && s.has(w)
 		t.relationship(n, id, &wildcard, ok)
 		if ok {
 			return true, nil
@@ -277,7 +299,7 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
 	t = traced[M](t).arrow(e, id)
 	var s set1[target]
-	if o := ev.a.g.lookup(e.via.def, id); o != 0 {
+	if o := ev.object(e.via.def, id); o != 0 {
 		s = ev.a.g.out[keyOf(o, e.via.id)]
 	}
 	if s.size() == 0 {
