@@ -44,8 +44,8 @@ type evaluator struct {
 	lastDef *definition
 	lastID  string
 	lastObj objID
-	visits           int
-	memo             map[objRel]memoEntry
+	visits  int
+	memo    map[objRel]memoEntry
 
 	// expanded and budget are an explanation's: the recursive nodes it
 	// has expanded, and how many more it may expand.
