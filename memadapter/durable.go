@@ -430,12 +430,31 @@ func (s *store) submit(a *Authorizer, p *pending) (authz.Token, error) {
 		s.qmu.Unlock()
 		s.commit(a, batch)
 	}
+	if !p.done {
+		// Unreachable: every batch is finished, even by a panic.
+		return authz.Token{}, fmt.Errorf("memadapter: write to %s: not committed: %w", s.path, authz.ErrInternal)
+	}
 	return p.tok, p.err
 }
 
 // commit writes batch in one transaction and then applies it to memory;
-// the caller holds commitMu. Every request of batch is done afterwards.
+// the caller holds commitMu. Every request of batch is done afterwards:
+// a panic (bbolt panics on some damaged pages) fails every request not yet
+// done, and every later write, as a failed commit does, and is not
+// propagated: the writers get an error, never a crash or an
+// acknowledgement.
 func (s *store) commit(a *Authorizer, batch []*pending) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("memadapter: write to %s: %w: panic: %v", s.path, authz.ErrInternal, r)
+			s.failed = err
+			for _, p := range batch {
+				if !p.done {
+					p.done, p.tok, p.err = true, authz.Token{}, err
+				}
+			}
+		}
+	}()
 	err := s.failed
 	if s.db == nil {
 		err = errClosed
@@ -467,23 +486,22 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 		return
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, p := range batch {
+		if p.written {
+			for _, r := range p.del {
+				a.remove(r)
+			}
+			for _, r := range p.removed {
+				a.remove(r)
+			}
+			for _, r := range p.touch {
+				a.touch(r)
+			}
+		}
 		p.done = true
-		if !p.written {
-			continue
-		}
-		for _, r := range p.del {
-			a.remove(r)
-		}
-		for _, r := range p.removed {
-			a.remove(r)
-		}
-		for _, r := range p.touch {
-			a.touch(r)
-		}
 	}
 	a.revision = rev
-	a.mu.Unlock()
 }
 
 // decide writes p to b, which holds every request before p in its batch;
