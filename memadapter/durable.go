@@ -240,7 +240,7 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -261,6 +261,10 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 		}
 		return meta.Put(keySchema, []byte(schemaText))
 	})
+	if err != nil {
+		return fmt.Errorf("memadapter: open %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	return nil
 }
 
 // isEmpty reports whether tx's database has no bucket at all.
