@@ -73,6 +73,10 @@ type graph struct {
 	refs   []uint32
 	outDeg []uint32
 	free   []objID
+	// last is the object a write numbered or found last: the
+	// relationships of a write mostly come grouped by resource.
+	last    objKey
+	lastObj objID
 
 	// out maps a resource and relation to its subjects; sets holds the
 	// subject sets among them again, so that checks walk only those.
@@ -121,10 +125,16 @@ func (g *graph) lookup(d *definition, id string) objID {
 // object returns the objID of object id of d, numbering it if it is new;
 // a new object has no references until the caller adds one.
 func (g *graph) object(d *definition, id string) objID {
-	if o, ok := g.objects[objKey{id: id, def: d}]; ok {
-		return o
+	k := objKey{id: id, def: d}
+	if g.lastObj != 0 && k == g.last {
+		return g.lastObj
 	}
-	return g.newObject(d, id)
+	o, ok := g.objects[k]
+	if !ok {
+		o = g.newObject(d, id)
+	}
+	g.last, g.lastObj = k, o
+	return o
 }
 
 // newObject numbers object id of d, which has no number.
@@ -161,6 +171,9 @@ func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), l
 func (g *graph) release(o objID) {
 	if g.refs[o] > 0 {
 		return
+	}
+	if g.lastObj == o {
+		g.last, g.lastObj = objKey{}, 0
 	}
 	delete(g.objects, objKey{id: g.names[o], def: g.defs[o]})
 	g.names[o], g.defs[o] = "", nil
