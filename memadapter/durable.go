@@ -235,12 +235,7 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 			return s.corruptf("malformed revision")
 		}
 		a.revision = binary.BigEndian.Uint64(rev)
-		a.begin()
-		if err := s.loadRelationships(a, rels); err != nil {
-			return err
-		}
-		a.publish()
-		return nil
+		return s.loadRelationships(a, rels)
 	})
 	if err != nil {
 		return err
@@ -334,13 +329,13 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 			return s.corruptf("malformed id in a relationship of relation %q of %q", n.name, d.name)
 		}
 		if res == 0 || d != resDef || !bytes.Equal(parts[1], resBytes) {
-			res, resDef, resBytes = a.w.objectBytes(d, parts[1]), d, parts[1]
+			res, resDef, resBytes = a.g.objectBytes(d, parts[1]), d, parts[1]
 		}
-		t := target{obj: a.w.objectBytes(sd, parts[4])}
+		t := target{obj: a.g.objectBytes(sd, parts[4])}
 		if srel != nil {
 			t.rel = srel.id
 		}
-		a.w.link(res, n, t)
+		a.g.link(res, n, t)
 	}
 	if len(stranded) == 0 {
 		return nil
@@ -496,8 +491,6 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.begin()
-	defer a.publish()
 	for _, p := range batch {
 		if p.written {
 			for _, r := range p.del {

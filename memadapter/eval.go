@@ -32,9 +32,7 @@ const memoAfter = 64
 // takes a *trace, records in it what it decided, and hands the steps below
 // the node it recorded (see [trace]). A check passes nil.
 type evaluator struct {
-	a *Authorizer
-	// g is the version of the graph the evaluation reads.
-	g   *graph
+	a   *Authorizer
 	sub subject
 	// target is sub in the graph, zero if no relationship names it;
 	// wildcard is the wildcard of its type, looked up when first needed
@@ -55,15 +53,16 @@ type evaluator struct {
 	budget   int
 }
 
-// newEvaluator returns the evaluator of checks for sub on version g.
-func (a *Authorizer) newEvaluator(g *graph, sub subject) evaluator {
-	return evaluator{a: a, g: g, sub: sub, target: a.targetOf(g, sub)}
+// newEvaluator returns the evaluator of checks for sub; the caller holds
+// the read lock.
+func (a *Authorizer) newEvaluator(sub subject) evaluator {
+	return evaluator{a: a, sub: sub, target: a.targetOf(sub)}
 }
 
 // object returns the objID of object id of d, or 0.
 func (ev *evaluator) object(d *definition, id string) objID {
 	if d != ev.lastDef || id != ev.lastID {
-		ev.lastDef, ev.lastID, ev.lastObj = d, id, ev.g.lookup(d, id)
+		ev.lastDef, ev.lastID, ev.lastObj = d, id, ev.a.g.lookup(d, id)
 	}
 	return ev.lastObj
 }
@@ -72,7 +71,7 @@ func (ev *evaluator) object(d *definition, id string) objID {
 // zero if no relationship names it.
 func (ev *evaluator) wildcardTarget() target {
 	if !ev.wildcardKnown {
-		ev.wildcard = target{obj: ev.g.lookup(ev.a.defs[ev.sub.typ], authz.WildcardID)}
+		ev.wildcard = target{obj: ev.a.g.lookup(ev.a.defs[ev.sub.typ], authz.WildcardID)}
 		ev.wildcardKnown = true
 	}
 	return ev.wildcard
@@ -201,7 +200,8 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	if obj == 0 && t == nil {
 		return false, nil
 	}
-	s := ev.g.subjects(obj, n.id)
+	k := keyOf(obj, n.id)
+	s := ev.a.g.out[k]
 	ok := ev.target.obj != 0 && s.has(ev.target)
 	t.relationship(n, id, &ev.sub, ok)
 	if ok {
@@ -219,24 +219,22 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	if obj == 0 || n.subjectSets == nil {
 		return false, nil
 	}
-	sets := ev.g.subjectSets(obj, n.id)
+	sets := ev.a.g.sets[k]
 	var firstErr error
-	order := t.sortedSets(ev.a, ev.g, &sets) // nil for a check; see trace.sortedSets
-	for i := range sets.buckets() {
-		for _, member := range sets.bucket(i) {
-			set := ev.a.subjectOf(ev.g, member)
-			target := ev.a.byID[member.rel]
-			if order != nil {
-				set, order = order[0], order[1:]
-				target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
-			}
-			c := t.subjectSet(n, id, set)
-			allowed, err := c.result(eval[M](ev, target, set.id, depth+1, c))
-			if allowed {
-				return true, nil
-			}
-			firstErr = cmp.Or(firstErr, err)
+	order := t.sortedSets(ev.a, &sets) // nil for a check; see trace.sortedSets
+	for i := range sets.size() {
+		set := ev.a.subjectOf(sets.at(i))
+		target := ev.a.byID[sets.at(i).rel]
+		if order != nil {
+			set, order = order[0], order[1:]
+			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
 		}
+		c := t.subjectSet(n, id, set)
+		allowed, err := c.result(eval[M](ev, target, set.id, depth+1, c))
+		if allowed {
+			return true, nil
+		}
+		firstErr = cmp.Or(firstErr, err)
 	}
 	return false, firstErr
 }
@@ -302,7 +300,7 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	t = traced[M](t).arrow(e, id)
 	var s set1[target]
 	if o := ev.object(e.via.def, id); o != 0 {
-		s = ev.g.subjects(o, e.via.id)
+		s = ev.a.g.out[keyOf(o, e.via.id)]
 	}
 	if s.size() == 0 {
 		t.nothingToWalk(e)
@@ -310,33 +308,30 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	}
 	all, found := true, false
 	var firstErr error
-	order := t.sortedObjects(ev.a, ev.g, &s) // nil for a check; see trace.sortedSets
-walk:
-	for i := range s.buckets() {
-		for _, member := range s.bucket(i) {
-			obj := ev.a.subjectOf(ev.g, member)
-			if order != nil {
-				if len(order) == 0 {
-					break walk // an explanation walks to each object once
-				}
-				obj, order = order[0], order[1:]
+	order := t.sortedObjects(ev.a, &s) // nil for a check; see trace.sortedSets
+	for i := range s.size() {
+		obj := ev.a.subjectOf(s.at(i))
+		if order != nil {
+			if len(order) == 0 {
+				break // an explanation walks to each object once
 			}
-			target := e.targets[obj.typ]
-			if target == nil {
-				t.undefined(e, obj)
-				all = false
-				continue
-			}
-			allowed, err := eval[M](ev, target, obj.id, depth+1, t)
-			switch {
-			case err != nil:
-				firstErr = cmp.Or(firstErr, err)
-			case allowed && e.kind == exprArrow && !requireAll:
-				return t.result(true, nil)
-			}
-			all = all && allowed
-			found = found || allowed
+			obj, order = order[0], order[1:]
 		}
+		target := e.targets[obj.typ]
+		if target == nil {
+			t.undefined(e, obj)
+			all = false
+			continue
+		}
+		allowed, err := eval[M](ev, target, obj.id, depth+1, t)
+		switch {
+		case err != nil:
+			firstErr = cmp.Or(firstErr, err)
+		case allowed && e.kind == exprArrow && !requireAll:
+			return t.result(true, nil)
+		}
+		all = all && allowed
+		found = found || allowed
 	}
 	if e.kind == exprArrowAll {
 		found = all

@@ -63,7 +63,9 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	if err != nil {
 		return authz.Explanation{}, err
 	}
-	ev := a.newEvaluator(a.graph(), sub)
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	ev := a.newEvaluator(sub)
 	ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
 	var root trace
 	if _, err := eval[explaining](&ev, n, req.Resource.ID, 0, &root); err != nil {
@@ -238,19 +240,17 @@ func (t *trace) note(detail string) {
 // time, walks them sorted. There is one loop for both: it ranges over the
 // map, and an explanation takes at each turn the next of its sorted ones
 // in place of the map's.
-func (t *trace) sortedSets(a *Authorizer, g *graph, s *set1[target]) []subject {
+func (t *trace) sortedSets(a *Authorizer, s *set1[target]) []subject {
 	if t == nil {
 		return nil
 	}
-	return sortSets(a, g, s)
+	return sortSets(a, s)
 }
 
-func sortSets(a *Authorizer, g *graph, s *set1[target]) []subject {
-	sets := make([]subject, 0, s.size())
-	for i := range s.buckets() {
-		for _, m := range s.bucket(i) {
-			sets = append(sets, a.subjectOf(g, m))
-		}
+func sortSets(a *Authorizer, s *set1[target]) []subject {
+	sets := make([]subject, s.size())
+	for i := range sets {
+		sets[i] = a.subjectOf(s.at(i))
 	}
 	slices.SortFunc(sets, compareSubjects)
 	return sets
@@ -258,20 +258,18 @@ func sortSets(a *Authorizer, g *graph, s *set1[target]) []subject {
 
 // sortedObjects returns the objects that the subjects of s name, sorted
 // and each once, or nil for a nil t; see sortedSets.
-func (t *trace) sortedObjects(a *Authorizer, g *graph, s *set1[target]) []subject {
+func (t *trace) sortedObjects(a *Authorizer, s *set1[target]) []subject {
 	if t == nil {
 		return nil
 	}
-	return sortObjects(a, g, s)
+	return sortObjects(a, s)
 }
 
-func sortObjects(a *Authorizer, g *graph, s *set1[target]) []subject {
+func sortObjects(a *Authorizer, s *set1[target]) []subject {
 	objs := make([]subject, 0, s.size())
-	for i := range s.buckets() {
-		for _, m := range s.bucket(i) {
-			obj := a.subjectOf(g, m)
-			objs = append(objs, subject{typ: obj.typ, id: obj.id})
-		}
+	for i := range s.size() {
+		obj := a.subjectOf(s.at(i))
+		objs = append(objs, subject{typ: obj.typ, id: obj.id})
 	}
 	slices.SortFunc(objs, compareSubjects)
 	return slices.Compact(objs)

@@ -56,8 +56,9 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 		return authz.LookupResult{}, err
 	}
 
-	g := a.graph()
-	cands := a.candidates(g, n, sub)
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	cands := a.candidates(n, sub)
 	ids := make([]string, 0, len(cands))
 	for id := range cands {
 		if id > req.Cursor {
@@ -69,7 +70,7 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 	if n.exact {
 		return page(ids, req.Limit), nil
 	}
-	ev := a.newEvaluator(g, sub)
+	ev := a.newEvaluator(sub)
 	var out []string
 	for i, id := range ids {
 		if i%256 == 0 {
@@ -111,12 +112,12 @@ type idSet map[string]struct{}
 
 // candidates returns a superset of the ids on which n holds for sub; the
 // caller holds the read lock.
-func (a *Authorizer) candidates(g *graph, n *node, sub subject) idSet {
+func (a *Authorizer) candidates(n *node, sub subject) idSet {
 	vals := make(map[*node]idSet, len(n.plan))
 	for _, c := range n.plan {
 		if !c.cyclic {
 			m := c.nodes[0]
-			vals[m] = a.nodeCandidates(g, m, sub, vals)
+			vals[m] = a.nodeCandidates(m, sub, vals)
 			continue
 		}
 		// A cycle (group#member through group#member) grows monotonically
@@ -124,7 +125,7 @@ func (a *Authorizer) candidates(g *graph, n *node, sub subject) idSet {
 		for changed := true; changed; {
 			changed = false
 			for _, m := range c.nodes {
-				next := a.nodeCandidates(g, m, sub, vals)
+				next := a.nodeCandidates(m, sub, vals)
 				if len(next) != len(vals[m]) {
 					vals[m] = next
 					changed = true
@@ -137,10 +138,10 @@ func (a *Authorizer) candidates(g *graph, n *node, sub subject) idSet {
 
 // nodeCandidates computes the candidates of n from those of its
 // dependencies in vals.
-func (a *Authorizer) nodeCandidates(g *graph, n *node, sub subject, vals map[*node]idSet) idSet {
+func (a *Authorizer) nodeCandidates(n *node, sub subject, vals map[*node]idSet) idSet {
 	self := sub.rel != "" && sub.rel == n.name && sub.typ == n.def.name
 	if n.expr != nil {
-		set := a.exprCandidates(g, n.expr, n.def, sub, vals)
+		set := a.exprCandidates(n.expr, n.def, sub, vals)
 		if self {
 			// The sets in vals are never modified; copy before adding.
 			set = union(set, idSet{sub.id: {}})
@@ -151,18 +152,18 @@ func (a *Authorizer) nodeCandidates(g *graph, n *node, sub subject, vals map[*no
 	if self {
 		set[sub.id] = struct{}{}
 	}
-	if t := a.targetOf(g, sub); t.obj != 0 {
-		addSources(g, set, t.obj, n, t.rel, true)
+	if t := a.targetOf(sub); t.obj != 0 {
+		a.addSources(set, t.obj, n, t.rel, true)
 	}
 	if sub.rel == "" && n.wildcards[sub.typ] {
-		if w := g.lookup(a.defs[sub.typ], authz.WildcardID); w != 0 {
-			addSources(g, set, w, n, 0, false)
+		if w := a.g.lookup(a.defs[sub.typ], authz.WildcardID); w != 0 {
+			a.addSources(set, w, n, 0, false)
 		}
 	}
 	for _, target := range n.subjectSets {
-		for id := range vals[target] {
-			if o := g.lookup(target.def, id); o != 0 {
-				addSources(g, set, o, n, target.id, true)
+		for g := range vals[target] {
+			if o := a.g.lookup(target.def, g); o != 0 {
+				a.addSources(set, o, n, target.id, true)
 			}
 		}
 	}
@@ -170,20 +171,18 @@ func (a *Authorizer) nodeCandidates(g *graph, n *node, sub subject, vals map[*no
 }
 
 // addSources adds to set the ids of the resources related by relation n
-// to object o in g: those whose subject relation is subjRel if match is
-// set, all of them otherwise.
-func addSources(g *graph, set idSet, o objID, n *node, subjRel nodeID, match bool) {
-	srcs := g.sources(o, n.id)
-	for i := range srcs.buckets() {
-		for _, s := range srcs.bucket(i) {
-			if !match || s.subjRel == subjRel {
-				set[g.name(s.obj)] = struct{}{}
-			}
+// to object o: those whose subject relation is subjRel if match is set,
+// all of them otherwise.
+func (a *Authorizer) addSources(set idSet, o objID, n *node, subjRel nodeID, match bool) {
+	srcs := a.g.in[keyOf(o, n.id)]
+	for i := range srcs.size() {
+		if s := srcs.at(i); !match || s.subjRel == subjRel {
+			set[a.g.names[s.obj]] = struct{}{}
 		}
 	}
 }
 
-func (a *Authorizer) exprCandidates(g *graph, e *expr, d *definition, sub subject, vals map[*node]idSet) idSet {
+func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals map[*node]idSet) idSet {
 	switch e.kind {
 	case exprRef:
 		return vals[e.ref]
@@ -192,14 +191,14 @@ func (a *Authorizer) exprCandidates(g *graph, e *expr, d *definition, sub subjec
 	case exprUnion:
 		sets := make([]idSet, len(e.children))
 		for i, c := range e.children {
-			sets[i] = a.exprCandidates(g, c, d, sub, vals)
+			sets[i] = a.exprCandidates(c, d, sub, vals)
 		}
 		return union(sets...)
 	case exprIntersection:
 		sets := make([]idSet, len(e.children))
 		smallest := 0
 		for i, c := range e.children {
-			sets[i] = a.exprCandidates(g, c, d, sub, vals)
+			sets[i] = a.exprCandidates(c, d, sub, vals)
 			if len(sets[i]) < len(sets[smallest]) {
 				smallest = i
 			}
@@ -216,13 +215,13 @@ func (a *Authorizer) exprCandidates(g *graph, e *expr, d *definition, sub subjec
 		}
 		return set
 	case exprExclusion:
-		return a.exprCandidates(g, e.children[0], d, sub, vals)
+		return a.exprCandidates(e.children[0], d, sub, vals)
 	default: // exprArrow, exprArrowAll
 		size := 0
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
-				if o := g.lookup(a.defs[typ], obj); o != 0 {
-					srcs := g.sources(o, e.via.id)
+				if o := a.g.lookup(a.defs[typ], obj); o != 0 {
+					srcs := a.g.in[keyOf(o, e.via.id)]
 					size += srcs.size()
 				}
 			}
@@ -230,8 +229,8 @@ func (a *Authorizer) exprCandidates(g *graph, e *expr, d *definition, sub subjec
 		set := make(idSet, size)
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
-				if o := g.lookup(a.defs[typ], obj); o != 0 {
-					addSources(g, set, o, e.via, 0, false)
+				if o := a.g.lookup(a.defs[typ], obj); o != 0 {
+					a.addSources(set, o, e.via, 0, false)
 				}
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/schema"
@@ -17,9 +16,8 @@ import (
 const DefaultEnumerateLimit = 1000
 
 // Authorizer is an in-memory engine for one schema. It is safe for
-// concurrent use: writes are serialized and publish each a new version of
-// the relationships, which reads take without waiting (see index.go), so
-// a write is atomic and a read sees all of a write or none of it.
+// concurrent use: reads share a lock, writes take it alone, so a write is
+// atomic and a read sees all of a write or none of it.
 type Authorizer struct {
 	schema *schema.Schema
 	defs   map[string]*definition
@@ -28,12 +26,10 @@ type Authorizer struct {
 	// byID are the nodes by nodeID.
 	byID []*node
 
-	// cur is the current version of the relationships, which readers
-	// read without a lock; see index.go.
-	cur atomic.Pointer[graph]
-	// mu serializes writers; it guards w and revision.
-	mu sync.Mutex
-	w  writer
+	// mu guards the relationships (g) and revision.
+	mu sync.RWMutex
+	// g holds the relationships; see index.go.
+	g graph
 	// revision counts writes; tokens carry it.
 	revision uint64
 
@@ -75,15 +71,13 @@ func New(schemaText string) (*Authorizer, error) {
 	if len(byID) > 1<<16 {
 		return nil, invalidf("schema has %d relations and permissions, more than %d", len(byID)-1, 1<<16-1)
 	}
-	a := &Authorizer{
+	return &Authorizer{
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
 		byID:   byID,
-		w:      writer{refs: []uint32{0}},
-	}
-	a.cur.Store(newGraph())
-	return a, nil
+		g:      newGraph(),
+	}, nil
 }
 
 // Schema returns the parsed schema.
@@ -150,11 +144,13 @@ func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.D
 	if err := contextErr(ctx); err != nil {
 		return authz.Deny(), err
 	}
-	return a.check(a.graph(), req)
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.check(req)
 }
 
-// check answers req on version g.
-func (a *Authorizer) check(g *graph, req authz.CheckRequest) (authz.Decision, error) {
+// check answers req; the caller holds the read lock.
+func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err := req.Validate(); err != nil {
 		return authz.Deny(), wrap(err)
 	}
@@ -166,7 +162,7 @@ func (a *Authorizer) check(g *graph, req authz.CheckRequest) (authz.Decision, er
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := a.newEvaluator(g, sub)
+	ev := a.newEvaluator(sub)
 	allowed, err := ev.node(n, req.Resource.ID, 0)
 	if err != nil || !allowed {
 		return authz.Deny(), err
@@ -185,9 +181,10 @@ func (a *Authorizer) CheckMany(ctx context.Context, req authz.CheckManyRequest) 
 		return nil, wrap(err)
 	}
 	results := make([]authz.CheckResult, len(req.Items))
-	g := a.graph()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
 	for i, item := range req.Items {
-		results[i].Decision, results[i].Err = a.check(g, item)
+		results[i].Decision, results[i].Err = a.check(item)
 	}
 	return results, nil
 }
@@ -206,27 +203,28 @@ func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadReques
 	if d == nil {
 		return nil, invalidf("unknown resource type %q", req.Resource.Type)
 	}
-	return a.relationshipsOf(a.graph(), d, req.Resource.ID), nil
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.relationshipsOf(d, req.Resource.ID), nil
 }
 
-// relationshipsOf returns the relationships of resource id of d in g.
-func (a *Authorizer) relationshipsOf(g *graph, d *definition, id string) []authz.Relationship {
+// relationshipsOf returns the relationships of resource id of d; the
+// caller holds the lock.
+func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
 	var rels []authz.Relationship
-	obj := g.lookup(d, id)
+	obj := a.g.lookup(d, id)
 	if obj == 0 {
 		return nil
 	}
 	for _, n := range d.relations {
-		ts := g.subjects(obj, n.id)
+		ts := a.g.out[keyOf(obj, n.id)]
 		start := len(rels)
-		for i := range ts.buckets() {
-			for _, t := range ts.bucket(i) {
-				rels = append(rels, authz.Relationship{
-					Resource: authz.Resource{Type: d.name, ID: id},
-					Relation: n.name,
-					Subject:  a.subjectOf(g, t).public(),
-				})
-			}
+		for i := range ts.size() {
+			rels = append(rels, authz.Relationship{
+				Resource: authz.Resource{Type: d.name, ID: id},
+				Relation: n.name,
+				Subject:  a.subjectOf(ts.at(i)).public(),
+			})
 		}
 		slices.SortFunc(rels[start:], func(x, y authz.Relationship) int {
 			return strings.Compare(x.Subject.String(), y.Subject.String())
@@ -259,30 +257,20 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 	if req.Cursor != "" && !authz.ValidID(req.Cursor) {
 		return authz.EnumerateResult{}, invalidf("malformed enumerate cursor")
 	}
-	g := a.graph()
+	a.mu.RLock()
 	var ids []string
-	for o := objID(1); o < g.slots.n; o++ {
-		if slot := g.slots.at(o); slot.def == d && slot.id > req.Cursor && g.lookup(d, slot.id) == o && a.isResource(g, o, d) {
-			ids = append(ids, slot.id)
+	for o, od := range a.g.defs {
+		if od == d && a.g.outDeg[o] > 0 && a.g.names[o] > req.Cursor {
+			ids = append(ids, a.g.names[o])
 		}
 	}
+	a.mu.RUnlock()
 	slices.Sort(ids)
 	if len(ids) <= limit {
 		return authz.EnumerateResult{IDs: ids}, nil
 	}
 	ids = ids[:limit:limit]
 	return authz.EnumerateResult{IDs: ids, Cursor: ids[limit-1]}, nil
-}
-
-// isResource reports whether object o of d is the resource of a
-// relationship in g.
-func (a *Authorizer) isResource(g *graph, o objID, d *definition) bool {
-	for _, n := range d.relations {
-		if s := g.subjects(o, n.id); s.size() > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // pageLimit returns the page size for a requested limit: def for zero, an

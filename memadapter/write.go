@@ -73,14 +73,12 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.begin()
 	for _, r := range req.Delete {
 		a.remove(r)
 	}
 	for _, r := range req.Touch {
 		a.touch(r)
 	}
-	a.publish()
 	a.revision++
 	return a.token(), nil
 }
@@ -127,17 +125,15 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 	d := a.defs[req.Resource.Type]
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if existing := a.relationshipsOf(a.graph(), d, req.Resource.ID); len(existing) > 0 {
+	if existing := a.relationshipsOf(d, req.Resource.ID); len(existing) > 0 {
 		if !sameRelationships(existing, rels) {
 			return authz.Token{}, fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", req.Resource.Type, authz.ErrConflict)
 		}
 		return a.token(), nil
 	}
-	a.begin()
 	for _, r := range rels {
 		a.touch(r)
 	}
-	a.publish()
 	a.revision++
 	return a.token(), nil
 }
@@ -178,11 +174,9 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.begin()
-	for _, r := range a.relationshipsOf(a.graph(), d, req.Resource.ID) {
+	for _, r := range a.relationshipsOf(d, req.Resource.ID) {
 		a.remove(r)
 	}
-	a.publish()
 	a.revision++
 	return a.token(), nil
 }
