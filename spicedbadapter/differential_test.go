@@ -24,7 +24,8 @@ import (
 // The differential test writes the same random schema and relationships to
 // memadapter and to a real SpiceDB, then asks both every check of the graph
 // (every subject on every relation and permission of every object) and
-// every lookup of its users and of two other subjects. SpiceDB is the
+// every lookup of its users and of two other subjects, and every subject
+// lookup (see differential_subjects_test.go). SpiceDB is the
 // oracle: any difference is a bug in memadapter. The default run takes
 // graphs from a clock seed; -diff.seed and -diff.graphs replay a graph or
 // compare more.
@@ -47,9 +48,14 @@ type diffCounts struct {
 	// contradictions counts SpiceDB lookups that kept contradicting
 	// SpiceDB's checks.
 	contradictions atomic.Int64
+	// subjectLookups and subjectContradictions count the subject lookups
+	// compared and those of SpiceDB that kept contradicting its checks.
+	subjectLookups, subjectContradictions atomic.Int64
 }
 
-func (c *diffCounts) answers() int64 { return c.checks.Load() + c.lookups.Load() }
+func (c *diffCounts) answers() int64 {
+	return c.checks.Load() + c.lookups.Load() + c.subjectLookups.Load()
+}
 
 func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 	t.Parallel()
@@ -69,8 +75,8 @@ func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("%d graphs: %d answers compared (%d checks, %d lookups; %d answered with an error by both), %d differences; %d SpiceDB lookups contradicted SpiceDB's checks",
-		total.graphs.Load(), total.answers(), total.checks.Load(), total.lookups.Load(), total.bothErrors.Load(), total.differences.Load(), total.contradictions.Load())
+	t.Logf("%d graphs: %d answers compared (%d checks, %d lookups, %d subject lookups; %d answered with an error by both), %d differences; %d SpiceDB lookups and %d SpiceDB subject lookups contradicted SpiceDB's checks",
+		total.graphs.Load(), total.answers(), total.checks.Load(), total.lookups.Load(), total.subjectLookups.Load(), total.bothErrors.Load(), total.differences.Load(), total.contradictions.Load(), total.subjectContradictions.Load())
 	if n >= defaultDiffGraphs && total.answers() < minDiffAnswers && !t.Failed() {
 		t.Errorf("%d graphs compared only %d answers, want at least %d", n, total.answers(), minDiffAnswers)
 	}
@@ -216,6 +222,8 @@ func (d *diffRun) compare(ctx context.Context) {
 			bothErrors++
 		}
 	}
+
+	diffs = append(diffs, d.compareSubjects(ctx, cons)...)
 
 	d.total.checks.Add(int64(len(items)))
 	d.total.lookups.Add(int64(len(lookups)))
