@@ -2,7 +2,6 @@ package memadapter
 
 import (
 	"context"
-	"maps"
 	"slices"
 
 	"github.com/fgac-go/fgac/authz"
@@ -167,28 +166,23 @@ func (ev *subjectEval) relation(n *node, id string) *foundSet {
 	if s == nil {
 		return nil
 	}
-	var direct *foundSet
+	direct := &foundSet{concrete: make([]string, 0, len(s.all))}
 	for sub := range s.all {
-		if sub.typ != ev.typ || sub.rel != ev.rel {
-			continue
-		}
-		if direct == nil {
-			direct = &foundSet{}
-		}
-		if sub.id == authz.WildcardID && sub.rel == "" {
+		switch {
+		case sub.typ != ev.typ || sub.rel != ev.rel:
+		case sub.id == authz.WildcardID && sub.rel == "":
 			direct.wildcard = true
-			continue
+		default:
+			direct.concrete = append(direct.concrete, sub.id)
 		}
-		if direct.concrete == nil {
-			direct.concrete = make(map[string]struct{})
-		}
-		direct.concrete[sub.id] = struct{}{}
 	}
-	set := direct
+	slices.Sort(direct.concrete)
+	sets := make([]*foundSet, 1, 1+len(s.sets))
+	sets[0] = direct
 	for sub, target := range s.sets {
-		set = set.union(ev.node(target, sub.id))
+		sets = append(sets, ev.node(target, sub.id))
 	}
-	return set
+	return unionAll(sets)
 }
 
 // expr returns the subjects of permission expression e on object id of d.
@@ -199,11 +193,11 @@ func (ev *subjectEval) expr(e *expr, d *definition, id string) *foundSet {
 	case exprNil:
 		return nil
 	case exprUnion:
-		var set *foundSet
-		for _, c := range e.children {
-			set = set.union(ev.expr(c, d, id))
+		sets := make([]*foundSet, len(e.children))
+		for i, c := range e.children {
+			sets[i] = ev.expr(c, d, id)
 		}
-		return set
+		return unionAll(sets)
 	case exprIntersection:
 		set := ev.expr(e.children[0], d, id)
 		for _, c := range e.children[1:] {
@@ -230,6 +224,7 @@ func (ev *subjectEval) arrow(e *expr, d *definition, id string) *foundSet {
 		return nil
 	}
 	var set *foundSet
+	var sets []*foundSet // of an any-arrow
 	first := true
 	for obj := range s.all {
 		target := e.targets[obj.typ]
@@ -238,30 +233,34 @@ func (ev *subjectEval) arrow(e *expr, d *definition, id string) *foundSet {
 			return nil // as Check decides: not every object has the target
 		case target == nil:
 		case e.kind == exprArrow:
-			set = set.union(ev.node(target, obj.id))
+			sets = append(sets, ev.node(target, obj.id))
 		case first:
 			set, first = ev.node(target, obj.id), false
 		default:
 			set = set.intersect(ev.node(target, obj.id))
 		}
 	}
+	if e.kind == exprArrow {
+		return unionAll(sets)
+	}
 	return set
 }
 
 // foundSet is a set of subjects of one type as SpiceDB's subject lookup
 // represents it: the concrete ids found, and possibly a wildcard with the
-// ids excluded from it. No excluded id is also concrete. A nil *foundSet is
-// empty. Sets are never modified once built: operations return new sets,
-// or one of their operands.
+// ids excluded from it. Both lists are sorted and without repeats, and no
+// excluded id is also concrete. A nil *foundSet is empty. Sets are never
+// modified once built: operations return new sets, or one of their
+// operands, so that a node's set can be shared by every node above it.
 type foundSet struct {
-	concrete map[string]struct{}
+	concrete []string
 	wildcard bool
-	excluded map[string]struct{} // only with wildcard
+	excluded []string // only with wildcard
 }
 
 // concrete returns the set of one concrete id.
 func concrete(id string) *foundSet {
-	return &foundSet{concrete: map[string]struct{}{id: {}}}
+	return &foundSet{concrete: []string{id}}
 }
 
 func (s *foundSet) empty() bool { return s == nil || !s.wildcard && len(s.concrete) == 0 }
@@ -271,7 +270,7 @@ func (s *foundSet) equal(o *foundSet) bool {
 	if s.empty() || o.empty() {
 		return s.empty() && o.empty()
 	}
-	return s.wildcard == o.wildcard && maps.Equal(s.concrete, o.concrete) && maps.Equal(s.excluded, o.excluded)
+	return s.wildcard == o.wildcard && slices.Equal(s.concrete, o.concrete) && slices.Equal(s.excluded, o.excluded)
 }
 
 // union returns s ∪ o: every concrete of either, and a wildcard if either
@@ -285,36 +284,38 @@ func (s *foundSet) union(o *foundSet) *foundSet {
 	case s.empty():
 		return o
 	}
-	out := &foundSet{concrete: make(map[string]struct{}, s.size()+o.size())}
-	for _, x := range []*foundSet{s, o} {
-		if x == nil {
-			continue
-		}
-		maps.Copy(out.concrete, x.concrete)
-	}
+	out := &foundSet{concrete: merge(s.concrete, o.concrete)}
 	switch {
-	case s != nil && s.wildcard && o != nil && o.wildcard:
-		out.wildcard = true
-		out.excluded = intersectIDs(s.excluded, o.excluded)
-	case s != nil && s.wildcard:
-		out.wildcard, out.excluded = true, maps.Clone(s.excluded)
-	case o != nil && o.wildcard:
-		out.wildcard, out.excluded = true, maps.Clone(o.excluded)
+	case s.wildcard && o.wildcard:
+		out.wildcard, out.excluded = true, common(s.excluded, o.excluded)
+	case s.wildcard:
+		out.wildcard, out.excluded = true, s.excluded
+	case o.wildcard:
+		out.wildcard, out.excluded = true, o.excluded
 	}
-	for id := range out.concrete {
-		delete(out.excluded, id)
-	}
-	if len(out.excluded) == 0 {
-		out.excluded = nil
+	if len(out.excluded) > 0 {
+		out.excluded = without(out.excluded, out.concrete)
 	}
 	return out
 }
 
-func (s *foundSet) size() int {
-	if s == nil {
-		return 0
+// unionAll returns the union of sets, merging them in pairs so that each
+// id is copied about log2(len(sets)) times. It may modify sets.
+func unionAll(sets []*foundSet) *foundSet {
+	for len(sets) > 1 {
+		half := (len(sets) + 1) / 2
+		for i := range len(sets) / 2 {
+			sets[i] = sets[2*i].union(sets[2*i+1])
+		}
+		if len(sets)%2 == 1 {
+			sets[half-1] = sets[len(sets)-1]
+		}
+		sets = sets[:half]
 	}
-	return len(s.concrete)
+	if len(sets) == 0 {
+		return nil
+	}
+	return sets[0]
 }
 
 // intersect returns s ∩ o: the wildcard if both have one, excluding what
@@ -327,39 +328,33 @@ func (s *foundSet) intersect(o *foundSet) *foundSet {
 	out := &foundSet{}
 	if s.wildcard && o.wildcard {
 		out.wildcard = true
-		out.excluded = unionIDs(s.excluded, o.excluded)
+		out.excluded = merge(s.excluded, o.excluded)
 	}
-	add := func(id string) {
-		if out.concrete == nil {
-			out.concrete = make(map[string]struct{})
-		}
-		out.concrete[id] = struct{}{}
-	}
-	for id := range s.concrete {
-		if o.covers(id) {
-			add(id)
-		}
-	}
-	for id := range o.concrete {
-		if s.covers(id) {
-			add(id)
-		}
-	}
+	out.concrete = merge(s.within(o), o.within(s))
 	if out.empty() {
 		return nil
 	}
 	return out
 }
 
+// within returns the concretes of s that o holds, as a concrete or under
+// its wildcard.
+func (s *foundSet) within(o *foundSet) []string {
+	if o.wildcard {
+		return without(s.concrete, without(o.excluded, o.concrete))
+	}
+	return common(s.concrete, o.concrete)
+}
+
 // covers reports whether s holds id, as a concrete or under its wildcard.
 func (s *foundSet) covers(id string) bool {
-	if _, ok := s.concrete[id]; ok {
+	if _, ok := slices.BinarySearch(s.concrete, id); ok {
 		return true
 	}
 	if !s.wildcard {
 		return false
 	}
-	_, excluded := s.excluded[id]
+	_, excluded := slices.BinarySearch(s.excluded, id)
 	return !excluded
 }
 
@@ -374,37 +369,16 @@ func (s *foundSet) subtract(o *foundSet) *foundSet {
 	if o.empty() {
 		return s
 	}
-	out := &foundSet{wildcard: s.wildcard}
-	for id := range s.concrete {
-		if _, removed := o.concrete[id]; removed {
-			continue
-		}
-		if o.wildcard {
-			if _, kept := o.excluded[id]; !kept {
-				continue
-			}
-		}
-		if out.concrete == nil {
-			out.concrete = make(map[string]struct{})
-		}
-		out.concrete[id] = struct{}{}
+	out := &foundSet{wildcard: s.wildcard, concrete: without(s.concrete, o.concrete)}
+	if o.wildcard {
+		out.concrete = common(out.concrete, o.excluded)
 	}
 	if s.wildcard {
-		out.excluded = unionIDs(s.excluded, o.concrete)
-	}
-	if o.wildcard {
-		if s.wildcard {
-			for id := range o.excluded {
-				if _, ok := out.excluded[id]; ok {
-					continue
-				}
-				if out.concrete == nil {
-					out.concrete = make(map[string]struct{})
-				}
-				out.concrete[id] = struct{}{}
-			}
+		out.excluded = merge(s.excluded, o.concrete)
+		if o.wildcard {
+			out.concrete = merge(out.concrete, without(o.excluded, out.excluded))
+			out.wildcard, out.excluded = false, nil
 		}
-		out.wildcard, out.excluded = false, nil
 	}
 	if out.empty() {
 		return nil
@@ -412,23 +386,77 @@ func (s *foundSet) subtract(o *foundSet) *foundSet {
 	return out
 }
 
-func intersectIDs(a, b map[string]struct{}) map[string]struct{} {
-	out := make(map[string]struct{}, min(len(a), len(b)))
-	for id := range a {
-		if _, ok := b[id]; ok {
-			out[id] = struct{}{}
+// merge returns the sorted union of sorted a and b, which it may return
+// itself when the other is empty.
+func merge(a, b []string) []string {
+	switch {
+	case len(a) == 0:
+		return b
+	case len(b) == 0:
+		return a
+	}
+	out := make([]string, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// common returns the sorted intersection of sorted a and b.
+func common(a, b []string) []string {
+	var out []string
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
 		}
 	}
 	return out
 }
 
-func unionIDs(a, b map[string]struct{}) map[string]struct{} {
-	if len(a)+len(b) == 0 {
-		return nil
+// without returns the ids of sorted a that are not in sorted b; a itself
+// if there are none.
+func without(a, b []string) []string {
+	if len(a) == 0 || len(b) == 0 {
+		return a
 	}
-	out := make(map[string]struct{}, len(a)+len(b))
-	maps.Copy(out, a)
-	maps.Copy(out, b)
+	var out []string
+	i, j := 0, 0
+	for i < len(a) {
+		switch {
+		case j == len(b) || a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	if len(out) == len(a) {
+		return a
+	}
 	return out
 }
 
@@ -438,13 +466,14 @@ func (s *foundSet) page(req authz.SubjectLookupRequest) authz.SubjectLookupResul
 	if s.empty() {
 		return authz.SubjectLookupResult{Subjects: []authz.FoundSubject{}}
 	}
-	ids := make([]string, 0, len(s.concrete))
-	for id := range s.concrete {
-		if id > req.Cursor {
-			ids = append(ids, id)
+	ids := s.concrete
+	if req.Cursor != "" {
+		start, found := slices.BinarySearch(ids, req.Cursor)
+		if found {
+			start++
 		}
+		ids = ids[start:]
 	}
-	slices.Sort(ids)
 	wildcard := s.wildcard && req.Cursor == ""
 	n := len(ids)
 	if wildcard {
@@ -458,9 +487,9 @@ func (s *foundSet) page(req authz.SubjectLookupRequest) authz.SubjectLookupResul
 	if wildcard {
 		w := authz.FoundSubject{Subject: authz.Wildcard(req.SubjectType)}
 		if len(s.excluded) > 0 {
-			w.Excluded = make([]authz.Subject, 0, len(s.excluded))
-			for _, id := range slices.Sorted(maps.Keys(s.excluded)) {
-				w.Excluded = append(w.Excluded, authz.Subject{Type: req.SubjectType, ID: id})
+			w.Excluded = make([]authz.Subject, len(s.excluded))
+			for i, id := range s.excluded {
+				w.Excluded[i] = authz.Subject{Type: req.SubjectType, ID: id}
 			}
 		}
 		out = append(out, w)
