@@ -92,7 +92,7 @@ func (a *Adapter) LookupSubjects(ctx context.Context, req authz.SubjectLookupReq
 
 // subjectSet gathers the results of one LookupSubjects stream.
 type subjectSet struct {
-	concrete map[string]bool
+	concrete []string // as received, repeats included
 	wildcard bool
 	// excluded is what every wildcard received excludes; nil until the
 	// first wildcard.
@@ -105,10 +105,7 @@ func (s *subjectSet) add(id string, allowed bool, excluded []string) {
 	switch {
 	case !allowed:
 	case id != authz.WildcardID:
-		if s.concrete == nil {
-			s.concrete = make(map[string]bool)
-		}
-		s.concrete[id] = true
+		s.concrete = append(s.concrete, id)
 	case !s.wildcard:
 		s.wildcard = true
 		s.excluded = make(map[string]bool, len(excluded))
@@ -127,13 +124,16 @@ func (s *subjectSet) add(id string, allowed bool, excluded []string) {
 // page returns the subjects after after, up to req.Limit of them if it is
 // positive.
 func (s *subjectSet) page(req authz.SubjectLookupRequest, after string) (authz.SubjectLookupResult, error) {
-	ids := make([]string, 0, len(s.concrete))
-	for id := range s.concrete {
-		if id > after {
-			ids = append(ids, id)
+	slices.Sort(s.concrete)
+	s.concrete = slices.Compact(s.concrete)
+	ids := s.concrete
+	if after != "" {
+		start, found := slices.BinarySearch(ids, after)
+		if found {
+			start++
 		}
+		ids = ids[start:]
 	}
-	slices.Sort(ids)
 	wildcard := s.wildcard && after == ""
 	n := len(ids)
 	if wildcard {
@@ -147,7 +147,7 @@ func (s *subjectSet) page(req authz.SubjectLookupRequest, after string) (authz.S
 	if wildcard {
 		w := authz.FoundSubject{Subject: authz.Wildcard(req.SubjectType)}
 		for _, x := range slices.Sorted(maps.Keys(s.excluded)) {
-			if !s.concrete[x] {
+			if _, found := slices.BinarySearch(s.concrete, x); !found {
 				w.Excluded = append(w.Excluded, authz.Subject{Type: req.SubjectType, ID: x})
 			}
 		}
