@@ -299,6 +299,7 @@ type server struct {
 	hooks          dualwrite.Hook
 	writer         *dualwrite.Writer
 	mw             *httpauthz.Middleware
+	guard          *authz.Guard // the middleware's, for GET /tasks/{id}/access
 	auth           *authenticator
 	reconcileEvery time.Duration // 0: only at start
 	requestTimeout time.Duration // deadline of every request
@@ -380,8 +381,9 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		log.Warn("using the demo users alice, bob and carol; set -users or FGAC_USERS for anything else")
 	}
 	s.auth = newAuthenticator(cfg.users, st)
+	s.guard = authz.NewGuard(s.engine, ops)
 	s.mw = httpauthz.New(httpauthz.Config{
-		Guard:   authz.NewGuard(s.engine, ops),
+		Guard:   s.guard,
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
@@ -83,6 +84,7 @@ func (s *server) routes() []route {
 		{"PUT /tasks/name/{task_name}", m.Require("task", authz.OpUpdate, taskName), s.updateTask},
 		{"POST /tasks/{task_id}/cancel", m.Require("task", authz.OpCancel, taskID), s.cancelTask},
 		{"POST /tasks/{task_id}/share", m.Require("task", opShare, taskID), s.shareTask},
+		{accessPattern, m.Require("task", authz.OpRead, taskID), s.taskAccess},
 		{"DELETE /tasks/{task_id}/share/{user}", m.Require("task", opShare, taskID), s.unshareTask},
 		{"DELETE /tasks/{task_id}", m.Require("task", authz.OpDelete, taskID), s.deleteTask},
 		{"DELETE /tasks/name/{task_name}", m.Require("task", authz.OpDelete, taskName), s.deleteTask},
@@ -141,15 +143,34 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	access := http.NewServeMux()
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.handler
 		if rt.guard != nil {
 			h = rt.guard(h)
 		}
+		if rt.pattern == accessPattern {
+			access.Handle(rt.pattern, s.auth.authenticate(h))
+			continue
+		}
 		mux.Handle(rt.pattern, s.auth.authenticate(h))
 	}
-	return logRequests(s.log, withDeadline(s.requestTimeout, mux))
+	// ServeMux refuses accessPattern beside GET /tasks/name/{task_name}:
+	// both match /tasks/name/access. That path is the task named "access"
+	// ("name" is no task id), and every other path of accessPattern is the
+	// access route.
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := access.Handler(r); pattern == accessPattern && r.URL.Path != "/tasks/name/access" {
+			access.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return logRequests(s.log, withDeadline(s.requestTimeout, routed))
 }
+
+// accessPattern is the route of a task's access list.
+const accessPattern = "GET /tasks/{task_id}/access"
 
 // withDeadline runs next under a context that expires after d. Every call
 // a handler makes to the engine or the database takes the request's
@@ -437,6 +458,57 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		Exists: func(ctx context.Context) (bool, error) { return s.store.exists(ctx, grant.Resource) },
 	})
 	reply(w, r, http.StatusOK, map[string]string{"task_id": id, "user": in.User, "role": in.Role}, err)
+}
+
+// taskAccess answers the task's owner (whoever may share it) with the
+// users who may read, update and cancel it, each list in ascending order
+// and a wildcard grant as "everyone" ("everyone except bob, eve" where an
+// exclusion applies). It is guarded by read, so a caller who cannot read
+// the task, or a missing task, gets the middleware's 404; a caller who can
+// read it but not share it gets the same 404, byte for byte, not a 403:
+// who else has access is the owner's business only.
+func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	task := authz.Resource{Type: "task", ID: checked(r)}
+	caller, _ := subjectFrom(ctx)
+	err := s.guard.Authorize(ctx, authz.Question{Subject: caller, Resource: task, Operation: opShare, Consistency: authz.FullyConsistent()})
+	if errors.Is(err, authz.ErrDenied) {
+		err = authz.ErrNotFound
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := map[string]any{"task_id": task.ID}
+	for _, op := range []authz.Operation{authz.OpRead, authz.OpUpdate, authz.OpCancel} {
+		res, err := s.guard.Subjects(ctx, authz.SubjectsQuestion{Resource: task, Operation: op, SubjectType: "user", Consistency: authz.FullyConsistent()})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		users := make([]string, 0, len(res.Subjects))
+		for _, f := range res.Subjects {
+			users = append(users, userName(f))
+		}
+		out[string(op)] = users
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// userName names a user found by a subject lookup: its id, or "everyone"
+// for a wildcard, with the users it excludes.
+func userName(f authz.FoundSubject) string {
+	if !f.Subject.IsWildcard() {
+		return f.Subject.ID
+	}
+	if len(f.Excluded) == 0 {
+		return "everyone"
+	}
+	ids := make([]string, len(f.Excluded))
+	for i, x := range f.Excluded {
+		ids[i] = x.ID
+	}
+	return "everyone except " + strings.Join(ids, ", ")
 }
 
 // unshareTask removes the role sharing gave a user on the task, whichever
