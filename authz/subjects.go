@@ -107,8 +107,10 @@ func (f FoundSubject) String() string {
 
 // SubjectLookupResult is one page of a subject lookup.
 type SubjectLookupResult struct {
-	// Subjects are the subjects found, each once, in ascending order of id
-	// (a wildcard, whose id is "*", first).
+	// Subjects are the subjects found, each once, a wildcard first. A
+	// paged lookup (a positive Limit or a Cursor) returns them in ascending
+	// order of id (the wildcard's is "*"); an unlimited one may return the
+	// others in any order, as [LookupResult] does.
 	Subjects []FoundSubject
 	// Cursor continues a limited lookup; empty when the listing is
 	// complete.

@@ -86,6 +86,7 @@ func subjectsOutcome(res authz.SubjectLookupResult, err error) string {
 	for i, f := range res.Subjects {
 		out[i] = f.String()
 	}
+	slices.Sort(out) // the order of an unlimited lookup is the engine's
 	return "[" + strings.Join(out, " ") + "]"
 }
 

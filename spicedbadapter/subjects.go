@@ -31,7 +31,8 @@ var _ authz.SubjectLookuper = (*Adapter)(nil)
 var errNoSnapshot = fmt.Errorf("%w: spicedbadapter: spicedb did not name the revision of its subject lookup", authz.ErrUnavailable)
 
 // LookupSubjects streams SpiceDB's LookupSubjects and returns each subject
-// once, in ascending order of id (a wildcard, "*", first). SpiceDB sends a
+// once, a wildcard first, the others in SpiceDB's order, or in ascending
+// order of id when paged (a limit or a cursor). SpiceDB sends a
 // subject once per path that reaches it, and a wildcard with the exclusions
 // of each path; the adapter unites them as SpiceDB unites subject sets: a
 // wildcard excludes what every path's wildcard excludes and no subject
@@ -122,17 +123,21 @@ func (s *subjectSet) add(id string, allowed bool, excluded []string) {
 }
 
 // page returns the subjects after after, up to req.Limit of them if it is
-// positive.
+// positive. An unlimited first page keeps SpiceDB's order, the wildcard
+// first; a paged lookup sorts.
 func (s *subjectSet) page(req authz.SubjectLookupRequest, after string) (authz.SubjectLookupResult, error) {
-	slices.Sort(s.concrete)
-	s.concrete = slices.Compact(s.concrete)
+	paged := req.Limit > 0 || after != ""
 	ids := s.concrete
-	if after != "" {
+	if paged {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
 		start, found := slices.BinarySearch(ids, after)
 		if found {
 			start++
 		}
 		ids = ids[start:]
+	} else {
+		ids = distinctIDs(ids)
 	}
 	wildcard := s.wildcard && after == ""
 	n := len(ids)
@@ -146,8 +151,17 @@ func (s *subjectSet) page(req authz.SubjectLookupRequest, after string) (authz.S
 	out := make([]authz.FoundSubject, 0, n)
 	if wildcard {
 		w := authz.FoundSubject{Subject: authz.Wildcard(req.SubjectType)}
+		found := make(map[string]bool, len(s.excluded))
+		for x := range s.excluded {
+			found[x] = false
+		}
+		for _, id := range s.concrete {
+			if _, ok := found[id]; ok {
+				found[id] = true // found on its own: not excluded
+			}
+		}
 		for _, x := range slices.Sorted(maps.Keys(s.excluded)) {
-			if _, found := slices.BinarySearch(s.concrete, x); !found {
+			if !found[x] {
 				w.Excluded = append(w.Excluded, authz.Subject{Type: req.SubjectType, ID: x})
 			}
 		}
@@ -164,4 +178,17 @@ func (s *subjectSet) page(req authz.SubjectLookupRequest, after string) (authz.S
 		res.Cursor = encodeSubjectsCursor(s.snapshot, out[len(out)-1].Subject.ID)
 	}
 	return res, nil
+}
+
+// distinctIDs returns ids without repeats, in their order.
+func distinctIDs(ids []string) []string {
+	seen := make(map[string]struct{}, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -461,8 +461,8 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 }
 
 // taskAccess answers the task's owner (whoever may share it) with the
-// users who may read, update and cancel it, each list in ascending order
-// and a wildcard grant as "everyone" ("everyone except bob, eve" where an
+// users who may read, update and cancel it, each list sorted, a wildcard
+// grant as "everyone" ("everyone except bob, eve" where an
 // exclusion applies). It is guarded by read, so a caller who cannot read
 // the task, or a missing task, gets the middleware's 404; a caller who can
 // read it but not share it gets the same 404, byte for byte, not a 403:
@@ -490,6 +490,7 @@ func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
 		for _, f := range res.Subjects {
 			users = append(users, userName(f))
 		}
+		slices.Sort(users)
 		out[string(op)] = users
 	}
 	writeJSON(w, http.StatusOK, out)
