@@ -66,6 +66,9 @@
 // own cursors, so [Adapter.Lookup] with a limit pages over the whole,
 // deduplicated set read at the exact snapshot of the first page: each id
 // is returned once, and each page costs one full lookup.
+// [Adapter.LookupSubjects] pages the same way, because SpiceDB's
+// LookupSubjects has no cursors: each page reads the whole set at the
+// snapshot of the first.
 // [Adapter.Enumerate] follows SpiceDB's ReadRelationships cursors, which
 // it carries with the consistency and page size they were made with, as
 // SpiceDB requires.
