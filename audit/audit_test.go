@@ -3,7 +3,7 @@ package audit_test
 import (
 	"testing"
 
-	"github.com/fgac-go/fgac/audit"
+	"github.com/fgac-go/fgac/enforce"
 )
 
 // TestOnlyShadowAndOffRelax: of all 256 mode values, only Shadow and Off
@@ -11,8 +11,8 @@ import (
 // rather than passing for "enforce".
 func TestOnlyShadowAndOffRelax(t *testing.T) {
 	for v := range 256 {
-		m := audit.Mode(v)
-		wantEnforced := m != audit.Shadow && m != audit.Off
+		m := enforce.Mode(v)
+		wantEnforced := m != enforce.Shadow && m != enforce.Off
 		if m.Enforced() != wantEnforced {
 			t.Errorf("Mode(%d).Enforced() = %v", v, m.Enforced())
 		}
@@ -23,7 +23,7 @@ func TestOnlyShadowAndOffRelax(t *testing.T) {
 			t.Errorf("Mode(%d).String() = %q", v, m.String())
 		}
 	}
-	for m, want := range map[audit.Mode]string{audit.Enforce: "enforce", audit.Shadow: "shadow", audit.Off: "off", 3: "Mode(3)"} {
+	for m, want := range map[enforce.Mode]string{enforce.Enforce: "enforce", enforce.Shadow: "shadow", enforce.Off: "off", 3: "Mode(3)"} {
 		if m.String() != want {
 			t.Errorf("%d.String() = %q, want %q", m, m.String(), want)
 		}

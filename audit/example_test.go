@@ -9,7 +9,7 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/memadapter"
 )
 
@@ -51,13 +51,13 @@ func ExampleSlog() {
 			return a
 		},
 	}))
-	enforcer := &collapse.Enforcer{
+	enforcer := &enforce.Enforcer{
 		Guard: exampleGuard(),
 		Hook:  audit.Slog{Logger: logger},
 	}
 	ctx := context.Background()
 	for _, who := range []string{"alice", "bob"} {
-		enforcer.Authorize(ctx, collapse.Request{
+		enforcer.Authorize(ctx, enforce.Request{
 			Subject:   authz.Subject{Type: "user", ID: who},
 			Resource:  authz.Resource{Type: "task", ID: "t1"},
 			Operation: authz.OpRead,
@@ -77,15 +77,15 @@ type tenantKey struct{}
 // and recorded, but let through), initech is off. A flag system that
 // returns anything else, such as Mode(7) from a corrupt flag, enforces.
 func ExampleMode() {
-	flags := map[string]audit.Mode{ // your flag system
-		"acme":     audit.Enforce,
-		"globex":   audit.Shadow,
-		"initech":  audit.Off,
-		"umbrella": audit.Mode(7),
+	flags := map[string]enforce.Mode{ // your flag system
+		"acme":     enforce.Enforce,
+		"globex":   enforce.Shadow,
+		"initech":  enforce.Off,
+		"umbrella": enforce.Mode(7),
 	}
-	enforcer := &collapse.Enforcer{
+	enforcer := &enforce.Enforcer{
 		Guard: exampleGuard(),
-		Modes: func(ctx context.Context, _ audit.ModeRequest) audit.Mode {
+		Modes: func(ctx context.Context, _ enforce.ModeRequest) enforce.Mode {
 			tenant, _ := ctx.Value(tenantKey{}).(string)
 			return flags[tenant] // a tenant without a flag gets the zero Mode: Enforce
 		},
@@ -94,11 +94,11 @@ func ExampleMode() {
 		}),
 	}
 
-	fmt.Println(audit.Mode(7), audit.Mode(7).Enforced(), audit.Mode(7).Known())
+	fmt.Println(enforce.Mode(7), enforce.Mode(7).Enforced(), enforce.Mode(7).Known())
 	for _, tenant := range []string{"acme", "globex", "initech", "umbrella"} {
 		ctx := context.WithValue(context.Background(), tenantKey{}, tenant)
 		// bob may not read alice's task.
-		_, err := enforcer.Authorize(ctx, collapse.Request{
+		_, err := enforcer.Authorize(ctx, enforce.Request{
 			Subject:   authz.Subject{Type: "user", ID: "bob"},
 			Resource:  authz.Resource{Type: "task", ID: "t1"},
 			Operation: authz.OpRead,

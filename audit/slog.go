@@ -32,7 +32,7 @@ func (s Slog) Observe(ctx context.Context, e Event) {
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs,
 		slog.String("outcome", e.Outcome.String()),
-		slog.String("mode", e.Mode.String()),
+		slog.String("mode", e.Mode),
 		slog.String("subject", e.Subject.String()),
 		slog.String("resource", e.Requested.String()),
 		slog.String("operation", string(e.Operation)),

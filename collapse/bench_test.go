@@ -6,7 +6,7 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 )
 
 // BenchmarkEvents measures what decision events cost: the same allowed
@@ -16,7 +16,7 @@ func BenchmarkEvents(b *testing.B) {
 	r.registerTask(b, "t1", "alice")
 	ops := r.guard.Operations()
 	guard := authz.NewGuard(r.engine, ops)
-	req := collapse.Request{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpRead, Route: "GET /tasks/{task_id}"}
+	req := enforce.Request{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpRead, Route: "GET /tasks/{task_id}"}
 	for _, tc := range []struct {
 		name string
 		hook audit.Hook
@@ -24,7 +24,7 @@ func BenchmarkEvents(b *testing.B) {
 		{"no-hook", nil},
 		{"noop-hook", audit.HookFunc(func(context.Context, audit.Event) {})},
 	} {
-		e := &collapse.Enforcer{Guard: guard, Hook: tc.hook}
+		e := &enforce.Enforcer{Guard: guard, Hook: tc.hook}
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()

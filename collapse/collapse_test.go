@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/internal/calllog"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
@@ -175,7 +175,7 @@ func TestEnforcerIndistinguishable(t *testing.T) {
 		}
 		return "", authz.ErrNotFound
 	}))
-	e := collapse.Enforcer{Guard: r.guard, Parents: &parents}
+	e := enforce.Enforcer{Guard: r.guard, Parents: &parents}
 	resources := map[string]authz.Resource{
 		"unreadable":      {Type: "task", ID: "t1"},
 		"missing":         {Type: "task", ID: "t-missing"},
@@ -190,7 +190,7 @@ func TestEnforcerIndistinguishable(t *testing.T) {
 		var wantCalls []string
 		for name, res := range resources {
 			r.rec.Reset()
-			_, err := e.Authorize(context.Background(), collapse.Request{Subject: user("eve"), Resource: res, Operation: op, Consistency: authz.AtLeastAsFresh(r.tok)})
+			_, err := e.Authorize(context.Background(), enforce.Request{Subject: user("eve"), Resource: res, Operation: op, Consistency: authz.AtLeastAsFresh(r.tok)})
 			if err != authz.ErrNotFound {
 				t.Errorf("%s %s: err = %v, want ErrNotFound", op, name, err)
 			}
@@ -203,7 +203,7 @@ func TestEnforcerIndistinguishable(t *testing.T) {
 			}
 		}
 		r.rec.Reset()
-		if err := e.Missing(context.Background(), collapse.Request{Subject: user("eve"), Resource: authz.Resource{Type: "message"}, Operation: op}, audit.Enforce); err != authz.ErrNotFound {
+		if err := e.Missing(context.Background(), enforce.Request{Subject: user("eve"), Resource: authz.Resource{Type: "message"}, Operation: op}, enforce.Enforce); err != authz.ErrNotFound {
 			t.Errorf("Missing: %v", err)
 		}
 		if diff := cmp.Diff(wantCalls, r.rec.Calls()); diff != "" {
@@ -219,10 +219,10 @@ func TestOutageIsNotAnOracle(t *testing.T) {
 	r.registerTask(t, "t1", "alice")
 	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read", authz.OpCancel: "cancel"}})
 	g := authz.NewGuard(down{r.engine}, ops)
-	e := collapse.Enforcer{Guard: g}
+	e := enforce.Enforcer{Guard: g}
 	for _, id := range []string{"t1", "t-missing", "bad id"} {
 		for _, op := range []authz.Operation{authz.OpRead, authz.OpCancel} {
-			_, err := e.Authorize(context.Background(), collapse.Request{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: id}, Operation: op})
+			_, err := e.Authorize(context.Background(), enforce.Request{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: id}, Operation: op})
 			if !errors.Is(err, authz.ErrUnavailable) {
 				t.Errorf("%s %s: err = %v, want ErrUnavailable", id, op, err)
 			}
@@ -721,9 +721,9 @@ func TestEnforcerDecoyHasTheShapeOfRealIDs(t *testing.T) {
 	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read", authz.OpCancel: "cancel"}})
 	var asked []string
 	decoy := "task_000000000000000000000000"
-	e := &collapse.Enforcer{
+	e := &enforce.Enforcer{
 		Guard: authz.NewGuard(engine, ops),
-		Rows: collapse.RowsFunc(func(_ context.Context, res authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(_ context.Context, res authz.Resource) (bool, error) {
 			asked = append(asked, res.ID)
 			return res.ID == "task_aaaaaaaaaaaaaaaaaaaaaaaa", nil
 		}),
@@ -731,7 +731,7 @@ func TestEnforcerDecoyHasTheShapeOfRealIDs(t *testing.T) {
 	}
 	for _, id := range []string{"task_bbbbbbbbbbbbbbbbbbbbbbbb", "not an id", "task_gggggggggggggggggggggggg"} {
 		asked, engine.ids = nil, nil
-		_, err := e.Authorize(context.Background(), collapse.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: id}, Operation: authz.OpCancel, Consistency: authz.AtLeastAsFresh(r.tok)})
+		_, err := e.Authorize(context.Background(), enforce.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: id}, Operation: authz.OpCancel, Consistency: authz.AtLeastAsFresh(r.tok)})
 		if err != authz.ErrNotFound {
 			t.Errorf("%q: %v, want not found", id, err)
 		}
@@ -747,7 +747,7 @@ func TestEnforcerDecoyHasTheShapeOfRealIDs(t *testing.T) {
 		}
 	}
 	e.Decoy = func(string) string { return "not valid" }
-	if _, err := e.Authorize(context.Background(), collapse.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: "task_bbbbbbbbbbbbbbbbbbbbbbbb"}, Operation: authz.OpRead}); !errors.Is(err, authz.ErrInternal) {
+	if _, err := e.Authorize(context.Background(), enforce.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: "task_bbbbbbbbbbbbbbbbbbbbbbbb"}, Operation: authz.OpRead}); !errors.Is(err, authz.ErrInternal) {
 		t.Errorf("malformed decoy: %v, want %v", err, authz.ErrInternal)
 	}
 }

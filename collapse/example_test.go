@@ -7,6 +7,7 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -218,10 +219,10 @@ func ExampleEnforcer() {
 		}
 		return task, nil
 	}))
-	enforcer := &collapse.Enforcer{
+	enforcer := &enforce.Enforcer{
 		Guard:   authz.NewGuard(engine, ops),
 		Parents: parents,
-		Rows: collapse.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
 			return r.Type == "task" && tasks[r.ID], nil // SELECT EXISTS (...)
 		}),
 	}
@@ -233,7 +234,7 @@ func ExampleEnforcer() {
 		{Type: "task", ID: "t3"}, // never existed
 		{Type: "message", ID: "m2"},
 	} {
-		checked, err := enforcer.Authorize(ctx, collapse.Request{
+		checked, err := enforcer.Authorize(ctx, enforce.Request{
 			Subject:   authz.Subject{Type: "user", ID: "alice"},
 			Resource:  r,
 			Operation: authz.OpRead,

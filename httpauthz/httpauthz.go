@@ -24,7 +24,7 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/parent"
 )
 
@@ -63,26 +63,26 @@ type Config struct {
 	// deregistration, a grant that raced a delete) grant nothing: a
 	// resource whose row is gone gets the same 404, after the same calls,
 	// as one that never existed, also under a bypass. See
-	// [collapse.Rows]. Nil means the graph alone decides.
-	Rows collapse.Rows
+	// [enforce.Rows]. Nil means the graph alone decides.
+	Rows enforce.Rows
 	// Decoy, if set, returns the id spent in place of a missing resource of
 	// a type; give it the shape (the length) of the type's real ids, so
 	// that no engine answers a missing id measurably faster than an
-	// unreadable one. See [collapse.Enforcer.Decoy]. Nil means
+	// unreadable one. See [enforce.Enforcer.Decoy]. Nil means
 	// [collapse.DecoyID].
 	Decoy func(resourceType string) string
 	// Modes chooses the enforcement mode per resource type, route (the
 	// request's ServeMux pattern) and tenant (from the context); nil means
-	// [audit.Enforce] everywhere. In shadow mode every request goes on to
+	// [enforce.Enforce] everywhere. In shadow mode every request goes on to
 	// the next handler exactly as sent, bad input included, and what would
 	// have been answered is only reported; in off mode nothing is checked.
-	Modes audit.ModeFunc
+	Modes enforce.ModeFunc
 }
 
 // Middleware builds per-route enforcement. It is safe for concurrent use.
 type Middleware struct {
 	cfg      Config
-	enforcer collapse.Enforcer
+	enforcer enforce.Enforcer
 }
 
 // New returns a Middleware. It panics if cfg lacks a Guard or a Subject
@@ -97,7 +97,7 @@ func New(cfg Config) *Middleware {
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: collapse.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy}}
+	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy}}
 }
 
 // Target is what the middleware checked, available to the next handler
@@ -154,8 +154,8 @@ func (m *Middleware) route(typ string, op authz.Operation, ids []Extractor) (use
 
 // start begins the enforcement of a request for typ and op: the request
 // as collapse sees it, and its mode.
-func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (collapse.Request, audit.Mode) {
-	req := collapse.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
+func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (enforce.Request, enforce.Mode) {
+	req := enforce.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
 	return req, m.enforcer.Mode(r.Context(), typ, r.Pattern)
 }
 
@@ -203,7 +203,7 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			req, mode := m.start(r, typ, op)
-			if mode == audit.Off {
+			if mode == enforce.Off {
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
 				next.ServeHTTP(w, r)
 				return
@@ -227,7 +227,7 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 
 // fail answers a request that could not be decided: with the error in
 // enforce mode, by passing it on untouched in shadow mode.
-func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, next http.Handler, req collapse.Request, mode audit.Mode, err error) {
+func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, next http.Handler, req enforce.Request, mode enforce.Mode, err error) {
 	if err := m.enforcer.Failed(r.Context(), req, mode, err); err != nil {
 		m.cfg.WriteError(w, r, ProblemFor(err))
 		return
@@ -237,7 +237,7 @@ func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, next http.Hand
 
 // enforce finishes a request whose id extraction returned req.Resource.ID
 // and extractErr.
-func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.Handler, req collapse.Request, mode audit.Mode, method string, extractErr error) {
+func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.Handler, req enforce.Request, mode enforce.Mode, method string, extractErr error) {
 	ctx := r.Context()
 	var checked authz.Resource
 	var err error
@@ -254,7 +254,7 @@ func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.H
 		m.cfg.WriteError(w, r, ProblemFor(err))
 		return
 	}
-	tc := &targetCtx{Context: ctx, t: Target{Requested: req.Resource, Checked: checked, Operation: req.Operation, Method: method, Shadow: mode == audit.Shadow}}
+	tc := &targetCtx{Context: ctx, t: Target{Requested: req.Resource, Checked: checked, Operation: req.Operation, Method: method, Shadow: mode == enforce.Shadow}}
 	_, tc.t.Bypassed = authz.BypassFor(ctx, checked)
 	next.ServeHTTP(w, r.WithContext(tc))
 }

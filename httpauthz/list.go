@@ -5,9 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 )
 
 type filterKey struct{}
@@ -64,8 +63,8 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Extractor) f
 }
 
 // listFilter computes the filter of a list request.
-func (m *Middleware) listFilter(r *http.Request, req *collapse.Request, mode audit.Mode, lookupType string, narrow []Extractor, usesBody bool) (authz.Filter, error) {
-	if mode == audit.Off {
+func (m *Middleware) listFilter(r *http.Request, req *enforce.Request, mode enforce.Mode, lookupType string, narrow []Extractor, usesBody bool) (authz.Filter, error) {
+	if mode == enforce.Off {
 		return authz.Filter{}, nil
 	}
 	subject, ok := m.cfg.Subject(r)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fgac-go/fgac/audit"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -37,9 +37,9 @@ func TestUnknownModeEnforces(t *testing.T) {
 	ro := newRollout(t)
 	ro.seed()
 	ro.plain.Store(false) // the handler shows what it was handed
-	for _, mode := range []audit.Mode{3, 7, 255} {
+	for _, mode := range []enforce.Mode{3, 7, 255} {
 		for _, c := range modeMatrix() {
-			ro.set("acme", audit.Enforce)
+			ro.set("acme", enforce.Enforce)
 			want := ro.sendCounted("acme", c)
 			ro.set("acme", mode)
 			ro.mu.Lock()
@@ -51,8 +51,8 @@ func TestUnknownModeEnforces(t *testing.T) {
 			}
 			ro.mu.Lock()
 			for _, e := range ro.events {
-				if e.Mode != mode || e.Mode.String() == "enforce" || !strings.Contains(e.Mode.String(), "Mode(") {
-					t.Errorf("mode %d %+v: event reports mode %d (%q)", mode, c, e.Mode, e.Mode)
+				if e.Mode != mode.String() || e.Mode == "enforce" || !strings.Contains(e.Mode, "Mode(") {
+					t.Errorf("mode %d %+v: event reports mode %q", mode, c, e.Mode)
 				}
 			}
 			ro.mu.Unlock()
@@ -73,9 +73,9 @@ func FuzzMode(f *testing.F) {
 	cases := modeMatrix()
 	f.Fuzz(func(t *testing.T, m, i uint8) {
 		c := cases[int(i)%len(cases)]
-		mode := audit.Mode(m)
+		mode := enforce.Mode(m)
 		ro.plain.Store(false)
-		ro.set("acme", audit.Enforce)
+		ro.set("acme", enforce.Enforce)
 		enforced := ro.sendCounted("acme", c)
 		ro.set("acme", mode)
 		got := ro.sendCounted("acme", c)

@@ -2,6 +2,7 @@ package memo_test
 
 import (
 	"context"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/schema"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/memo"
 	"github.com/fgac-go/fgac/parent"
@@ -67,10 +67,10 @@ func parentRoute(t testing.TB, engine authz.Reader, memoised bool) http.Handler 
 	parents.Register("message", "task", parent.ResolverFunc(func(context.Context, string) (string, error) { return "t1", nil }))
 	subject := func(*http.Request) (authz.Subject, bool) { return user("alice"), true }
 	m := httpauthz.New(httpauthz.Config{Guard: guard, Parents: parents, Subject: subject})
-	enforcer := &collapse.Enforcer{Guard: guard, Parents: parents}
+	enforcer := &enforce.Enforcer{Guard: guard, Parents: parents}
 	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, id := range messageIDs {
-			req := collapse.Request{Subject: user("alice"), Resource: authz.Resource{Type: "message", ID: id}, Operation: authz.OpRead}
+			req := enforce.Request{Subject: user("alice"), Resource: authz.Resource{Type: "message", ID: id}, Operation: authz.OpRead}
 			if _, err := enforcer.Authorize(r.Context(), req); err != nil {
 				httpauthz.WriteJSONError(w, r, httpauthz.ProblemFor(err))
 				return

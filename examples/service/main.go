@@ -59,8 +59,8 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
@@ -385,7 +385,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.
-		Rows: collapse.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
 			ok, err := st.exists(ctx, r)
 			return ok, unavailableIfDone(ctx, err)
 		}),
