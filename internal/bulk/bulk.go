@@ -5,19 +5,18 @@
 // items may share an answer) and put the answers back in item order.
 package bulk
 
-
 // Plan records, item by item in order, which items are answered here and
 // which are asked of the next layer, then scatters that layer's answers
 // back into item order. Make one with [NewPlan]. While every item is
 // asked, in order and without repeats, a plan allocates nothing and
 // [Plan.Scatter] returns the next layer's answers as they are.
 type Plan[R any] struct {
-	size    int                 // items in all
-	n       int                 // items recorded
-	asked   int                 // distinct items asked
-	results []R // the items' results; nil while every item is asked in order
-	from    []int               // item -> index of its ask, -1 for an item answered here; nil likewise
-	seen    map[string]int      // ask key -> index of its ask
+	size    int            // items in all
+	n       int            // items recorded
+	asked   int            // distinct items asked
+	results []R            // the items' results; nil while every item is asked in order
+	from    []int          // item -> index of its ask, -1 for an item answered here; nil likewise
+	seen    map[string]int // ask key -> index of its ask
 }
 
 // NewPlan returns the plan of a bulk check of size items.
