@@ -59,6 +59,11 @@ var (
 	problemForbidden       = &Problem{Status: http.StatusForbidden, Code: CodeForbidden, Message: "permission denied"}
 	problemUnavailable     = &Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "authorization unavailable"}
 	problemInternal        = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+	// problemUnrecorded is the 500 of a middleware without a Hook: the
+	// library does not log, so without a hook nothing records the cause;
+	// the answer says so (and how to fix it) instead of failing silently.
+	// It is a fixed text, the same for every request and every cause.
+	problemUnrecorded = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error (not recorded: httpauthz.Config.Hook is nil; set it, e.g. to audit.Slog, to see the cause)"}
 	problemUnauthenticated = &Problem{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "authentication required"}
 )
 

@@ -149,7 +149,7 @@ func ExampleMiddleware_List() {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /events", mw.List("event", authz.OpRead, httpauthz.Query("agent_id"))(
+	mux.Handle("GET /events", mw.List("event", authz.OpRead, httpauthz.NarrowBy("agent", httpauthz.Query("agent_id")))(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f := httpauthz.FilterFrom(r.Context())
 			var ids []string

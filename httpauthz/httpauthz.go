@@ -55,7 +55,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// WriteError writes error answers; nil means [WriteJSONError].
 	WriteError ErrorWriter
-	// Hook receives one [audit.Event] per decision; nil means none.
+	// Hook receives one [audit.Event] per decision. Nil means none, and
+	// then, since fgac never logs on its own, a 500 answers with a fixed
+	// message saying that its cause was not recorded and how to record it
+	// (a misconfiguration must not fail silently). Set it in production,
+	// e.g. to [audit.Slog].
 	Hook audit.Hook
 	// Rows, if set, confirms as part of every decision that the row of the
 	// checked resource (the parent of a child) exists in the service's
@@ -225,11 +229,21 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 	}
 }
 
+// problem is [ProblemFor] err, with the 500 of a middleware without a
+// Hook saying that its cause was not recorded.
+func (m *Middleware) problem(err error) *Problem {
+	p := ProblemFor(err)
+	if p == problemInternal && m.cfg.Hook == nil {
+		return problemUnrecorded
+	}
+	return p
+}
+
 // fail answers a request that could not be decided: with the error in
 // enforce mode, by passing it on untouched in shadow mode.
 func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, next http.Handler, req enforce.Request, mode enforce.Mode, err error) {
 	if err := m.enforcer.Failed(r.Context(), req, mode, err); err != nil {
-		m.cfg.WriteError(w, r, ProblemFor(err))
+		m.cfg.WriteError(w, r, m.problem(err))
 		return
 	}
 	next.ServeHTTP(w, r)
@@ -251,7 +265,7 @@ func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.H
 		checked, err = m.enforcer.AuthorizeIn(ctx, req, mode)
 	}
 	if err != nil {
-		m.cfg.WriteError(w, r, ProblemFor(err))
+		m.cfg.WriteError(w, r, m.problem(err))
 		return
 	}
 	tc := &targetCtx{Context: ctx, t: Target{Requested: req.Resource, Checked: checked, Operation: req.Operation, Method: method, Shadow: mode == enforce.Shadow}}

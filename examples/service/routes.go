@@ -88,28 +88,28 @@ func (s *server) routes() []route {
 		{"DELETE /tasks/name/{task_name}", m.Require("task", authz.OpDelete, taskName), s.deleteTask},
 
 		{"POST /messages", m.Require("task", authz.OpUpdate, bodyTaskID), s.createMessage},
-		{"GET /messages", m.List("task", authz.OpRead, queryTaskID), s.listMessages},
+		{"GET /messages", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", queryTaskID)), s.listMessages},
 		{"GET /messages/{message_id}", m.Require("message", authz.OpRead, path("message_id")), s.getMessage},
 		{"PUT /messages/{message_id}", m.Require("message", authz.OpUpdate, path("message_id")), s.updateMessage},
 
 		{"POST /states", m.Require("task", authz.OpUpdate, bodyTaskID), s.createState},
-		{"GET /states", m.List("task", authz.OpRead, queryTaskID), s.listStates},
+		{"GET /states", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", queryTaskID)), s.listStates},
 		{"GET /states/{state_id}", m.Require("state", authz.OpRead, path("state_id")), s.getState},
 		{"PUT /states/{state_id}", m.Require("state", authz.OpUpdate, path("state_id")), s.updateState},
 		{"DELETE /states/{state_id}", m.Require("state", authz.OpDelete, path("state_id")), s.deleteState},
 
-		{"GET /trackers", m.List("task", authz.OpRead, queryTaskID), s.listTrackers},
+		{"GET /trackers", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", queryTaskID)), s.listTrackers},
 		{"GET /trackers/{tracker_id}", m.Require("tracker", authz.OpRead, path("tracker_id")), s.getTracker},
 		{"PUT /trackers/{tracker_id}", m.Require("tracker", authz.OpUpdate, path("tracker_id")), s.updateTracker},
 
 		// Checkpoints follow LangGraph's convention: thread_id is the task id.
 		{"POST /checkpoints/get-tuple", m.Require("task", authz.OpRead, bodyThreadID), s.getCheckpoint},
-		{"POST /checkpoints/list", m.List("task", authz.OpRead, bodyThreadID), s.listCheckpoints},
+		{"POST /checkpoints/list", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", bodyThreadID)), s.listCheckpoints},
 		{"POST /checkpoints/put", m.Require("task", authz.OpUpdate, bodyThreadID), s.putCheckpoint},
 		{"POST /checkpoints/put-writes", m.Require("task", authz.OpUpdate, bodyThreadID), s.putWrites},
 		{"POST /checkpoints/delete-thread", m.Require("task", authz.OpDelete, bodyThreadID), s.deleteThread},
 
-		{"GET /events", m.List("agent", authz.OpRead, queryAgentID), s.listEvents},
+		{"GET /events", m.List("agent", authz.OpRead, httpauthz.NarrowBy("agent", queryAgentID)), s.listEvents},
 		{"GET /events/{event_id}", m.Require("event", authz.OpRead, path("event_id")), s.getEvent},
 	}
 }
