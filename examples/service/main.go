@@ -428,7 +428,7 @@ func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, e
 	if _, err := spicedbadapter.WriteSchema(wctx, client, schemaText); err != nil {
 		return nil, fmt.Errorf("write schema to spicedb: %w", err)
 	}
-	return spicedbadapter.New(client), nil
+	return spicedbadapter.New(client, nil), nil
 }
 
 // dialSpiceDB connects to SpiceDB. Plain text is used only on loopback,
