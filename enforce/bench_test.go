@@ -1,4 +1,4 @@
-package collapse_test
+package enforce_test
 
 import (
 	"context"
@@ -7,15 +7,16 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/internal/testfixture"
 )
 
 // BenchmarkEvents measures what decision events cost: the same allowed
 // decision with no hook and with a no-op hook, side by side.
 func BenchmarkEvents(b *testing.B) {
-	r := newRig(b)
-	r.registerTask(b, "t1", "alice")
-	ops := r.guard.Operations()
-	guard := authz.NewGuard(r.engine, ops)
+	r := testfixture.New(b)
+	r.RegisterTask(b, "t1", "alice")
+	ops := r.Guard.Operations()
+	guard := authz.NewGuard(r.Engine, ops)
 	req := enforce.Request{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpRead, Route: "GET /tasks/{task_id}"}
 	for _, tc := range []struct {
 		name string
