@@ -144,6 +144,3 @@ func User(id string) authz.Subject { return authz.Subject{Type: "user", ID: id} 
 
 // Task returns the resource task:id.
 func Task(id string) authz.Resource { return authz.Resource{Type: "task", ID: id} }
-
-// Agent returns the resource agent:id.
-func Agent(id string) authz.Resource { return authz.Resource{Type: "agent", ID: id} }
