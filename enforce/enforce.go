@@ -143,12 +143,29 @@ type Request struct {
 }
 
 // Mode returns the mode of a request for a resource of type typ on route.
-func (e *Enforcer) Mode(ctx context.Context, typ, route string) Mode {
+// If the ModeFunc panics, Mode returns [Enforce] and an error matching
+// [authz.ErrInternal], which the caller answers as a server error (pass
+// both to [Enforcer.Failed]): a faulty flag system never relaxes anything.
+func (e *Enforcer) Mode(ctx context.Context, typ, route string) (m Mode, err error) {
 	if e.Modes == nil {
-		return Enforce
+		return Enforce, nil
 	}
-	return e.Modes(ctx, ModeRequest{ResourceType: typ, Route: route})
+	defer func() {
+		if recover() != nil {
+			m, err = Enforce, errModePanicked
+		}
+	}()
+	return e.Modes(ctx, ModeRequest{ResourceType: typ, Route: route}), nil
 }
+
+// The errors of callbacks that panicked. They name the callback, not the
+// panic's value, which may hold anything the service had at hand.
+var (
+	errModePanicked     = fmt.Errorf("enforce: %w: Enforcer.Modes panicked", authz.ErrInternal)
+	errRowsPanicked     = fmt.Errorf("enforce: %w: Enforcer.Rows panicked", authz.ErrInternal)
+	errDecoyPanicked    = fmt.Errorf("enforce: %w: Enforcer.Decoy panicked", authz.ErrInternal)
+	errResolverPanicked = fmt.Errorf("enforce: %w: a parent resolver panicked", authz.ErrInternal)
+)
 
 // Authorize resolves req.Resource to the resource that carries its
 // permissions and applies [collapse.CheckOrNotFound] to it, in the request's mode.
@@ -162,8 +179,16 @@ func (e *Enforcer) Mode(ctx context.Context, typ, route string) Mode {
 // returns a nil error whatever it was (the checked resource is then zero
 // if nothing could be checked); in [Off] mode nothing is checked and
 // the zero resource is returned.
+//
+// A panic in a callback (Modes, Rows, Decoy or a parent resolver) is
+// answered as an error matching [authz.ErrInternal], in shadow mode as
+// any other failure: it never allows what enforce mode would refuse.
 func (e *Enforcer) Authorize(ctx context.Context, req Request) (authz.Resource, error) {
-	return e.AuthorizeIn(ctx, req, e.Mode(ctx, req.Resource.Type, req.Route))
+	mode, err := e.Mode(ctx, req.Resource.Type, req.Route)
+	if err != nil {
+		return authz.Resource{}, e.Failed(ctx, req, mode, err)
+	}
+	return e.AuthorizeIn(ctx, req, mode)
 }
 
 // AuthorizeIn is [Enforcer.Authorize] in a mode the caller already chose.
@@ -264,7 +289,7 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		if !authz.ValidID(target.ID) {
 			return authz.Resource{}, e.notFound(ctx, q)
 		}
-		resolved, err := e.Parents.Resolve(ctx, target)
+		resolved, err := e.resolve(ctx, target)
 		if errors.Is(err, authz.ErrNotFound) {
 			return authz.Resource{}, e.notFound(ctx, q)
 		}
@@ -282,7 +307,7 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		if err := collapse.CheckMapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
 			return authz.Resource{}, err
 		}
-		exists, err := e.Rows.Exists(ctx, q.Resource)
+		exists, err := e.exists(ctx, q.Resource)
 		switch {
 		case err != nil:
 			return authz.Resource{}, err
@@ -317,7 +342,7 @@ func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
 		if err := collapse.CheckMapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
 			return err
 		}
-		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
+		if _, err := e.exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
 			return err
 		}
 	}
@@ -328,15 +353,41 @@ func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
 var errBadDecoy = fmt.Errorf("enforce: %w: Enforcer.Decoy returned a malformed id", authz.ErrInternal)
 
 // decoy returns the id checked in place of a missing resource of typ.
-func (e *Enforcer) decoy(typ string) (string, error) {
+func (e *Enforcer) decoy(typ string) (id string, err error) {
 	if e.Decoy == nil {
 		return collapse.DecoyID, nil
 	}
-	id := e.Decoy(typ)
+	defer func() {
+		if recover() != nil {
+			id, err = "", errDecoyPanicked
+		}
+	}()
+	id = e.Decoy(typ)
 	if !authz.ValidID(id) {
 		return "", errBadDecoy
 	}
 	return id, nil
+}
+
+// exists asks Rows whether r's row exists; a panic is an error.
+func (e *Enforcer) exists(ctx context.Context, r authz.Resource) (ok bool, err error) {
+	defer func() {
+		if recover() != nil {
+			ok, err = false, errRowsPanicked
+		}
+	}()
+	return e.Rows.Exists(ctx, r)
+}
+
+// resolve resolves child to the resource that carries its permissions; a
+// panic in a resolver is an error.
+func (e *Enforcer) resolve(ctx context.Context, child authz.Resource) (r authz.Resource, err error) {
+	defer func() {
+		if recover() != nil {
+			r, err = authz.Resource{}, errResolverPanicked
+		}
+	}()
+	return e.Parents.Resolve(ctx, child)
 }
 
 func (e *Enforcer) missing(ctx context.Context, req Request) error {

@@ -157,10 +157,12 @@ func (m *Middleware) route(typ string, op authz.Operation, ids []Extractor) (use
 }
 
 // start begins the enforcement of a request for typ and op: the request
-// as collapse sees it, and its mode.
-func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (enforce.Request, enforce.Mode) {
+// as collapse sees it, and its mode. The error is that of a mode function
+// that panicked (the mode is then enforce).
+func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (enforce.Request, enforce.Mode, error) {
 	req := enforce.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
-	return req, m.enforcer.Mode(r.Context(), typ, r.Pattern)
+	mode, err := m.enforcer.Mode(r.Context(), typ, r.Pattern)
+	return req, mode, err
 }
 
 // checkSetup panics unless op, and for any other operation the read probe
@@ -206,7 +208,11 @@ func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) f
 	usesBody := m.route(typ, op, ids)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req, mode := m.start(r, typ, op)
+			req, mode, err := m.start(r, typ, op)
+			if err != nil {
+				m.fail(w, r, next, req, mode, err)
+				return
+			}
 			if mode == enforce.Off {
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
 				next.ServeHTTP(w, r)

@@ -80,8 +80,11 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Narrowing) f
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req, mode := m.start(r, typ, op)
-			f, err := m.listFilter(r, &req, mode, lookupType, ids, usesBody)
+			req, mode, err := m.start(r, typ, op)
+			var f authz.Filter
+			if err == nil {
+				f, err = m.listFilter(r, &req, mode, lookupType, ids, usesBody)
+			}
 			// Failed reports the decision; it keeps the error only in
 			// enforce mode.
 			if err := m.enforcer.Failed(r.Context(), req, mode, err); err != nil {

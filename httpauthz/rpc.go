@@ -69,8 +69,11 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 			call, fault := m.rpcRoute(r, &req, method, table, usesBody)
 			// The mode is chosen once, for the method's resource type, or
 			// with an empty type when the method is not known.
-			mode := m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
+			mode, err := m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
 			switch {
+			case err != nil:
+				// The mode function panicked: a server error.
+				m.fail(w, r, next, req, mode, err)
 			case mode == enforce.Off:
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
 				next.ServeHTTP(w, r)

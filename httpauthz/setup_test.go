@@ -13,6 +13,7 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -32,12 +33,9 @@ func panicMessage(f func()) (msg string) {
 // when they are built, with a message that names what is missing and
 // where, like http.ServeMux.Handle on a bad pattern.
 func TestSetupCatchesWiringMistakes(t *testing.T) {
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// task maps cancel but not read: a denied cancel could not tell 403
-	// from 404.
+	engine := testfixture.Engine(t)
+	// A wiring mistake of its own, on purpose: task maps cancel but not
+	// read, so a denied cancel could not tell 403 from 404.
 	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
 		"task": {authz.OpCancel: "cancel"}, "agent": {authz.OpRead: "read"},
 	})
