@@ -56,7 +56,8 @@ type Event struct {
 	// input was not a valid id.
 	Requested authz.Resource
 	// Checked is the resource whose permission was checked (the parent of
-	// a child); empty when nothing was checked.
+	// a child) when the decision allowed it; empty otherwise (nothing was
+	// checked, or the answer was not found, denied or an error).
 	Checked authz.Resource
 	// Operation is the operation asked for.
 	Operation authz.Operation

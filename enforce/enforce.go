@@ -165,6 +165,7 @@ var (
 	errRowsPanicked     = fmt.Errorf("enforce: %w: Enforcer.Rows panicked", authz.ErrInternal)
 	errDecoyPanicked    = fmt.Errorf("enforce: %w: Enforcer.Decoy panicked", authz.ErrInternal)
 	errResolverPanicked = fmt.Errorf("enforce: %w: a parent resolver panicked", authz.ErrInternal)
+	errHookPanicked     = fmt.Errorf("enforce: %w: Enforcer.Hook panicked", authz.ErrInternal)
 )
 
 // Authorize resolves req.Resource to the resource that carries its
@@ -237,18 +238,29 @@ func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(co
 	}
 	start := time.Since(epoch)
 	checked, err := f(ctx, req)
-	e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start)
+	if hookErr := e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start); hookErr != nil && mode.Enforced() && err == nil {
+		// The decision was made but could not be recorded: an enforced
+		// request is not let through unrecorded (fail closed).
+		return authz.Resource{}, hookErr
+	}
 	if mode == Shadow {
 		return checked, nil
 	}
 	return checked, err
 }
 
-// report delivers the event of one decision.
-func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked authz.Resource, err error, latency time.Duration) {
+// report delivers the event of one decision. A panicking Hook is an error
+// matching [authz.ErrInternal]: in shadow and off modes the request goes
+// on unchanged; an enforced request that would have been allowed is not.
+func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked authz.Resource, err error, latency time.Duration) (hookErr error) {
 	if e.Hook == nil {
-		return
+		return nil
 	}
+	defer func() {
+		if recover() != nil {
+			hookErr = errHookPanicked
+		}
+	}()
 	ev := audit.Event{
 		Subject: req.Subject, Requested: req.Resource, Checked: checked, Operation: req.Operation,
 		Route: req.Route, Mode: mode.String(), Latency: latency, Consistency: req.Consistency.Mode(),
@@ -275,6 +287,7 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked 
 		ev.Outcome = audit.ShadowDenied
 	}
 	e.Hook.Observe(ctx, ev)
+	return nil
 }
 
 func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {

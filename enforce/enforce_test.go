@@ -586,3 +586,41 @@ func failed(req enforce.Request, err error) func(context.Context, *enforce.Enfor
 		return e.Failed(ctx, req, mode, err)
 	}
 }
+
+// TestPanickingHookFailsClosed: a Hook that panics (or a typed-nil
+// HookFunc) never crashes the caller; an enforced decision that would
+// have allowed becomes an error matching authz.ErrInternal, since it could
+// not be recorded; denials stay denials; shadow and off modes let the
+// request go on unchanged.
+func TestPanickingHookFailsClosed(t *testing.T) {
+	r := testfixture.New(t)
+	r.RegisterTask(t, "t1", "alice")
+	var nilHook audit.HookFunc
+	for _, hook := range []audit.Hook{audit.HookFunc(func(context.Context, audit.Event) { panic("hook: secret") }), nilHook} {
+		for _, tc := range []struct {
+			who     string
+			mode    enforce.Mode
+			wantErr error // nil: allowed
+		}{
+			{"alice", enforce.Enforce, authz.ErrInternal},
+			{"alice", enforce.Mode(9), authz.ErrInternal},
+			{"bob", enforce.Enforce, authz.ErrNotFound},
+			{"alice", enforce.Shadow, nil},
+			{"bob", enforce.Shadow, nil},
+			{"alice", enforce.Off, nil},
+		} {
+			e := enforce.Enforcer{Guard: r.Guard, Hook: hook}
+			req := enforce.Request{Subject: user(tc.who), Resource: testfixture.Task("t1"), Operation: authz.OpRead, Consistency: r.Fresh()}
+			_, err, escaped := call(func() (authz.Resource, error) { return e.AuthorizeIn(context.Background(), req, tc.mode) })
+			if escaped != nil {
+				t.Fatalf("%s in %s: panic escaped: %v", tc.who, tc.mode, escaped)
+			}
+			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("%s in %s: err = %v, want %v", tc.who, tc.mode, err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q carries the panic's value", err)
+			}
+		}
+	}
+}
