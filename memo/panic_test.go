@@ -85,8 +85,12 @@ func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 	close(release)
 	g := authz.NewGuard(memo.New(&faulty{Reader: engine, release: release, fail: func() { panic("boom") }}, nil), ops)
 	_, err := g.Decide(context.Background(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead})
-	if !errors.Is(err, authz.ErrUnavailable) || !strings.Contains(err.Error(), "boom") {
-		t.Errorf("Check = %v, want an unavailable error naming the panic", err)
+	var pe *memo.PanicError
+	if !errors.Is(err, authz.ErrUnavailable) || !errors.As(err, &pe) || pe.Value != "boom" {
+		t.Errorf("Check = %v, want an unavailable *memo.PanicError holding the panic's value", err)
+	}
+	if strings.Contains(err.Error(), "boom") {
+		t.Errorf("message %q carries the panic's value (it may hold a secret)", err)
 	}
 }
 
