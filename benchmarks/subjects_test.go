@@ -70,7 +70,7 @@ func BenchmarkSpiceDBSubjectsOverhead(b *testing.B) {
 	if _, err := spicedbadapter.WriteSchema(ctx, client, subjectsSchema); err != nil {
 		b.Fatal(err)
 	}
-	adapter := spicedbadapter.New(client)
+	adapter := spicedbadapter.New(client, nil)
 	tok, err := writeAll(ctx, adapter, subjectsGraph())
 	if err != nil {
 		b.Fatal(err)

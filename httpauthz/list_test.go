@@ -40,7 +40,7 @@ func TestListRoutes(t *testing.T) {
 		slices.Sort(out)
 		json.NewEncoder(rw).Encode(out)
 	})
-	w.mux.Handle("GET /tracker", m.List("task", authz.OpRead, httpauthz.Query("task_id"))(list))
+	w.mux.Handle("GET /tracker", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.Query("task_id")))(list))
 	tests := []struct {
 		name, user, query string
 		want              []string
@@ -74,7 +74,7 @@ func TestListRoutes(t *testing.T) {
 	// A narrowing parameter that is given but empty or malformed is bad
 	// input (400, no backend call, handler not run), never "no narrowing":
 	// that would list everything the caller may see instead of one task.
-	w.mux.Handle("POST /tracker", m.List("task", authz.OpRead, httpauthz.JSONField("task_id"))(list))
+	w.mux.Handle("POST /tracker", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.JSONField("task_id")))(list))
 	for _, bad := range []struct{ method, target, body string }{
 		{"GET", "/tracker?task_id=", ""},
 		{"GET", "/tracker?task_id=tA;x=1", ""},
@@ -124,7 +124,7 @@ func TestListOfChildTypeFiltersByParentIDs(t *testing.T) {
 	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(rw).Encode(httpauthz.FilterFrom(r.Context()).IDs())
 	})
-	w.mux.Handle("GET /messages", w.m.List("message", authz.OpRead, httpauthz.Query("task_id"))(h))
+	w.mux.Handle("GET /messages", w.m.List("message", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.Query("task_id")))(h))
 	got := w.do("bob", "GET", "/messages", "", "")
 	if got.status != http.StatusOK || strings.TrimSpace(got.body) != `["tA"]` {
 		t.Errorf("bob's message list filter = %d %s, want 200 [\"tA\"]", got.status, got.body)

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 )
 
 // Method is the authorization route of one RPC method: the resource type,
@@ -66,13 +65,16 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := collapse.Request{Consistency: m.consistency(r), Route: r.Pattern}
+			req := enforce.Request{Consistency: m.consistency(r), Route: r.Pattern}
 			call, fault := m.rpcRoute(r, &req, method, table, usesBody)
 			// The mode is chosen once, for the method's resource type, or
 			// with an empty type when the method is not known.
-			mode := m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
+			mode, err := m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
 			switch {
-			case mode == audit.Off:
+			case err != nil:
+				// The mode function panicked: a server error.
+				m.fail(w, r, next, req, mode, err)
+			case mode == enforce.Off:
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
 				next.ServeHTTP(w, r)
 			case fault != nil:
@@ -97,7 +99,7 @@ type rpcCall struct {
 // filling in req. It returns the first reason the request cannot be
 // decided: no subject (the body is then not read), bad input, or an
 // unknown method.
-func (m *Middleware) rpcRoute(r *http.Request, req *collapse.Request, method Extractor, table *Methods, usesBody bool) (rpcCall, error) {
+func (m *Middleware) rpcRoute(r *http.Request, req *enforce.Request, method Extractor, table *Methods, usesBody bool) (rpcCall, error) {
 	var c rpcCall
 	var ok bool
 	if req.Subject, ok = m.cfg.Subject(r); !ok {

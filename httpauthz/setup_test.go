@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -30,12 +33,9 @@ func panicMessage(f func()) (msg string) {
 // when they are built, with a message that names what is missing and
 // where, like http.ServeMux.Handle on a bad pattern.
 func TestSetupCatchesWiringMistakes(t *testing.T) {
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// task maps cancel but not read: a denied cancel could not tell 403
-	// from 404.
+	engine := testfixture.Engine(t)
+	// A wiring mistake of its own, on purpose: task maps cancel but not
+	// read, so a denied cancel could not tell 403 from 404.
 	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
 		"task": {authz.OpCancel: "cancel"}, "agent": {authz.OpRead: "read"},
 	})
@@ -133,5 +133,73 @@ func TestHandleCatchesPathValuesThePatternLacks(t *testing.T) {
 	w.m.Handle(w.mux, "GET /y/tasks/{task_id...}", "task", authz.OpRead, ok, httpauthz.PathValue("task_id"))
 	if got := w.do("alice", "GET", "/y/tasks/t1", "", ""); got.status != http.StatusOK {
 		t.Errorf("registered route: %d %s", got.status, got.body)
+	}
+}
+
+// TestFiveHundredsWithoutAHookSaySo: fgac never logs, so a middleware
+// without a Hook answers a 500 with a fixed message that says its cause
+// was not recorded and names the fix; with a Hook, the 500 is the plain
+// one and the hook gets the cause. Neither message carries the cause.
+func TestFiveHundredsWithoutAHookSaySo(t *testing.T) {
+	w := probeWorld(t)
+	broken := errors.New("store: connection refused to db.internal:5432")
+	var events []audit.Event
+	for _, hook := range []audit.Hook{nil, audit.HookFunc(func(_ context.Context, e audit.Event) { events = append(events, e) })} {
+		parents := &parent.Registry{}
+		parents.Register("message", "task", parent.ResolverFunc(func(context.Context, string) (string, error) { return "", broken }))
+		m := httpauthz.New(httpauthz.Config{Guard: w.guard, Parents: parents, Hook: hook, Subject: func(r *http.Request) (authz.Subject, bool) {
+			return authz.Subject{Type: "user", ID: r.Header.Get("X-Test-User")}, true
+		}})
+		mux := http.NewServeMux()
+		m.Handle(mux, "GET /m/{id}", "message", authz.OpRead, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("handler ran") }), httpauthz.PathValue("id"))
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/m/m1", nil)
+		req.Header.Set("X-Test-User", "alice")
+		mux.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code != http.StatusInternalServerError || strings.Contains(body, "db.internal") {
+			t.Fatalf("hook %v: %d %s", hook != nil, rec.Code, body)
+		}
+		if unrecorded := strings.Contains(body, "Config.Hook is nil"); unrecorded != (hook == nil) {
+			t.Errorf("hook %v: body %s", hook != nil, body)
+		}
+	}
+	if len(events) != 1 || events[0].Outcome != audit.Error || !errors.Is(events[0].Err, broken) {
+		t.Errorf("events with the hook: %+v", events)
+	}
+}
+
+// TestListRefusesANarrowingOfTheWrongType: a list narrows by an id of the
+// type its filter holds; a child's own id (always an empty list) or a third
+// type's id panics at setup, naming the type to narrow by.
+func TestListRefusesANarrowingOfTheWrongType(t *testing.T) {
+	w := probeWorld(t)
+	q := httpauthz.Query("id")
+	for _, tc := range []struct {
+		name  string
+		build func()
+		want  []string // in the panic message; nil: no panic
+	}{
+		{"child by its own id", func() { w.m.List("message", authz.OpRead, httpauthz.NarrowBy("message", q)) }, []string{`List("message")`, "always be empty", `NarrowBy("task"`}},
+		{"task by agent id", func() { w.m.List("task", authz.OpRead, httpauthz.NarrowBy("agent", q)) }, []string{`List("task")`, "agent id", `NarrowBy("task"`}},
+		{"two narrowings", func() {
+			w.m.List("task", authz.OpRead, httpauthz.NarrowBy("task", q), httpauthz.NarrowBy("task", q))
+		}, []string{"at most one"}},
+		{"no extractor", func() { w.m.List("task", authz.OpRead, httpauthz.NarrowBy("task")) }, []string{"no extractor"}},
+		{"child by its parent", func() { w.m.List("message", authz.OpRead, httpauthz.NarrowBy("task", q)) }, nil},
+		{"task by task", func() { w.m.List("task", authz.OpRead, httpauthz.NarrowBy("task", q)) }, nil},
+	} {
+		msg := panicMessage(tc.build)
+		if tc.want == nil {
+			if msg != "" {
+				t.Errorf("%s: panicked: %s", tc.name, msg)
+			}
+			continue
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: panic %q lacks %q", tc.name, msg, want)
+			}
+		}
 	}
 }

@@ -97,7 +97,7 @@ func compareGraph(t *testing.T, seed uint64, total *diffCounts) {
 	if _, err := spicedbadapter.WriteSchema(ctx, c, g.schema); err != nil {
 		t.Fatalf("seed %d: SpiceDB rejects the schema that memadapter accepts: %v\n%s", seed, err, g.schema)
 	}
-	sp := spicedbadapter.New(c, spicedbadapter.WithBulkChunkSize(1_000))
+	sp := spicedbadapter.New(c, &spicedbadapter.Config{BulkChunkSize: 1_000})
 	d := &diffRun{t: t, seed: seed, g: g, mem: mem, sp: sp, total: total}
 
 	d.write(ctx, "initial write", authz.WriteRequest{Touch: g.initial()})

@@ -36,9 +36,9 @@
 // knows which failures are transient and which writes are safe to repeat.
 // A SpiceDB call that fails with Unavailable, ResourceExhausted, Aborted or
 // DeadlineExceeded is made at most three times in all
-// ([DefaultMaxAttempts], [WithMaxAttempts]), waiting by default 25–50ms
+// ([DefaultMaxAttempts], [Config].MaxAttempts), waiting by default 25–50ms
 // before the second attempt and 50–100ms before the third
-// ([DefaultBackoffBase], [WithBackoff]); every other error is returned at
+// ([DefaultBackoffBase], [Config].BackoffBase); every other error is returned at
 // once. No attempt
 // starts, and no wait runs, past the caller's deadline, so the budget
 // always fits inside it. Repeating a write is safe: Grant, Revoke, Write

@@ -250,7 +250,7 @@ type checksOnly struct{ spicedbadapter.Client }
 func TestLookupSubjectsNeedsAClientThatHasIt(t *testing.T) {
 	t.Parallel()
 	_, m := newMock(t)
-	a := spicedbadapter.New(checksOnly{m})
+	a := spicedbadapter.New(checksOnly{m}, nil)
 	if _, err := a.LookupSubjects(t.Context(), whoReadsT1); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("LookupSubjects error = %v, want %v", err, authz.ErrInvalidRequest)
 	}

@@ -59,8 +59,8 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
@@ -387,7 +387,7 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.
-		Rows: collapse.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
 			ok, err := st.exists(ctx, r)
 			return ok, unavailableIfDone(ctx, err)
 		}),
@@ -430,7 +430,7 @@ func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, e
 	if _, err := spicedbadapter.WriteSchema(wctx, client, schemaText); err != nil {
 		return nil, fmt.Errorf("write schema to spicedb: %w", err)
 	}
-	return spicedbadapter.New(client), nil
+	return spicedbadapter.New(client, nil), nil
 }
 
 // dialSpiceDB connects to SpiceDB. Plain text is used only on loopback,
