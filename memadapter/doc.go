@@ -68,9 +68,10 @@
 // object). Recursive groups are computed as a fixpoint, so a subject
 // lookup never fails with a depth error where a check would; only a cycle
 // through the right side of an exclusion that never settles is an error.
-// On 200 random graphs (57,315 subject lookups) this agreed with SpiceDB
-// v1.56.2 everywhere except 55 lookups in which SpiceDB's lookup
-// contradicted its own checks, all through rel.all.
+// On two runs of 200 random graphs (57,315 and 60,136 subject lookups)
+// this agreed with SpiceDB v1.56.2 everywhere except in 55 and 40 lookups
+// where SpiceDB's lookup contradicted its own checks, all in schemas with
+// rel.all; there it agreed with SpiceDB's checks.
 //
 // # Explanations
 //
