@@ -48,7 +48,8 @@ var errNoSnapshot = fmt.Errorf("%w: spicedbadapter: spicedb did not name the rev
 // last id returned, and each continuation reads the set again at that exact
 // snapshot. A malformed request or cursor fails with
 // [authz.ErrInvalidRequest] before any call; an unknown type, permission or
-// subject relation is SpiceDB's error, translated to the same.
+// subject relation is SpiceDB's error, translated to the same, and so is a
+// cursor whose snapshot SpiceDB has garbage-collected.
 func (a *Adapter) LookupSubjects(ctx context.Context, req authz.SubjectLookupRequest) (authz.SubjectLookupResult, error) {
 	if err := req.Validate(); err != nil {
 		return authz.SubjectLookupResult{}, err
