@@ -65,7 +65,9 @@
 // a wildcard are those SpiceDB lists. It differs where SpiceDB's subject
 // lookup disagrees with its check, and follows the check: rel.all(perm)
 // over an object without perm holds for nobody (SpiceDB's lookup skips that
-// object). Recursive groups are computed as a fixpoint, so a subject
+// object). Beside a wildcard, that skip can also make SpiceDB list a
+// subject the wildcard covers anyway, which this engine does not list.
+// Recursive groups are computed as a fixpoint, so a subject
 // lookup never fails with a depth error where a check would; only a cycle
 // through the right side of an exclusion that never settles is an error.
 // On two runs of 200 random graphs (57,315 and 60,136 subject lookups)

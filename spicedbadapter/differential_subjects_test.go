@@ -17,8 +17,10 @@ import (
 // type (and subject relation) its checks use. SpiceDB is the oracle, except
 // where its lookup keeps contradicting its own checks (rel.all(perm) over
 // an object without perm, which its checks deny and its subject lookup
-// skips): then memadapter is compared with the checks. A contradiction in a
-// schema without rel.all is counted as a difference. On both engines,
+// skips): then memadapter is compared with the checks. The same skip can
+// also list, beside a wildcard, a subject that memadapter does not, both
+// answers covering the same subjects: such an answer is counted apart.
+// Either in a schema without rel.all is a difference. On both engines,
 // every lookup must cover exactly the subjects their checks allow, over
 // every object of the subject type and one never written.
 
@@ -138,7 +140,7 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	spAnswers := make([]authz.SubjectLookupResult, len(lookups))
 	spErrs := make([]error, len(lookups))
 	contradicted := make([]string, len(lookups))
-	var contradictions atomic.Int64
+	var contradictions, forms atomic.Int64
 	group, gctx := errgroup.WithContext(ctx)
 	group.SetLimit(4)
 	for i, l := range lookups {
@@ -164,13 +166,20 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	for i, l := range lookups {
 		memRes, memErr := d.mem.LookupSubjects(ctx, l.req)
 		name := fmt.Sprintf("subjects of %s#%s (%s)", l.req.Resource, l.req.Permission, subjectKind(l.req))
+		memBad := ""
 		if memErr == nil {
-			if bad := coverage(l, memRes, memChecks); bad != "" {
-				diffs = append(diffs, fmt.Sprintf("%s: memadapter lookup disagrees with its checks: %s", name, bad))
+			if memBad = coverage(l, memRes, memChecks); memBad != "" {
+				diffs = append(diffs, fmt.Sprintf("%s: memadapter lookup disagrees with its checks: %s", name, memBad))
 			}
 		}
 		want, got := subjectsOutcome(spAnswers[i], spErrs[i]), subjectsOutcome(memRes, memErr)
 		switch {
+		case want != got && spErrs[i] == nil && memErr == nil && contradicted[i] == "" && memBad == "" && strings.Contains(d.g.schema, ".all("):
+			// Both answers cover exactly what the checks allow, but
+			// SpiceDB's skip of objects without perm under rel.all
+			// listed different subjects beside a wildcard.
+			forms.Add(1)
+			d.t.Logf("seed %d: %s: spicedb %s, memadapter %s: the same subjects, listed differently through rel.all", d.seed, name, want, got)
 		case spErrs[i] == nil && contradicted[i] != "" && !strings.Contains(d.g.schema, ".all("):
 			// The one known cause is rel.all(perm): anything else is a
 			// difference to look into.
@@ -186,6 +195,7 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	}
 	d.total.subjectLookups.Add(int64(len(lookups)))
 	d.total.subjectContradictions.Add(contradictions.Load())
+	d.total.subjectForms.Add(forms.Load())
 	d.total.bothErrors.Add(bothErrors)
 	return diffs
 }
