@@ -76,7 +76,7 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 				m.fail(w, r, next, req, mode, err)
 			case mode == enforce.Off:
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
-				next.ServeHTTP(w, r)
+				pass(w, r, next)
 			case fault != nil:
 				m.fail(w, r, next, req, mode, fault)
 			default:
