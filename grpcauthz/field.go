@@ -101,9 +101,6 @@ func (f *fieldPath) extract(_ context.Context, msg proto.Message) (string, error
 		return "", errNoMessage
 	}
 	m := msg.ProtoReflect()
-	if !m.IsValid() {
-		return "", f.missing
-	}
 	for i, name := range f.names {
 		fd := m.Descriptor().Fields().ByName(name)
 		if fd == nil || fd.IsList() || fd.IsMap() {
@@ -122,9 +119,8 @@ func (f *fieldPath) extract(_ context.Context, msg proto.Message) (string, error
 		if fd.Message() == nil {
 			return "", f.wrongType
 		}
-		if !m.Has(fd) {
-			return "", f.missing
-		}
+		// An unset message reads as an empty one, so that the rest of the
+		// path is still checked against its type.
 		m = m.Get(fd).Message()
 	}
 	return "", f.missing // unreachable: a path has at least one name
