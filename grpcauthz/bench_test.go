@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/grpcauthz"
 	"github.com/fgac-go/fgac/memadapter"
 )
@@ -52,6 +53,17 @@ func BenchmarkUnary(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := handler(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The decision alone, as the interceptor makes it, for reference.
+	e := enforce.Enforcer{Guard: authz.NewGuard(engine, ops)}
+	ereq := enforce.Request{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpRead, Route: info.FullMethod}
+	b.Run("decision-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.Authorize(ctx, ereq); err != nil {
 				b.Fatal(err)
 			}
 		}

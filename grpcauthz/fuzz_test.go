@@ -22,9 +22,9 @@ import (
 // value.
 func FuzzFieldPath(f *testing.F) {
 	seed := &descriptorpb.FileDescriptorProto{
-		Name:    proto.String("a.proto"),
-		Package: proto.String("pkg"),
-		Options: &descriptorpb.FileOptions{GoPackage: proto.String("example.com/x"), JavaPackage: proto.String("")},
+		Name:        proto.String("a.proto"),
+		Package:     proto.String("pkg"),
+		Options:     &descriptorpb.FileOptions{GoPackage: proto.String("example.com/x"), JavaPackage: proto.String("")},
 		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("M")}},
 	}
 	b, _ := proto.Marshal(seed)
