@@ -328,4 +328,3 @@ func (s *service) WatchTask(req *tasksv1.WatchTaskRequest, stream grpc.ServerStr
 	}
 	return nil
 }
-

@@ -121,4 +121,3 @@ func plugin(req *pluginpb.CodeGeneratorRequest, name string) (*pluginpb.CodeGene
 	resp := &pluginpb.CodeGeneratorResponse{}
 	return resp, proto.Unmarshal(out, resp)
 }
-
