@@ -153,7 +153,9 @@ func newService(ctx context.Context, tp trace.TracerProvider, log *slog.Logger) 
 		Parents: parents,
 		Subject: subjectFromMetadata,
 		Rows:    enforce.RowsFunc(s.exists),
-		Decoy:   func(typ string) string { return strings.Repeat("0", 16) },
+		// A missing id is checked as an id of the shape of real ones
+		// (newID: a letter and 14 hex digits) that no row has.
+		Decoy: func(typ string) string { return typ[:1] + strings.Repeat("0", 14) },
 		Hook:    audit.Slog{Logger: log},
 		Tracer:  tracer,
 	}, methods())
