@@ -155,9 +155,9 @@ func newService(ctx context.Context, tp trace.TracerProvider, log *slog.Logger) 
 		Rows:    enforce.RowsFunc(s.exists),
 		// A missing id is checked as an id of the shape of real ones
 		// (newID: a letter and 14 hex digits) that no row has.
-		Decoy: func(typ string) string { return typ[:1] + strings.Repeat("0", 14) },
-		Hook:    audit.Slog{Logger: log},
-		Tracer:  tracer,
+		Decoy:  func(typ string) string { return typ[:1] + strings.Repeat("0", 14) },
+		Hook:   audit.Slog{Logger: log},
+		Tracer: tracer,
 	}, methods())
 	var serverOpts []grpc.ServerOption
 	if tp != nil {
