@@ -38,6 +38,14 @@ END {
 	printf "middleware overhead on memadapter: +%.2f us, +%d allocs per request (read); update with bulk probe +%.2f us, +%d allocs\n",
 		(val(m "fgac-read", "ns/op") - val(m "bare", "ns/op")) / 1000, val(m "fgac-read", "allocs/op") - val(m "bare", "allocs/op"),
 		(val(m "fgac-update", "ns/op") - val(m "bare", "ns/op")) / 1000, val(m "fgac-update", "allocs/op") - val(m "bare", "allocs/op")
+	g = "BenchmarkGRPCInterceptor/"
+	printf "grpc unary interceptor overhead on memadapter: +%.2f us, +%d allocs per call (read through the parent)\n",
+		(val(g "fgac-read", "ns/op") - val(g "bare", "ns/op")) / 1000, val(g "fgac-read", "allocs/op") - val(g "bare", "allocs/op")
+	t = "BenchmarkDecisionTracing/"
+	printf "tracing per decision: no-op provider %+.0f ns, %+d allocs; SDK sampling nothing %+.0f ns, %+d allocs; SDK recording %+.0f ns, %+d allocs (vs no tracer, %.0f ns)\n",
+		val(t "noop-provider", "ns/op") - val(t "none", "ns/op"), val(t "noop-provider", "allocs/op") - val(t "none", "allocs/op"),
+		val(t "sdk-sampled-out", "ns/op") - val(t "none", "ns/op"), val(t "sdk-sampled-out", "allocs/op") - val(t "none", "allocs/op"),
+		val(t "sdk-recording", "ns/op") - val(t "none", "ns/op"), val(t "sdk-recording", "allocs/op") - val(t "none", "allocs/op"), val(t "none", "ns/op")
 	c = "BenchmarkCheck/tasks="
 	printf "memadapter vs casbin Enforce (allowed): %s faster at 1,000 tasks, %s at 10,000\n",
 		ratio(val(c "1000/allowed/casbin", "ns/op"), val(c "1000/allowed/memadapter", "ns/op")),
