@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"context"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -68,6 +69,15 @@ func BenchmarkGRPCInterceptor(b *testing.B) {
 			}
 		}
 	})
+	b.Run("interleaved", func(b *testing.B) {
+		interleave(b,
+			variant{"bare", func() { handler(ctx, req) }},
+			variant{"fgac", func() {
+				if _, err := unary(ctx, req, info, handler); err != nil {
+					b.Fatal(err)
+				}
+			}})
+	})
 }
 
 // BenchmarkDecisionTracing measures one decision (a read through the
@@ -88,6 +98,7 @@ func BenchmarkDecisionTracing(b *testing.B) {
 	owner, _, task := checkCase(10_000, true)
 	req := enforce.Request{Subject: userSubject(owner), Resource: authz.Resource{Type: "task", ID: task}, Operation: authz.OpRead}
 	ctx := context.Background()
+	var vs []variant
 	for _, tc := range []struct {
 		name   string
 		tracer *otelauthz.Tracer
@@ -98,13 +109,48 @@ func BenchmarkDecisionTracing(b *testing.B) {
 		{"sdk-recording", otelauthz.New(otelauthz.Config{Provider: sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))})},
 	} {
 		e := enforce.Enforcer{Guard: authz.NewGuard(tc.tracer.Engine(engine), m), Tracer: tc.tracer}
+		decide := func() {
+			if _, err := e.Authorize(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		vs = append(vs, variant{tc.name, decide})
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.Authorize(ctx, req); err != nil {
-					b.Fatal(err)
-				}
+				decide()
 			}
 		})
+	}
+	b.Run("interleaved", func(b *testing.B) { interleave(b, vs...) })
+}
+
+// variant is one side of an interleaved comparison.
+type variant struct {
+	name string
+	f    func()
+}
+
+// interleave runs the variants in turn, a batch of calls of each per
+// iteration (rotating which goes first), and reports each variant's median
+// time per call and its allocations per call (testing.AllocsPerRun), so
+// that a noisy, shared machine slows every variant alike: a side-by-side
+// comparison that sequential sub-benchmarks cannot give there.
+func interleave(b *testing.B, vs ...variant) {
+	const batch = 64
+	samples := make([][]time.Duration, len(vs))
+	for i := 0; b.Loop(); i++ {
+		for k := range vs {
+			j := (i + k) % len(vs)
+			start := time.Now()
+			for range batch {
+				vs[j].f()
+			}
+			samples[j] = append(samples[j], time.Since(start)/batch)
+		}
+	}
+	for j, v := range vs {
+		b.ReportMetric(float64(median(samples[j]).Nanoseconds()), v.name+"-ns/call")
+		b.ReportMetric(testing.AllocsPerRun(100, v.f), v.name+"-allocs/call")
 	}
 }
