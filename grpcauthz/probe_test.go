@@ -1,10 +1,16 @@
 package grpcauthz_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fgac-go/fgac/grpcauthz"
+	"github.com/fgac-go/fgac/internal/spicedbtest"
+	"github.com/fgac-go/fgac/spicedbadapter"
 )
 
 type shape struct {
@@ -30,10 +36,19 @@ func shapes() []shape {
 // a call for a missing resource, an unreadable one, a child of a missing
 // parent and a malformed id get identical answers (code, message,
 // details, headers, trailers, replies) after the same backend calls:
-// NotFound with the engine up, Unavailable with it down.
+// NotFound with the engine up, Unavailable with it down; on memadapter
+// and on a real SpiceDB.
 func TestCannotProbeForExistence(t *testing.T) {
-	w := newWorld(t)
-	w.seed()
+	for name, newW := range map[string]func(testing.TB, ...func(*grpcauthz.Config)) *world{"memadapter": newWorld, "spicedb": newSpiceDBWorld} {
+		t.Run(name, func(t *testing.T) {
+			w := newW(t)
+			w.seed()
+			probe(t, w)
+		})
+	}
+}
+
+func probe(t *testing.T, w *world) {
 	for _, s := range shapes() {
 		t.Run(s.method, func(t *testing.T) {
 			ids := map[string]string{"missing": s.missing, "invalid": s.invalid}
@@ -99,5 +114,39 @@ func TestPermissionDeniedOnlyWhenReadable(t *testing.T) {
 	}
 	if got := w.call("acme", "bob", "WatchMessage", ri("WatchMessage", "m1")); !got.ok() || len(got.Replies) != 2 || got.Replies[0] != "0 checked=task:t1 requested=message:m1 method=/fgactest.Tasks/WatchMessage" {
 		t.Errorf("viewer watch message: %+v", got)
+	}
+}
+
+// TestCannotProbeWhileSpiceDBIsStopped: with the real SpiceDB process
+// stopped (not a simulated outage), every kind of id, unary and stream,
+// gets the same Unavailable after the same calls.
+func TestCannotProbeWhileSpiceDBIsStopped(t *testing.T) {
+	srv := spicedbtest.StartServer(t)
+	c := srv.Client(t)
+	if _, err := spicedbadapter.WriteSchema(context.Background(), c, testSchema); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorldOn(t, spicedbadapter.New(c, spicedbadapter.WithBackoff(time.Millisecond, 5*time.Millisecond)))
+	w.seed()
+	if got := w.call("acme", "alice", "GetTask", ri("GetTask", "t1")); !got.ok() {
+		t.Fatalf("owner before the stop: %+v", got)
+	}
+	srv.Stop(t)
+	for _, s := range shapes() {
+		ref := w.call("acme", "bob", s.method, ri(s.method, s.unreadable))
+		if ref.Code != "Unavailable" || len(ref.Calls) == 0 {
+			t.Fatalf("%s unreadable: %+v, want Unavailable after a backend call", s.method, ref)
+		}
+		for kind, id := range map[string]string{"missing": s.missing, "orphan": s.orphan, "invalid": s.invalid} {
+			if id == "" {
+				continue
+			}
+			if diff := cmp.Diff(ref, w.call("acme", "bob", s.method, ri(s.method, id))); diff != "" {
+				t.Errorf("%s %s vs unreadable: mismatch (-unreadable +%s):\n%s", s.method, kind, kind, diff)
+			}
+		}
+		if got := w.call("acme", "alice", s.method, ri(s.method, s.unreadable)); got.Code != "Unavailable" {
+			t.Errorf("%s owner during the stop: %+v", s.method, got)
+		}
 	}
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/grpcauthz"
 	"github.com/fgac-go/fgac/internal/calllog"
+	"github.com/fgac-go/fgac/internal/spicedbtest"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
+	"github.com/fgac-go/fgac/spicedbadapter"
 )
 
 const testSchema = `
@@ -67,7 +69,7 @@ var (
 // behind a call recorder that can be switched off, rows in maps.
 type world struct {
 	t        testing.TB
-	engine   *memadapter.Authorizer
+	engine   authz.Authorizer
 	rec      *calllog.Recorder
 	guard    *authz.Guard
 	conn     *grpc.ClientConn
@@ -165,9 +167,30 @@ func newWorld(t testing.TB, cfg ...func(*grpcauthz.Config)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newWorldOn(t, engine, cfg...)
+}
+
+// newSpiceDBWorld is a world whose engine is a real SpiceDB (its own
+// empty datastore) through spicedbadapter.
+func newSpiceDBWorld(t testing.TB, cfg ...func(*grpcauthz.Config)) *world {
+	t.Helper()
+	c := spicedbtest.Client(t)
+	if _, err := spicedbadapter.WriteSchema(context.Background(), c, testSchema); err != nil {
+		t.Fatal(err)
+	}
+	return newWorldOn(t, spicedbadapter.New(c), cfg...)
+}
+
+// newWorldOn is a world over engine, whose schema is testSchema.
+func newWorldOn(t testing.TB, engine authz.Authorizer, cfg ...func(*grpcauthz.Config)) *world {
+	t.Helper()
+	schema, err := memadapter.New(testSchema) // validates the operation map
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := &world{t: t, engine: engine, names: map[string]string{}, messages: map[string]string{}}
 	w.rec = calllog.New(flaky{Authorizer: engine, down: &w.down})
-	ops, err := authz.NewOperationMap(engine, testOps)
+	ops, err := authz.NewOperationMap(schema, testOps)
 	if err != nil {
 		t.Fatal(err)
 	}
