@@ -25,6 +25,7 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/otelauthz"
 	"github.com/fgac-go/fgac/parent"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// the next handler exactly as sent, bad input included, and what would
 	// have been answered is only reported; in off mode nothing is checked.
 	Modes enforce.ModeFunc
+	// Tracer, if set, makes a span for every decision (see [otelauthz]);
+	// nil means no tracing.
+	Tracer *otelauthz.Tracer
 }
 
 // Middleware builds per-route enforcement. It is safe for concurrent use.
@@ -97,7 +101,7 @@ func New(cfg Config) *Middleware {
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy}}
+	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy, Tracer: cfg.Tracer}}
 }
 
 // Target is what the middleware checked, available to the next handler
