@@ -86,7 +86,7 @@ func end(span trace.Span, err error, attrs ...attribute.KeyValue) {
 		span.SetAttributes(attrs...)
 		if err != nil {
 			span.SetAttributes(KeyOutcome.String("error"))
-			span.SetStatus(codes.Error, Class(err))
+			span.SetStatus(codes.Error, class(err))
 		}
 	}
 	span.End()

@@ -179,17 +179,17 @@ func (t *Tracer) EndDecision(span trace.Span, d *Decision) {
 		}
 		span.SetAttributes(attrs...)
 		if d.Err != nil {
-			span.SetStatus(codes.Error, Class(d.Err))
+			span.SetStatus(codes.Error, class(d.Err))
 		}
 	}
 	span.End()
 }
 
-// Class names the kind of err in the words of the error vocabulary, for a
+// class names the kind of err in the words of the error vocabulary, for a
 // span's status: "unavailable", "invalid request", "not found", "denied",
 // "conflict" or "internal". It never returns the error's own text, which
 // may carry ids or a provider's details.
-func Class(err error) string {
+func class(err error) string {
 	switch {
 	case err == nil:
 		return ""
