@@ -265,18 +265,37 @@ func (i *Interceptor) start(ctx context.Context, method string) (*route, enforce
 // Unary returns the unary server interceptor.
 func (i *Interceptor) Unary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, msg any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		r, req, mode := i.start(ctx, info.FullMethod)
-		if mode == enforce.Off {
-			i.enforcer.AuthorizeIn(ctx, req, mode)
-			return handler(ctx, msg)
-		}
 		pm, _ := msg.(proto.Message)
-		ctx, err := i.authorize(ctx, r, &req, mode, info.FullMethod, func() (proto.Message, error) { return pm, nil })
+		ctx, err := i.admit(ctx, info.FullMethod, func() (proto.Message, error) { return pm, nil })
 		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, msg)
 	}
+}
+
+// admit decides a call before its handler runs: it returns the context
+// the handler runs with, or the status error the client gets. first
+// returns the request message (a stream's first message). A panic in any
+// callback on the way (Subject, a ModeFunc, ConsistencyFor, a resolver,
+// Rows, a Hook) answers Internal, never a crash or an allow; in shadow
+// mode the call goes on untouched instead.
+func (i *Interceptor) admit(ctx context.Context, method string, first func() (proto.Message, error)) (hctx context.Context, err error) {
+	mode := enforce.Enforce
+	defer func() {
+		if p := recover(); p != nil {
+			hctx, err = ctx, errInternal.err
+			if mode == enforce.Shadow {
+				err = nil
+			}
+		}
+	}()
+	r, req, m := i.start(ctx, method)
+	if mode = m; mode == enforce.Off {
+		i.enforcer.AuthorizeIn(ctx, req, mode)
+		return ctx, nil
+	}
+	return i.authorize(ctx, r, &req, mode, method, first)
 }
 
 // authorize decides a call in mode: it returns the context the handler
@@ -346,14 +365,9 @@ func (i *Interceptor) list(ctx context.Context, r *route, req *enforce.Request, 
 // caller may not make ends with its status before the handler runs.
 func (i *Interceptor) Stream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx := ss.Context()
-		r, req, mode := i.start(ctx, info.FullMethod)
-		if mode == enforce.Off {
-			i.enforcer.AuthorizeIn(ctx, req, mode)
-			return handler(srv, ss)
-		}
 		ws := &stream{ServerStream: ss}
-		ctx, err := i.authorize(ctx, r, &req, mode, info.FullMethod, func() (proto.Message, error) {
+		ctx, err := i.admit(ss.Context(), info.FullMethod, func() (proto.Message, error) {
+			r := i.routes[info.FullMethod]
 			msg := r.prototype.ProtoReflect().New().Interface()
 			ws.first, ws.firstErr, ws.pending = msg, ss.RecvMsg(msg), true
 			if ws.firstErr != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/grpcauthz"
 )
 
@@ -130,5 +131,46 @@ func TestNoSubjectFromAPanic(t *testing.T) {
 	w.seed()
 	if got := w.call("acme", "alice", "GetTask", ri("GetTask", "t1")); got.Code != "Unauthenticated" || len(got.Calls) != 0 {
 		t.Errorf("panicking Subject: %+v", got)
+	}
+}
+
+// TestPanickingCallbacksFailClosed: a callback that panics on the way to
+// a decision (a ModeFunc, Rows, a Hook, ConsistencyFor) answers Internal
+// before the handler, unary and stream, and the server keeps serving; in
+// shadow mode the call goes on as if fgac were not there.
+func TestPanickingCallbacksFailClosed(t *testing.T) {
+	for name, c := range map[string]func(*grpcauthz.Config){
+		"modes": func(c *grpcauthz.Config) {
+			c.Modes = func(context.Context, enforce.ModeRequest) enforce.Mode { panic("modes") }
+		},
+		"rows": func(c *grpcauthz.Config) {
+			c.Rows = enforce.RowsFunc(func(context.Context, authz.Resource) (bool, error) { panic("rows") })
+		},
+		"hook": func(c *grpcauthz.Config) {
+			c.Hook = audit.HookFunc(func(context.Context, audit.Event) { panic("hook") })
+		},
+		"consistency": func(c *grpcauthz.Config) {
+			c.ConsistencyFor = func(context.Context) authz.Consistency { panic("consistency") }
+		},
+	} {
+		w := newWorld(t, c)
+		w.seed()
+		for _, m := range []string{"GetTask", "WatchTask"} {
+			got := w.call("acme", "alice", m, ri(m, "t1"))
+			if got.Code != "Internal" || got.Message != "internal error" || len(got.Replies) != 0 {
+				t.Errorf("%s %s: %+v", name, m, got)
+			}
+		}
+	}
+	w := newWorld(t, func(c *grpcauthz.Config) {
+		c.Modes = func(context.Context, enforce.ModeRequest) enforce.Mode { return enforce.Shadow }
+		c.Hook = audit.HookFunc(func(context.Context, audit.Event) { panic("hook") })
+	})
+	w.seed()
+	w.plain.Store(true)
+	for _, m := range []string{"GetTask", "WatchTask"} {
+		if got := w.call("acme", "bob", m, ri(m, "t1")); !got.ok() || len(got.Replies) == 0 {
+			t.Errorf("shadow, panicking hook, %s: %+v", m, got)
+		}
 	}
 }
