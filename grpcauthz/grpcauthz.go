@@ -362,7 +362,10 @@ func (i *Interceptor) list(ctx context.Context, r *route, req *enforce.Request, 
 // Stream returns the stream server interceptor. For a method routed by
 // id, it receives the first message, authorizes the call and only then
 // runs the handler, whose first RecvMsg gets that message; a call the
-// caller may not make ends with its status before the handler runs.
+// caller may not make ends with its status before the handler runs. (A
+// bidirectional stream whose client waits for the server before it sends
+// anything cannot be routed by id, since the interceptor waits for that
+// first message.)
 func (i *Interceptor) Stream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ws := &stream{ServerStream: ss}
