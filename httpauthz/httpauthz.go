@@ -26,6 +26,7 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/otelauthz"
 	"github.com/fgac-go/fgac/parent"
 )
 
@@ -87,6 +88,9 @@ type Config struct {
 	// a child type included: a rollout that enforces "task" enforces
 	// "message" routes only if it names "message" too.
 	Modes enforce.ModeFunc
+	// Tracer, if set, makes a span for every decision (see [otelauthz]);
+	// nil means no tracing.
+	Tracer *otelauthz.Tracer
 }
 
 // Middleware builds per-route enforcement. It is safe for concurrent use.
@@ -114,7 +118,7 @@ func New(cfg Config) *Middleware {
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy}}
+	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy, Tracer: cfg.Tracer}}
 }
 
 // Target is what the middleware checked, available to the next handler
