@@ -107,6 +107,9 @@ func New(cfg Config, table *Methods) *Interceptor {
 	if cfg.Guard == nil || cfg.Subject == nil {
 		panic("grpcauthz: Config needs Guard and Subject")
 	}
+	if table == nil {
+		panic("grpcauthz: New needs a method table (&Methods{} refuses every method)")
+	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
@@ -233,31 +236,57 @@ func FilterFrom(ctx context.Context) authz.Filter {
 	return f
 }
 
-// consistency returns the consistency of a call's checks.
-func (i *Interceptor) consistency(ctx context.Context) authz.Consistency {
-	if i.cfg.ConsistencyFor != nil {
-		return i.cfg.ConsistencyFor(ctx)
-	}
-	return i.cfg.Consistency
-}
+// The errors of panicking callbacks: server errors, whose messages leave
+// out the panic's value.
+var (
+	errSubjectPanicked     = fmt.Errorf("grpcauthz: %w: Config.Subject panicked", authz.ErrInternal)
+	errConsistencyPanicked = fmt.Errorf("grpcauthz: %w: Config.ConsistencyFor panicked", authz.ErrInternal)
+)
 
-// subject calls the Subject function; a panic is no subject.
-func (i *Interceptor) subject(ctx context.Context) (s authz.Subject, ok bool) {
+// consistency returns the consistency of a call's checks; a panic in
+// ConsistencyFor is an error.
+func (i *Interceptor) consistency(ctx context.Context) (c authz.Consistency, err error) {
+	if i.cfg.ConsistencyFor == nil {
+		return i.cfg.Consistency, nil
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			s, ok = authz.Subject{}, false
+			c, err = authz.Consistency{}, errConsistencyPanicked
 		}
 	}()
-	return i.cfg.Subject(ctx)
+	return i.cfg.ConsistencyFor(ctx), nil
+}
+
+// subject calls the Subject function; a panic is an error (a server
+// error, not a missing subject: a crashing authenticator must not pass
+// for clients without credentials).
+func (i *Interceptor) subject(ctx context.Context) (s authz.Subject, ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, ok, err = authz.Subject{}, false, errSubjectPanicked
+		}
+	}()
+	s, ok = i.cfg.Subject(ctx)
+	return s, ok, nil
 }
 
 // start begins a call: its route (nil for a method the table lacks), the
-// enforcement request and the mode.
+// enforcement request and the mode. A method the table lacks is enforced
+// whatever the mode function would say: the table fails closed in every
+// mode. The error is that of a callback that failed (ConsistencyFor, the
+// mode function); the mode is then Enforce.
 func (i *Interceptor) start(ctx context.Context, method string) (*route, enforce.Request, enforce.Mode, error) {
 	r := i.routes[method]
-	req := enforce.Request{Consistency: i.consistency(ctx), Route: method}
+	req := enforce.Request{Route: method}
 	if r != nil {
 		req.Resource.Type, req.Operation = r.ResourceType, r.Operation
+	}
+	var err error
+	if req.Consistency, err = i.consistency(ctx); err != nil {
+		return r, req, enforce.Enforce, err
+	}
+	if r == nil {
+		return nil, req, enforce.Enforce, nil
 	}
 	mode, err := i.enforcer.Mode(ctx, req.Resource.Type, method)
 	return r, req, mode, err
@@ -292,14 +321,29 @@ func (i *Interceptor) admit(ctx context.Context, method string, first func() (pr
 		}
 	}()
 	r, req, m, err := i.start(ctx, method)
-	if err != nil { // the mode function failed: enforced, answered Internal
+	if err != nil { // a callback failed: enforced, answered Internal
 		return i.fail(ctx, &req, m, err)
 	}
 	if mode = m; mode == enforce.Off {
 		i.enforcer.AuthorizeIn(ctx, req, mode)
-		return ctx, nil
+		return unenforced(ctx, r), nil
 	}
-	return i.authorize(ctx, r, &req, mode, method, first)
+	hctx, err = i.authorize(ctx, r, &req, mode, method, first)
+	if err == nil && !mode.Enforced() {
+		hctx = unenforced(hctx, r)
+	}
+	return hctx, err
+}
+
+// unenforced gives a list method's call in shadow and off modes the
+// filter it would have without fgac (every id), whatever went wrong on
+// the way (no subject, an engine failure): those modes never change an
+// answer.
+func unenforced(ctx context.Context, r *route) context.Context {
+	if r == nil || !r.List {
+		return ctx
+	}
+	return context.WithValue(ctx, filterKey{}, authz.Unfiltered())
 }
 
 // authorize decides a call in mode: it returns the context the handler
@@ -310,7 +354,11 @@ func (i *Interceptor) authorize(ctx context.Context, r *route, req *enforce.Requ
 		return i.fail(ctx, req, mode, errUnknownMethod)
 	}
 	var ok bool
-	if req.Subject, ok = i.subject(ctx); !ok {
+	var err error
+	switch req.Subject, ok, err = i.subject(ctx); {
+	case err != nil:
+		return i.fail(ctx, req, mode, err)
+	case !ok:
 		return i.fail(ctx, req, mode, errUnauthenticated)
 	}
 	if r.List {
@@ -386,6 +434,14 @@ func (i *Interceptor) Stream() grpc.StreamServerInterceptor {
 			return err
 		}
 		ws.ctx = ctx
+		if r := i.routes[info.FullMethod]; info.IsClientStream && r != nil && !r.List {
+			// Every later message of a client or bidirectional stream must
+			// name the resource the first one named, which is the one that
+			// was checked: another id would pass unchecked.
+			if t, ok := TargetFrom(ctx); ok {
+				ws.route, ws.id = r, t.Requested.ID
+			}
+		}
 		return handler(srv, ws)
 	}
 }
@@ -398,6 +454,10 @@ type stream struct {
 	first    proto.Message
 	firstErr error
 	pending  bool // first (or firstErr) is yet to be replayed
+	// route and id, for a client stream routed by id: every later message
+	// must name id.
+	route *route
+	id    string
 }
 
 // Context returns the context the handler runs with.
@@ -406,7 +466,14 @@ func (s *stream) Context() context.Context { return s.ctx }
 // RecvMsg replays the first message, then receives.
 func (s *stream) RecvMsg(m any) error {
 	if !s.pending {
-		return s.ServerStream.RecvMsg(m)
+		if err := s.ServerStream.RecvMsg(m); err != nil || s.route == nil {
+			return err
+		}
+		msg, _ := m.(proto.Message)
+		if id, err := s.route.ID.extract(s.ctx, msg); err != nil || id != s.id {
+			return errOtherResource.err
+		}
+		return nil
 	}
 	s.pending = false
 	if s.firstErr != nil {

@@ -2,6 +2,7 @@ package grpcauthz_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -122,15 +123,22 @@ func TestListFilters(t *testing.T) {
 	}
 }
 
-// TestNoSubjectFromAPanic: a Subject function that panics is a call
-// without a subject (Unauthenticated), never a crash or an allow.
-func TestNoSubjectFromAPanic(t *testing.T) {
+// TestSubjectPanicIsAServerError: a Subject function that panics is a
+// server error (Internal, reported as an error event), never a crash, an
+// allow, nor an Unauthenticated that would pass a crashing authenticator
+// off as clients without credentials.
+func TestSubjectPanicIsAServerError(t *testing.T) {
+	var events []audit.Event
 	w := newWorld(t, func(c *grpcauthz.Config) {
 		c.Subject = func(context.Context) (authz.Subject, bool) { panic("boom") }
+		c.Hook = audit.HookFunc(func(_ context.Context, e audit.Event) { events = append(events, e) })
 	})
 	w.seed()
-	if got := w.call("acme", "alice", "GetTask", ri("GetTask", "t1")); got.Code != "Unauthenticated" || len(got.Calls) != 0 {
+	if got := w.call("acme", "alice", "GetTask", ri("GetTask", "t1")); got.Code != "Internal" || len(got.Calls) != 0 {
 		t.Errorf("panicking Subject: %+v", got)
+	}
+	if len(events) != 1 || events[0].Outcome != audit.Error || !errors.Is(events[0].Err, authz.ErrInternal) {
+		t.Errorf("events: %+v", events)
 	}
 }
 

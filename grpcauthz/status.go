@@ -62,6 +62,7 @@ var (
 	errForbidden       = newProblem(codes.PermissionDenied, ReasonForbidden, "permission denied", authz.ErrDenied)
 	errUnavailable     = newProblem(codes.Unavailable, ReasonUnavailable, "authorization unavailable", authz.ErrUnavailable)
 	errInternal        = newProblem(codes.Internal, ReasonInternal, "internal error", authz.ErrInternal)
+	errOtherResource   = newProblem(codes.InvalidArgument, ReasonInvalidRequest, "every message of a stream must name the resource its first message named", authz.ErrInvalidRequest)
 	errUnauthenticated = newProblem(codes.Unauthenticated, ReasonUnauthenticated, "authentication required", nil)
 	errUnknownMethod   = newProblem(codes.PermissionDenied, ReasonUnknownMethod, "method has no authorization route", authz.ErrInvalidRequest)
 	errTooLarge        = newProblem(codes.InvalidArgument, ReasonTooLarge, "request message is too large", authz.ErrInvalidRequest)
