@@ -13,9 +13,12 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/otelauthz"
 	"github.com/fgac-go/fgac/parent"
 )
 
@@ -125,6 +128,10 @@ type Enforcer struct {
 	// resource from an unreadable one by timing. It must return a valid id
 	// that is never a real one. Nil means [collapse.DecoyID].
 	Decoy func(resourceType string) string
+	// Tracer, if set, makes a span for every decision (see [otelauthz]),
+	// the parent of the spans of the decision's engine calls. Nil means no
+	// tracing, at no cost.
+	Tracer *otelauthz.Tracer
 }
 
 // Request is one enforcement question. Resource may be a child type; its ID
@@ -225,12 +232,18 @@ var epoch = time.Now()
 
 // decide runs f in mode and reports the decision.
 func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(context.Context, Request) (authz.Resource, error)) (authz.Resource, error) {
+	var span trace.Span
+	if e.Tracer != nil {
+		ctx, span = e.Tracer.StartDecision(ctx)
+	}
 	if mode == Off {
 		e.report(ctx, &req, mode, authz.Resource{}, nil, 0)
+		e.endSpan(ctx, span, &req, mode, authz.Resource{}, nil)
 		return authz.Resource{}, nil
 	}
 	if e.Hook == nil {
 		checked, err := f(ctx, req)
+		e.endSpan(ctx, span, &req, mode, checked, err)
 		if mode == Shadow {
 			return checked, nil
 		}
@@ -241,8 +254,9 @@ func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(co
 	if hookErr := e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start); hookErr != nil && mode.Enforced() && err == nil {
 		// The decision was made but could not be recorded: an enforced
 		// request is not let through unrecorded (fail closed).
-		return authz.Resource{}, hookErr
+		checked, err = authz.Resource{}, hookErr
 	}
+	e.endSpan(ctx, span, &req, mode, checked, err)
 	if mode == Shadow {
 		return checked, nil
 	}
@@ -268,26 +282,36 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked 
 	if !authz.ValidID(ev.Requested.ID) {
 		ev.Requested.ID = ""
 	}
-	switch {
-	case mode == Off:
-		ev.Outcome = audit.Unchecked
-	case err == nil:
-		ev.Outcome = audit.Allowed
-		if b, ok := authz.BypassFor(ctx, checked); ok {
-			ev.Outcome, ev.Bypass = audit.Bypassed, b.Identity
-		}
-	case errors.Is(err, authz.ErrNotFound):
-		ev.Outcome = audit.NotFound
-	case errors.Is(err, authz.ErrDenied):
-		ev.Outcome = audit.Denied
-	default:
-		ev.Outcome, ev.Err = audit.Error, err
-	}
-	if mode == Shadow && (ev.Outcome == audit.NotFound || ev.Outcome == audit.Denied) {
-		ev.Outcome = audit.ShadowDenied
+	ev.Outcome, ev.Bypass = outcome(ctx, mode, checked, err)
+	if ev.Outcome == audit.Error {
+		ev.Err = err
 	}
 	e.Hook.Observe(ctx, ev)
 	return nil
+}
+
+// outcome is what a decision in mode that checked checked and returned
+// err came to, and the identity of the bypass that allowed it, if one did.
+func outcome(ctx context.Context, mode Mode, checked authz.Resource, err error) (o audit.Outcome, bypass authz.Subject) {
+	switch {
+	case mode == Off:
+		return audit.Unchecked, authz.Subject{}
+	case err == nil:
+		if b, ok := authz.BypassFor(ctx, checked); ok {
+			return audit.Bypassed, b.Identity
+		}
+		return audit.Allowed, authz.Subject{}
+	case errors.Is(err, authz.ErrNotFound):
+		o = audit.NotFound
+	case errors.Is(err, authz.ErrDenied):
+		o = audit.Denied
+	default:
+		return audit.Error, authz.Subject{}
+	}
+	if mode == Shadow {
+		o = audit.ShadowDenied
+	}
+	return o, authz.Subject{}
 }
 
 func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {
