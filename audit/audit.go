@@ -1,16 +1,14 @@
-// Package audit describes authorization decisions as events, chooses the
-// enforcement mode of a request for safe rollouts, and writes events with
-// log/slog.
+// Package audit describes authorization decisions as events and writes
+// them with log/slog.
 //
 // One [Event] is produced per enforcement decision, by the component that
-// makes it (collapse.Enforcer, and through it the httpauthz middleware).
+// makes it (enforce.Enforcer, and through it the httpauthz middleware).
 // Events carry the subject's type and id, never credentials or whole
 // principals, and no consistency tokens.
 package audit
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
@@ -50,61 +48,6 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Mode is how a request is enforced. The zero value is [Enforce], so a
-// missing or failing mode choice never weakens enforcement, and so is every
-// value outside the three modes: only [Shadow] and [Off] relax anything
-// ([Mode.Enforced] is the one place that says so).
-type Mode uint8
-
-// The enforcement modes.
-const (
-	// Enforce checks and answers denials.
-	Enforce Mode = iota
-	// Shadow checks and records what would have been denied, but lets
-	// every request through unchanged, also when the backend fails.
-	Shadow
-	// Off does not check at all.
-	Off
-)
-
-// Enforced reports whether requests in mode m are enforced: true for
-// [Enforce] and for every value that is not a mode at all, such as
-// Mode(3) from a faulty [ModeFunc]. Code that branches on a mode asks this
-// (or compares with [Shadow] and [Off]), never m != Enforce.
-func (m Mode) Enforced() bool { return m != Shadow && m != Off }
-
-// Known reports whether m is one of the three modes.
-func (m Mode) Known() bool { return m <= Off }
-
-// String returns "enforce", "shadow" or "off", and for any other value
-// "Mode(N)", so that events report an out-of-range mode as what it is
-// (it is enforced).
-func (m Mode) String() string {
-	switch m {
-	case Enforce:
-		return "enforce"
-	case Shadow:
-		return "shadow"
-	case Off:
-		return "off"
-	default:
-		return "Mode(" + strconv.Itoa(int(m)) + ")"
-	}
-}
-
-// ModeRequest is what a [ModeFunc] decides on. The tenant, if the service
-// has one, is in the context, where the service's own authentication put it.
-type ModeRequest struct {
-	// ResourceType is the type addressed (possibly a child type).
-	ResourceType string
-	// Route is the route pattern, such as "GET /tasks/{task_id}", or "".
-	Route string
-}
-
-// ModeFunc chooses the mode of a request, typically from the service's
-// own flag system, per resource type, route and tenant.
-type ModeFunc func(ctx context.Context, r ModeRequest) Mode
-
 // Event describes one decision.
 type Event struct {
 	// Subject is who asked (type and id only).
@@ -113,7 +56,8 @@ type Event struct {
 	// input was not a valid id.
 	Requested authz.Resource
 	// Checked is the resource whose permission was checked (the parent of
-	// a child); empty when nothing was checked.
+	// a child) when the decision allowed it; empty otherwise (nothing was
+	// checked, or the answer was not found, denied or an error).
 	Checked authz.Resource
 	// Operation is the operation asked for.
 	Operation authz.Operation
@@ -121,9 +65,11 @@ type Event struct {
 	Route string
 	// Outcome is what the decision came to.
 	Outcome Outcome
-	// Mode is the mode the request ran in, as the [ModeFunc] chose it: a
-	// value outside the three modes is reported as it is, and was enforced.
-	Mode Mode
+	// Mode is the name of the enforcement mode the request ran in
+	// ("enforce", "shadow" or "off"), as the service's mode function chose
+	// it: a value outside the three modes is reported as it is, such as
+	// "Mode(3)", and was enforced.
+	Mode string
 	// Latency is how long the decision took, backend calls and parent
 	// resolution included.
 	Latency time.Duration
@@ -146,11 +92,20 @@ type Hook interface {
 // HookFunc adapts a function to a [Hook].
 type HookFunc func(ctx context.Context, e Event)
 
-// Decision calls f.
+// Observe calls f.
 func (f HookFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // Multi returns a Hook that delivers every event to each hook in order.
-func Multi(hooks ...Hook) Hook { return multi(hooks) }
+// Nil hooks are left out, as a nil Hook elsewhere means none.
+func Multi(hooks ...Hook) Hook {
+	m := make(multi, 0, len(hooks))
+	for _, h := range hooks {
+		if h != nil {
+			m = append(m, h)
+		}
+	}
+	return m
+}
 
 type multi []Hook
 

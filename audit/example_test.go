@@ -2,14 +2,12 @@ package audit_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/memadapter"
 )
 
@@ -51,13 +49,13 @@ func ExampleSlog() {
 			return a
 		},
 	}))
-	enforcer := &collapse.Enforcer{
+	enforcer := &enforce.Enforcer{
 		Guard: exampleGuard(),
 		Hook:  audit.Slog{Logger: logger},
 	}
 	ctx := context.Background()
 	for _, who := range []string{"alice", "bob"} {
-		enforcer.Authorize(ctx, collapse.Request{
+		enforcer.Authorize(ctx, enforce.Request{
 			Subject:   authz.Subject{Type: "user", ID: who},
 			Resource:  authz.Resource{Type: "task", ID: "t1"},
 			Operation: authz.OpRead,
@@ -67,53 +65,4 @@ func ExampleSlog() {
 	// Output:
 	// {"level":"INFO","msg":"fgac decision","outcome":"allowed","mode":"enforce","subject":"user:alice","resource":"task:t1","operation":"read","consistency":"minimize_latency","route":"GET /tasks/{task_id}"}
 	// {"level":"WARN","msg":"fgac decision","outcome":"not_found","mode":"enforce","subject":"user:bob","resource":"task:t1","operation":"read","consistency":"minimize_latency","route":"GET /tasks/{task_id}"}
-}
-
-// tenantKey is the context key under which the service's authentication
-// puts the caller's tenant.
-type tenantKey struct{}
-
-// A rollout per tenant: acme enforces, globex runs in shadow mode (checked
-// and recorded, but let through), initech is off. A flag system that
-// returns anything else, such as Mode(7) from a corrupt flag, enforces.
-func ExampleMode() {
-	flags := map[string]audit.Mode{ // your flag system
-		"acme":     audit.Enforce,
-		"globex":   audit.Shadow,
-		"initech":  audit.Off,
-		"umbrella": audit.Mode(7),
-	}
-	enforcer := &collapse.Enforcer{
-		Guard: exampleGuard(),
-		Modes: func(ctx context.Context, _ audit.ModeRequest) audit.Mode {
-			tenant, _ := ctx.Value(tenantKey{}).(string)
-			return flags[tenant] // a tenant without a flag gets the zero Mode: Enforce
-		},
-		Hook: audit.HookFunc(func(_ context.Context, e audit.Event) {
-			fmt.Printf("event: mode=%s outcome=%s\n", e.Mode, e.Outcome)
-		}),
-	}
-
-	fmt.Println(audit.Mode(7), audit.Mode(7).Enforced(), audit.Mode(7).Known())
-	for _, tenant := range []string{"acme", "globex", "initech", "umbrella"} {
-		ctx := context.WithValue(context.Background(), tenantKey{}, tenant)
-		// bob may not read alice's task.
-		_, err := enforcer.Authorize(ctx, collapse.Request{
-			Subject:   authz.Subject{Type: "user", ID: "bob"},
-			Resource:  authz.Resource{Type: "task", ID: "t1"},
-			Operation: authz.OpRead,
-		})
-		mode := flags[tenant]
-		fmt.Printf("%s: %s enforced=%t -> not found: %t\n", tenant, mode, mode.Enforced(), errors.Is(err, authz.ErrNotFound))
-	}
-	// Output:
-	// Mode(7) true false
-	// event: mode=enforce outcome=not_found
-	// acme: enforce enforced=true -> not found: true
-	// event: mode=shadow outcome=shadow_denied
-	// globex: shadow enforced=false -> not found: false
-	// event: mode=off outcome=unchecked
-	// initech: off enforced=false -> not found: false
-	// event: mode=Mode(7) outcome=not_found
-	// umbrella: Mode(7) enforced=true -> not found: true
 }

@@ -3,6 +3,8 @@ package authz
 import (
 	"context"
 	"fmt"
+
+	"github.com/fgac-go/fgac/internal/bulk"
 )
 
 // Reader is the read side of the port that a [Guard] needs.
@@ -121,8 +123,7 @@ func (g *Guard) DecideMany(ctx context.Context, qs []Question) ([]CheckResult, e
 		c = qs[0].Consistency
 	}
 	reqs := make([]CheckRequest, 0, len(qs))
-	var results []CheckResult // only when some item is answered here
-	var idx []int
+	plan := bulk.NewPlan[CheckResult](len(qs))
 	for i, q := range qs {
 		var res CheckResult
 		switch {
@@ -133,47 +134,31 @@ func (g *Guard) DecideMany(ctx context.Context, qs []Question) ([]CheckResult, e
 		default:
 			req, err := g.request(q)
 			if err == nil {
-				if results != nil {
-					idx = append(idx, i)
-				}
+				plan.Ask("")
 				reqs = append(reqs, req)
 				continue
 			}
 			res.Err = err
 		}
-		if results == nil {
-			// First item answered here: from now on, remember where the
-			// engine's answers go.
-			results = make([]CheckResult, len(qs))
-			idx = make([]int, len(reqs), len(qs))
-			for j := range idx {
-				idx[j] = j
+		plan.Answer(res)
+	}
+	var got []CheckResult
+	if len(reqs) > 0 {
+		var err error
+		if got, err = g.engine.CheckMany(ctx, CheckManyRequest{Items: reqs, Consistency: c}); err != nil {
+			return nil, err
+		}
+		for j := range got {
+			if got[j].Err != nil {
+				got[j].Decision = Deny() // an error is a denial, whatever the engine's decision says
 			}
 		}
-		results[i] = res
 	}
-	if len(reqs) == 0 {
-		return results, nil
-	}
-	got, err := g.engine.CheckMany(ctx, CheckManyRequest{Items: reqs, Consistency: c})
-	if err != nil {
-		return nil, err
-	}
-	if len(got) != len(reqs) {
+	res, ok := plan.Scatter(got)
+	if !ok {
 		return nil, fmt.Errorf("%w: engine answered %d items for %d questions", ErrUnavailable, len(got), len(reqs))
 	}
-	for j := range got {
-		if got[j].Err != nil {
-			got[j].Decision = Deny()
-		}
-	}
-	if results == nil {
-		return got, nil
-	}
-	for j, r := range got {
-		results[idx[j]] = r
-	}
-	return results, nil
+	return res, nil
 }
 
 // AuthorizeErr turns a [CheckResult] of [Guard.DecideMany] for q into the

@@ -38,6 +38,15 @@ END {
 	printf "middleware overhead on memadapter: +%.2f us, +%d allocs per request (read); update with bulk probe +%.2f us, +%d allocs\n",
 		(val(m "fgac-read", "ns/op") - val(m "bare", "ns/op")) / 1000, val(m "fgac-read", "allocs/op") - val(m "bare", "allocs/op"),
 		(val(m "fgac-update", "ns/op") - val(m "bare", "ns/op")) / 1000, val(m "fgac-update", "allocs/op") - val(m "bare", "allocs/op")
+	g = "BenchmarkGRPCInterceptor/interleaved"
+	printf "grpc unary interceptor overhead on memadapter (interleaved medians): +%.2f us (%.0f vs %.0f ns/call), %d allocs per call (read through the parent)\n",
+		(val(g, "fgac-ns/call") - val(g, "bare-ns/call")) / 1000, val(g, "fgac-ns/call"), val(g, "bare-ns/call"), val(g, "fgac-allocs/call") - val(g, "bare-allocs/call")
+	t = "BenchmarkDecisionTracing/interleaved"
+	printf "tracing per decision (interleaved medians, vs %.0f ns untraced): no-op provider %+.0f ns, %d allocs; SDK sampling nothing %+.0f ns, %d allocs; SDK recording %+.0f ns, %d allocs\n",
+		val(t, "none-ns/call"),
+		val(t, "noop-provider-ns/call") - val(t, "none-ns/call"), val(t, "noop-provider-allocs/call") - val(t, "none-allocs/call"),
+		val(t, "sdk-sampled-out-ns/call") - val(t, "none-ns/call"), val(t, "sdk-sampled-out-allocs/call") - val(t, "none-allocs/call"),
+		val(t, "sdk-recording-ns/call") - val(t, "none-ns/call"), val(t, "sdk-recording-allocs/call") - val(t, "none-allocs/call")
 	c = "BenchmarkCheck/tasks="
 	printf "memadapter vs casbin Enforce (allowed): %s faster at 1,000 tasks, %s at 10,000\n",
 		ratio(val(c "1000/allowed/casbin", "ns/op"), val(c "1000/allowed/memadapter", "ns/op")),

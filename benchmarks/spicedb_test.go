@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fgac-go/fgac/enforce"
 	fgacschema "github.com/fgac-go/fgac/schema"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +71,7 @@ func newSpice(tb testing.TB) *spice {
 		tb.Fatal(err)
 	}
 	rpcs := &rpcCounter{Client: client}
-	adapter := spicedbadapter.New(rpcs)
+	adapter := spicedbadapter.New(rpcs, nil)
 	rels := append(checkGraph(spiceTasks), authz.Relationship{Resource: authz.Resource{Type: "task", ID: taskID(0)}, Relation: "viewer", Subject: userSubject("viewer")})
 	tok, err := writeAll(ctx, adapter, rels)
 	if err != nil {
@@ -167,7 +168,7 @@ func BenchmarkSpiceDBChecks(b *testing.B) {
 // overhead-% is (adapter - raw) / raw.
 func BenchmarkSpiceDBAdapterOverhead(b *testing.B) {
 	s := newSpice(b)
-	adapter := spicedbadapter.New(s.client)
+	adapter := spicedbadapter.New(s.client, nil)
 	ctx := context.Background()
 	owner, _, task := checkCase(spiceTasks, true)
 	raw := func() error {
@@ -353,10 +354,10 @@ func parentRoute(engine authz.Reader, m *authz.OperationMap, c authz.Consistency
 		Guard: guard, Parents: parents, Consistency: c,
 		Subject: func(*http.Request) (authz.Subject, bool) { return alice, true },
 	})
-	enforcer := &collapse.Enforcer{Guard: guard, Parents: parents}
+	enforcer := &enforce.Enforcer{Guard: guard, Parents: parents}
 	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for i := range 5 {
-			req := collapse.Request{Subject: alice, Resource: authz.Resource{Type: "message", ID: fmt.Sprintf("m%d", i+1)}, Operation: authz.OpRead, Consistency: c}
+			req := enforce.Request{Subject: alice, Resource: authz.Resource{Type: "message", ID: fmt.Sprintf("m%d", i+1)}, Operation: authz.OpRead, Consistency: c}
 			if _, err := enforcer.Authorize(r.Context(), req); err != nil {
 				httpauthz.WriteJSONError(w, r, httpauthz.ProblemFor(err))
 				return

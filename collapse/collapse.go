@@ -21,12 +21,8 @@ package collapse
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
-	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/parent"
 )
 
 // DecoyID is the id checked in place of a resource that does not exist or
@@ -46,7 +42,7 @@ const DecoyID = "fgac-decoy--not-a-resource"
 // that is not mapped for q.Resource.Type is an error matching
 // [authz.ErrInvalidRequest] before any backend call.
 func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
-	if err := mapped(g, q.Resource.Type, q.Operation); err != nil {
+	if err := CheckMapped(g, q.Resource.Type, q.Operation); err != nil {
 		return err
 	}
 	if q.Operation == authz.OpRead {
@@ -78,8 +74,11 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 	return g.AuthorizeErr(q, res[0]) // readable: the *authz.DeniedError
 }
 
-// mapped reports whether op and the read probe are mapped for typ.
-func mapped(g *authz.Guard, typ string, op authz.Operation) error {
+// CheckMapped reports, before any backend call, whether [CheckOrNotFound]
+// can answer op on resources of type typ: nil, or the error matching
+// [authz.ErrInvalidRequest] that it would return (op, or the read probe
+// that separates 403 from 404, is not mapped for typ).
+func CheckMapped(g *authz.Guard, typ string, op authz.Operation) error {
 	ops := g.Operations()
 	if _, err := ops.Permission(typ, op); err != nil {
 		return err
@@ -98,293 +97,17 @@ func mapped(g *authz.Guard, typ string, op authz.Operation) error {
 // returns [authz.ErrNotFound], or the backend's error if the decoy check
 // failed. q.Resource.Type must be the type that would have been checked.
 func NotFound(ctx context.Context, g *authz.Guard, q authz.Question) error {
-	return notFoundAs(ctx, g, q, DecoyID)
+	return NotFoundAs(ctx, g, q, DecoyID)
 }
 
-// notFoundAs is [NotFound] with decoy in place of [DecoyID].
-func notFoundAs(ctx context.Context, g *authz.Guard, q authz.Question, decoy string) error {
+// NotFoundAs is [NotFound] with decoy in place of [DecoyID]: give it the
+// shape of the type's real ids (see enforce.Enforcer.Decoy). decoy must
+// be a valid id that is never a real one.
+func NotFoundAs(ctx context.Context, g *authz.Guard, q authz.Question, decoy string) error {
 	q.Resource.ID = decoy
 	err := CheckOrNotFound(ctx, g, q)
 	if err == nil || errors.Is(err, authz.ErrDenied) || errors.Is(err, authz.ErrNotFound) {
 		return authz.ErrNotFound
 	}
 	return err
-}
-
-// Rows tells whether the row of a resource exists in the service's own
-// store, which is the source of truth for existence: a relationship left
-// in the graph after its row was deleted (a failed deregistration, a grant
-// that raced the delete) must not grant anything.
-type Rows interface {
-	// Exists reports whether r's row exists. It is asked for every
-	// resource an [Enforcer] checks (the parent of a child), and for
-	// the decoy ([DecoyID], or what [Enforcer.Decoy] returns) in place of
-	// a resource that does not exist, so that both cost the same store
-	// call; it must answer false for the decoy. An error
-	// is answered as a server error, for existing and missing resources
-	// alike.
-	Exists(ctx context.Context, r authz.Resource) (bool, error)
-}
-
-// RowsFunc adapts a function to [Rows].
-type RowsFunc func(ctx context.Context, r authz.Resource) (bool, error)
-
-// Exists calls f.
-func (f RowsFunc) Exists(ctx context.Context, r authz.Resource) (bool, error) { return f(ctx, r) }
-
-// Enforcer applies the collapse rule to resources and child resources,
-// honours the enforcement mode of each request and reports every decision
-// as one [audit.Event]. The zero value is not usable; set Guard (and
-// Parents if children are used). An Enforcer is safe for concurrent use.
-type Enforcer struct {
-	// Guard answers the checks.
-	Guard *authz.Guard
-	// Parents resolves child types; nil means no child types.
-	Parents *parent.Registry
-	// Hook receives one event per decision; nil means none.
-	Hook audit.Hook
-	// Modes chooses the mode of each request; nil means [audit.Enforce]
-	// everywhere.
-	Modes audit.ModeFunc
-	// Rows, if set, confirms that the checked resource's row exists, as
-	// part of every decision (bypassed ones included): a resource whose
-	// row is gone answers exactly like one that never existed, after the
-	// same store and engine calls, whatever relationships it still has.
-	// Nil means the graph alone decides, and a relationship that outlives
-	// its row keeps granting until the reconciler removes it.
-	Rows Rows
-	// Decoy, if set, returns the id checked (and asked of Rows) in place of
-	// a resource of resourceType that does not exist. Give it the shape of
-	// the type's real ids (their length above all): an engine may spend
-	// measurably less on an id that differs from every stored id at its
-	// first byte or its length (SpiceDB's memory datastore compares the
-	// ids of every relationship of the type), which would tell a missing
-	// resource from an unreadable one by timing. It must return a valid id
-	// that is never a real one. Nil means [DecoyID].
-	Decoy func(resourceType string) string
-}
-
-// Request is one enforcement question. Resource may be a child type; its ID
-// may be anything, including malformed input, which is answered as missing.
-type Request struct {
-	// Subject is who is asking.
-	Subject authz.Subject
-	// Resource is the resource or child resource addressed.
-	Resource authz.Resource
-	// Operation is what the subject wants to do.
-	Operation authz.Operation
-	// Consistency is the freshness requirement.
-	Consistency authz.Consistency
-	// Route is the route pattern, for the mode choice and the event.
-	Route string
-}
-
-// Mode returns the mode of a request for a resource of type typ on route.
-func (e *Enforcer) Mode(ctx context.Context, typ, route string) audit.Mode {
-	if e.Modes == nil {
-		return audit.Enforce
-	}
-	return e.Modes(ctx, audit.ModeRequest{ResourceType: typ, Route: route})
-}
-
-// Authorize resolves req.Resource to the resource that carries its
-// permissions and applies [CheckOrNotFound] to it, in the request's mode.
-// It returns the resource that was checked. A malformed id, a missing child
-// and a child whose parent is missing or unreadable all return
-// [authz.ErrNotFound] after the same backend calls as an unreadable
-// resource. Resolver errors other than not-found, and a resolver returning
-// a bad parent, are returned unchanged (a server error, never an allow).
-//
-// In [audit.Shadow] mode the decision is made and reported but Authorize
-// returns a nil error whatever it was (the checked resource is then zero
-// if nothing could be checked); in [audit.Off] mode nothing is checked and
-// the zero resource is returned.
-func (e *Enforcer) Authorize(ctx context.Context, req Request) (authz.Resource, error) {
-	return e.AuthorizeIn(ctx, req, e.Mode(ctx, req.Resource.Type, req.Route))
-}
-
-// AuthorizeIn is [Enforcer.Authorize] in a mode the caller already chose.
-func (e *Enforcer) AuthorizeIn(ctx context.Context, req Request, mode audit.Mode) (authz.Resource, error) {
-	return e.decide(ctx, req, mode, e.authorize)
-}
-
-// Missing answers a request for a resource that the caller's own lookup
-// found absent (a name that resolves to nothing, a row that is gone) with
-// the same calls and error as an unreadable one, in the request's mode.
-func (e *Enforcer) Missing(ctx context.Context, req Request, mode audit.Mode) error {
-	_, err := e.decide(ctx, req, mode, func(ctx context.Context, req Request) (authz.Resource, error) {
-		return authz.Resource{}, e.missing(ctx, req)
-	})
-	return err
-}
-
-// Failed reports a request that could not be decided because of err (bad
-// input, no subject) and returns what the caller should answer: err in
-// enforce mode, nil in shadow and off modes, where the request goes on as
-// if fgac were not there.
-func (e *Enforcer) Failed(ctx context.Context, req Request, mode audit.Mode, err error) error {
-	_, err = e.decide(ctx, req, mode, func(context.Context, Request) (authz.Resource, error) {
-		return authz.Resource{}, err
-	})
-	return err
-}
-
-// epoch is a fixed instant (set once, never changed) that decision
-// latencies are measured from: time.Since on it reads only the monotonic
-// clock, which is cheaper on the request path than time.Now.
-var epoch = time.Now()
-
-// decide runs f in mode and reports the decision.
-func (e *Enforcer) decide(ctx context.Context, req Request, mode audit.Mode, f func(context.Context, Request) (authz.Resource, error)) (authz.Resource, error) {
-	if mode == audit.Off {
-		e.report(ctx, &req, mode, authz.Resource{}, nil, 0)
-		return authz.Resource{}, nil
-	}
-	if e.Hook == nil {
-		checked, err := f(ctx, req)
-		if mode == audit.Shadow {
-			return checked, nil
-		}
-		return checked, err
-	}
-	start := time.Since(epoch)
-	checked, err := f(ctx, req)
-	e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start)
-	if mode == audit.Shadow {
-		return checked, nil
-	}
-	return checked, err
-}
-
-// report delivers the event of one decision.
-func (e *Enforcer) report(ctx context.Context, req *Request, mode audit.Mode, checked authz.Resource, err error, latency time.Duration) {
-	if e.Hook == nil {
-		return
-	}
-	ev := audit.Event{
-		Subject: req.Subject, Requested: req.Resource, Checked: checked, Operation: req.Operation,
-		Route: req.Route, Mode: mode, Latency: latency, Consistency: req.Consistency.Mode(),
-	}
-	if !authz.ValidID(ev.Requested.ID) {
-		ev.Requested.ID = ""
-	}
-	switch {
-	case mode == audit.Off:
-		ev.Outcome = audit.Unchecked
-	case err == nil:
-		ev.Outcome = audit.Allowed
-		if b, ok := authz.BypassFor(ctx, checked); ok {
-			ev.Outcome, ev.Bypass = audit.Bypassed, b.Identity
-		}
-	case errors.Is(err, authz.ErrNotFound):
-		ev.Outcome = audit.NotFound
-	case errors.Is(err, authz.ErrDenied):
-		ev.Outcome = audit.Denied
-	default:
-		ev.Outcome, ev.Err = audit.Error, err
-	}
-	if mode == audit.Shadow && (ev.Outcome == audit.NotFound || ev.Outcome == audit.Denied) {
-		ev.Outcome = audit.ShadowDenied
-	}
-	e.Hook.Observe(ctx, ev)
-}
-
-func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {
-	target := req.Resource
-	q := authz.Question{Subject: req.Subject, Resource: target, Operation: req.Operation, Consistency: req.Consistency}
-	if e.Parents != nil && e.Parents.IsChild(target.Type) {
-		typ, err := e.Parents.TargetType(target.Type)
-		if err != nil {
-			return authz.Resource{}, err
-		}
-		q.Resource.Type = typ
-		if !authz.ValidID(target.ID) {
-			return authz.Resource{}, e.notFound(ctx, q)
-		}
-		resolved, err := e.Parents.Resolve(ctx, target)
-		if errors.Is(err, authz.ErrNotFound) {
-			return authz.Resource{}, e.notFound(ctx, q)
-		}
-		if err != nil {
-			return authz.Resource{}, err
-		}
-		q.Resource = resolved
-	} else if !authz.ValidID(target.ID) {
-		if err := authz.ValidateType(target.Type); err != nil {
-			return authz.Resource{}, err
-		}
-		return authz.Resource{}, e.notFound(ctx, q)
-	}
-	if e.Rows != nil {
-		if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
-			return authz.Resource{}, err
-		}
-		exists, err := e.Rows.Exists(ctx, q.Resource)
-		switch {
-		case err != nil:
-			return authz.Resource{}, err
-		case !exists:
-			// The row is gone: answer as for a missing resource, with the
-			// decoy check, whatever the graph still holds.
-			decoy, err := e.decoy(q.Resource.Type)
-			if err != nil {
-				return authz.Resource{}, err
-			}
-			return authz.Resource{}, notFoundAs(ctx, e.Guard, q, decoy)
-		}
-	}
-	if err := CheckOrNotFound(ctx, e.Guard, q); err != nil {
-		return authz.Resource{}, err
-	}
-	return q.Resource, nil
-}
-
-// notFound answers q, whose resource does not exist or whose id is
-// malformed, after the same calls as an existing unreadable resource: the
-// existence query and the check, both on [DecoyID].
-func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
-	decoy, err := e.decoy(q.Resource.Type)
-	if err != nil {
-		return err
-	}
-	if e.Rows != nil {
-		// An unmapped operation spends no store call (CheckOrNotFound
-		// refuses it before any engine call too), as on the path of an
-		// existing resource.
-		if err := mapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
-			return err
-		}
-		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
-			return err
-		}
-	}
-	return notFoundAs(ctx, e.Guard, q, decoy)
-}
-
-// errBadDecoy is the error of a Decoy function that returned a malformed id.
-var errBadDecoy = fmt.Errorf("collapse: %w: Enforcer.Decoy returned a malformed id", authz.ErrInternal)
-
-// decoy returns the id checked in place of a missing resource of typ.
-func (e *Enforcer) decoy(typ string) (string, error) {
-	if e.Decoy == nil {
-		return DecoyID, nil
-	}
-	id := e.Decoy(typ)
-	if !authz.ValidID(id) {
-		return "", errBadDecoy
-	}
-	return id, nil
-}
-
-func (e *Enforcer) missing(ctx context.Context, req Request) error {
-	typ := req.Resource.Type
-	if e.Parents != nil {
-		t, err := e.Parents.TargetType(typ)
-		if err != nil {
-			return err
-		}
-		typ = t
-	}
-	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency}
-	return e.notFound(ctx, q)
 }

@@ -67,7 +67,7 @@ type GrantRequest struct {
 // data loss on a live row. Leaving the grant is safe because a grant on a
 // row that turns out to be gone grants nothing where the service confirms
 // existence in every decision, as it must (httpauthz.Config.Rows or
-// collapse.Enforcer.Rows, see the README); the reconciler removes the
+// enforce.Enforcer.Rows, see the README); the reconciler removes the
 // relationships of rows that are gone; and until it does, Register's
 // create semantics refuse the id to a new registration, so the grant
 // cannot attach to a new row that reuses the id.

@@ -39,6 +39,14 @@ func BenchmarkMiddleware(b *testing.B) {
 	mux.Handle("GET /bare/{task_id}", ok)
 	mux.Handle("GET /tasks/{task_id}", m.Require("task", authz.OpRead, httpauthz.PathValue("task_id"))(ok))
 	mux.Handle("GET /tasks/{task_id}/update", m.Require("task", authz.OpUpdate, httpauthz.PathValue("task_id"))(ok))
+	okTarget := httpauthz.TargetHandlerFunc(func(w http.ResponseWriter, r *http.Request, t httpauthz.Target) {
+		if t.Checked.ID == "" {
+			panic("no target")
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.Handle("GET /tasks/{task_id}/target", m.Require("task", authz.OpRead, httpauthz.PathValue("task_id"))(okTarget))
+	mux.Handle("GET /tasks/{task_id}/target/update", m.Require("task", authz.OpUpdate, httpauthz.PathValue("task_id"))(okTarget))
 	run := func(name, path string) {
 		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", path, nil)
@@ -53,6 +61,8 @@ func BenchmarkMiddleware(b *testing.B) {
 	run("bare", "/bare/t1")
 	run("read-through-parent-arrow", "/tasks/t1")
 	run("update-bulk-probe", "/tasks/t1/update")
+	run("read-through-parent-arrow/target-handler", "/tasks/t1/target")
+	run("update-bulk-probe/target-handler", "/tasks/t1/target/update")
 }
 
 // BenchmarkJSONExtractor shows that the body extractor costs one read of

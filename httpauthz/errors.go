@@ -55,10 +55,15 @@ func absentInput(what string) *Problem {
 // Fixed problems; their messages never vary, so two answers with the same
 // code are byte-identical.
 var (
-	problemNotFound        = &Problem{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found"}
-	problemForbidden       = &Problem{Status: http.StatusForbidden, Code: CodeForbidden, Message: "permission denied"}
-	problemUnavailable     = &Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "authorization unavailable"}
-	problemInternal        = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+	problemNotFound    = &Problem{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found"}
+	problemForbidden   = &Problem{Status: http.StatusForbidden, Code: CodeForbidden, Message: "permission denied"}
+	problemUnavailable = &Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "authorization unavailable"}
+	problemInternal    = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+	// problemUnrecorded is the 500 of a middleware without a Hook: the
+	// library does not log, so without a hook nothing records the cause;
+	// the answer says so (and how to fix it) instead of failing silently.
+	// It is a fixed text, the same for every request and every cause.
+	problemUnrecorded      = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error (not recorded: httpauthz.Config.Hook is nil; set it, e.g. to audit.Slog, to see the cause)"}
 	problemUnauthenticated = &Problem{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "authentication required"}
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
@@ -82,7 +82,7 @@ func ExampleMiddleware_Require() {
 		Subject: exampleSubject,
 		// The store decides what exists: a task whose row is gone answers
 		// 404 whatever relationships it left behind.
-		Rows: collapse.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
 			_, ok := tasks[r.ID] // SELECT EXISTS (SELECT 1 FROM tasks WHERE id = $1)
 			return r.Type == "task" && ok, nil
 		}),
@@ -149,7 +149,7 @@ func ExampleMiddleware_List() {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /events", mw.List("event", authz.OpRead, httpauthz.Query("agent_id"))(
+	mux.Handle("GET /events", mw.List("event", authz.OpRead, httpauthz.NarrowBy("agent", httpauthz.Query("agent_id")))(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f := httpauthz.FilterFrom(r.Context())
 			var ids []string
@@ -201,7 +201,7 @@ func ExampleMiddleware_RPC() {
 	mw := httpauthz.New(httpauthz.Config{
 		Guard:   exampleGuard(tasks, nil),
 		Subject: exampleSubject,
-		Rows: collapse.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
 			_, ok := tasks[r.ID]
 			return r.Type == "task" && ok, nil
 		}),

@@ -1,11 +1,17 @@
 package httpauthz_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fgac-go/fgac/audit"
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -37,9 +43,9 @@ func TestUnknownModeEnforces(t *testing.T) {
 	ro := newRollout(t)
 	ro.seed()
 	ro.plain.Store(false) // the handler shows what it was handed
-	for _, mode := range []audit.Mode{3, 7, 255} {
+	for _, mode := range []enforce.Mode{3, 7, 255} {
 		for _, c := range modeMatrix() {
-			ro.set("acme", audit.Enforce)
+			ro.set("acme", enforce.Enforce)
 			want := ro.sendCounted("acme", c)
 			ro.set("acme", mode)
 			ro.mu.Lock()
@@ -51,8 +57,16 @@ func TestUnknownModeEnforces(t *testing.T) {
 			}
 			ro.mu.Lock()
 			for _, e := range ro.events {
-				if e.Mode != mode || e.Mode.String() == "enforce" || !strings.Contains(e.Mode.String(), "Mode(") {
-					t.Errorf("mode %d %+v: event reports mode %d (%q)", mode, c, e.Mode, e.Mode)
+				if strings.Contains(c.body, "bogus") && c.user != "" {
+					// A method the table lacks is enforced without asking
+					// the mode function.
+					if e.Mode != "enforce" {
+						t.Errorf("mode %d %+v: event reports mode %q for an unknown method", mode, c, e.Mode)
+					}
+					continue
+				}
+				if e.Mode != mode.String() || e.Mode == "enforce" || !strings.Contains(e.Mode, "Mode(") {
+					t.Errorf("mode %d %+v: event reports mode %q", mode, c, e.Mode)
 				}
 			}
 			ro.mu.Unlock()
@@ -73,9 +87,9 @@ func FuzzMode(f *testing.F) {
 	cases := modeMatrix()
 	f.Fuzz(func(t *testing.T, m, i uint8) {
 		c := cases[int(i)%len(cases)]
-		mode := audit.Mode(m)
+		mode := enforce.Mode(m)
 		ro.plain.Store(false)
-		ro.set("acme", audit.Enforce)
+		ro.set("acme", enforce.Enforce)
 		enforced := ro.sendCounted("acme", c)
 		ro.set("acme", mode)
 		got := ro.sendCounted("acme", c)
@@ -89,4 +103,46 @@ func FuzzMode(f *testing.F) {
 			t.Fatalf("mode %s %+v answered %d", mode, c, got.status)
 		}
 	})
+}
+
+// TestPanickingModeFuncIsAServerError: a ModeFunc that panics (a faulty
+// flag system) relaxes nothing: every route shape answers 500 without
+// reaching the handler, even for the owner, whose request would be
+// allowed, and the event says why.
+func TestPanickingModeFuncIsAServerError(t *testing.T) {
+	var mu sync.Mutex
+	var got []audit.Event
+	w := newWorld(t, func(c *httpauthz.Config) {
+		c.Modes = func(context.Context, enforce.ModeRequest) enforce.Mode { panic("flag system down") }
+		c.Hook = audit.HookFunc(func(_ context.Context, e audit.Event) {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		})
+	})
+	w.agent("a1", "alice")
+	w.task("t1", "first", "a1", "alice")
+	for _, c := range []call{
+		{"alice", "GET", "/tasks/t1", "", ""},
+		{"alice", "GET", "/tasks", "", ""},
+		{"alice", "POST", "/rpc", "application/json", `{"method":"task/cancel","params":{"task_id":"t1"}}`},
+		{"", "GET", "/tasks/t1", "", ""},
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		before := w.handledCount()
+		res := w.do(c.user, c.method, c.path, c.ct, c.body)
+		if res.status != http.StatusInternalServerError {
+			t.Errorf("%+v: status %d, want 500", c, res.status)
+		}
+		if w.handledCount() != before {
+			t.Errorf("%+v: the handler ran", c)
+		}
+		mu.Lock()
+		if len(got) != 1 || got[0].Outcome != audit.Error || !errors.Is(got[0].Err, authz.ErrInternal) || got[0].Mode != "enforce" {
+			t.Errorf("%+v: events %+v, want one enforced error matching %v", c, got, authz.ErrInternal)
+		}
+		mu.Unlock()
+	}
 }

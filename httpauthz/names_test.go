@@ -43,7 +43,7 @@ func TestNameWithAnotherIDCannotProbeForExistence(t *testing.T) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /named/{name}", m.Require("task", authz.OpRead, byName, httpauthz.Query("task_id"))(final))
-	mux.Handle("GET /list/{name}", m.List("task", authz.OpRead, httpauthz.Query("task_id"), byName)(final))
+	mux.Handle("GET /list/{name}", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.Query("task_id"), byName))(final))
 	do := func(user, path string) response {
 		t.Helper()
 		w.rec.Reset()

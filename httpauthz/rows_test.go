@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/google/go-cmp/cmp"
 )
@@ -150,4 +150,4 @@ func TestDeletedRowsGrantNothing(t *testing.T) {
 	}
 }
 
-var _ collapse.Rows = (*rowStore)(nil)
+var _ enforce.Rows = (*rowStore)(nil)

@@ -69,6 +69,24 @@
 //     graphs where the check of every resource answers; here a lookup fails
 //     only if the check of one of its candidates fails.
 //
+// # Subject lookups
+//
+// [Authorizer.LookupSubjects] answers "who holds this permission?" as
+// SpiceDB's LookupSubjects does: a wildcard relationship stays a wildcard,
+// exclusions become its excluded subjects, and the subjects listed beside
+// a wildcard are those SpiceDB lists. It differs where SpiceDB's subject
+// lookup disagrees with its check, and follows the check: rel.all(perm)
+// over an object without perm holds for nobody (SpiceDB's lookup skips that
+// object). Beside a wildcard, that skip can also make SpiceDB list a
+// subject the wildcard covers anyway, which this engine does not list.
+// Recursive groups are computed as a fixpoint, so a subject
+// lookup never fails with a depth error where a check would; only a cycle
+// through the right side of an exclusion that never settles is an error.
+// On two runs of 200 random graphs (57,315 and 60,136 subject lookups)
+// this agreed with SpiceDB v1.56.2 everywhere except in 55 and 40 lookups
+// where SpiceDB's lookup contradicted its own checks, all in schemas with
+// rel.all; there it agreed with SpiceDB's checks.
+//
 // # Explanations
 //
 // [Authorizer.Explain] evaluates a check as [Authorizer.Check] does,

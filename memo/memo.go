@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/internal/bulk"
 )
 
 // DefaultMaxInFlight is the default bound on a [Reader]'s concurrent
@@ -135,52 +136,37 @@ func (r *Reader) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]a
 	if c == nil || req.Consistency.Mode() == authz.FullyConsistentMode {
 		return r.checkMany(ctx, req)
 	}
-	results := make([]authz.CheckResult, len(req.Items))
-	// from[i] is the index in ask of item i's question, or -1 when the
-	// cache answered it.
-	from := make([]int, len(req.Items))
+	plan := bulk.NewPlan[authz.CheckResult](len(req.Items))
 	var ask []authz.CheckRequest
 	var askKeys []string
-	var seen map[string]int
-	for i, item := range req.Items {
+	for _, item := range req.Items {
 		k := key(item, req.Consistency)
 		if d, ok := c.get(r, k); ok {
-			results[i].Decision, from[i] = d, -1
+			plan.Answer(authz.CheckResult{Decision: d})
 			continue
 		}
-		j, ok := seen[k]
-		if !ok {
-			if seen == nil {
-				seen = make(map[string]int, len(req.Items))
-			}
-			j = len(ask)
-			seen[k] = j
+		if plan.Ask(k) {
 			ask = append(ask, item)
 			askKeys = append(askKeys, k)
 		}
-		from[i] = j
 	}
-	if len(ask) == 0 {
-		return results, nil
+	var got []authz.CheckResult
+	if len(ask) > 0 {
+		var err error
+		if got, err = r.checkMany(ctx, authz.CheckManyRequest{Items: ask, Consistency: req.Consistency}); err != nil {
+			return nil, err
+		}
 	}
-	got, err := r.checkMany(ctx, authz.CheckManyRequest{Items: ask, Consistency: req.Consistency})
-	if err != nil {
-		return nil, err
-	}
-	if len(got) != len(ask) {
-		return nil, fmt.Errorf("memo: engine answered %d items for %d questions: %w", len(got), len(ask), authz.ErrUnavailable)
+	res, ok := plan.Scatter(got)
+	if !ok {
+		return nil, fmt.Errorf("memo: %w: engine answered %d items for %d questions", authz.ErrUnavailable, len(got), len(ask))
 	}
 	for j, g := range got {
 		if g.Err == nil {
 			c.put(r, askKeys[j], g.Decision)
 		}
 	}
-	for i, j := range from {
-		if j >= 0 {
-			results[i] = got[j]
-		}
-	}
-	return results, nil
+	return res, nil
 }
 
 // checkMany asks the engine once, within the in-flight bound.

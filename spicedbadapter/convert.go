@@ -342,3 +342,47 @@ func preconditionFailed(err error) bool {
 	}
 	return false
 }
+
+func lookupSubjectsRequest(r authz.SubjectLookupRequest, c *v1.Consistency) *v1.LookupSubjectsRequest {
+	return &v1.LookupSubjectsRequest{
+		Consistency:             c,
+		Resource:                objectRef(r.Resource),
+		Permission:              r.Permission,
+		SubjectObjectType:       r.SubjectType,
+		OptionalSubjectRelation: r.SubjectRelation,
+		WildcardOption:          v1.LookupSubjectsRequest_WILDCARD_OPTION_INCLUDE_WILDCARDS,
+	}
+}
+
+// subjectFrom converts one LookupSubjects result: the subject's id,
+// whether it holds unconditionally (conditional results need a caveat
+// context fgac does not send), and, for a wildcard, the ids it excludes.
+// An exclusion is counted whether or not it is conditional, so that a
+// conditional exclusion never widens the answer.
+func subjectFrom(resp *v1.LookupSubjectsResponse) (id string, allowed bool, excluded []string) {
+	s := resp.GetSubject()
+	for _, x := range resp.GetExcludedSubjects() {
+		excluded = append(excluded, x.GetSubjectObjectId())
+	}
+	return s.GetSubjectObjectId(), lookupAllowed(s.GetPermissionship()), excluded
+}
+
+// encodeSubjectsCursor returns the cursor of the subject lookup page after
+// id after, at snapshot.
+func encodeSubjectsCursor(snapshot, after string) string {
+	return encodeWire(wireCursor{Kind: "s", Token: snapshot, After: after})
+}
+
+// decodeSubjectsCursor parses a cursor of encodeSubjectsCursor into the
+// consistency of its snapshot and the last id returned; anything else is an
+// error matching authz.ErrInvalidRequest.
+func decodeSubjectsCursor(s string) (*v1.Consistency, string, error) {
+	w, err := decodeWire(s, "s")
+	if err != nil {
+		return nil, "", err
+	}
+	if !validToken(w.Token) || w.After == "" || w.Mode != "" || w.Limit != 0 || w.Cursor != "" {
+		return nil, "", errCursor()
+	}
+	return exactSnapshot(w.Token), w.After, nil
+}

@@ -25,7 +25,8 @@ import (
 // The differential test writes the same random schema and relationships to
 // memadapter and to a real SpiceDB, then asks both every check of the graph
 // (every subject on every relation and permission of every object) and
-// every lookup of its users and of two other subjects. SpiceDB is the
+// every lookup of its users and of two other subjects, and every subject
+// lookup (see differential_subjects_test.go). SpiceDB is the
 // oracle: any difference is a bug in memadapter. The default run takes
 // graphs from a clock seed; -diff.seed and -diff.graphs replay a graph or
 // compare more.
@@ -48,9 +49,16 @@ type diffCounts struct {
 	// contradictions counts SpiceDB lookups that kept contradicting
 	// SpiceDB's checks.
 	contradictions atomic.Int64
+	// subjectLookups and subjectContradictions count the subject lookups
+	// compared and those of SpiceDB that kept contradicting its checks;
+	// subjectForms those that listed the same subjects differently
+	// through rel.all.
+	subjectLookups, subjectContradictions, subjectForms atomic.Int64
 }
 
-func (c *diffCounts) answers() int64 { return c.checks.Load() + c.lookups.Load() }
+func (c *diffCounts) answers() int64 {
+	return c.checks.Load() + c.lookups.Load() + c.subjectLookups.Load()
+}
 
 func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 	t.Parallel()
@@ -70,8 +78,8 @@ func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("%d graphs: %d answers compared (%d checks, %d lookups; %d answered with an error by both), %d differences; %d SpiceDB lookups contradicted SpiceDB's checks",
-		total.graphs.Load(), total.answers(), total.checks.Load(), total.lookups.Load(), total.bothErrors.Load(), total.differences.Load(), total.contradictions.Load())
+	t.Logf("%d graphs: %d answers compared (%d checks, %d lookups, %d subject lookups; %d answered with an error by both), %d differences; %d SpiceDB lookups and %d SpiceDB subject lookups contradicted SpiceDB's checks, %d subject lookups listed the same subjects differently through rel.all",
+		total.graphs.Load(), total.answers(), total.checks.Load(), total.lookups.Load(), total.subjectLookups.Load(), total.bothErrors.Load(), total.differences.Load(), total.contradictions.Load(), total.subjectContradictions.Load(), total.subjectForms.Load())
 	if n >= defaultDiffGraphs && total.answers() < minDiffAnswers && !t.Failed() {
 		t.Errorf("%d graphs compared only %d answers, want at least %d", n, total.answers(), minDiffAnswers)
 	}
@@ -102,7 +110,7 @@ func compareGraph(t *testing.T, seed uint64, total *diffCounts) {
 	if _, err := spicedbadapter.WriteSchema(ctx, c, g.schema); err != nil {
 		t.Fatalf("seed %d: SpiceDB rejects the schema that memadapter accepts: %v\n%s", seed, err, g.schema)
 	}
-	sp := spicedbadapter.New(c, spicedbadapter.WithBulkChunkSize(1_000))
+	sp := spicedbadapter.New(c, &spicedbadapter.Config{BulkChunkSize: 1_000})
 	d := &diffRun{t: t, seed: seed, g: g, mem: mem, path: path, sp: sp, total: total}
 	t.Cleanup(func() { d.mem.Close() })
 
@@ -247,6 +255,8 @@ func (d *diffRun) compare(ctx context.Context) {
 			bothErrors++
 		}
 	}
+
+	diffs = append(diffs, d.compareSubjects(ctx, cons)...)
 
 	d.total.checks.Add(int64(len(items)))
 	d.total.lookups.Add(int64(len(lookups)))

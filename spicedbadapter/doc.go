@@ -36,9 +36,9 @@
 // knows which failures are transient and which writes are safe to repeat.
 // A SpiceDB call that fails with Unavailable, ResourceExhausted, Aborted or
 // DeadlineExceeded is made at most three times in all
-// ([DefaultMaxAttempts], [WithMaxAttempts]), waiting by default 25–50ms
+// ([DefaultMaxAttempts], [Config].MaxAttempts), waiting by default 25–50ms
 // before the second attempt and 50–100ms before the third
-// ([DefaultBackoffBase], [WithBackoff]); every other error is returned at
+// ([DefaultBackoffBase], [Config].BackoffBase); every other error is returned at
 // once. No attempt
 // starts, and no wait runs, past the caller's deadline, so the budget
 // always fits inside it. Repeating a write is safe: Grant, Revoke, Write
@@ -66,6 +66,9 @@
 // own cursors, so [Adapter.Lookup] with a limit pages over the whole,
 // deduplicated set read at the exact snapshot of the first page: each id
 // is returned once, and each page costs one full lookup.
+// [Adapter.LookupSubjects] pages the same way, because SpiceDB's
+// LookupSubjects has no cursors: each page reads the whole set at the
+// snapshot of the first.
 // [Adapter.Enumerate] follows SpiceDB's ReadRelationships cursors, which
 // it carries with the consistency and page size they were made with, as
 // SpiceDB requires.

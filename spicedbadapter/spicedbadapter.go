@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/internal/bulk"
 )
 
 // Client is the part of SpiceDB's v1 PermissionsService that the adapter
@@ -50,13 +51,9 @@ var (
 )
 
 // New returns an Adapter that calls SpiceDB through client, configured by
-// opts; see the With functions for the defaults.
-func New(client Client, opts ...Option) *Adapter {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	return &Adapter{client: client, opts: o}
+// cfg (nil means the zero Config: every default).
+func New(client Client, cfg *Config) *Adapter {
+	return &Adapter{client: client, opts: cfg.resolve()}
 }
 
 // WriteSchema replaces the schema of the SpiceDB behind client and returns
@@ -65,7 +62,7 @@ func New(client Client, opts ...Option) *Adapter {
 // Adapter with default options.
 func WriteSchema(ctx context.Context, client v1.SchemaServiceClient, schema string) (authz.Token, error) {
 	var resp *v1.WriteSchemaResponse
-	err := defaultOptions().retry.do(ctx, func(ctx context.Context) error {
+	err := (*Config)(nil).resolve().retry.do(ctx, func(ctx context.Context) error {
 		var err error
 		resp, err = client.WriteSchema(ctx, schemaRequest(schema))
 		return err
@@ -135,21 +132,24 @@ func (a *Adapter) checkMany(ctx context.Context, req authz.CheckManyRequest, chu
 	if err := req.Validate(); err != nil {
 		return nil, fmt.Errorf("spicedbadapter: %w", err)
 	}
-	results := make([]authz.CheckResult, len(req.Items))
-	valid := make([]int, 0, len(req.Items))
-	for i, item := range req.Items {
+	plan := bulk.NewPlan[authz.CheckResult](len(req.Items))
+	valid := make([]authz.CheckRequest, 0, len(req.Items))
+	for _, item := range req.Items {
 		if err := item.Validate(); err != nil {
-			results[i].Err = err
+			plan.Answer(authz.CheckResult{Err: err})
 			continue
 		}
-		valid = append(valid, i)
+		plan.Ask("")
+		valid = append(valid, item)
 	}
+	got := make([]authz.CheckResult, len(valid))
 	answered := false
 	var firstErr error
-	for chunk := range slices.Chunk(valid, chunkSize) {
-		if err := a.checkChunk(ctx, req, chunk, results); err != nil {
-			for _, i := range chunk {
-				results[i] = authz.CheckResult{Err: err}
+	for start := 0; start < len(valid); start += chunkSize {
+		chunk := valid[start:min(start+chunkSize, len(valid))]
+		if err := a.checkChunk(ctx, req.Consistency, chunk, got[start:]); err != nil {
+			for j := range chunk {
+				got[start+j] = authz.CheckResult{Err: err}
 			}
 			firstErr = cmp.Or(firstErr, err)
 			continue
@@ -159,18 +159,19 @@ func (a *Adapter) checkMany(ctx context.Context, req authz.CheckManyRequest, chu
 	if !answered && firstErr != nil {
 		return nil, firstErr
 	}
+	results, _ := plan.Scatter(got) // got has one result per valid item
 	return results, nil
 }
 
-// checkChunk checks the items of req at indexes chunk in one call and
-// stores their results.
-func (a *Adapter) checkChunk(ctx context.Context, req authz.CheckManyRequest, chunk []int, results []authz.CheckResult) error {
+// checkChunk checks the items of chunk in one call and stores their
+// results in results[:len(chunk)].
+func (a *Adapter) checkChunk(ctx context.Context, cons authz.Consistency, chunk []authz.CheckRequest, results []authz.CheckResult) error {
 	items := make([]*v1.CheckBulkPermissionsRequestItem, len(chunk))
-	for j, i := range chunk {
-		items[j] = bulkItem(req.Items[i])
+	for j, item := range chunk {
+		items[j] = bulkItem(item)
 	}
 	var pairs []*v1.CheckBulkPermissionsPair
-	err := a.read(ctx, consistency(req.Consistency), func(ctx context.Context, c *v1.Consistency) error {
+	err := a.read(ctx, consistency(cons), func(ctx context.Context, c *v1.Consistency) error {
 		resp, err := a.client.CheckBulkPermissions(ctx, bulkRequest(items, c))
 		pairs = resp.GetPairs()
 		return err
@@ -188,10 +189,10 @@ func (a *Adapter) checkChunk(ctx context.Context, req authz.CheckManyRequest, ch
 	}
 	for j, pair := range pairs {
 		if err := pairError(pair); err != nil {
-			results[chunk[j]] = authz.CheckResult{Err: translate(ctx, err)}
+			results[j] = authz.CheckResult{Err: translate(ctx, err)}
 			continue
 		}
-		results[chunk[j]] = authz.CheckResult{Decision: decision(pair.GetItem().GetPermissionship())}
+		results[j] = authz.CheckResult{Decision: decision(pair.GetItem().GetPermissionship())}
 	}
 	return nil
 }

@@ -22,8 +22,8 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // resource type, never ids or subjects, so cardinality stays bounded.
 func (m *Metrics) Decisions() audit.Hook {
 	return audit.HookFunc(func(_ context.Context, e audit.Event) {
-		m.decisions.WithLabelValues(e.Outcome.String(), e.Mode.String(), e.Requested.Type).Inc()
+		m.decisions.WithLabelValues(e.Outcome.String(), e.Mode, e.Requested.Type).Inc()
 		m.latency.WithLabelValues(e.Outcome.String()).Observe(e.Latency.Seconds())
 	})
 }
@@ -144,8 +144,8 @@ func exercise(ctx context.Context, m *Metrics) error {
 			tok = t
 		}
 	}
-	e := collapse.Enforcer{Guard: authz.NewGuard(engine, ops), Hook: m.Decisions()}
-	for _, q := range []collapse.Request{
+	e := enforce.Enforcer{Guard: authz.NewGuard(engine, ops), Hook: m.Decisions()}
+	for _, q := range []enforce.Request{
 		{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t0"}, Operation: authz.OpRead},
 		{Subject: alice, Resource: authz.Resource{Type: "task", ID: "t2"}, Operation: authz.OpRead},
 		{Subject: authz.Subject{Type: "user", ID: "bob"}, Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpCancel},

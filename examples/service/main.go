@@ -59,8 +59,8 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/dualwrite"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
@@ -299,6 +299,7 @@ type server struct {
 	hooks          dualwrite.Hook
 	writer         *dualwrite.Writer
 	mw             *httpauthz.Middleware
+	guard          *authz.Guard // the middleware's, for GET /tasks/{id}/access
 	auth           *authenticator
 	reconcileEvery time.Duration // 0: only at start
 	requestTimeout time.Duration // deadline of every request
@@ -380,12 +381,13 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		log.Warn("using the demo users alice, bob and carol; set -users or FGAC_USERS for anything else")
 	}
 	s.auth = newAuthenticator(cfg.users, st)
+	s.guard = authz.NewGuard(s.engine, ops)
 	s.mw = httpauthz.New(httpauthz.Config{
-		Guard:   authz.NewGuard(s.engine, ops),
+		Guard:   s.guard,
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.
-		Rows: collapse.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
+		Rows: enforce.RowsFunc(func(ctx context.Context, r authz.Resource) (bool, error) {
 			ok, err := st.exists(ctx, r)
 			return ok, unavailableIfDone(ctx, err)
 		}),
@@ -438,7 +440,7 @@ func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, e
 	if _, err := spicedbadapter.WriteSchema(wctx, client, schemaText); err != nil {
 		return nil, fmt.Errorf("write schema to spicedb: %w", err)
 	}
-	return spicedbadapter.New(client), nil
+	return spicedbadapter.New(client, nil), nil
 }
 
 // graphPath returns the file of memadapter's graph for the database file

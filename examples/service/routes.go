@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
@@ -22,8 +23,22 @@ import (
 // (nil for none beyond authentication) and its handler.
 type route struct {
 	pattern string
-	guard   func(http.Handler) http.Handler
+	guard   func(http.Handler) http.Handler // for lists and RPC; nil with need
 	handler http.HandlerFunc
+	need    *need // for routes that address one resource
+}
+
+// need is what a route that addresses one resource requires: registered
+// with httpauthz's Middleware.Handle, which checks at startup that every
+// path value its extractors read is in the route's pattern.
+type need struct {
+	typ string
+	op  authz.Operation
+	ids []httpauthz.Extractor
+}
+
+func require(typ string, op authz.Operation, ids ...httpauthz.Extractor) *need {
+	return &need{typ: typ, op: op, ids: ids}
 }
 
 // routes is the route table, modelled on that of the agent platform fgac
@@ -69,48 +84,49 @@ func (s *server) routes() []route {
 	}
 
 	return []route{
-		{"POST /agents", nil, s.createAgent},
-		{"GET /agents", m.List("agent", authz.OpRead), s.listAgents},
-		{"GET /agents/{agent_id}", m.Require("agent", authz.OpRead, agentID), s.getAgent},
-		{"GET /agents/name/{agent_name}", m.Require("agent", authz.OpRead, agentName), s.getAgent},
-		{"DELETE /agents/{agent_id}", m.Require("agent", authz.OpDelete, agentID), s.deleteAgent},
-		{"POST /agents/{agent_id}/rpc", rpc, s.rpc},
+		{"POST /agents", nil, s.createAgent, nil},
+		{"GET /agents", m.List("agent", authz.OpRead), s.listAgents, nil},
+		{"GET /agents/{agent_id}", nil, s.getAgent, require("agent", authz.OpRead, agentID)},
+		{"GET /agents/name/{agent_name}", nil, s.getAgent, require("agent", authz.OpRead, agentName)},
+		{"DELETE /agents/{agent_id}", nil, s.deleteAgent, require("agent", authz.OpDelete, agentID)},
+		{"POST /agents/{agent_id}/rpc", rpc, s.rpc, nil},
 
-		{"GET /tasks", m.List("task", authz.OpRead), s.listTasks},
-		{"GET /tasks/{task_id}", m.Require("task", authz.OpRead, taskID), s.getTask},
-		{"GET /tasks/name/{task_name}", m.Require("task", authz.OpRead, taskName), s.getTask},
-		{"PUT /tasks/{task_id}", m.Require("task", authz.OpUpdate, taskID), s.updateTask},
-		{"PUT /tasks/name/{task_name}", m.Require("task", authz.OpUpdate, taskName), s.updateTask},
-		{"POST /tasks/{task_id}/cancel", m.Require("task", authz.OpCancel, taskID), s.cancelTask},
-		{"POST /tasks/{task_id}/share", m.Require("task", opShare, taskID), s.shareTask},
-		{"DELETE /tasks/{task_id}/share/{user}", m.Require("task", opShare, taskID), s.unshareTask},
-		{"DELETE /tasks/{task_id}", m.Require("task", authz.OpDelete, taskID), s.deleteTask},
-		{"DELETE /tasks/name/{task_name}", m.Require("task", authz.OpDelete, taskName), s.deleteTask},
+		{"GET /tasks", m.List("task", authz.OpRead), s.listTasks, nil},
+		{"GET /tasks/{task_id}", nil, s.getTask, require("task", authz.OpRead, taskID)},
+		{"GET /tasks/name/{task_name}", nil, s.getTask, require("task", authz.OpRead, taskName)},
+		{"PUT /tasks/{task_id}", nil, s.updateTask, require("task", authz.OpUpdate, taskID)},
+		{"PUT /tasks/name/{task_name}", nil, s.updateTask, require("task", authz.OpUpdate, taskName)},
+		{"POST /tasks/{task_id}/cancel", nil, s.cancelTask, require("task", authz.OpCancel, taskID)},
+		{"POST /tasks/{task_id}/share", nil, s.shareTask, require("task", opShare, taskID)},
+		{accessPattern, nil, s.taskAccess, require("task", authz.OpRead, taskID)},
+		{"DELETE /tasks/{task_id}/share/{user}", nil, s.unshareTask, require("task", opShare, taskID)},
+		{"DELETE /tasks/{task_id}", nil, s.deleteTask, require("task", authz.OpDelete, taskID)},
+		{"DELETE /tasks/name/{task_name}", nil, s.deleteTask, require("task", authz.OpDelete, taskName)},
 
-		{"POST /messages", m.Require("task", authz.OpUpdate, bodyTaskID), s.createMessage},
-		{"GET /messages", m.List("task", authz.OpRead, queryTaskID), s.listMessages},
-		{"GET /messages/{message_id}", m.Require("message", authz.OpRead, path("message_id")), s.getMessage},
-		{"PUT /messages/{message_id}", m.Require("message", authz.OpUpdate, path("message_id")), s.updateMessage},
+		{"POST /messages", nil, s.createMessage, require("task", authz.OpUpdate, bodyTaskID)},
+		{"GET /messages", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", queryTaskID)), s.listMessages, nil},
+		{"GET /messages/{message_id}", nil, s.getMessage, require("message", authz.OpRead, path("message_id"))},
+		{"PUT /messages/{message_id}", nil, s.updateMessage, require("message", authz.OpUpdate, path("message_id"))},
 
-		{"POST /states", m.Require("task", authz.OpUpdate, bodyTaskID), s.createState},
-		{"GET /states", m.List("task", authz.OpRead, queryTaskID), s.listStates},
-		{"GET /states/{state_id}", m.Require("state", authz.OpRead, path("state_id")), s.getState},
-		{"PUT /states/{state_id}", m.Require("state", authz.OpUpdate, path("state_id")), s.updateState},
-		{"DELETE /states/{state_id}", m.Require("state", authz.OpDelete, path("state_id")), s.deleteState},
+		{"POST /states", nil, s.createState, require("task", authz.OpUpdate, bodyTaskID)},
+		{"GET /states", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", queryTaskID)), s.listStates, nil},
+		{"GET /states/{state_id}", nil, s.getState, require("state", authz.OpRead, path("state_id"))},
+		{"PUT /states/{state_id}", nil, s.updateState, require("state", authz.OpUpdate, path("state_id"))},
+		{"DELETE /states/{state_id}", nil, s.deleteState, require("state", authz.OpDelete, path("state_id"))},
 
-		{"GET /trackers", m.List("task", authz.OpRead, queryTaskID), s.listTrackers},
-		{"GET /trackers/{tracker_id}", m.Require("tracker", authz.OpRead, path("tracker_id")), s.getTracker},
-		{"PUT /trackers/{tracker_id}", m.Require("tracker", authz.OpUpdate, path("tracker_id")), s.updateTracker},
+		{"GET /trackers", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", queryTaskID)), s.listTrackers, nil},
+		{"GET /trackers/{tracker_id}", nil, s.getTracker, require("tracker", authz.OpRead, path("tracker_id"))},
+		{"PUT /trackers/{tracker_id}", nil, s.updateTracker, require("tracker", authz.OpUpdate, path("tracker_id"))},
 
 		// Checkpoints follow LangGraph's convention: thread_id is the task id.
-		{"POST /checkpoints/get-tuple", m.Require("task", authz.OpRead, bodyThreadID), s.getCheckpoint},
-		{"POST /checkpoints/list", m.List("task", authz.OpRead, bodyThreadID), s.listCheckpoints},
-		{"POST /checkpoints/put", m.Require("task", authz.OpUpdate, bodyThreadID), s.putCheckpoint},
-		{"POST /checkpoints/put-writes", m.Require("task", authz.OpUpdate, bodyThreadID), s.putWrites},
-		{"POST /checkpoints/delete-thread", m.Require("task", authz.OpDelete, bodyThreadID), s.deleteThread},
+		{"POST /checkpoints/get-tuple", nil, s.getCheckpoint, require("task", authz.OpRead, bodyThreadID)},
+		{"POST /checkpoints/list", m.List("task", authz.OpRead, httpauthz.NarrowBy("task", bodyThreadID)), s.listCheckpoints, nil},
+		{"POST /checkpoints/put", nil, s.putCheckpoint, require("task", authz.OpUpdate, bodyThreadID)},
+		{"POST /checkpoints/put-writes", nil, s.putWrites, require("task", authz.OpUpdate, bodyThreadID)},
+		{"POST /checkpoints/delete-thread", nil, s.deleteThread, require("task", authz.OpDelete, bodyThreadID)},
 
-		{"GET /events", m.List("agent", authz.OpRead, queryAgentID), s.listEvents},
-		{"GET /events/{event_id}", m.Require("event", authz.OpRead, path("event_id")), s.getEvent},
+		{"GET /events", m.List("agent", authz.OpRead, httpauthz.NarrowBy("agent", queryAgentID)), s.listEvents, nil},
+		{"GET /events/{event_id}", nil, s.getEvent, require("event", authz.OpRead, path("event_id"))},
 	}
 }
 
@@ -141,15 +157,49 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	authed := authenticated{mux: mux, auth: s.auth.authenticate}
+	access := http.NewServeMux()
 	for _, rt := range s.routes() {
+		if rt.pattern == accessPattern {
+			s.mw.Handle(authenticated{mux: access, auth: s.auth.authenticate}, rt.pattern, rt.need.typ, rt.need.op, rt.handler, rt.need.ids...)
+			continue
+		}
+		if rt.need != nil {
+			s.mw.Handle(authed, rt.pattern, rt.need.typ, rt.need.op, rt.handler, rt.need.ids...)
+			continue
+		}
 		var h http.Handler = rt.handler
 		if rt.guard != nil {
 			h = rt.guard(h)
 		}
-		mux.Handle(rt.pattern, s.auth.authenticate(h))
+		authed.Handle(rt.pattern, h)
 	}
-	return logRequests(s.log, withDeadline(s.requestTimeout, mux))
+	// ServeMux refuses accessPattern beside GET /tasks/name/{task_name}:
+	// both match /tasks/name/access. That path is the task named "access"
+	// ("name" is no task id), and every other path of accessPattern is the
+	// access route.
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := access.Handler(r); pattern == accessPattern && r.URL.Path != "/tasks/name/access" {
+			access.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return logRequests(s.log, withDeadline(s.requestTimeout, routed))
 }
+
+// accessPattern is the route of a task's access list.
+const accessPattern = "GET /tasks/{task_id}/access"
+
+// authenticated registers handlers on mux behind authentication, which
+// runs before the authorization middleware.
+type authenticated struct {
+	mux  *http.ServeMux
+	auth func(http.Handler) http.Handler
+}
+
+// Handle registers h behind authentication.
+func (a authenticated) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a.auth(h)) }
 
 // withDeadline runs next under a context that expires after d. Every call
 // a handler makes to the engine or the database takes the request's
@@ -437,6 +487,58 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		Exists: func(ctx context.Context) (bool, error) { return s.store.exists(ctx, grant.Resource) },
 	})
 	reply(w, r, http.StatusOK, map[string]string{"task_id": id, "user": in.User, "role": in.Role}, err)
+}
+
+// taskAccess answers the task's owner (whoever may share it) with the
+// users who may read, update and cancel it, each list sorted, a wildcard
+// grant as "everyone" ("everyone except bob, eve" where an
+// exclusion applies). It is guarded by read, so a caller who cannot read
+// the task, or a missing task, gets the middleware's 404; a caller who can
+// read it but not share it gets the same 404, byte for byte, not a 403:
+// who else has access is the owner's business only.
+func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	task := authz.Resource{Type: "task", ID: checked(r)}
+	caller, _ := subjectFrom(ctx)
+	err := s.guard.Authorize(ctx, authz.Question{Subject: caller, Resource: task, Operation: opShare, Consistency: authz.FullyConsistent()})
+	if errors.Is(err, authz.ErrDenied) {
+		err = authz.ErrNotFound
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := map[string]any{"task_id": task.ID}
+	for _, op := range []authz.Operation{authz.OpRead, authz.OpUpdate, authz.OpCancel} {
+		res, err := s.guard.Subjects(ctx, authz.SubjectsQuestion{Resource: task, Operation: op, SubjectType: "user", Consistency: authz.FullyConsistent()})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		users := make([]string, 0, len(res.Subjects))
+		for _, f := range res.Subjects {
+			users = append(users, userName(f))
+		}
+		slices.Sort(users)
+		out[string(op)] = users
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// userName names a user found by a subject lookup: its id, or "everyone"
+// for a wildcard, with the users it excludes.
+func userName(f authz.FoundSubject) string {
+	if !f.Subject.IsWildcard() {
+		return f.Subject.ID
+	}
+	if len(f.Excluded) == 0 {
+		return "everyone"
+	}
+	ids := make([]string, len(f.Excluded))
+	for i, x := range f.Excluded {
+		ids[i] = x.ID
+	}
+	return "everyone except " + strings.Join(ids, ", ")
 }
 
 // unshareTask removes the role sharing gave a user on the task, whichever

@@ -443,7 +443,7 @@ func (s *store) task(ctx context.Context, id string) (task, error) {
 }
 
 // exists reports whether r's row exists: the existence check that
-// httpauthz makes part of every decision (collapse.Rows), so that
+// httpauthz makes part of every decision (enforce.Rows), so that
 // relationships left behind by a deleted row grant nothing. It asks the
 // same indexed query for every id, the decoy included.
 func (s *store) exists(ctx context.Context, r authz.Resource) (bool, error) {

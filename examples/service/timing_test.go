@@ -51,6 +51,7 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/internal/spicedbtest"
 	"github.com/fgac-go/fgac/parent"
 	"github.com/fgac-go/fgac/schema"
@@ -568,7 +569,7 @@ func timingPhases(t *testing.T, ts *testServer, w timingWorld) {
 			}), checkGaps)
 	}
 
-	// 3. The library's child path as collapse.Enforcer takes it (with the
+	// 3. The library's child path as enforce.Enforcer takes it (with the
 	// service's Rows), copied so that its phases can be timed:
 	// parent.Resolve; Rows.Exists on the parent, or on the decoy for a
 	// missing child; CheckOrNotFound on the parent, or NotFound (the decoy
@@ -584,8 +585,8 @@ func timingPhases(t *testing.T, ts *testServer, w timingWorld) {
 	guard := authz.NewGuard(ts.srv.engine, ops)
 	parents := &parent.Registry{}
 	parents.Register("message", "task", ts.srv.resolver("messages", "task_id"))
-	rows := collapse.RowsFunc(ts.srv.store.exists)
-	enf := collapse.Enforcer{Guard: guard, Parents: parents, Rows: rows}
+	rows := enforce.RowsFunc(ts.srv.store.exists)
+	enf := enforce.Enforcer{Guard: guard, Parents: parents, Rows: rows}
 	childNames := []string{"child of alice's task", "missing child (decoy: DecoyID)", "missing child (decoy shaped like a task id)"}
 	childGaps := []timingGap{{"alice's - missing, DecoyID (now)", 0, 1}, {"alice's - missing, shaped decoy (fix)", 0, 2}}
 	for run := 1; run <= *timingRuns && timingPhaseOn("library"); run++ {
@@ -637,10 +638,10 @@ func timingPhases(t *testing.T, ts *testServer, w timingWorld) {
 		timingReport(t, fmt.Sprintf("run %d: library child path (copy), phase 1: parent.Resolve (message row lookup)", run), childNames, phase[0], childGaps)
 		timingReport(t, fmt.Sprintf("run %d: library child path (copy), phase 2: Rows.Exists (task row: alice's / decoy)", run), childNames, phase[1], childGaps)
 		timingReport(t, fmt.Sprintf("run %d: library child path (copy), phase 3: check (alice's task / decoy)", run), childNames, phase[2], childGaps)
-		timingReport(t, fmt.Sprintf("run %d: collapse.Enforcer.Authorize", run), childNames[:2],
+		timingReport(t, fmt.Sprintf("run %d: enforce.Enforcer.Authorize", run), childNames[:2],
 			timingInterleave(n, warm, 2, func(k, _ int) time.Duration {
 				start := time.Now()
-				_, err := enf.Authorize(ctx, collapse.Request{Subject: bobSub, Resource: authz.Resource{Type: "message", ID: storeIDs[k]}, Operation: authz.OpRead, Consistency: full, Route: "GET /messages/{message_id}"})
+				_, err := enf.Authorize(ctx, enforce.Request{Subject: bobSub, Resource: authz.Resource{Type: "message", ID: storeIDs[k]}, Operation: authz.OpRead, Consistency: full, Route: "GET /messages/{message_id}"})
 				d := time.Since(start)
 				if !errors.Is(err, authz.ErrNotFound) {
 					t.Fatalf("Authorize: %v", err)
