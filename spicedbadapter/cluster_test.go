@@ -2,14 +2,17 @@ package spicedbadapter_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	authzed "github.com/authzed/authzed-go/v1"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/authz/authztest"
@@ -167,9 +170,47 @@ func dispatchCounts(t testing.TB, c *clustertest.Cluster) []float64 {
 	return out
 }
 
-var (
-	_ = errors.Is
-	_ sync.Mutex
-	_ = time.Second
-	_ = authztest.Run
-)
+// TestClusterConformance runs the conformance suite on the cluster,
+// through a client balanced over all nodes, so that a case's writes and
+// reads land on different nodes. The cluster has one datastore, so the
+// cases take turns: each starts by deleting every relationship and writing
+// its schema. The quantization window is 10ms rather than 5s, so that the
+// reads a case makes before its first write (with no token to ask for
+// freshness) see its own schema, as they do on serve-testing, whose every
+// key starts with an empty datastore.
+func TestClusterConformance(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Flags: []string{"--datastore-revision-quantization-interval=10ms"}})
+	client := c.Client(t, 0)
+	var turn sync.Mutex // held by the running case, from its reset to its end
+	authztest.Run(t, func(t *testing.T, schema string) authz.Authorizer {
+		turn.Lock()
+		t.Cleanup(turn.Unlock)
+		if err := resetCluster(t.Context(), client, schema); err != nil {
+			t.Fatal(err)
+		}
+		return clusterAdapter(t, c)
+	})
+}
+
+// definitionName finds the names of a schema's definitions.
+var definitionName = regexp.MustCompile(`(?m)^\s*definition\s+([a-z][a-z0-9_/]*)`)
+
+// resetCluster deletes every relationship of the datastore and writes
+// schema.
+func resetCluster(ctx context.Context, client *authzed.Client, schema string) error {
+	resp, err := client.ReadSchema(ctx, &v1.ReadSchemaRequest{})
+	if err != nil && status.Code(err) != codes.NotFound {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	for _, m := range definitionName.FindAllStringSubmatch(resp.GetSchemaText(), -1) {
+		if _, err := client.DeleteRelationships(ctx, &v1.DeleteRelationshipsRequest{
+			RelationshipFilter: &v1.RelationshipFilter{ResourceType: m[1]},
+		}); err != nil {
+			return fmt.Errorf("delete relationships of %s: %w", m[1], err)
+		}
+	}
+	if _, err := spicedbadapter.WriteSchema(ctx, client, schema); err != nil {
+		return fmt.Errorf("write schema: %w", err)
+	}
+	return nil
+}
