@@ -2,11 +2,13 @@ package spicedbadapter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	authzed "github.com/authzed/authzed-go/v1"
@@ -213,4 +215,194 @@ func resetCluster(ctx context.Context, client *authzed.Client, schema string) er
 		return fmt.Errorf("write schema: %w", err)
 	}
 	return nil
+}
+
+// loadStats are the outcomes of a load run against the cluster.
+type loadStats struct {
+	mu        sync.Mutex // guards the fields below
+	ops       int
+	wrong     []string
+	errs      []time.Time // when each failed operation failed
+	errMsgs   []error
+	otherErrs []error     // failures that do not match authz.ErrUnavailable
+}
+
+// lastErr returns when the last failure happened (zero if none did).
+func (s *loadStats) lastErr() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) == 0 {
+		return time.Time{}
+	}
+	return s.errs[len(s.errs)-1]
+}
+
+// count returns how many operations have failed so far.
+func (s *loadStats) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.errs)
+}
+
+func (s *loadStats) record(err error, wrong string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ops++
+	if wrong != "" {
+		s.wrong = append(s.wrong, wrong)
+	}
+	if err != nil {
+		s.errs = append(s.errs, time.Now())
+		s.errMsgs = append(s.errMsgs, err)
+		if !errors.Is(err, authz.ErrUnavailable) {
+			s.otherErrs = append(s.otherErrs, err)
+		}
+	}
+}
+
+// clusterLoad runs workers that mix grants (each followed by a check with
+// the grant's token) and checks of seeded tasks whose answers are known,
+// until ctx is done, each operation under its own deadline. A decision
+// that differs from the known answer is wrong; an error is not (it must
+// match authz.ErrUnavailable).
+func clusterLoad(ctx context.Context, a *spicedbadapter.Adapter, workers int, stats *loadStats) *sync.WaitGroup {
+	const seeded = 50
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				opCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				switch i % 3 {
+				case 0:
+					tk, v := task(fmt.Sprintf("load-%d-%d", w, i)), user(fmt.Sprintf("viewer-%d-%d", w, i))
+					tok, err := a.Grant(opCtx, authz.GrantRequest{Relationship: rel(tk, "viewer", v)})
+					stats.record(err, "")
+					if err == nil {
+						d, err := a.Check(opCtx, authz.CheckRequest{Subject: v, Resource: tk, Permission: "read", Consistency: authz.AtLeastAsFresh(tok)})
+						stats.record(err, wrongIf(err == nil && !d.Allowed(), "%s denied right after its grant", tk))
+					}
+				case 1:
+					tk := task(fmt.Sprintf("seed%d", i%seeded))
+					d, err := a.Check(opCtx, authz.CheckRequest{Subject: user("alice"), Resource: tk, Permission: "read", Consistency: authz.FullyConsistent()})
+					stats.record(err, wrongIf(err == nil && !d.Allowed(), "alice denied on %s", tk))
+				case 2:
+					tk := task(fmt.Sprintf("seed%d", i%seeded))
+					d, err := a.Check(opCtx, authz.CheckRequest{Subject: user("mallory"), Resource: tk, Permission: "read"})
+					stats.record(err, wrongIf(err == nil && d.Allowed(), "mallory allowed on %s", tk))
+				}
+				cancel()
+			}
+		})
+	}
+	return &wg
+}
+
+func seedTasks(t testing.TB, a *spicedbadapter.Adapter) {
+	t.Helper()
+	var rels []authz.Relationship
+	for i := range 50 {
+		rels = append(rels, rel(task(fmt.Sprintf("seed%d", i)), "owner", user("alice")))
+	}
+	mustWrite(t, a, rels...)
+}
+
+func wrongIf(cond bool, format string, args ...any) string {
+	if !cond {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+// permissionCalls returns how many PermissionsService calls node i has
+// served since it started.
+func permissionCalls(t testing.TB, c *clustertest.Cluster, i int) float64 {
+	t.Helper()
+	v, err := c.Nodes[i].Metrics(t.Context(), "grpc_server_handled_total", `grpc_service="authzed.api.v1.PermissionsService"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestNodeKillUnderLoad kills one node with SIGKILL while workers read and
+// write through the balanced client, keeps it down until the failures stop,
+// then starts it again. No answer may be wrong; failures may only be
+// ErrUnavailable, and only within a bounded window after the kill, which
+// the test measures: the client drops the dead node at once (its
+// connection breaks), but the other nodes keep routing sub-problems to it
+// until they re-resolve the dispatch name (see
+// clustertest.DiscoveryInterval), and checks that need those sub-problems
+// wait until their deadline. Once the node is back it serves calls again
+// without any client being restarted.
+func TestNodeKillUnderLoad(t *testing.T) {
+	c := startCluster(t, clustertest.Options{})
+	a := clusterAdapter(t, c)
+	seedTasks(t, a)
+	ctx, stop := context.WithCancel(t.Context())
+	stats := &loadStats{}
+	wg := clusterLoad(ctx, a, 4, stats)
+	defer func() { stop(); wg.Wait() }()
+
+	time.Sleep(2 * time.Second)
+	victim := 1
+	killed := time.Now()
+	if err := c.Nodes[victim].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Down until no operation has failed for 5 s (at least twice the
+	// operations' deadline), within the discovery interval and slack.
+	const quiet = 5 * time.Second
+	limit := clustertest.DiscoveryInterval + 15*time.Second
+	for {
+		time.Sleep(100 * time.Millisecond)
+		since := time.Since(killed)
+		if since > limit {
+			t.Fatalf("operations still failed %v after the kill", since)
+		}
+		if last := stats.lastErr(); since > quiet && time.Since(last) > quiet {
+			break
+		}
+	}
+	downFor := time.Since(killed)
+	if err := c.Nodes[victim].Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	for permissionCalls(t, c, victim) == 0 {
+		if time.Since(restarted) > 30*time.Second {
+			t.Fatalf("the restarted node served no call within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	back := time.Since(restarted)
+	afterBack := stats.count()
+	time.Sleep(2 * time.Second)
+	stop()
+	wg.Wait()
+
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	var window time.Duration
+	for _, at := range stats.errs {
+		if at.Before(killed) {
+			t.Errorf("an operation failed %v before the kill", killed.Sub(at))
+		}
+		window = max(window, at.Sub(killed))
+	}
+	t.Logf("node kill: %d operations, %d failed, all within %v of the kill (node down %v); %d wrong; the restarted node served calls %v after it was up",
+		stats.ops, len(stats.errs), window.Round(time.Millisecond), downFor.Round(time.Millisecond), len(stats.wrong), back.Round(time.Millisecond))
+	for i, err := range stats.errMsgs {
+		if i < 10 {
+			t.Logf("failure at kill+%v: %v", stats.errs[i].Sub(killed).Round(time.Millisecond), err)
+		}
+	}
+	for _, w := range stats.wrong {
+		t.Error("wrong answer: " + w)
+	}
+	for _, err := range stats.otherErrs {
+		t.Errorf("failure that is not ErrUnavailable: %v", err)
+	}
+	if n := len(stats.errs) - afterBack; n > 0 {
+		t.Errorf("%d operations failed after the node was back", n)
+	}
 }

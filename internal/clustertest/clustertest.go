@@ -96,6 +96,8 @@ type Cluster struct {
 // Node is one `spicedb serve` process of a cluster.
 type Node struct {
 	bin         string
+	host        netip.Addr // the loopback address of its dispatch API
+	dns         *dnsServer // lists host while the node runs
 	args        []string
 	addr        string // gRPC, host:port on 127.0.0.1
 	metricsAddr string // Prometheus metrics over HTTP
@@ -141,7 +143,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	for i := range hosts {
 		hosts[i] = netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)})
 	}
-	if c.dns, err = startDNS(hosts); err != nil {
+	if c.dns, err = startDNS(); err != nil {
 		t.Fatal(err)
 	}
 	dispatchPort, err := sharedFreePort(hosts)
@@ -149,6 +151,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	upstream := fmt.Sprintf("dns://%s/spicedb.cluster.test:%d", c.dns.addr(), dispatchPort)
+	for _, h := range hosts {
+		c.dns.set(h, true) // every node finds every other from its start
+	}
 	for i := range n {
 		node, err := c.startNode(ctx, bin, hosts[i], dispatchPort, upstream, opts.Flags)
 		if err != nil {
@@ -172,6 +177,8 @@ func (c *Cluster) startNode(ctx context.Context, bin string, host netip.Addr, di
 		}
 		node := &Node{
 			bin:         bin,
+			host:        host,
+			dns:         c.dns,
 			addr:        net.JoinHostPort("127.0.0.1", strconv.Itoa(grpcPort)),
 			metricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(metricsPort)),
 		}
@@ -204,6 +211,15 @@ func (c *Cluster) startNode(ctx context.Context, bin string, host netip.Addr, di
 	}
 	return nil, errors.Join(errs...)
 }
+
+// DiscoveryInterval is the shortest time between two resolutions of the
+// dispatch name by a node: gRPC's DNS resolver re-resolves when a
+// connection to a peer breaks, but at most once per 30 s. Until a node
+// re-resolves, a dead peer stays in its dispatch ring, and sub-problems
+// that hash to the dead peer wait for it (until their deadline, or until
+// it returns) rather than go elsewhere: SpiceDB's consistent-hash balancer
+// has no fallback and relies on the resolver to drop dead nodes.
+const DiscoveryInterval = 30 * time.Second
 
 // Endpoints returns the gRPC address of every node, in node order.
 func (c *Cluster) Endpoints() []string {
@@ -269,6 +285,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.proc = p
+	n.dns.set(n.host, true)
 	return nil
 }
 
@@ -288,6 +305,9 @@ func (n *Node) halt(sig syscall.Signal) error {
 	}
 	p := n.proc
 	n.proc = nil
+	// Unlisted first, as Kubernetes removes a dead pod's endpoint: the
+	// peers re-resolve when their connections to it break.
+	n.dns.set(n.host, false)
 	if sig == syscall.SIGKILL {
 		return p.kill()
 	}
