@@ -224,7 +224,7 @@ type loadStats struct {
 	wrong     []string
 	errs      []time.Time // when each failed operation failed
 	errMsgs   []error
-	otherErrs []error     // failures that do not match authz.ErrUnavailable
+	otherErrs []error // failures that do not match authz.ErrUnavailable
 }
 
 // lastErr returns when the last failure happened (zero if none did).
