@@ -406,3 +406,85 @@ func TestNodeKillUnderLoad(t *testing.T) {
 		t.Errorf("%d operations failed after the node was back", n)
 	}
 }
+
+// TestPostgresStop stops PostgreSQL under the cluster. Every check then
+// fails closed (ErrUnavailable, never an allow that is wrong) within the
+// caller's deadline, and so do writes; once PostgreSQL is back, the same
+// client answers again without anything being restarted. The test reports
+// how long that takes.
+func TestPostgresStop(t *testing.T) {
+	c := startCluster(t, clustertest.Options{})
+	a := clusterAdapter(t, c)
+	seedTasks(t, a)
+	if err := c.Postgres.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 2 * time.Second
+	slowest, failed, answered := time.Duration(0), 0, 0
+	for i := range 30 {
+		ctx, cancel := context.WithTimeout(t.Context(), deadline)
+		began := time.Now()
+		cons := []authz.Consistency{authz.MinimizeLatency(), authz.FullyConsistent()}[i%2]
+		subject := []authz.Subject{user("alice"), user("mallory")}[i/2%2]
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: subject, Resource: task(fmt.Sprintf("seed%d", i)), Permission: "read", Consistency: cons})
+		took := time.Since(began)
+		cancel()
+		slowest = max(slowest, took)
+		switch {
+		case err != nil && !errors.Is(err, authz.ErrUnavailable):
+			t.Errorf("check %d: %v, want ErrUnavailable", i, err)
+		case err != nil:
+			if failed == 0 {
+				t.Logf("first failure: %v", err)
+			}
+			failed++
+		case d.Allowed() != (subject == user("alice")):
+			t.Errorf("check %d of %s during the outage: %v, which is wrong", i, subject, d)
+		default:
+			answered++
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
+	_, err := a.Register(ctx, authz.RegisterRequest{Resource: task("during-outage"), Owner: user("alice")})
+	cancel()
+	if !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("Register during the outage: %v, want ErrUnavailable", err)
+	}
+	t.Logf("PostgreSQL down: %d checks failed closed, %d answered (correctly); slowest took %v (deadline %v)", failed, answered, slowest.Round(time.Millisecond), deadline)
+	if slowest > deadline+500*time.Millisecond {
+		t.Errorf("a check took %v, past its deadline of %v", slowest, deadline)
+	}
+	if failed == 0 {
+		t.Errorf("no check failed with PostgreSQL down: the outage was not observed")
+	}
+
+	if err := c.Postgres.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), deadline)
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: user("alice"), Resource: task("seed1"), Permission: "read", Consistency: authz.FullyConsistent()})
+		cancel()
+		if err == nil {
+			if !d.Allowed() {
+				t.Fatalf("after recovery alice is denied on seed1")
+			}
+			break
+		}
+		if time.Since(back) > time.Minute {
+			t.Fatalf("no check succeeded within a minute of PostgreSQL's return: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	recovered := time.Since(back)
+	tok, err := a.Register(t.Context(), authz.RegisterRequest{Resource: task("after-outage"), Owner: user("alice")})
+	if err != nil {
+		t.Fatalf("Register after recovery: %v", err)
+	}
+	d, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("alice"), Resource: task("after-outage"), Permission: "read", Consistency: authz.AtLeastAsFresh(tok)})
+	if err != nil || !d.Allowed() {
+		t.Errorf("check after recovery: %v, %v; want allowed", d, err)
+	}
+	t.Logf("PostgreSQL back: the first check succeeded %v after it accepted connections", recovered.Round(time.Millisecond))
+}
