@@ -123,6 +123,10 @@ type taskModel struct {
 	id, name string // id is empty until the create is answered
 	owner    int
 	history  []taskState // guarded by model.mu
+	// uncertain is set (under model.mu) when a change of the task answered
+	// 503 in an outage: it may or may not have happened, so answers about
+	// the task are no longer checked.
+	uncertain bool
 }
 
 type messageModel struct {
@@ -212,6 +216,39 @@ type loadWorker struct {
 	ops       map[string]int
 	fivexx    int
 	wrong     []string
+
+	// outage makes a 503 a failure rather than a wrong answer (the cluster
+	// tests kill nodes and PostgreSQL); failures records when each came.
+	outage   bool
+	failures []time.Time
+	stop     <-chan struct{} // closed to end run early; nil: run to the deadline
+}
+
+func (w *loadWorker) stopped() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// failed reports whether res is a 503 that an outage explains. A change of
+// t that failed so may or may not have happened, so t becomes uncertain and
+// the worker stops changing it.
+func (w *loadWorker) failed(res response, t *taskModel) bool {
+	if !w.outage || res.Status != http.StatusServiceUnavailable {
+		return false
+	}
+	if t != nil {
+		w.m.mu.Lock()
+		t.uncertain = true
+		w.m.mu.Unlock()
+		// No more changes to it: their answers would depend on the state
+		// the model no longer knows.
+		w.mine = slices.DeleteFunc(w.mine, func(x *taskModel) bool { return x == t })
+	}
+	return true
 }
 
 // send sends one request and records its latency and the sequence numbers
@@ -228,6 +265,9 @@ func (w *loadWorker) send(op, method, path, body string) (res response, a, b uin
 	b = w.m.now()
 	if res.Status >= 500 {
 		w.fivexx++
+		if w.outage && res.Status == http.StatusServiceUnavailable {
+			w.failures = append(w.failures, time.Now())
+		}
 	}
 	return res, a, b
 }
@@ -238,15 +278,22 @@ func (w *loadWorker) wrongf(format string, args ...any) {
 
 // expectOneOf checks a status against those the possible states allow.
 func (w *loadWorker) expectOneOf(op string, got response, allowed map[int]bool) {
+	if allowed == nil || w.failed(got, nil) {
+		return // uncertain task, or an outage
+	}
 	if !allowed[got.Status] {
 		w.wrongf("%s: status %d, allowed %v; body %s", op, got.Status, allowed, got.Body)
 	}
 }
 
-// allowed maps each possible state of t in [a, b] to a status with f.
+// allowed maps each possible state of t in [a, b] to a status with f; nil
+// (anything) for an uncertain task.
 func (w *loadWorker) allowed(t *taskModel, a, b uint64, f func(taskState) int) map[int]bool {
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
+	if t.uncertain {
+		return nil
+	}
 	out := map[int]bool{}
 	for _, s := range t.possible(a, b) {
 		out[f(s)] = true
@@ -278,7 +325,7 @@ func (w *loadWorker) run(deadline time.Time) {
 	for _, o := range ops {
 		total += o.weight
 	}
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && !w.stopped() {
 		n := w.rng.IntN(total)
 		for _, o := range ops {
 			if n < o.weight {
@@ -317,7 +364,9 @@ func (w *loadWorker) create() {
 	w.m.change(t, func(s *taskState) { s.exists = true })
 	res, _, _ := w.send("create", "POST", "/agents/"+w.agent+"/rpc", `{"method":"task/create","params":{"name":"`+t.name+`"}}`)
 	if res.Status != http.StatusCreated {
-		w.wrongf("create %s: status %d; body %s", t.name, res.Status, res.Body)
+		if !w.failed(res, t) {
+			w.wrongf("create %s: status %d; body %s", t.name, res.Status, res.Body)
+		}
 		w.m.change(t, func(s *taskState) { s.exists = false })
 		w.m.done(t)
 		return
@@ -340,7 +389,7 @@ func (w *loadWorker) createDuplicate() {
 		return
 	}
 	res, _, _ := w.send("create-duplicate", "POST", "/agents/"+w.agent+"/rpc", `{"method":"task/create","params":{"name":"`+t.name+`"}}`)
-	if res.Status != http.StatusConflict {
+	if res.Status != http.StatusConflict && !w.failed(res, nil) {
 		w.wrongf("duplicate %s: status %d, want 409; body %s", t.name, res.Status, res.Body)
 	}
 }
@@ -364,7 +413,7 @@ func (w *loadWorker) share() {
 	})
 	res, _, _ := w.send("share", "POST", "/tasks/"+t.id+"/share", `{"user":"`+loadUsers[other]+`","role":"`+role+`"}`)
 	w.m.done(t)
-	if res.Status != http.StatusOK {
+	if res.Status != http.StatusOK && !w.failed(res, t) {
 		w.wrongf("share %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
@@ -383,7 +432,7 @@ func (w *loadWorker) unshare() {
 	})
 	res, _, _ := w.send("unshare", "DELETE", "/tasks/"+t.id+"/share/"+loadUsers[other], "")
 	w.m.done(t)
-	if res.Status != http.StatusNoContent {
+	if res.Status != http.StatusNoContent && !w.failed(res, t) {
 		w.wrongf("unshare %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
@@ -403,7 +452,7 @@ func (w *loadWorker) cancelOwn() {
 	if was {
 		want = http.StatusConflict
 	}
-	if res.Status != want {
+	if res.Status != want && !w.failed(res, t) {
 		w.wrongf("cancel own %s: status %d, want %d; body %s", t.id, res.Status, want, res.Body)
 	}
 }
@@ -434,7 +483,7 @@ func (w *loadWorker) delete() {
 	w.m.change(t, func(s *taskState) { s.exists = false })
 	res, _, _ := w.send("delete", "DELETE", "/tasks/"+t.id, "")
 	w.m.done(t)
-	if res.Status != http.StatusNoContent {
+	if res.Status != http.StatusNoContent && !w.failed(res, t) {
 		w.wrongf("delete %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
@@ -480,7 +529,7 @@ func (w *loadWorker) getByName() {
 
 func (w *loadWorker) getMissing() {
 	res, _, _ := w.send("get-missing", "GET", "/tasks/task_ffffffffffffffffffffffff", "")
-	if res.Status != http.StatusNotFound {
+	if res.Status != http.StatusNotFound && !w.failed(res, nil) {
 		w.wrongf("get missing: status %d", res.Status)
 	}
 }
@@ -537,6 +586,9 @@ func (w *loadWorker) list() {
 	const limit = 1000
 	res, a, b := w.send("list", "GET", fmt.Sprintf("/tasks?limit=%d", limit), "")
 	if res.Status != http.StatusOK {
+		if w.failed(res, nil) {
+			return
+		}
 		w.wrongf("list: status %d; body %s", res.Status, res.Body)
 		return
 	}
@@ -566,12 +618,15 @@ func (w *loadWorker) list() {
 			w.wrongf("list: unknown task %s", r.Name)
 			continue
 		}
+		if t.uncertain {
+			continue
+		}
 		if !slices.ContainsFunc(t.possible(a, b), func(s taskState) bool { return s.canRead(w.user, t.owner) }) {
 			w.wrongf("list: %s listed but never readable", r.Name)
 		}
 	}
 	for _, t := range w.m.tasks {
-		if t.id == "" || listed[t.id] || (len(rows) == limit && t.id > last) {
+		if t.id == "" || t.uncertain || listed[t.id] || (len(rows) == limit && t.id > last) {
 			continue
 		}
 		ps := t.possible(a, b)
