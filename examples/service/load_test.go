@@ -221,7 +221,7 @@ type loadWorker struct {
 	// tests kill nodes and PostgreSQL); failures records when each came.
 	outage   bool
 	failures []time.Time
-	omitted  []string // lists that left out a readable task, in an outage
+	omitted  []string        // lists that left out a readable task, in an outage
 	stop     <-chan struct{} // closed to end run early; nil: run to the deadline
 }
 
