@@ -120,35 +120,54 @@ func Required(t testing.TB) {
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	Required(t)
-	n := cmpOr(opts.Nodes, 3)
-	ctx := context.Background()
-	bin, err := spicedbtest.Binary(ctx)
+	c, err := Launch(context.Background(), t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{Key: newKey(t)}
 	t.Cleanup(func() {
-		if err := c.stop(); err != nil {
+		if err := c.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	if c.Postgres, err = startPostgres(ctx, t.TempDir()); err != nil {
-		t.Fatal(err)
+	return c
+}
+
+// Launch is [Start] for programs: it keeps PostgreSQL's data under dir
+// (which must exist) and returns a cluster the caller must [Cluster.Close].
+// On error, whatever it started is stopped again.
+func Launch(ctx context.Context, dir string, opts Options) (c *Cluster, err error) {
+	n := cmpOr(opts.Nodes, 3)
+	bin, err := spicedbtest.Binary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Key: key}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.Close())
+		}
+	}()
+	if c.Postgres, err = startPostgres(ctx, dir); err != nil {
+		return c, err
 	}
 	if out, err := runCommand(ctx, bin, "datastore", "migrate", "head", "--skip-release-check", "--log-level=warn",
 		"--datastore-engine=postgres", "--datastore-conn-uri="+c.Postgres.URI()); err != nil {
-		t.Fatalf("clustertest: spicedb datastore migrate head: %v\n%s", err, out)
+		return c, fmt.Errorf("clustertest: spicedb datastore migrate head: %w\n%s", err, out)
 	}
 	hosts := make([]netip.Addr, n)
 	for i := range hosts {
 		hosts[i] = netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)})
 	}
 	if c.dns, err = startDNS(); err != nil {
-		t.Fatal(err)
+		return c, err
 	}
 	dispatchPort, err := sharedFreePort(hosts)
 	if err != nil {
-		t.Fatal(err)
+		return c, err
 	}
 	upstream := fmt.Sprintf("dns://%s/spicedb.cluster.test:%d", c.dns.addr(), dispatchPort)
 	for _, h := range hosts {
@@ -157,11 +176,11 @@ func Start(t testing.TB, opts Options) *Cluster {
 	for i := range n {
 		node, err := c.startNode(ctx, bin, hosts[i], dispatchPort, upstream, opts.Flags)
 		if err != nil {
-			t.Fatal(err)
+			return c, err
 		}
 		c.Nodes = append(c.Nodes, node)
 	}
-	return c
+	return c, nil
 }
 
 func (c *Cluster) startNode(ctx context.Context, bin string, host netip.Addr, dispatchPort int, upstream string, flags []string) (*Node, error) {
@@ -250,8 +269,10 @@ func (c *Cluster) Client(t testing.TB, i int) *authzed.Client {
 	return cl
 }
 
-// stop stops every node, then PostgreSQL, then the DNS server.
-func (c *Cluster) stop() error {
+// Close stops every node, then PostgreSQL, then the cluster's DNS server,
+// each by its PID, and waits for them to exit. [Start] calls it when the
+// test ends.
+func (c *Cluster) Close() error {
 	var errs []error
 	for _, n := range c.Nodes {
 		errs = append(errs, n.Stop())
@@ -450,13 +471,12 @@ func sharedFreePort(hosts []netip.Addr) (int, error) {
 }
 
 // newKey returns a random preshared key.
-func newKey(t testing.TB) string {
-	t.Helper()
+func newKey() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("clustertest: random key: %v", err)
+		return "", fmt.Errorf("clustertest: random key: %w", err)
 	}
-	return "fgac-cluster-" + hex.EncodeToString(b)
+	return "fgac-cluster-" + hex.EncodeToString(b), nil
 }
 
 func cmpOr(n, def int) int {
