@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fgac-go/fgac/authz"
 )
 
 var loadDuration = flag.Duration("load.duration", 3*time.Second, "how long TestLoad drives each engine")
@@ -614,6 +617,13 @@ func (w *loadWorker) list() {
 		last = r.ID
 		listed[r.ID] = true
 	}
+	var omitted []*taskModel // diagnosed once the model is unlocked
+	defer func() {
+		for _, t := range omitted {
+			w.omitted = append(w.omitted, fmt.Sprintf("%s at %s: list: %s (%s) readable throughout but not listed; asked again: %s",
+				w.name, time.Now().Format("15:04:05.000"), t.name, t.id, w.askAgain(t)))
+		}
+	}()
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
 	for _, r := range rows {
@@ -639,10 +649,24 @@ func (w *loadWorker) list() {
 			if w.outage {
 				// Fails closed (nothing is shown that should not be), so
 				// the cluster tests count it apart from wrong answers.
-				w.omitted = append(w.omitted, fmt.Sprintf("%s at %s: list: %s readable throughout but not listed", w.name, time.Now().Format("15:04:05.000"), t.name))
+				omitted = append(omitted, t)
 				continue
 			}
 			w.wrongf("list: %s readable throughout but not listed", t.name)
 		}
 	}
+}
+
+// askAgain asks the engine directly, fully consistent, whether the worker's
+// user may read t and whether a lookup lists it, to tell an omission the
+// engine repeats from a passing one.
+func (w *loadWorker) askAgain(t *taskModel) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e := w.ts.srv.engine
+	subject := authz.Subject{Type: "user", ID: loadUsers[w.user]}
+	resource := authz.Resource{Type: "task", ID: t.id}
+	d, err := e.Check(ctx, authz.CheckRequest{Subject: subject, Resource: resource, Permission: "read", Consistency: authz.FullyConsistent()})
+	lookup, lerr := e.Lookup(ctx, authz.LookupRequest{Subject: subject, ResourceType: "task", Permission: "read", Consistency: authz.FullyConsistent()})
+	return fmt.Sprintf("check allowed=%v err=%v; lookup lists it=%v err=%v", d.Allowed(), err, slices.Contains(lookup.IDs(), t.id), lerr)
 }
