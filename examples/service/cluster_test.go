@@ -270,3 +270,33 @@ func TestPostgresOutageFailsClosed(t *testing.T) {
 		t.Errorf("registered tasks differ from rows after the outage (-rows +registered):\n%s", diff)
 	}
 }
+
+// TestSpiceDBEndpointList dials the comma-separated endpoints of a cluster
+// (no node needs to run: connections are made lazily) and refuses a list
+// with a malformed entry.
+func TestSpiceDBEndpointList(t *testing.T) {
+	for _, tc := range []struct {
+		name, endpoint string
+		ok             bool
+	}{
+		{name: "one", endpoint: "127.0.0.1:50051", ok: true},
+		{name: "three on loopback", endpoint: "127.0.0.1:50051,127.0.0.2:50051, localhost:50052", ok: true},
+		{name: "remote, over TLS", endpoint: "10.0.0.1:50051,10.0.0.2:50051", ok: true},
+		{name: "empty entry", endpoint: "127.0.0.1:50051,,127.0.0.1:50052"},
+		{name: "no port", endpoint: "127.0.0.1:50051,127.0.0.1"},
+		{name: "repeated", endpoint: "127.0.0.1:50051,127.0.0.1:50051"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := dialSpiceDB(tc.endpoint, "s3cret-preshared")
+			if c != nil {
+				c.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("dialSpiceDB(%q): %v, want ok=%v", tc.endpoint, err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret-preshared") {
+				t.Errorf("the error shows the key: %v", err)
+			}
+		})
+	}
+}
