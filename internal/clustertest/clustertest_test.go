@@ -1,8 +1,10 @@
 package clustertest
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
@@ -20,22 +22,89 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestNodesShareOneDatastore writes the schema through one node and reads
-// it through every other, then stops and restarts a node and PostgreSQL.
-func TestNodesShareOneDatastore(t *testing.T) {
-	c := Start(t, Options{})
+// TestClusterLifecycle writes the schema through one node and reads it
+// through every other, kills and restarts a node, stops and restarts
+// PostgreSQL, and requires every process to be gone after Close.
+func TestClusterLifecycle(t *testing.T) {
+	Required(t)
 	ctx := t.Context()
+	c, err := Launch(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			c.Close()
+		}
+	}()
 	const schema = "definition user {}\n\ndefinition doc {\n\trelation viewer: user\n}"
 	if _, err := c.Client(t, 0).WriteSchema(ctx, &v1.WriteSchemaRequest{Schema: schema}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range c.Nodes {
+	readSchema := func(i int) error {
 		resp, err := c.Client(t, i).ReadSchema(ctx, &v1.ReadSchemaRequest{})
-		if err != nil {
+		if err == nil && resp.GetSchemaText() == "" {
+			err = errors.New("no schema")
+		}
+		return err
+	}
+	for i := range c.Nodes {
+		if err := readSchema(i); err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
-		if resp.GetSchemaText() == "" {
-			t.Errorf("node %d reads no schema", i)
+	}
+
+	if err := c.Nodes[1].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := readSchema(1); err == nil {
+		t.Error("a killed node answered")
+	}
+	if err := c.Nodes[1].Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := readSchema(1); err != nil {
+		t.Errorf("restarted node: %v", err)
+	}
+
+	if err := c.Postgres.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Postgres.Running() {
+		t.Error("PostgreSQL still runs after Stop")
+	}
+	if err := c.Postgres.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Postgres.Running() {
+		t.Error("PostgreSQL does not run after Start")
+	}
+
+	var pids []int
+	for _, n := range c.Nodes {
+		pids = append(pids, n.proc.cmd.Process.Pid)
+	}
+	pids = append(pids, c.Postgres.proc.cmd.Process.Pid)
+	closed = true
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process %d still exists after Close (kill -0: %v)", pid, err)
 		}
+	}
+}
+
+func TestRequiredSkipsWithoutTheVariable(t *testing.T) {
+	t.Setenv(EnvPostgres, "")
+	ran := false
+	t.Run("cluster test", func(t *testing.T) {
+		Required(t)
+		ran = true
+	})
+	if ran {
+		t.Errorf("Required did not skip without $%s", EnvPostgres)
 	}
 }
