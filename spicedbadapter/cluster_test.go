@@ -261,10 +261,10 @@ func (s *loadStats) record(err error, wrong string) {
 }
 
 // clusterLoad runs workers that mix grants (each followed by a check with
-// the grant's token) and checks of seeded tasks whose answers are known,
-// until ctx is done, each operation under its own deadline. A decision
-// that differs from the known answer is wrong; an error is not (it must
-// match authz.ErrUnavailable).
+// the grant's token), checks of seeded tasks whose answers are known and
+// lookups of the seeded tasks, until ctx is done, each operation under its
+// own deadline. A decision or list that differs from the known answer is
+// wrong; an error is not (it must match authz.ErrUnavailable).
 func clusterLoad(ctx context.Context, a *spicedbadapter.Adapter, workers int, stats *loadStats) *sync.WaitGroup {
 	const seeded = 50
 	var wg sync.WaitGroup
@@ -272,7 +272,7 @@ func clusterLoad(ctx context.Context, a *spicedbadapter.Adapter, workers int, st
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				opCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				switch i % 3 {
+				switch i % 4 {
 				case 0:
 					tk, v := task(fmt.Sprintf("load-%d-%d", w, i)), user(fmt.Sprintf("viewer-%d-%d", w, i))
 					tok, err := a.Grant(opCtx, authz.GrantRequest{Relationship: rel(tk, "viewer", v)})
@@ -289,6 +289,9 @@ func clusterLoad(ctx context.Context, a *spicedbadapter.Adapter, workers int, st
 					tk := task(fmt.Sprintf("seed%d", i%seeded))
 					d, err := a.Check(opCtx, authz.CheckRequest{Subject: user("mallory"), Resource: tk, Permission: "read"})
 					stats.record(err, wrongIf(err == nil && d.Allowed(), "mallory allowed on %s", tk))
+				case 3:
+					res, err := a.Lookup(opCtx, authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read", Consistency: authz.FullyConsistent()})
+					stats.record(err, wrongIf(err == nil && len(res.IDs()) != seeded, "alice's lookup listed %d tasks, want the %d seeded at %s", len(res.IDs()), seeded, time.Now().Format("15:04:05.000")))
 				}
 				cancel()
 			}
@@ -346,6 +349,7 @@ func TestNodeKillUnderLoad(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	victim := 1
 	killed := time.Now()
+	t.Logf("node %d killed at %s", victim, killed.Format("15:04:05.000"))
 	if err := c.Nodes[victim].Kill(); err != nil {
 		t.Fatal(err)
 	}
