@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"testing"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
@@ -81,18 +80,18 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Error("PostgreSQL does not run after Start")
 	}
 
-	var pids []int
+	var procs []*process
 	for _, n := range c.Nodes {
-		pids = append(pids, n.proc.cmd.Process.Pid)
+		procs = append(procs, n.proc)
 	}
-	pids = append(pids, c.Postgres.proc.cmd.Process.Pid)
+	procs = append(procs, c.Postgres.proc)
 	closed = true
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("process %d still exists after Close (kill -0: %v)", pid, err)
+	for _, p := range procs {
+		if !p.exited() {
+			t.Errorf("%s (pid %d) still runs after Close", p.name, p.cmd.Process.Pid)
 		}
 	}
 }

@@ -24,10 +24,10 @@ const envPostgresBin = "FGAC_POSTGRES_BIN"
 // the test's temporary directory, listening on one loopback port with
 // trust authentication. Its methods are safe for concurrent use.
 type Postgres struct {
-	bin  string              // directory of initdb, postgres and pg_isready
-	dir  string              // the data directory
-	port int                 // loopback port
-	cred *syscall.Credential // whom the server runs as; nil: this process's user
+	bin  string      // directory of initdb, postgres and pg_isready
+	dir  string      // the data directory
+	port int         // loopback port
+	cred *credential // whom the server runs as; nil: this process's user
 
 	mu   sync.Mutex // guards proc
 	proc *process   // nil while stopped
@@ -65,7 +65,7 @@ func majorOf(path string) int {
 // serverUser returns the credential to run PostgreSQL with, which refuses
 // to run as root: nil unless this process is root, else the "postgres"
 // user (Debian's package creates it), else "nobody".
-func serverUser() (*syscall.Credential, error) {
+func serverUser() (*credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -79,7 +79,7 @@ func serverUser() (*syscall.Credential, error) {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+		return newCredential(uint32(uid), uint32(gid)), nil
 	}
 	return nil, errors.New("clustertest: running as root and no postgres or nobody user to run PostgreSQL as")
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -23,7 +22,7 @@ type process struct {
 // launch starts the command with its output kept in a tail buffer, tied to
 // the life of the test binary (see dieWithParent) and run as cred if it is
 // not nil.
-func launch(name string, cred *syscall.Credential, bin string, args ...string) (*process, error) {
+func launch(name string, cred *credential, bin string, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	p := &process{name: name, cmd: cmd, log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout = p.log
