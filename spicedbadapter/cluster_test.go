@@ -63,7 +63,7 @@ func TestTokensHoldAcrossNodes(t *testing.T) {
 	c := startCluster(t, clustertest.Options{})
 	a, b := clusterAdapter(t, c, 0), clusterAdapter(t, c, 1)
 	const n = 1000
-	const workers = 4
+	const workers = 8
 
 	type counts struct{ fresh, staleWithout atomic.Int64 }
 	run := func(t *testing.T, name string, write func(ctx context.Context, i int) (authz.Token, error), read func(ctx context.Context, i int, c authz.Consistency) (bool, error)) {
