@@ -422,7 +422,11 @@ func (w *loadWorker) share() {
 	res, _, _ := w.send("share", "POST", "/tasks/"+t.id+"/share", `{"user":"`+loadUsers[other]+`","role":"`+role+`"}`)
 	w.m.done(t)
 	if res.Status != http.StatusOK && !w.failed(res, t) {
-		w.wrongf("share %s: status %d; body %s", t.id, res.Status, res.Body)
+		again := ""
+		if w.outage {
+			again = "; asked again: " + w.askAgain(t)
+		}
+		w.wrongf("share %s: status %d; body %s%s", t.id, res.Status, res.Body, again)
 	}
 }
 
