@@ -4,15 +4,21 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"time"
 
 	authzed "github.com/authzed/authzed-go/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	_ "google.golang.org/grpc/health" // registers the client-side health check that healthCheckConfig names
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/fgac-go/fgac/authz"
 )
+
+// ReconnectMaxDelay is the longest wait of a client from [Dial] between
+// two attempts to reconnect to a node that went away.
+const ReconnectMaxDelay = 5 * time.Second
 
 // clusterScheme is the scheme of the target [Dial] resolves itself; the
 // resolver is private to the connection, so the name cannot clash.
@@ -42,6 +48,12 @@ const clusterServiceConfig = `{
 // every other. When no node is healthy, calls fail at once with
 // Unavailable, which the adapter reports as [authz.ErrUnavailable].
 //
+// A node that comes back rejoins the rotation at its next reconnection
+// attempt; the attempts back off up to [ReconnectMaxDelay] (5s) rather than
+// gRPC's default of 2 minutes, so a node that was down for long is not
+// left idle for long after its return. Options in opts come after Dial's
+// own, so a grpc.WithConnectParams there replaces this backoff.
+//
 // No endpoint, a malformed one or a repeated one is an error matching
 // [authz.ErrInvalidRequest]. Dial does not wait for any node: connections
 // are made in the background, as by grpc.NewClient.
@@ -64,9 +76,12 @@ func Dial(endpoints []string, opts ...grpc.DialOption) (*authzed.Client, error) 
 	}
 	r := manual.NewBuilderWithScheme(clusterScheme)
 	r.InitialState(resolver.State{Addresses: addrs})
+	reconnect := backoff.DefaultConfig
+	reconnect.MaxDelay = ReconnectMaxDelay
 	opts = slices.Concat([]grpc.DialOption{
 		grpc.WithResolvers(r),
 		grpc.WithDefaultServiceConfig(clusterServiceConfig),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnect, MinConnectTimeout: 5 * time.Second}),
 	}, opts)
 	c, err := authzed.NewClient(clusterScheme+":///spicedb", opts...)
 	if err != nil {
