@@ -22,7 +22,7 @@ import (
 // $FGAC_POSTGRES is set and skip, saying so, otherwise.
 
 // clusterRequestTimeout is the service's -request-timeout in these tests.
-const clusterRequestTimeout = 2 * time.Second
+const clusterRequestTimeout = 5 * time.Second
 
 // startOnCluster starts a cluster and the service on it.
 func startOnCluster(t *testing.T, opts ...func(*config)) (*clustertest.Cluster, *testServer) {
@@ -54,10 +54,10 @@ func permissionCalls(t testing.TB, c *clustertest.Cluster, i int) float64 {
 // the cluster, kills one node with SIGKILL, keeps it down for longer than
 // the 503s may last, and starts it again, without restarting the service.
 // Every answer is checked against the model: none may be wrong, every 5xx
-// must be a 503, the 503s must stop within a bounded window after the kill
-// (the peers' dispatch discovery, clustertest.DiscoveryInterval, plus a
-// request's deadline), and none may come in the last seconds, after the
-// node's return. The test reports the window and how long the restarted
+// must be a 503, the 503s must stop while the node is still down (once its
+// peers have re-resolved the dispatch name, see
+// clustertest.DiscoveryInterval), and none may come in the last seconds,
+// after the node's return. The test reports the window and how long the restarted
 // node took to serve again. A list that leaves out a task the caller could
 // read fails closed; it is reported apart (see the report in the log).
 func TestLoadSurvivesNodeKill(t *testing.T) {
@@ -109,11 +109,10 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 	if err := c.Nodes[victim].Kill(); err != nil {
 		t.Fatal(err)
 	}
-	// Down for longer than the 503s may last: the peers' discovery
+	// Down for longer than the 503s should last: the peers' discovery
 	// interval, a request's deadline and slack. That the 503s stopped
 	// while the node was still down is checked at the end.
-	const quiet = 5 * time.Second
-	time.Sleep(clustertest.DiscoveryInterval + clusterRequestTimeout + quiet)
+	time.Sleep(clustertest.DiscoveryInterval + 20*time.Second)
 	downFor := time.Since(killed)
 	if err := c.Nodes[victim].Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -127,7 +126,7 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	back := time.Since(restarted)
-	time.Sleep(5 * time.Second)
+	time.Sleep(8 * time.Second)
 	halt()
 	elapsed := time.Since(begin)
 
@@ -166,8 +165,10 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 	if fivexx != len(failures) {
 		t.Errorf("%d 5xx answers were not 503", fivexx-len(failures))
 	}
-	if bound := clustertest.DiscoveryInterval + clusterRequestTimeout; window > bound {
-		t.Errorf("503s went on for %v after the kill, want them within %v", window, bound)
+	// The peers must have dropped the dead node while it was still down:
+	// the 503s stop well before its return.
+	if bound := clustertest.DiscoveryInterval + clusterRequestTimeout + 3*time.Second; window > bound {
+		t.Errorf("503s went on for %v after the kill, want them to stop within %v, while the node was down", window, bound)
 	}
 	if n := len(failures); n > 0 && failures[n-1].After(time.Now().Add(-3*time.Second)) {
 		t.Errorf("requests still answered 503 in the last 3s of the run, after the node's return: no recovery")
