@@ -2,7 +2,10 @@
 # run.sh runs fgac's benchmark suite in one go and prints the raw results,
 # then the headline ratios of issue 7. It needs only the Go toolchain: the
 # SpiceDB benchmarks start a SpiceDB (serve-testing) from <repo>/bin/spicedb,
-# building it first if it is missing, or from $FGAC_SPICEDB_BIN.
+# building it first if it is missing, or from $FGAC_SPICEDB_BIN. With
+# FGAC_POSTGRES=1 (and PostgreSQL's server binaries installed)
+# BenchmarkScaleOutCheck also runs on a 3-node SpiceDB cluster over
+# PostgreSQL; without it those sub-benchmarks skip.
 #
 #   ./run.sh                     # every benchmark, 1s each
 #   BENCHTIME=3s COUNT=3 ./run.sh  # longer, repeated runs (figures are means)
@@ -84,4 +87,12 @@ END {
 	r = "BenchmarkRepeatedParentChecks/"
 	printf "memadapter route with 6 identical parent checks: %g calls memoised vs %g unmemoised\n",
 		val(r "memoised", "calls/op"), val(r "unmemoised", "calls/op")
+	x = "BenchmarkScaleOutCheck/"
+	printf "check at 100,000 tasks, p50 / p99: memadapter %.1f / %.1f us; serve-testing %.2f / %.2f ms; PostgreSQL cluster %.2f / %.2f ms (FGAC_POSTGRES=1 for the cluster)\n",
+		val(x "memadapter", "p50-us"), val(x "memadapter", "p99-us"),
+		val(x "serve-testing", "p50-us") / 1000, val(x "serve-testing", "p99-us") / 1000,
+		val(x "cluster", "p50-us") / 1000, val(x "cluster", "p99-us") / 1000
+	printf "PostgreSQL cluster, 100 checks: bulk %.1f ms vs sequential %.1f ms: %s\n",
+		val(x "cluster/bulk-100", "ns/op") / 1e6, val(x "cluster/sequential-100", "ns/op") / 1e6,
+		ratio1(val(x "cluster/sequential-100", "ns/op"), val(x "cluster/bulk-100", "ns/op"))
 }' "$out"

@@ -1,8 +1,10 @@
 // Package spicedbadapter implements the fgac authorization port
 // ([authz.Authorizer]) over SpiceDB's v1 gRPC API.
 //
-// The caller dials SpiceDB (with authzed-go) and hands the client to [New];
-// the adapter never dials, logs or starts goroutines that outlive a call.
+// The caller dials SpiceDB (with authzed-go, or with [Dial] for the nodes
+// of a cluster, balanced round robin with health checks) and hands the
+// client to [New]; the adapter itself never dials, logs or starts
+// goroutines that outlive a call.
 // SpiceDB's protos never appear in the adapter's results or errors.
 //
 // # Requests
@@ -48,7 +50,9 @@
 // conflict, a read repeated fully consistent after SpiceDB refused its
 // token, a lookup or an enumeration over several pages) gives each its
 // own. Under an outage every operation makes at most three calls: its
-// first call fails, and it goes no further.
+// first call fails, and it goes no further. On a client from [Dial] a
+// repeat goes to the next healthy node, so a call that a dying node drops
+// is answered by another within the same budget.
 //
 // # Consistency
 //

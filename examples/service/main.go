@@ -15,7 +15,9 @@
 //	-addr             FGAC_ADDR              listen address
 //	-db               FGAC_DB                SQLite file (default: in memory); memadapter's graph goes beside it, in FILE.graph
 //	-users            FGAC_USERS             name=token,... (default: the demo users)
-//	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter
+//	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter; several
+//	                                         comma-separated endpoints are the nodes of one cluster,
+//	                                         balanced over with health checks
 //	-spicedb-key      FGAC_SPICEDB_KEY       SpiceDB preshared key
 //	-log-level        FGAC_LOG_LEVEL         debug, info, warn or error
 //	-reconcile-every  FGAC_RECONCILE_EVERY   interval of the reconciler (default 1m; 0: only at start)
@@ -142,7 +144,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	addr := fs.String("addr", env("FGAC_ADDR", "127.0.0.1:8080"), "listen `address` (FGAC_ADDR)")
 	db := fs.String("db", env("FGAC_DB", ""), "SQLite database `file`, with memadapter's graph beside it in FILE.graph; empty for in-memory ones (FGAC_DB)")
 	users := fs.String("users", env("FGAC_USERS", demoUsers), "user bearer tokens, `name=token,...` (FGAC_USERS)")
-	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
+	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`, or several comma-separated for the nodes of a cluster; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
 	key := fs.String("spicedb-key", env("FGAC_SPICEDB_KEY", ""), "SpiceDB preshared `key`; prefer FGAC_SPICEDB_KEY, flags show in ps")
 	level := fs.String("log-level", env("FGAC_LOG_LEVEL", "info"), "debug, info, warn or error (FGAC_LOG_LEVEL)")
 	every := fs.String("reconcile-every", env("FGAC_RECONCILE_EVERY", defaultReconcileEvery.String()), "reconcile the graph with the database every `interval`; 0 for only at start (FGAC_RECONCILE_EVERY)")
@@ -447,15 +449,26 @@ func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, e
 // dbPath: service.db.graph for service.db.
 func graphPath(dbPath string) string { return dbPath + ".graph" }
 
-// dialSpiceDB connects to SpiceDB. Plain text is used only on loopback,
-// where nobody else can read the preshared key; anything else needs TLS.
+// dialSpiceDB connects to SpiceDB: endpoint is one host:port, or several,
+// comma-separated, of the nodes of one SpiceDB cluster, which the client
+// balances over (spicedbadapter.Dial). Plain text is used only when every
+// endpoint is on loopback, where nobody else can read the preshared key;
+// anything else needs TLS.
 func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
-	host, _, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("spicedb endpoint: %w", err)
+	endpoints := strings.Split(endpoint, ",")
+	loopback := true
+	for i, e := range endpoints {
+		endpoints[i] = strings.TrimSpace(e)
+		host, _, err := net.SplitHostPort(endpoints[i])
+		if err != nil {
+			return nil, fmt.Errorf("spicedb endpoint: %w", err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			loopback = false
+		}
 	}
 	var opts []grpc.DialOption
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+	if loopback {
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()), grpcutil.WithInsecureBearerToken(key))
 	} else {
 		certs, err := grpcutil.WithSystemCerts(grpcutil.VerifyCA)
@@ -464,7 +477,10 @@ func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
 		}
 		opts = append(opts, certs, grpcutil.WithBearerToken(key))
 	}
-	return authzed.NewClient(endpoint, opts...)
+	if len(endpoints) > 1 {
+		return spicedbadapter.Dial(endpoints, opts...)
+	}
+	return authzed.NewClient(endpoints[0], opts...)
 }
 
 // resolver returns the parent lookup of a child table.
