@@ -4,6 +4,7 @@ package spicedbadapter
 // back. Everything else in the package speaks authz.
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -369,19 +370,27 @@ func subjectFrom(resp *v1.LookupSubjectsResponse) (id string, allowed bool, excl
 
 // encodeSubjectsCursor returns the cursor of the subject lookup page after
 // id after, at snapshot.
-func encodeSubjectsCursor(snapshot, after string) string {
-	return encodeWire(wireCursor{Kind: "s", Token: snapshot, After: after})
+func encodeSubjectsCursor(req authz.SubjectLookupRequest, snapshot, after string) string {
+	return encodeWire(wireCursor{Kind: "s", Token: snapshot, After: after, Cursor: subjectsQuestion(req)})
+}
+
+// subjectsQuestion names the question of a subject lookup (resource,
+// permission, subject type and relation) in its cursors, so that a cursor
+// continues only the lookup it came from.
+func subjectsQuestion(req authz.SubjectLookupRequest) string {
+	h := sha256.Sum256([]byte(req.Resource.Type + "\x00" + req.Resource.ID + "\x00" + req.Permission + "\x00" + req.SubjectType + "\x00" + req.SubjectRelation))
+	return base64.RawURLEncoding.EncodeToString(h[:12])
 }
 
 // decodeSubjectsCursor parses a cursor of encodeSubjectsCursor into the
 // consistency of its snapshot and the last id returned; anything else is an
 // error matching authz.ErrInvalidRequest.
-func decodeSubjectsCursor(s string) (*v1.Consistency, string, error) {
+func decodeSubjectsCursor(req authz.SubjectLookupRequest, s string) (*v1.Consistency, string, error) {
 	w, err := decodeWire(s, "s")
 	if err != nil {
 		return nil, "", err
 	}
-	if !validToken(w.Token) || w.After == "" || w.Mode != "" || w.Limit != 0 || w.Cursor != "" {
+	if !validToken(w.Token) || !(w.After == authz.WildcardID || authz.ValidID(w.After)) || w.Mode != "" || w.Limit != 0 || w.Cursor != subjectsQuestion(req) {
 		return nil, "", errCursor()
 	}
 	return exactSnapshot(w.Token), w.After, nil
