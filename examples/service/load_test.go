@@ -770,3 +770,58 @@ func (w *loadWorker) askAgain(t *taskModel) string {
 	lookup, lerr := e.Lookup(ctx, authz.LookupRequest{Subject: subject, ResourceType: "task", Permission: "read", Consistency: authz.FullyConsistent()})
 	return fmt.Sprintf("check allowed=%v err=%v; lookup lists it=%v err=%v", d.Allowed(), err, slices.Contains(lookup.IDs(), t.id), lerr)
 }
+
+// TestLoadModelStaleWindow checks what the cluster load tolerates as stale
+// (see staleWindow): a refusal that a state replaced within the window
+// explains, never an allow, and nothing older than the window.
+func TestLoadModelStaleWindow(t *testing.T) {
+	m := &model{tasks: map[taskKey]*taskModel{}, owners: map[string]int{}}
+	task := &taskModel{id: "task_1", owner: 0, history: []taskState{{}}}
+	step := func(f func(*taskState)) {
+		m.change(task, f)
+		m.done(task)
+	}
+	reader := &loadWorker{t: t, m: m, user: 1, name: "reader", stale: true}
+	ask := func(status int, sent time.Time) {
+		reader.sent = sent
+		a := m.now()
+		b := m.now()
+		reader.expectOneOf("get", response{Status: status}, reader.allowed(task, a, b, reader.readable(task.owner)))
+	}
+	step(func(s *taskState) { s.exists = true })
+	step(func(s *taskState) { s.viewers |= 1 << 1 })
+
+	ask(http.StatusNotFound, time.Now()) // the share committed just now
+	if len(reader.staleAnswers) != 1 || len(reader.wrong) != 0 {
+		t.Fatalf("a 404 just after the share: stale %q, wrong %q; want it stale", reader.staleAnswers, reader.wrong)
+	}
+	ask(http.StatusNotFound, time.Now().Add(staleWindow+time.Second)) // long after
+	if len(reader.wrong) != 1 {
+		t.Fatalf("a 404 past the window: wrong %q; want it wrong", reader.wrong)
+	}
+
+	step(func(s *taskState) { s.viewers &^= 1 << 1 })
+	ask(http.StatusOK, time.Now()) // the unshare committed just now
+	if len(reader.wrong) != 2 {
+		t.Fatalf("a 200 just after the unshare: wrong %q; a stale allow must be wrong", reader.wrong)
+	}
+
+	// The owner's share, refused just after the create: stale, and the
+	// model records that the share did not happen.
+	owner := &loadWorker{t: t, m: m, user: 0, name: "owner", stale: true}
+	step(func(s *taskState) { s.viewers |= 1 << 2 })
+	owner.sent = task.history[1].committed.Add(time.Millisecond)
+	if !owner.staleRefusal("share", task, response{Status: http.StatusNotFound}) {
+		t.Fatal("a 404 to the owner's share just after the create is not stale")
+	}
+	if last := task.history[len(task.history)-1]; last.viewers&(1<<2) != 0 || !last.exists {
+		t.Errorf("after the refused share the model has %+v, want the task without the share", last)
+	}
+	owner.sent = task.history[1].committed.Add(staleWindow + time.Second)
+	if owner.staleRefusal("share", task, response{Status: http.StatusNotFound}) {
+		t.Error("a 404 to the owner's share long after the create is stale")
+	}
+	if owner.staleRefusal("share", task, response{Status: http.StatusForbidden}) {
+		t.Error("a 403 to the owner's share is stale")
+	}
+}
