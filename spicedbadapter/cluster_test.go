@@ -60,6 +60,7 @@ func startCluster(t testing.TB, opts clustertest.Options) *clustertest.Cluster {
 // latency, SpiceDB's default 5 s quantization) some reads are stale, which
 // shows that the test can tell the difference.
 func TestTokensHoldAcrossNodes(t *testing.T) {
+	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
 	a, b := clusterAdapter(t, c, 0), clusterAdapter(t, c, 1)
 	const n = 1000
@@ -150,6 +151,7 @@ func TestTokensHoldAcrossNodes(t *testing.T) {
 // cluster tolerates such stale denials, and no stale allow; see
 // examples/service's staleWindow.
 func TestFullyConsistentIsNotReadYourWrites(t *testing.T) {
+	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
 	a := clusterAdapter(t, c)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -227,6 +229,7 @@ func TestFullyConsistentIsNotReadYourWrites(t *testing.T) {
 // dispatched sub-problems: the cluster is one engine, not three servers
 // that happen to share a database.
 func TestChecksDispatchAcrossNodes(t *testing.T) {
+	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
 	a := clusterAdapter(t, c, 0)
 	ctx := t.Context()
@@ -272,6 +275,7 @@ func dispatchCounts(t testing.TB, c *clustertest.Cluster) []float64 {
 // freshness) see its own schema, as they do on serve-testing, whose every
 // key starts with an empty datastore.
 func TestClusterConformance(t *testing.T) {
+	t.Parallel() // each test has its own cluster
 	c := clustertest.Start(t, clustertest.Options{Flags: []string{"--datastore-revision-quantization-interval=10ms"}})
 	client := c.Client(t, 0)
 	var turn sync.Mutex // held by the running case, from its reset to its end
@@ -429,6 +433,7 @@ func permissionCalls(t testing.TB, c *clustertest.Cluster, i int) float64 {
 // wait until their deadline. Once the node is back it serves calls again
 // without any client being restarted.
 func TestNodeKillUnderLoad(t *testing.T) {
+	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
 	a := clusterAdapter(t, c)
 	seedTasks(t, a)
@@ -508,6 +513,7 @@ func TestNodeKillUnderLoad(t *testing.T) {
 // client answers again without anything being restarted. The test reports
 // how long that takes.
 func TestPostgresStop(t *testing.T) {
+	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
 	a := clusterAdapter(t, c)
 	seedTasks(t, a)
