@@ -32,8 +32,13 @@ const memoAfter = 64
 // takes a *trace, records in it what it decided, and hands the steps below
 // the node it recorded (see [trace]). A check passes nil.
 type evaluator struct {
-	a      *Authorizer
-	sub    subject
+	a   *Authorizer
+	sub subject
+	// ctx is the request's caveat context, and now the instant against
+	// which expirations are compared (Unix nanoseconds; unused while no
+	// relationship expires).
+	ctx    authz.Context
+	now    int64
 	visits int
 	memo   map[objRel]memoEntry
 
@@ -50,7 +55,7 @@ type evaluator struct {
 // subgraphs polynomial: each node is evaluated at most once per depth.
 type memoEntry struct {
 	known    bool // allowed is the answer at depth and shallower
-	allowed  bool
+	allowed  res
 	depth    int
 	errDepth int // if positive, evaluations at errDepth and deeper fail
 }
@@ -79,21 +84,21 @@ func traced[M mode](t *trace) *trace {
 
 // node checks relation or permission n on object id of n's type. Check,
 // CheckMany and Lookup's checks of candidates call it.
-func (ev *evaluator) node(n *node, id string, depth int) (bool, error) {
+func (ev *evaluator) node(n *node, id string, depth int) (res, error) {
 	return eval[checking](ev, n, id, depth, nil)
 }
 
 // eval evaluates relation or permission n on object id of n's type,
 // recording the evaluation in t.
-func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
+func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, error) {
 	t = traced[M](t).node(n, id)
 	if depth >= MaxDepth {
 		t.note(depthDetail)
-		return false, errMaxDepth
+		return res{}, errMaxDepth
 	}
 	if ev.sub.rel != "" && ev.sub.rel == n.name && ev.sub.typ == n.def.name && ev.sub.id == id {
 		t.note("is the subject")
-		return t.result(true, nil)
+		return t.result(resHas, nil)
 	}
 	if n.alias != nil && ev.sub.typ != n.def.name {
 		// SpiceDB checks what the alias names in its place, at the same
@@ -114,7 +119,7 @@ func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool,
 			return allowed, err
 		}
 	}
-	var allowed bool
+	var allowed res
 	var err error
 	if n.expr != nil {
 		allowed, err = evalExpr[M](ev, n.expr, id, depth, false, t)
@@ -128,20 +133,20 @@ func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool,
 }
 
 // recall returns what the memo knows of n on id at depth, if anything.
-func (ev *evaluator) recall(n *node, id string, depth int) (allowed, ok bool, err error) {
+func (ev *evaluator) recall(n *node, id string, depth int) (allowed res, ok bool, err error) {
 	m, known := ev.memo[objRel{typ: n.def.name, id: id, rel: n.name}]
 	switch {
 	case !known:
 	case m.known && depth <= m.depth:
 		return m.allowed, true, nil
 	case m.errDepth > 0 && depth >= m.errDepth:
-		return false, true, errMaxDepth
+		return res{}, true, errMaxDepth
 	}
-	return false, false, nil
+	return res{}, false, nil
 }
 
 // remember records in the memo the result of n on id at depth.
-func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err error) {
+func (ev *evaluator) remember(n *node, id string, depth int, allowed res, err error) {
 	if ev.memo == nil {
 		ev.memo = make(map[objRel]memoEntry)
 	}
@@ -159,28 +164,40 @@ func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err e
 }
 
 // evalRelation evaluates relation n on object id: the subject itself, the
-// wildcard of its type, then each subject set.
-func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
+// wildcard of its type, then each subject set. A relationship counts when
+// it has not expired, as far as its caveat allows.
+func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, error) {
 	t = traced[M](t)
 	s := ev.a.edges[objRel{typ: n.def.name, id: id, rel: n.name}]
 	if s == nil && t == nil {
-		return false, nil
+		return res{}, nil
 	}
-	_, ok := s.allOf()[ev.sub]
-	t.relationship(n, id, &ev.sub, ok)
-	if ok {
-		return true, nil
+	var found res
+	if e, ok := s.allOf()[ev.sub]; ok && ev.visible(e) {
+		r, err := ev.caveat(e)
+		t.relationship(n, id, &ev.sub, r)
+		if err != nil || r.state == stateHas {
+			return r, err
+		}
+		found = r
+	} else {
+		t.relationship(n, id, &ev.sub, res{})
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		_, ok := s.allOf()[wildcard]
-		t.relationship(n, id, &wildcard, ok)
-		if ok {
-			return true, nil
+		if e, ok := s.allOf()[wildcard]; ok && ev.visible(e) {
+			r, err := ev.caveat(e)
+			t.relationship(n, id, &wildcard, r)
+			if err != nil || r.state == stateHas {
+				return r, err
+			}
+			found = found.or(r)
+		} else {
+			t.relationship(n, id, &wildcard, res{})
 		}
 	}
 	if s == nil {
-		return false, nil
+		return found, nil
 	}
 	var firstErr error
 	order := t.sortedSets(s) // nil for a check; see trace.sortedSets
@@ -189,65 +206,97 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 			set, order = order[0], order[1:]
 			target = s.sets[set]
 		}
+		e := s.all[set]
+		if !ev.visible(e) {
+			continue
+		}
 		c := t.subjectSet(n, id, set)
-		allowed, err := c.result(eval[M](ev, target, set.id, depth+1, c))
-		if allowed {
-			return true, nil
+		edge, err := ev.caveat(e)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if edge.state == stateNo {
+			c.result(edge, nil)
+			continue
+		}
+		r, err := eval[M](ev, target, set.id, depth+1, c)
+		r = r.and(edge)
+		c.result(r, err)
+		if err == nil && r.state == stateHas {
+			return resHas, nil
+		}
+		if err == nil {
+			found = found.or(r)
 		}
 		firstErr = cmp.Or(firstErr, err)
 	}
-	return false, firstErr
+	if firstErr != nil {
+		return res{}, firstErr
+	}
+	return found, nil
 }
 
 // evalExpr evaluates e on object id. requireAll is SpiceDB's
 // REQUIRE_ALL_RESULTS, set under an intersection or an exclusion: SpiceDB
 // then waits for every branch of a union or an arrow, so that an error in
 // any branch is the answer even if another allows.
-func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (res, error) {
 	t = traced[M](t)
 	switch e.kind {
 	case exprRef:
 		return eval[M](ev, e.ref, id, depth+1, t)
 	case exprNil:
 		t.op(kindNil)
-		return false, nil
+		return res{}, nil
+	case exprSelf:
+		t = t.op(kindSelf)
+		if ev.sub.rel == "" && ev.sub.typ == e.self.name && ev.sub.id == id {
+			return t.result(resHas, nil)
+		}
+		return t.result(res{}, nil)
 	case exprUnion:
 		t = t.op(kindUnion)
-		found := false
+		var found res
 		var firstErr error
 		for _, c := range e.children {
-			allowed, err := evalExpr[M](ev, c, id, depth, requireAll, t)
+			r, err := evalExpr[M](ev, c, id, depth, requireAll, t)
 			switch {
 			case err != nil && !requireAll:
-				return false, err
+				return res{}, err
 			case err != nil:
 				firstErr = cmp.Or(firstErr, err)
-			case allowed && !requireAll:
-				return t.result(true, nil)
+			case r.state == stateHas && !requireAll:
+				return t.result(resHas, nil)
 			}
-			found = found || allowed
+			found = found.or(r)
 		}
-		return t.result(found && firstErr == nil, firstErr)
+		if firstErr != nil {
+			return t.result(res{}, firstErr)
+		}
+		return t.result(found, nil)
 	case exprIntersection:
 		t = t.op(kindIntersection)
+		found := resHas
 		for _, c := range e.children {
-			allowed, err := evalExpr[M](ev, c, id, depth, true, t)
-			if err != nil || !allowed {
-				return false, err
+			r, err := evalExpr[M](ev, c, id, depth, true, t)
+			if err != nil || r.state == stateNo {
+				return t.result(res{}, err)
 			}
+			found = found.and(r)
 		}
-		return t.result(true, nil)
+		return t.result(found, nil)
 	case exprExclusion:
 		t = t.op(kindExclusion)
 		base, err := evalExpr[M](ev, e.children[0], id, depth, true, t)
-		if err != nil || !base {
-			return false, err
+		if err != nil || base.state == stateNo {
+			return t.result(res{}, err)
 		}
 		excluded, err := evalExpr[M](ev, e.children[1], id, depth, true, t)
 		if err != nil {
-			return false, err
+			return t.result(res{}, err)
 		}
-		return t.result(!excluded, nil)
+		return t.result(base.andNot(excluded), nil)
 	}
 	return evalArrow[M](ev, e, id, depth, requireAll, t)
 }
@@ -255,50 +304,95 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 // evalArrow evaluates an arrow or an all-arrow e on object id: e's target
 // on every object that id's relation e.via names. An arrow allows as soon
 // as one target does (unless requireAll); an all-arrow needs every object
-// to have the target and every target to allow.
-func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+// to have the target and every target to allow. The caveat of the
+// relationship walked applies to what its object answers.
+func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (res, error) {
 	t = traced[M](t).arrow(e, id)
 	s := ev.a.edges[objRel{typ: e.via.def.name, id: id, rel: e.via.name}]
 	if s == nil {
 		t.nothingToWalk(e)
-		return false, nil
+		return res{}, nil
 	}
-	all, found := true, false
+	all, found := resHas, res{}
+	walked := false
 	var firstErr error
 	order := t.sortedObjects(s) // nil for a check; see trace.sortedSets
-	for obj := range s.all {
+	for obj, edge := range s.all {
 		if order != nil {
 			if len(order) == 0 {
 				break // an explanation walks to each object once
 			}
 			obj, order = order[0], order[1:]
+			edge = s.all[obj]
 		}
+		if !ev.visible(edge) {
+			continue
+		}
+		walked = true
 		target := e.targets[obj.typ]
 		if target == nil {
 			t.undefined(e, obj)
-			all = false
+			all = res{}
 			continue
 		}
-		allowed, err := eval[M](ev, target, obj.id, depth+1, t)
+		cond, err := ev.caveat(edge)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		var r res
+		if cond.state != stateNo {
+			r, err = eval[M](ev, target, obj.id, depth+1, t)
+			r = r.and(cond)
+		}
 		switch {
 		case err != nil:
 			firstErr = cmp.Or(firstErr, err)
-		case allowed && e.kind == exprArrow && !requireAll:
-			return t.result(true, nil)
+		case r.state == stateHas && e.kind == exprArrow && !requireAll:
+			return t.result(resHas, nil)
 		}
-		all = all && allowed
-		found = found || allowed
+		if err == nil {
+			all = all.and(r)
+			found = found.or(r)
+		}
 	}
 	if e.kind == exprArrowAll {
 		found = all
+		if !walked {
+			found = res{}
+		}
 	}
-	return t.result(found && firstErr == nil, firstErr)
+	if firstErr != nil {
+		return t.result(res{}, firstErr)
+	}
+	return t.result(found, nil)
 }
 
 // allOf returns the subjects of s, or nil for a nil s.
-func (s *subjects) allOf() map[subject]struct{} {
+func (s *subjects) allOf() map[subject]edge {
 	if s == nil {
 		return nil
 	}
 	return s.all
+}
+
+// visible reports whether a relationship exists at the evaluation's
+// instant: it has no expiration, or expires after now.
+func (ev *evaluator) visible(e edge) bool { return e.expires == 0 || ev.now < e.expires }
+
+// caveat evaluates the caveat of a relationship, if it has one.
+func (ev *evaluator) caveat(e edge) (res, error) {
+	if e.caveat == nil {
+		return resHas, nil
+	}
+	r, err := e.caveat.def.Eval(e.caveat.ctx, ev.ctx)
+	switch {
+	case err != nil:
+		return res{}, fmt.Errorf("memadapter: %w", err)
+	case r.Conditional():
+		return res{state: stateCond, missing: r.Missing}, nil
+	case r.Value:
+		return resHas, nil
+	}
+	return res{}, nil
 }

@@ -186,9 +186,9 @@ func TestCancelledContextIsUnavailable(t *testing.T) {
 func TestNewRejectsBadSchemas(t *testing.T) {
 	_, err := memadapter.New("definition user {}\ndefinition doc {\n\trelation viewer: user with on_weekdays\n}\n")
 	if err == nil {
-		t.Fatal("New accepted a caveat")
+		t.Fatal("New accepted an unknown caveat")
 	}
-	if got, want := err.Error(), "schema: line 3, column 24: caveats are not supported"; got != want {
+	if got, want := err.Error(), `schema: line 3, column 29: unknown caveat "on_weekdays" in relation "viewer" of "doc"`; got != want {
 		t.Errorf("New error = %q, want %q", got, want)
 	}
 }

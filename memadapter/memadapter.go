@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/schema"
@@ -36,6 +37,20 @@ type Authorizer struct {
 	counts map[string]map[string]int
 	// revision counts writes; tokens carry it.
 	revision uint64
+	// expiring counts the stored relationships that have an expiration,
+	// so that checks read the clock only when one might have expired.
+	expiring int
+
+	// now is the clock expirations are compared with.
+	now func() time.Time
+}
+
+// Config configures an [Authorizer]. The zero Config is the default.
+type Config struct {
+	// Now returns the current time, against which relationship expirations
+	// are compared: a relationship is invisible to every read from its
+	// expiration instant on. Nil means time.Now. Tests set it to move time.
+	Now func() time.Time
 }
 
 var _ authz.Authorizer = (*Authorizer)(nil)
@@ -57,7 +72,7 @@ func (s subject) public() authz.Subject {
 
 // subjects are the subjects of one resource and relation.
 type subjects struct {
-	all map[subject]struct{}
+	all map[subject]edge
 	// sets are the subject sets among all, with the node of their
 	// relation.
 	sets map[subject]*node
@@ -73,6 +88,11 @@ type revVal struct{ id, subjRel string }
 // no relationships. A schema error is returned as is (an [*schema.Error]);
 // an empty schema is an error matching [authz.ErrInvalidRequest].
 func New(schemaText string) (*Authorizer, error) {
+	return NewWithConfig(schemaText, Config{})
+}
+
+// NewWithConfig is [New] with a [Config].
+func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 	if strings.TrimSpace(schemaText) == "" {
 		return nil, fmt.Errorf("memadapter: %w: empty schema", authz.ErrInvalidRequest)
 	}
@@ -81,7 +101,12 @@ func New(schemaText string) (*Authorizer, error) {
 		return nil, err
 	}
 	defs, nodes := compile(s)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Authorizer{
+		now:    now,
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
@@ -175,12 +200,22 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := evaluator{a: a, sub: sub}
-	allowed, err := ev.node(n, req.Resource.ID, 0)
-	if err != nil || !allowed {
+	ev := a.evaluator(sub, req.Context)
+	r, err := ev.node(n, req.Resource.ID, 0)
+	if err != nil {
 		return authz.Deny(), err
 	}
-	return authz.Allow(), nil
+	return r.decision(), nil
+}
+
+// evaluator returns an evaluator of questions about sub under the request
+// context ctx, at the current instant; the caller holds the read lock.
+func (a *Authorizer) evaluator(sub subject, ctx authz.Context) evaluator {
+	ev := evaluator{a: a, sub: sub, ctx: ctx}
+	if a.expiring > 0 {
+		ev.now = a.now().UnixNano()
+	}
+	return ev
 }
 
 // CheckMany answers every item as [Authorizer.Check] would, all against the
@@ -225,18 +260,32 @@ func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadReques
 // caller holds the lock.
 func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
 	var rels []authz.Relationship
+	var now int64
+	if a.expiring > 0 {
+		now = a.now().UnixNano()
+	}
 	for _, n := range d.relations {
 		s := a.edges[objRel{typ: d.name, id: id, rel: n.name}]
 		if s == nil {
 			continue
 		}
 		start := len(rels)
-		for sub := range s.all {
-			rels = append(rels, authz.Relationship{
+		for sub, e := range s.all {
+			if e.expires != 0 && now >= e.expires {
+				continue // expired: invisible to every read
+			}
+			r := authz.Relationship{
 				Resource: authz.Resource{Type: d.name, ID: id},
 				Relation: n.name,
 				Subject:  sub.public(),
-			})
+			}
+			if e.caveat != nil {
+				r.Caveat = authz.Caveat{Name: e.caveat.def.Name, Context: e.caveat.ctx}
+			}
+			if e.expires != 0 {
+				r.Expiration = time.Unix(0, e.expires).UTC()
+			}
+			rels = append(rels, r)
 		}
 		slices.SortFunc(rels[start:], func(x, y authz.Relationship) int {
 			return strings.Compare(x.Subject.String(), y.Subject.String())
@@ -274,6 +323,11 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 		if id > req.Cursor {
 			ids = append(ids, id)
 		}
+	}
+	if a.expiring > 0 {
+		// A resource whose relationships have all expired is not there.
+		d := a.defs[req.ResourceType]
+		ids = slices.DeleteFunc(ids, func(id string) bool { return len(a.relationshipsOf(d, id)) == 0 })
 	}
 	a.mu.RUnlock()
 	slices.Sort(ids)
