@@ -537,6 +537,9 @@ func (a *Adapter) write(ctx context.Context, req *v1.WriteRelationshipsRequest) 
 		resp, err = a.client.WriteRelationships(ctx, req)
 		return err
 	})
+	if refused := refusedContext(req, err); refused != nil {
+		return authz.Token{}, refused
+	}
 	if err != nil {
 		return authz.Token{}, translate(ctx, err)
 	}

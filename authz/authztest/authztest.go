@@ -58,6 +58,7 @@ func Cases() []Case {
 		tokenCases(),
 		inspectCases(),
 		concurrencyCases(),
+		conditionCases(),
 	} {
 		all = append(all, group...)
 	}
