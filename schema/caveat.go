@@ -103,9 +103,8 @@ func (p *parser) parseUse(s *Schema) {
 	default:
 		p.fail(flag.pos, "unknown use flag %s, expected expiration or self", strconv.Quote(flag.text))
 	}
-	if !p.is(tokEnd) && !p.is(tokEOF) {
-		p.failUnexpected(`end of statement (a new line or ";")`)
-	}
+	// As in SpiceDB, a statement may follow on the same line ("use self
+	// definition user {...}", which a folded YAML scalar produces).
 }
 
 // parseCaveat parses `caveat name(param type, ...) { expression }`.
