@@ -2,21 +2,38 @@ package memadapter
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fgac-go/fgac/authz"
 )
 
-// MaxDepth is how many relations and permissions deep a check may go, the
-// default of SpiceDB's --dispatch-max-depth. A check that needs more fails
-// with an error matching [authz.ErrInvalidRequest], never a denial or an
-// allow.
-const MaxDepth = 50
+// MaxDepth is how many relations and permissions deep a check may recurse
+// before it fails with an error matching [authz.ErrInvalidRequest]. It
+// guards the stack against hostile data, such as a chain of a hundred
+// thousand nested groups; it is not SpiceDB's dispatch depth limit (50),
+// where SpiceDB fails and this engine answers (see the package
+// documentation on cycles).
+const MaxDepth = 100_000
 
-// errMaxDepth is the error of a check that exceeded MaxDepth. It is a
-// value, not built per check, so that the deep path allocates nothing
-// either.
-var errMaxDepth = fmt.Errorf("memadapter: check exceeded the maximum depth of %d (a cycle in the relationships?): %w", MaxDepth, authz.ErrInvalidRequest)
+// fastDepth is how deep a check goes before it is restarted in the
+// cycle-aware mode: checks that stay shallower (nearly all) keep no stack
+// and allocate nothing.
+const fastDepth = 50
+
+var (
+	// errMaxDepth is the error of a check that exceeded MaxDepth.
+	errMaxDepth = fmt.Errorf("memadapter: check exceeded the maximum depth of %d: %w", MaxDepth, authz.ErrInvalidRequest)
+	// errNegativeCycle is the error of a check whose answer depends on
+	// itself through the right side of an exclusion (`view = viewer -
+	// parent->view` over a cycle of parents): such a recursion has no
+	// least fixpoint, and no well-defined answer.
+	errNegativeCycle = fmt.Errorf("memadapter: the answer depends on itself through an exclusion (a cycle in the relationships under \"-\"), which has no well-defined value: %w", authz.ErrInvalidRequest)
+	// errRestart asks the fast mode's caller to restart the check in
+	// the cycle-aware mode. It never leaves the package.
+	errRestart = errors.New("memadapter: restart in the cycle-aware mode")
+)
 
 // memoAfter is how many nodes a check visits before it starts remembering
 // results, so that small checks allocate nothing while checks over wide,
@@ -25,7 +42,22 @@ const memoAfter = 64
 
 // evaluator answers checks for one subject, following SpiceDB's dispatch
 // as the package documentation describes; the caller holds the read lock.
-// A check allocates nothing until it has visited memoAfter nodes.
+// A check allocates nothing until it has visited memoAfter nodes or gone
+// fastDepth levels deep.
+//
+// A check starts in the fast mode, which keeps no stack. One that goes
+// fastDepth deep (a cycle, or a very long chain) is restarted in the
+// cycle-aware mode, which computes the least fixpoint by Kleene iteration:
+// it keeps the relations and permissions being evaluated on a stack, and
+// one met again while on it answers with its value from the previous
+// iteration (at first: does not hold) instead of recursing. Each iteration
+// evaluates every relation or permission on an object at most once; the
+// iterations repeat until none of those values changes. Union,
+// intersection and arrows are monotone, so the values only grow and the
+// iteration ends at the least fixpoint: what SpiceDB answers on the same
+// graph with every cycle unrolled. A cycle through the right side of an
+// exclusion is not monotone and has no such answer; it fails with
+// errNegativeCycle.
 //
 // [Authorizer.Explain] is the same evaluation with its trace switched on,
 // as SpiceDB records its debug trace inside its one check path: each step
@@ -40,7 +72,19 @@ type evaluator struct {
 	ctx    authz.Context
 	now    int64
 	visits int
-	memo   map[objRel]memoEntry
+	memo   map[objRel]res
+
+	// stack is nil in the fast mode. In the cycle-aware mode it holds the
+	// nodes being evaluated; table holds every node's value from the
+	// previous iteration, done this iteration's, and changed reports
+	// whether this iteration changed a value of table. neg counts the
+	// exclusions' right sides the current evaluation is under.
+	stack   map[objRel]int
+	restart bool // the fast mode went too deep: abandon it
+	table   map[objRel]res
+	done    map[objRel]res
+	changed bool
+	neg     int
 
 	// expanded and budget are an explanation's: the recursive nodes it
 	// has expanded, and how many more it may expand.
@@ -48,16 +92,26 @@ type evaluator struct {
 	budget   int
 }
 
-// memoEntry is what is known of one node on one object. An answer found
-// at some depth holds at that depth and shallower (more depth left can only
-// find what less found); a depth error at some depth recurs at that depth
-// and deeper. Remembering both keeps checks over cyclic or widely shared
-// subgraphs polynomial: each node is evaluated at most once per depth.
-type memoEntry struct {
-	known    bool // allowed is the answer at depth and shallower
-	allowed  res
-	depth    int
-	errDepth int // if positive, evaluations at errDepth and deeper fail
+// cycleAware switches ev to the cycle-aware mode, forgetting what the fast
+// mode remembered.
+func (ev *evaluator) cycleAware() {
+	ev.restart = false
+	ev.stack = make(map[objRel]int)
+	ev.table = make(map[objRel]res)
+	ev.neg = 0
+	ev.memo = nil
+}
+
+// fixpoint runs f, an evaluation in the cycle-aware mode, until an
+// iteration changes no value.
+func (ev *evaluator) fixpoint(f func() (res, error)) (res, error) {
+	for {
+		ev.done, ev.changed = make(map[objRel]res), false
+		r, err := f()
+		if err != nil || !ev.changed {
+			return r, err
+		}
+	}
 }
 
 // A mode says whether an evaluation records a trace: checking does not,
@@ -82,17 +136,31 @@ func traced[M mode](t *trace) *trace {
 	return t
 }
 
-// node checks relation or permission n on object id of n's type. Check,
+// node checks relation or permission n on object id of n's type, in the
+// fast mode and, if that goes too deep, in the cycle-aware mode. Check,
 // CheckMany and Lookup's checks of candidates call it.
 func (ev *evaluator) node(n *node, id string, depth int) (res, error) {
-	return eval[checking](ev, n, id, depth, nil)
+	if ev.stack == nil {
+		r, err := eval[checking](ev, n, id, depth, nil)
+		if err != errRestart {
+			return r, err
+		}
+		ev.cycleAware()
+	}
+	return ev.fixpoint(func() (res, error) { return eval[checking](ev, n, id, depth, nil) })
 }
 
 // eval evaluates relation or permission n on object id of n's type,
 // recording the evaluation in t.
 func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, error) {
 	t = traced[M](t).node(n, id)
-	if depth >= MaxDepth {
+	switch {
+	case ev.restart:
+		return res{}, errRestart
+	case ev.stack == nil && depth >= fastDepth:
+		ev.restart = true
+		return res{}, errRestart
+	case depth >= MaxDepth:
 		t.note(depthDetail)
 		return res{}, errMaxDepth
 	}
@@ -111,56 +179,55 @@ func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, 
 		}
 	}
 	ev.visits++
-	// Only checks use the memo: an explanation expands each node in full
-	// the first time it meets it.
-	remember := n.expensive && depth > 0 && ev.visits > memoAfter && t == nil
+	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	tracked := ev.stack != nil && n.expensive
+	// Only checks in the fast mode use the memo: an explanation expands
+	// each node in full the first time it meets it, and the cycle-aware
+	// mode has its own tables.
+	remember := !tracked && n.expensive && depth > 0 && ev.visits > memoAfter && t == nil
 	if remember {
-		if allowed, ok, err := ev.recall(n, id, depth); ok {
-			return allowed, err
+		if r, ok := ev.memo[key]; ok {
+			return r, nil
 		}
 	}
-	var allowed res
+	if tracked {
+		if r, ok := ev.done[key]; ok {
+			return t.result(r, nil)
+		}
+		if neg, on := ev.stack[key]; on {
+			if ev.neg > neg {
+				t.note("depends on itself through an exclusion")
+				return res{}, errNegativeCycle
+			}
+			t.note("(cycle: its value so far)")
+			return t.result(ev.table[key], nil)
+		}
+		ev.stack[key] = ev.neg
+	}
+	var r res
 	var err error
 	if n.expr != nil {
-		allowed, err = evalExpr[M](ev, n.expr, id, depth, false, t)
+		r, err = evalExpr[M](ev, n.expr, id, depth, false, t)
 	} else {
-		allowed, err = evalRelation[M](ev, n, id, depth, t)
+		r, err = evalRelation[M](ev, n, id, depth, t)
 	}
-	if remember {
-		ev.remember(n, id, depth, allowed, err)
-	}
-	return t.result(allowed, err)
-}
-
-// recall returns what the memo knows of n on id at depth, if anything.
-func (ev *evaluator) recall(n *node, id string, depth int) (allowed res, ok bool, err error) {
-	m, known := ev.memo[objRel{typ: n.def.name, id: id, rel: n.name}]
-	switch {
-	case !known:
-	case m.known && depth <= m.depth:
-		return m.allowed, true, nil
-	case m.errDepth > 0 && depth >= m.errDepth:
-		return res{}, true, errMaxDepth
-	}
-	return res{}, false, nil
-}
-
-// remember records in the memo the result of n on id at depth.
-func (ev *evaluator) remember(n *node, id string, depth int, allowed res, err error) {
-	if ev.memo == nil {
-		ev.memo = make(map[objRel]memoEntry)
-	}
-	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	m := ev.memo[key]
-	switch {
-	case err != nil:
-		if m.errDepth == 0 || depth < m.errDepth {
-			m.errDepth = depth
+	if tracked {
+		delete(ev.stack, key)
+		if err == nil {
+			ev.done[key] = r
+			if old := ev.table[key]; !old.equal(r) {
+				ev.table[key] = r
+				ev.changed = true
+			}
 		}
-	case !m.known || depth > m.depth:
-		m.known, m.allowed, m.depth = true, allowed, depth
 	}
-	ev.memo[key] = m
+	if remember && err == nil {
+		if ev.memo == nil {
+			ev.memo = make(map[objRel]res)
+		}
+		ev.memo[key] = r
+	}
+	return t.result(r, err)
 }
 
 // evalRelation evaluates relation n on object id: the subject itself, the
@@ -292,7 +359,9 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 		if err != nil || base.state == stateNo {
 			return t.result(res{}, err)
 		}
+		ev.neg++
 		excluded, err := evalExpr[M](ev, e.children[1], id, depth, true, t)
+		ev.neg--
 		if err != nil {
 			return t.result(res{}, err)
 		}
@@ -396,3 +465,6 @@ func (ev *evaluator) caveat(e edge) (res, error) {
 	}
 	return res{}, nil
 }
+
+// equal reports whether r and o are the same result.
+func (r res) equal(o res) bool { return r.state == o.state && slices.Equal(r.missing, o.missing) }

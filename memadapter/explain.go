@@ -68,9 +68,24 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	ev := evaluator{a: a, sub: sub, expanded: make(map[objRel]bool), budget: explainLimit}
+	ev := a.evaluator(sub, req.Context)
+	ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
 	var root trace
-	if _, err := eval[explaining](&ev, n, req.Resource.ID, 0, &root); err != nil {
+	_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)
+	if err == errRestart {
+		// As Check does: in the cycle-aware mode, iterated to its
+		// fixpoint; then one more iteration, explained.
+		ev.cycleAware()
+		_, err = ev.fixpoint(func() (res, error) { return eval[checking](&ev, n, req.Resource.ID, 0, nil) })
+		if err != nil {
+			return authz.Explanation{}, err
+		}
+		ev.done = make(map[objRel]res)
+		ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
+		root = trace{}
+		_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)
+	}
+	if err != nil {
 		return authz.Explanation{}, err
 	}
 	return root.Children[0], nil

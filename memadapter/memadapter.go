@@ -176,8 +176,11 @@ func (a *Authorizer) resolveSubject(s authz.Subject) (subject, error) {
 // relation) on req.Resource, evaluating the schema as described in the
 // package documentation. Malformed requests, unknown types and unknown
 // relations or permissions are errors matching [authz.ErrInvalidRequest],
-// and so is a check that exceeds [MaxDepth]. The consistency requirement is
-// satisfied by every read.
+// and so are a check that exceeds [MaxDepth], a recursion through an
+// exclusion without a well-defined answer, and a request context value of
+// the wrong type for a caveat evaluated. A decision that depends on caveat
+// parameters the contexts lack is [authz.Conditional]. The consistency
+// requirement is satisfied by every read.
 func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
 	if err := contextErr(ctx); err != nil {
 		return authz.Deny(), err
