@@ -322,6 +322,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(taskSchema)
 	f.Add("definition user {}\ndefinition doc {\n relation parent: doc\n permission view = (parent->view - parent.all(view)) & nil\n}\n")
 	f.Add("caveat c(x int) { x > 1 }")
+	f.Add("use expiration\nuse self\ncaveat cav(m map<list<int>>, s string) {\n  \"}\" != s && m[\"k\"].size() > 0\n}\ndefinition user {\n relation friend: user with cav and expiration | user:* with cav\n permission me = friend + self\n}")
 	f.Add("definition a/b {\n relation ccc: a/b#ccc | a/b:*\n}")
 	f.Add("/** doc */ definition x {} // tail")
 	f.Fuzz(func(t *testing.T, text string) {
