@@ -56,7 +56,8 @@ type Event struct {
 	// input was not a valid id.
 	Requested authz.Resource
 	// Checked is the resource whose permission was checked (the parent of
-	// a child); empty when nothing was checked.
+	// a child) when the decision allowed it; empty otherwise (nothing was
+	// checked, or the answer was not found, denied or an error).
 	Checked authz.Resource
 	// Operation is the operation asked for.
 	Operation authz.Operation
@@ -95,11 +96,20 @@ type Hook interface {
 // HookFunc adapts a function to a [Hook].
 type HookFunc func(ctx context.Context, e Event)
 
-// Decision calls f.
+// Observe calls f.
 func (f HookFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // Multi returns a Hook that delivers every event to each hook in order.
-func Multi(hooks ...Hook) Hook { return multi(hooks) }
+// Nil hooks are left out, as a nil Hook elsewhere means none.
+func Multi(hooks ...Hook) Hook {
+	m := make(multi, 0, len(hooks))
+	for _, h := range hooks {
+		if h != nil {
+			m = append(m, h)
+		}
+	}
+	return m
+}
 
 type multi []Hook
 

@@ -6,17 +6,23 @@ import (
 )
 
 // Slog is a [Hook] that writes each event as one structured log record.
-// Allowed and bypassed decisions are logged at Level, every other outcome
-// at Level+4 (Info and Warn by default). The zero value logs to
-// slog.Default at Info.
+// Allowed, bypassed and unchecked (off mode) decisions are logged at
+// Level, every other outcome, an unknown one included, at Level+4 (Info
+// and Warn by default). The zero value logs to slog.Default at Info.
+//
+// fgac's own errors carry no secrets, but an error outcome's "error"
+// attribute is the error's text, and an error that comes from the
+// service's own code (a resolver's store query, Rows, a custom engine)
+// says whatever that code put in it: keep credentials out of such errors,
+// or log with a ReplaceAttr that drops "error".
 type Slog struct {
 	// Logger receives the records; nil means slog.Default().
 	Logger *slog.Logger
-	// Level is the level of allowed and bypassed decisions.
+	// Level is the level of allowed, bypassed and unchecked decisions.
 	Level slog.Level
 }
 
-// Decision implements [Hook].
+// Observe implements [Hook].
 func (s Slog) Observe(ctx context.Context, e Event) {
 	l := s.Logger
 	if l == nil {

@@ -162,7 +162,7 @@ func (g *Guard) DecideMany(ctx context.Context, qs []Question) ([]CheckResult, e
 	}
 	res, ok := plan.Scatter(got)
 	if !ok {
-		return nil, fmt.Errorf("authz: %w: engine answered %d items for %d questions", ErrUnavailable, len(got), len(reqs))
+		return nil, fmt.Errorf("%w: engine answered %d items for %d questions", ErrUnavailable, len(got), len(reqs))
 	}
 	return res, nil
 }

@@ -2,7 +2,10 @@
 # run.sh runs fgac's benchmark suite in one go and prints the raw results,
 # then the headline ratios of issue 7. It needs only the Go toolchain: the
 # SpiceDB benchmarks start a SpiceDB (serve-testing) from <repo>/bin/spicedb,
-# building it first if it is missing, or from $FGAC_SPICEDB_BIN.
+# building it first if it is missing, or from $FGAC_SPICEDB_BIN. With
+# FGAC_POSTGRES=1 (and PostgreSQL's server binaries installed)
+# BenchmarkScaleOutCheck also runs on a 3-node SpiceDB cluster over
+# PostgreSQL; without it those sub-benchmarks skip.
 #
 #   ./run.sh                     # every benchmark, 1s each
 #   BENCHTIME=3s COUNT=3 ./run.sh  # longer, repeated runs (figures are means)
@@ -38,6 +41,15 @@ END {
 	printf "middleware overhead on memadapter: +%.2f us, +%d allocs per request (read); update with bulk probe +%.2f us, +%d allocs\n",
 		(val(m "fgac-read", "ns/op") - val(m "bare", "ns/op")) / 1000, val(m "fgac-read", "allocs/op") - val(m "bare", "allocs/op"),
 		(val(m "fgac-update", "ns/op") - val(m "bare", "ns/op")) / 1000, val(m "fgac-update", "allocs/op") - val(m "bare", "allocs/op")
+	g = "BenchmarkGRPCInterceptor/interleaved"
+	printf "grpc unary interceptor overhead on memadapter (interleaved medians): +%.2f us (%.0f vs %.0f ns/call), %d allocs per call (read through the parent)\n",
+		(val(g, "fgac-ns/call") - val(g, "bare-ns/call")) / 1000, val(g, "fgac-ns/call"), val(g, "bare-ns/call"), val(g, "fgac-allocs/call") - val(g, "bare-allocs/call")
+	t = "BenchmarkDecisionTracing/interleaved"
+	printf "tracing per decision (interleaved medians, vs %.0f ns untraced): no-op provider %+.0f ns, %d allocs; SDK sampling nothing %+.0f ns, %d allocs; SDK recording %+.0f ns, %d allocs\n",
+		val(t, "none-ns/call"),
+		val(t, "noop-provider-ns/call") - val(t, "none-ns/call"), val(t, "noop-provider-allocs/call") - val(t, "none-allocs/call"),
+		val(t, "sdk-sampled-out-ns/call") - val(t, "none-ns/call"), val(t, "sdk-sampled-out-allocs/call") - val(t, "none-allocs/call"),
+		val(t, "sdk-recording-ns/call") - val(t, "none-ns/call"), val(t, "sdk-recording-allocs/call") - val(t, "none-allocs/call")
 	c = "BenchmarkCheck/tasks="
 	printf "memadapter vs casbin Enforce (allowed): %s faster at 1,000 tasks, %s at 10,000\n",
 		ratio(val(c "1000/allowed/casbin", "ns/op"), val(c "1000/allowed/memadapter", "ns/op")),
@@ -75,4 +87,12 @@ END {
 	r = "BenchmarkRepeatedParentChecks/"
 	printf "memadapter route with 6 identical parent checks: %g calls memoised vs %g unmemoised\n",
 		val(r "memoised", "calls/op"), val(r "unmemoised", "calls/op")
+	x = "BenchmarkScaleOutCheck/"
+	printf "check at 100,000 tasks, p50 / p99: memadapter %.1f / %.1f us; serve-testing %.2f / %.2f ms; PostgreSQL cluster %.2f / %.2f ms (FGAC_POSTGRES=1 for the cluster)\n",
+		val(x "memadapter", "p50-us"), val(x "memadapter", "p99-us"),
+		val(x "serve-testing", "p50-us") / 1000, val(x "serve-testing", "p99-us") / 1000,
+		val(x "cluster", "p50-us") / 1000, val(x "cluster", "p99-us") / 1000
+	printf "PostgreSQL cluster, 100 checks: bulk %.1f ms vs sequential %.1f ms: %s\n",
+		val(x "cluster/bulk-100", "ns/op") / 1e6, val(x "cluster/sequential-100", "ns/op") / 1e6,
+		ratio1(val(x "cluster/sequential-100", "ns/op"), val(x "cluster/bulk-100", "ns/op"))
 }' "$out"

@@ -71,7 +71,7 @@ func newSpice(tb testing.TB) *spice {
 		tb.Fatal(err)
 	}
 	rpcs := &rpcCounter{Client: client}
-	adapter := spicedbadapter.New(rpcs)
+	adapter := spicedbadapter.New(rpcs, nil)
 	rels := append(checkGraph(spiceTasks), authz.Relationship{Resource: authz.Resource{Type: "task", ID: taskID(0)}, Relation: "viewer", Subject: userSubject("viewer")})
 	tok, err := writeAll(ctx, adapter, rels)
 	if err != nil {
@@ -168,7 +168,7 @@ func BenchmarkSpiceDBChecks(b *testing.B) {
 // overhead-% is (adapter - raw) / raw.
 func BenchmarkSpiceDBAdapterOverhead(b *testing.B) {
 	s := newSpice(b)
-	adapter := spicedbadapter.New(s.client)
+	adapter := spicedbadapter.New(s.client, nil)
 	ctx := context.Background()
 	owner, _, task := checkCase(spiceTasks, true)
 	raw := func() error {

@@ -12,79 +12,28 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
-	"github.com/fgac-go/fgac/enforce"
-	"github.com/fgac-go/fgac/internal/calllog"
-	"github.com/fgac-go/fgac/memadapter"
-	"github.com/fgac-go/fgac/parent"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/google/go-cmp/cmp"
 )
 
-const schema = `
-definition user {}
-definition agent {
-	relation owner: user
-	permission read = owner
-}
-definition task {
-	relation parent: agent
-	relation owner: user
-	relation viewer: user
-	permission read = owner + viewer + parent->read
-	permission update = owner
-	permission cancel = owner
-}
-`
+func user(id string) authz.Subject { return testfixture.User(id) }
 
-type rig struct {
-	engine *memadapter.Authorizer
-	rec    *calllog.Recorder
-	guard  *authz.Guard
-	tok    authz.Token
+// down is an engine that cannot answer.
+type down struct{ authz.Authorizer }
+
+func (down) Check(context.Context, authz.CheckRequest) (authz.Decision, error) {
+	return authz.Deny(), authz.ErrUnavailable
 }
 
-func newRig(t testing.TB) *rig {
-	t.Helper()
-	engine, err := memadapter.New(schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
-		"agent": {authz.OpRead: "read"},
-		"task":  {authz.OpRead: "read", authz.OpUpdate: "update", authz.OpCancel: "cancel"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{engine: engine, rec: calllog.New(engine)}
-	r.guard = authz.NewGuard(r.rec, ops)
-	return r
+func (down) CheckMany(context.Context, authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	return nil, authz.ErrUnavailable
 }
-
-func (r *rig) registerTask(t testing.TB, id, owner string) {
-	t.Helper()
-	tok, err := r.engine.Register(context.Background(), authz.RegisterRequest{Resource: authz.Resource{Type: "task", ID: id}, Owner: user(owner)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.tok = tok
-}
-
-func (r *rig) grant(t testing.TB, task, rel, who string) {
-	t.Helper()
-	tok, err := r.engine.Grant(context.Background(), authz.GrantRequest{Relationship: authz.Relationship{Resource: authz.Resource{Type: "task", ID: task}, Relation: rel, Subject: user(who)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.tok = tok
-}
-
-func user(id string) authz.Subject { return authz.Subject{Type: "user", ID: id} }
 
 // TestVisibilityRule replays the reference rule (behaviour.md 9.1).
 func TestVisibilityRule(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "t1", "alice")
-	r.grant(t, "t1", "viewer", "bob")
+	r := testfixture.New(t)
+	r.RegisterTask(t, "t1", "alice")
+	r.Grant(t, testfixture.Task("t1"), "viewer", user("bob"))
 	task := authz.Resource{Type: "task", ID: "t1"}
 	tests := []struct {
 		name      string
@@ -101,12 +50,12 @@ func TestVisibilityRule(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r.rec.Reset()
-			err := collapse.CheckOrNotFound(context.Background(), r.guard, authz.Question{Subject: user(tc.who), Resource: task, Operation: tc.op, Consistency: authz.AtLeastAsFresh(r.tok)})
+			r.Calls.Reset()
+			err := collapse.CheckOrNotFound(context.Background(), r.Guard, authz.Question{Subject: user(tc.who), Resource: task, Operation: tc.op, Consistency: authz.AtLeastAsFresh(r.Token)})
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
-			if diff := cmp.Diff(tc.wantCalls, r.rec.Calls()); diff != "" {
+			if diff := cmp.Diff(tc.wantCalls, r.Calls.Calls()); diff != "" {
 				t.Errorf("calls mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -117,8 +66,8 @@ func TestVisibilityRule(t *testing.T) {
 // type whose read probe is unmapped) is an invalid request before any
 // backend call, for CheckOrNotFound and NotFound alike.
 func TestUnmappedOperationReachesNoEngine(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "t1", "alice")
+	r := testfixture.New(t)
+	r.RegisterTask(t, "t1", "alice")
 	for _, q := range []authz.Question{
 		{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: "READ"},
 		{Subject: user("alice"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: "archive"},
@@ -128,11 +77,11 @@ func TestUnmappedOperationReachesNoEngine(t *testing.T) {
 		for name, f := range map[string]func(context.Context, *authz.Guard, authz.Question) error{
 			"CheckOrNotFound": collapse.CheckOrNotFound, "NotFound": collapse.NotFound,
 		} {
-			r.rec.Reset()
-			if err := f(context.Background(), r.guard, q); !errors.Is(err, authz.ErrInvalidRequest) {
+			r.Calls.Reset()
+			if err := f(context.Background(), r.Guard, q); !errors.Is(err, authz.ErrInvalidRequest) {
 				t.Errorf("%s(%s %s) = %v, want %v", name, q.Operation, q.Resource.Type, err, authz.ErrInvalidRequest)
 			}
-			if calls := r.rec.Calls(); len(calls) != 0 {
+			if calls := r.Calls.Calls(); len(calls) != 0 {
 				t.Errorf("%s(%s %s) made backend calls %v", name, q.Operation, q.Resource.Type, calls)
 			}
 		}
@@ -142,10 +91,10 @@ func TestUnmappedOperationReachesNoEngine(t *testing.T) {
 // TestNotFoundIsTheSentinel: the collapsed answer is authz.ErrNotFound
 // itself, never a denied error, and names nothing.
 func TestNotFoundIsTheSentinel(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "t1", "alice")
+	r := testfixture.New(t)
+	r.RegisterTask(t, "t1", "alice")
 	for _, op := range []authz.Operation{authz.OpRead, authz.OpCancel} {
-		err := collapse.CheckOrNotFound(context.Background(), r.guard, authz.Question{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: op, Consistency: authz.AtLeastAsFresh(r.tok)})
+		err := collapse.CheckOrNotFound(context.Background(), r.Guard, authz.Question{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: op, Consistency: authz.AtLeastAsFresh(r.Token)})
 		if err != authz.ErrNotFound {
 			t.Errorf("%s: err = %#v, want the ErrNotFound sentinel", op, err)
 		}
@@ -159,96 +108,15 @@ func TestNotFoundIsTheSentinel(t *testing.T) {
 	}
 }
 
-// TestEnforcerIndistinguishable: missing, unreadable, malformed, missing
-// child and child of missing parent give the same error after the same
-// calls; with the backend failing, they give the same failure.
-func TestEnforcerIndistinguishable(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "t1", "alice")
-	var parents parent.Registry
-	parents.Register("message", "task", parent.ResolverFunc(func(_ context.Context, id string) (string, error) {
-		switch id {
-		case "m1":
-			return "t1", nil
-		case "m-orphan":
-			return "t-gone", nil
-		}
-		return "", authz.ErrNotFound
-	}))
-	e := enforce.Enforcer{Guard: r.guard, Parents: &parents}
-	resources := map[string]authz.Resource{
-		"unreadable":      {Type: "task", ID: "t1"},
-		"missing":         {Type: "task", ID: "t-missing"},
-		"malformed":       {Type: "task", ID: "t 1"},
-		"too long":        {Type: "task", ID: string(make([]byte, 1025))},
-		"child":           {Type: "message", ID: "m1"},
-		"missing child":   {Type: "message", ID: "m-missing"},
-		"orphan child":    {Type: "message", ID: "m-orphan"},
-		"malformed child": {Type: "message", ID: "m*"},
-	}
-	for _, op := range []authz.Operation{authz.OpRead, authz.OpUpdate} {
-		var wantCalls []string
-		for name, res := range resources {
-			r.rec.Reset()
-			_, err := e.Authorize(context.Background(), enforce.Request{Subject: user("eve"), Resource: res, Operation: op, Consistency: authz.AtLeastAsFresh(r.tok)})
-			if err != authz.ErrNotFound {
-				t.Errorf("%s %s: err = %v, want ErrNotFound", op, name, err)
-			}
-			calls := r.rec.Calls()
-			if wantCalls == nil {
-				wantCalls = calls
-			}
-			if diff := cmp.Diff(wantCalls, calls); diff != "" {
-				t.Errorf("%s %s: calls differ (-first +this):\n%s", op, name, diff)
-			}
-		}
-		r.rec.Reset()
-		if err := e.Missing(context.Background(), enforce.Request{Subject: user("eve"), Resource: authz.Resource{Type: "message"}, Operation: op}, enforce.Enforce); err != authz.ErrNotFound {
-			t.Errorf("Missing: %v", err)
-		}
-		if diff := cmp.Diff(wantCalls, r.rec.Calls()); diff != "" {
-			t.Errorf("Missing: calls differ (-want +got):\n%s", diff)
-		}
-	}
-}
-
-// TestOutageIsNotAnOracle: when the backend fails, an existing and a
-// missing id both get the backend's error, never 404 for one of them.
-func TestOutageIsNotAnOracle(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "t1", "alice")
-	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read", authz.OpCancel: "cancel"}})
-	g := authz.NewGuard(down{r.engine}, ops)
-	e := enforce.Enforcer{Guard: g}
-	for _, id := range []string{"t1", "t-missing", "bad id"} {
-		for _, op := range []authz.Operation{authz.OpRead, authz.OpCancel} {
-			_, err := e.Authorize(context.Background(), enforce.Request{Subject: user("eve"), Resource: authz.Resource{Type: "task", ID: id}, Operation: op})
-			if !errors.Is(err, authz.ErrUnavailable) {
-				t.Errorf("%s %s: err = %v, want ErrUnavailable", id, op, err)
-			}
-		}
-	}
-}
-
-type down struct{ authz.Authorizer }
-
-func (down) Check(context.Context, authz.CheckRequest) (authz.Decision, error) {
-	return authz.Deny(), authz.ErrUnavailable
-}
-
-func (down) CheckMany(context.Context, authz.CheckManyRequest) ([]authz.CheckResult, error) {
-	return nil, authz.ErrUnavailable
-}
-
 // TestListFilter: a bypass without a Scope means no filter; an empty lookup means an empty
 // list, never an unfiltered one; an explicit filter on an invisible parent
 // yields an empty list.
 func TestListFilter(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "t1", "alice")
-	r.registerTask(t, "t2", "bob")
+	r := testfixture.New(t)
+	r.RegisterTask(t, "t1", "alice")
+	r.RegisterTask(t, "t2", "bob")
 	ctx := context.Background()
-	f, err := r.guard.Lookup(ctx, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok)})
+	f, err := r.Guard.Lookup(ctx, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +129,7 @@ func TestListFilter(t *testing.T) {
 	if n := f.Narrow("t1"); !cmp.Equal(n.IDs(), []string{"t1"}) {
 		t.Errorf("narrowing to a visible id = %v", n.IDs())
 	}
-	none, err := r.guard.Lookup(ctx, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok)})
+	none, err := r.Guard.Lookup(ctx, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +137,7 @@ func TestListFilter(t *testing.T) {
 		t.Errorf("empty lookup gave %+v", none)
 	}
 	bctx := authz.WithBypass(ctx, authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cron"}})
-	all, err := r.guard.Lookup(bctx, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.MinimizeLatency()})
+	all, err := r.Guard.Lookup(bctx, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: authz.MinimizeLatency()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,18 +177,18 @@ func candidates(n int, fetches *int) func(context.Context, string, int) ([]row, 
 }
 
 func TestFilterPageKeepsPagesFull(t *testing.T) {
-	r := newRig(t)
+	r := testfixture.New(t)
 	// alice owns every 10th task of 1,000.
 	for i := 0; i < 1000; i += 10 {
-		r.registerTask(t, fmt.Sprintf("task-%05d", i), "alice")
+		r.RegisterTask(t, fmt.Sprintf("task-%05d", i), "alice")
 	}
 	var fetches int
 	var pages [][]row
 	cursor := ""
 	cursors := collapse.RandomCursors()
 	for {
-		items, next, err := collapse.FilterPage(context.Background(), r.guard, collapse.PageRequest[row]{
-			Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		items, next, err := collapse.FilterPage(context.Background(), r.Guard, collapse.PageRequest[row]{
+			Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token),
 			Size: 25, Batch: 50, MaxCalls: 100, Cursor: cursor, Cursors: cursors,
 			Fetch:    candidates(1000, &fetches),
 			Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
@@ -355,7 +223,7 @@ func TestFilterPageKeepsPagesFull(t *testing.T) {
 }
 
 func TestFilterPageBoundsCallsAndFailsClosed(t *testing.T) {
-	r := newRig(t)
+	r := testfixture.New(t)
 	var fetches int
 	req := collapse.PageRequest[row]{
 		Subject: user("nobody"), Operation: authz.OpRead,
@@ -364,16 +232,16 @@ func TestFilterPageBoundsCallsAndFailsClosed(t *testing.T) {
 		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
 		CursorOf: func(x row) string { return x.id },
 	}
-	items, next, err := collapse.FilterPage(context.Background(), r.guard, req)
+	items, next, err := collapse.FilterPage(context.Background(), r.Guard, req)
 	if err != nil || len(items) != 0 || next == "" || fetches != 3 {
 		t.Errorf("got %d items, next %q, err %v after %d fetches; want 0 items, a cursor, 3 fetches", len(items), next, err, fetches)
 	}
-	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read"}})
-	items, _, err = collapse.FilterPage(context.Background(), authz.NewGuard(down{r.engine}, ops), req)
+	ops := r.Guard.Operations()
+	items, _, err = collapse.FilterPage(context.Background(), authz.NewGuard(down{r.Engine}, ops), req)
 	if !errors.Is(err, authz.ErrUnavailable) || items != nil {
 		t.Errorf("outage: items %v, err %v; want nothing and ErrUnavailable", items, err)
 	}
-	if _, _, err := collapse.FilterPage(context.Background(), r.guard, collapse.PageRequest[row]{}); !errors.Is(err, collapse.ErrBadPageRequest) {
+	if _, _, err := collapse.FilterPage(context.Background(), r.Guard, collapse.PageRequest[row]{}); !errors.Is(err, collapse.ErrBadPageRequest) {
 		t.Errorf("empty request: %v", err)
 	}
 }
@@ -382,7 +250,7 @@ func TestFilterPageBoundsCallsAndFailsClosed(t *testing.T) {
 // 100,000 yields every visible id exactly once, in pages of at most the
 // requested size, and can stop after the first page.
 func TestPagesStreamOnePageAtATime(t *testing.T) {
-	r := newRig(t)
+	r := testfixture.New(t)
 	ctx := context.Background()
 	var touches []authz.Relationship
 	for i := range 100000 {
@@ -392,14 +260,14 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 		}
 		touches = append(touches, authz.Relationship{Resource: authz.Resource{Type: "task", ID: fmt.Sprintf("task-%06d", i)}, Relation: "owner", Subject: user(owner)})
 	}
-	tok, err := r.engine.Write(ctx, authz.WriteRequest{Touch: touches})
+	tok, err := r.Engine.Write(ctx, authz.WriteRequest{Touch: touches})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := authz.AtLeastAsFresh(tok)
 	seen := map[string]bool{}
 	pages := 0
-	for f, err := range collapse.Pages(ctx, r.guard, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 128}) {
+	for f, err := range collapse.Pages(ctx, r.Guard, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 128}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,23 +286,23 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 		t.Errorf("got %d ids in %d pages, want 1000 in 8", len(seen), pages)
 	}
 	// Stopping after the first page costs one lookup.
-	r.rec.Reset()
-	for range collapse.Pages(ctx, r.guard, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
+	r.Calls.Reset()
+	for range collapse.Pages(ctx, r.Guard, authz.ListQuestion{Subject: user("alice"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
 		break
 	}
-	if calls := r.rec.Calls(); len(calls) != 1 {
+	if calls := r.Calls.Calls(); len(calls) != 1 {
 		t.Errorf("first page only: calls %v, want one lookup", calls)
 	}
 	// Under an unscoped bypass: one unfiltered page; with no access: none.
 	bctx := authz.WithBypass(ctx, authz.Bypass{Identity: authz.Subject{Type: "service", ID: "cron"}})
 	n := 0
-	for f, err := range collapse.Pages(bctx, r.guard, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
+	for f, err := range collapse.Pages(bctx, r.Guard, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
 		if err != nil || !f.All() {
 			t.Errorf("bypass page = %+v, %v", f, err)
 		}
 		n++
 	}
-	for range collapse.Pages(ctx, r.guard, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
+	for range collapse.Pages(ctx, r.Guard, authz.ListQuestion{Subject: user("nobody"), ResourceType: "task", Operation: authz.OpRead, Consistency: c, Limit: 50}) {
 		n += 10
 	}
 	if n != 1 {
@@ -447,10 +315,10 @@ func TestPagesStreamOnePageAtATime(t *testing.T) {
 // positives) of which alice may see every 10th, and
 // a Fetch over them in id order whose cursor is the last row's id, the
 // usual repository cursor.
-func hiddenRig(t testing.TB) (*rig, func(ctx context.Context, cursor string, n int) ([]row, string, error)) {
-	r := newRig(t)
+func hiddenRig(t testing.TB) (*testfixture.World, func(ctx context.Context, cursor string, n int) ([]row, string, error)) {
+	r := testfixture.New(t)
 	for i := 0; i < 200; i += 10 {
-		r.registerTask(t, fmt.Sprintf("row|%03d", i), "alice")
+		r.RegisterTask(t, fmt.Sprintf("row|%03d", i), "alice")
 	}
 	fetch := func(_ context.Context, cursor string, n int) ([]row, string, error) {
 		start := 0
@@ -489,7 +357,7 @@ func TestFilterPageCursorsNameNoHiddenRow(t *testing.T) {
 		return fetch(ctx, cursor, n)
 	}
 	req := collapse.PageRequest[row]{
-		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token),
 		Size: 3, Batch: 4, MaxCalls: 2, Cursors: cursors,
 		Fetch:    counted,
 		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
@@ -501,7 +369,7 @@ func TestFilterPageCursorsNameNoHiddenRow(t *testing.T) {
 		if pages > 200 {
 			t.Fatal("paging does not end")
 		}
-		items, next, err := collapse.FilterPage(context.Background(), r.guard, req)
+		items, next, err := collapse.FilterPage(context.Background(), r.Guard, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -563,17 +431,17 @@ func TestFilterPageCursorsNameNoHiddenRow(t *testing.T) {
 		bad := req
 		bad.Cursor, bad.Subject, bad.Operation, bad.Cursors = tc.cursor, tc.subject, tc.op, tc.cursors
 		fetches = 0
-		r.rec.Reset()
-		items, next, err := collapse.FilterPage(context.Background(), r.guard, bad)
+		r.Calls.Reset()
+		items, next, err := collapse.FilterPage(context.Background(), r.Guard, bad)
 		if !errors.Is(err, collapse.ErrBadCursor) || !errors.Is(err, authz.ErrInvalidRequest) || items != nil || next != "" {
 			t.Errorf("%s: %d items, next %q, err %v; want %v", name, len(items), next, err, collapse.ErrBadCursor)
 		}
-		if fetches != 0 || len(r.rec.Calls()) != 0 {
-			t.Errorf("%s: %d fetches and calls %v before refusing", name, fetches, r.rec.Calls())
+		if fetches != 0 || len(r.Calls.Calls()) != 0 {
+			t.Errorf("%s: %d fetches and calls %v before refusing", name, fetches, r.Calls.Calls())
 		}
 	}
 	req.Cursors = nil
-	if _, _, err := collapse.FilterPage(context.Background(), r.guard, req); !errors.Is(err, collapse.ErrBadPageRequest) {
+	if _, _, err := collapse.FilterPage(context.Background(), r.Guard, req); !errors.Is(err, collapse.ErrBadPageRequest) {
 		t.Errorf("request without Cursors: %v, want %v", err, collapse.ErrBadPageRequest)
 	}
 }
@@ -585,13 +453,13 @@ func FuzzFilterPageCursor(f *testing.F) {
 	r, fetch := hiddenRig(f)
 	cursors := collapse.RandomCursors()
 	req := collapse.PageRequest[row]{
-		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token),
 		Size: 3, Batch: 4, MaxCalls: 2, Cursors: cursors,
 		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
 		CursorOf: func(x row) string { return x.id },
 	}
 	req.Fetch = fetch
-	_, next, err := collapse.FilterPage(context.Background(), r.guard, req)
+	_, next, err := collapse.FilterPage(context.Background(), r.Guard, req)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -609,7 +477,7 @@ func FuzzFilterPageCursor(f *testing.F) {
 			}
 			return rows, next, nil
 		}
-		items, _, err := collapse.FilterPage(context.Background(), r.guard, req)
+		items, _, err := collapse.FilterPage(context.Background(), r.Guard, req)
 		if err != nil && !errors.Is(err, collapse.ErrBadCursor) {
 			t.Fatalf("cursor %q: %v", cursor, err)
 		}
@@ -632,7 +500,7 @@ func TestFilterPageBoundsFailClosed(t *testing.T) {
 	r, fetch := hiddenRig(t)
 	fetches := 0
 	base := collapse.PageRequest[row]{
-		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.tok),
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token),
 		Size: 3, Batch: 4, MaxCalls: 2, Cursors: collapse.RandomCursors(), List: "GET /rows",
 		Fetch: func(ctx context.Context, c string, n int) ([]row, string, error) {
 			fetches++
@@ -653,13 +521,13 @@ func TestFilterPageBoundsFailClosed(t *testing.T) {
 		q := base
 		mutate(&q)
 		fetches = 0
-		if items, _, err := collapse.FilterPage(context.Background(), r.guard, q); !errors.Is(err, collapse.ErrBadPageRequest) || items != nil || fetches != 0 {
+		if items, _, err := collapse.FilterPage(context.Background(), r.Guard, q); !errors.Is(err, collapse.ErrBadPageRequest) || items != nil || fetches != 0 {
 			t.Errorf("%s: %d items, err %v after %d fetches; want %v and no fetch", name, len(items), err, fetches, collapse.ErrBadPageRequest)
 		}
 	}
 	greedy := base
 	greedy.Fetch = func(ctx context.Context, c string, n int) ([]row, string, error) { return fetch(ctx, c, n+5) }
-	if items, _, err := collapse.FilterPage(context.Background(), r.guard, greedy); !errors.Is(err, authz.ErrInternal) || items != nil {
+	if items, _, err := collapse.FilterPage(context.Background(), r.Guard, greedy); !errors.Is(err, authz.ErrInternal) || items != nil {
 		t.Errorf("a Fetch returning more than asked: %d items, %v; want %v", len(items), err, authz.ErrInternal)
 	}
 	// A Fetch that first skips a stretch of the table: the page goes on
@@ -674,80 +542,18 @@ func TestFilterPageBoundsFailClosed(t *testing.T) {
 		}
 		return fetch(ctx, c, n)
 	}
-	items, _, err := collapse.FilterPage(context.Background(), r.guard, skipping)
+	items, _, err := collapse.FilterPage(context.Background(), r.Guard, skipping)
 	if err != nil || len(items) != 1 || items[0].id != "row|010" {
 		t.Errorf("after a skipped stretch: %v, %v; want [row|010]", items, err)
 	}
 	// A cursor of one list is refused by another.
-	_, next, err := collapse.FilterPage(context.Background(), r.guard, base)
+	_, next, err := collapse.FilterPage(context.Background(), r.Guard, base)
 	if err != nil || next == "" {
 		t.Fatalf("first page: next %q, %v", next, err)
 	}
 	other := base
 	other.List, other.Cursor = "GET /other-rows", next
-	if _, _, err := collapse.FilterPage(context.Background(), r.guard, other); !errors.Is(err, collapse.ErrBadCursor) {
+	if _, _, err := collapse.FilterPage(context.Background(), r.Guard, other); !errors.Is(err, collapse.ErrBadCursor) {
 		t.Errorf("another list's cursor: %v, want %v", err, collapse.ErrBadCursor)
-	}
-}
-
-// idEngine records the resource ids an engine is asked about.
-type idEngine struct {
-	authz.Reader
-	ids []string
-}
-
-func (e *idEngine) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
-	e.ids = append(e.ids, req.Resource.ID)
-	return e.Reader.Check(ctx, req)
-}
-
-func (e *idEngine) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
-	for _, it := range req.Items {
-		e.ids = append(e.ids, it.Resource.ID)
-	}
-	return e.Reader.CheckMany(ctx, req)
-}
-
-// TestEnforcerDecoyHasTheShapeOfRealIDs: with Decoy set, a missing
-// resource, a malformed id and a resource whose row is gone spend their
-// existence query and their check on the service's decoy (shaped like its
-// real ids, so no engine answers it measurably faster), and a Decoy that
-// returns a malformed id is a server error, never an allow.
-func TestEnforcerDecoyHasTheShapeOfRealIDs(t *testing.T) {
-	r := newRig(t)
-	r.registerTask(t, "task_aaaaaaaaaaaaaaaaaaaaaaaa", "alice")
-	r.registerTask(t, "task_gggggggggggggggggggggggg", "alice") // its row is gone
-	engine := &idEngine{Reader: r.engine}
-	ops, _ := authz.NewOperationMap(r.engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read", authz.OpCancel: "cancel"}})
-	var asked []string
-	decoy := "task_000000000000000000000000"
-	e := &enforce.Enforcer{
-		Guard: authz.NewGuard(engine, ops),
-		Rows: enforce.RowsFunc(func(_ context.Context, res authz.Resource) (bool, error) {
-			asked = append(asked, res.ID)
-			return res.ID == "task_aaaaaaaaaaaaaaaaaaaaaaaa", nil
-		}),
-		Decoy: func(typ string) string { return decoy },
-	}
-	for _, id := range []string{"task_bbbbbbbbbbbbbbbbbbbbbbbb", "not an id", "task_gggggggggggggggggggggggg"} {
-		asked, engine.ids = nil, nil
-		_, err := e.Authorize(context.Background(), enforce.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: id}, Operation: authz.OpCancel, Consistency: authz.AtLeastAsFresh(r.tok)})
-		if err != authz.ErrNotFound {
-			t.Errorf("%q: %v, want not found", id, err)
-		}
-		wantRows := id // a well-formed id's row is looked up, and found missing
-		if !authz.ValidID(id) {
-			wantRows = decoy
-		}
-		if diff := cmp.Diff([]string{wantRows}, asked); diff != "" {
-			t.Errorf("%q: existence queries (-want +got):\n%s", id, diff)
-		}
-		if diff := cmp.Diff([]string{decoy, decoy}, engine.ids); diff != "" {
-			t.Errorf("%q: checked ids (-want +got):\n%s", id, diff)
-		}
-	}
-	e.Decoy = func(string) string { return "not valid" }
-	if _, err := e.Authorize(context.Background(), enforce.Request{Subject: user("bob"), Resource: authz.Resource{Type: "task", ID: "task_bbbbbbbbbbbbbbbbbbbbbbbb"}, Operation: authz.OpRead}); !errors.Is(err, authz.ErrInternal) {
-		t.Errorf("malformed decoy: %v, want %v", err, authz.ErrInternal)
 	}
 }

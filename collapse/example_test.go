@@ -7,9 +7,7 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
-	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/memadapter"
-	"github.com/fgac-go/fgac/parent"
 )
 
 // The README's quickstart: register a task with its owner and parent, then
@@ -175,83 +173,4 @@ func ExampleFilterPage() {
 	// page 2: [{t04 alice} {t07 alice}], more: true
 	// page 3: [{t08 alice}], more: false
 	// bob with alice's cursor: true
-}
-
-// An Enforcer with Rows: the service's store, not the graph, decides what
-// exists. A task whose row was deleted while its relationships linger (a
-// deregistration that failed) answers not-found even to its owner, exactly
-// like a task that never existed. Messages are authorized as their task.
-func ExampleEnforcer() {
-	ctx := context.Background()
-	engine, err := memadapter.New(`
-		definition user {}
-		definition task {
-			relation owner: user
-			permission read = owner
-		}`)
-	if err != nil {
-		panic(err)
-	}
-	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
-		"task": {authz.OpRead: "read"},
-	})
-	if err != nil {
-		panic(err)
-	}
-	for _, id := range []string{"t1", "t2"} {
-		if _, err := engine.Register(ctx, authz.RegisterRequest{
-			Resource: authz.Resource{Type: "task", ID: id},
-			Owner:    authz.Subject{Type: "user", ID: "alice"},
-		}); err != nil {
-			panic(err)
-		}
-	}
-
-	tasks := map[string]bool{"t1": true, "t2": true} // the tasks table
-	messages := map[string]string{"m1": "t1"}        // the messages table: id -> task
-	delete(tasks, "t2")                              // t2's row is deleted; its relationships are not
-
-	parents := &parent.Registry{}
-	parents.Register("message", "task", parent.ResolverFunc(func(_ context.Context, id string) (string, error) {
-		task, ok := messages[id]
-		if !ok {
-			return "", authz.ErrNotFound
-		}
-		return task, nil
-	}))
-	enforcer := &enforce.Enforcer{
-		Guard:   authz.NewGuard(engine, ops),
-		Parents: parents,
-		Rows: enforce.RowsFunc(func(_ context.Context, r authz.Resource) (bool, error) {
-			return r.Type == "task" && tasks[r.ID], nil // SELECT EXISTS (...)
-		}),
-	}
-
-	for _, r := range []authz.Resource{
-		{Type: "task", ID: "t1"},
-		{Type: "message", ID: "m1"},
-		{Type: "task", ID: "t2"}, // row deleted, relationships linger
-		{Type: "task", ID: "t3"}, // never existed
-		{Type: "message", ID: "m2"},
-	} {
-		checked, err := enforcer.Authorize(ctx, enforce.Request{
-			Subject:   authz.Subject{Type: "user", ID: "alice"},
-			Resource:  r,
-			Operation: authz.OpRead,
-		})
-		switch {
-		case err == nil:
-			fmt.Println(r, "-> allowed, checked", checked)
-		case errors.Is(err, authz.ErrNotFound):
-			fmt.Println(r, "-> not found")
-		default:
-			fmt.Println(r, "->", err)
-		}
-	}
-	// Output:
-	// task:t1 -> allowed, checked task:t1
-	// message:m1 -> allowed, checked task:t1
-	// task:t2 -> not found
-	// task:t3 -> not found
-	// message:m2 -> not found
 }

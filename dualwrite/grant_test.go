@@ -496,7 +496,7 @@ func TestGrantRejectsInvalidRequests(t *testing.T) {
 		},
 		{
 			name:       "relation the schema lacks",
-			req:        GrantRequest{Grant: authz.GrantRequest{Relationship: authz.Relationship{Resource: task("t1"), Relation: "editor", Subject: bob}}, Exists: exists},
+			req:        GrantRequest{Grant: authz.GrantRequest{Relationship: authz.Relationship{Resource: task("t1"), Relation: "approver", Subject: bob}}, Exists: exists},
 			wantGrants: 1,
 		},
 	}

@@ -120,8 +120,14 @@ type misowned struct {
 // reconciles, with VerifyOwnership in the second stage if verify is set.
 func runSchedule(t *testing.T, seed int64, v variant, verify bool) (misowned, error) {
 	t.Helper()
+	return runScheduleOn(t, newTestEngine(t), seed, v, verify)
+}
+
+// runScheduleOn is runSchedule on eng, which must hold no relationships.
+func runScheduleOn(t *testing.T, eng engine, seed int64, v variant, verify bool) (misowned, error) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
-	s := &schedule{eng: newTestEngine(t), store: newStore("task"), rec: &recorder{}}
+	s := &schedule{eng: eng, store: newStore("task"), rec: &recorder{}}
 	s.back = newFaulty(s.eng)
 	s.w = &Writer{
 		Registrar: s.back,

@@ -13,9 +13,12 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/otelauthz"
 	"github.com/fgac-go/fgac/parent"
 )
 
@@ -125,6 +128,10 @@ type Enforcer struct {
 	// resource from an unreadable one by timing. It must return a valid id
 	// that is never a real one. Nil means [collapse.DecoyID].
 	Decoy func(resourceType string) string
+	// Tracer, if set, makes a span for every decision (see [otelauthz]),
+	// the parent of the spans of the decision's engine calls. Nil means no
+	// tracing, at no cost.
+	Tracer *otelauthz.Tracer
 }
 
 // Request is one enforcement question. Resource may be a child type; its ID
@@ -146,12 +153,30 @@ type Request struct {
 }
 
 // Mode returns the mode of a request for a resource of type typ on route.
-func (e *Enforcer) Mode(ctx context.Context, typ, route string) Mode {
+// If the ModeFunc panics, Mode returns [Enforce] and an error matching
+// [authz.ErrInternal], which the caller answers as a server error (pass
+// both to [Enforcer.Failed]): a faulty flag system never relaxes anything.
+func (e *Enforcer) Mode(ctx context.Context, typ, route string) (m Mode, err error) {
 	if e.Modes == nil {
-		return Enforce
+		return Enforce, nil
 	}
-	return e.Modes(ctx, ModeRequest{ResourceType: typ, Route: route})
+	defer func() {
+		if recover() != nil {
+			m, err = Enforce, errModePanicked
+		}
+	}()
+	return e.Modes(ctx, ModeRequest{ResourceType: typ, Route: route}), nil
 }
+
+// The errors of callbacks that panicked. They name the callback, not the
+// panic's value, which may hold anything the service had at hand.
+var (
+	errModePanicked     = fmt.Errorf("enforce: %w: Enforcer.Modes panicked", authz.ErrInternal)
+	errRowsPanicked     = fmt.Errorf("enforce: %w: Enforcer.Rows panicked", authz.ErrInternal)
+	errDecoyPanicked    = fmt.Errorf("enforce: %w: Enforcer.Decoy panicked", authz.ErrInternal)
+	errResolverPanicked = fmt.Errorf("enforce: %w: a parent resolver panicked", authz.ErrInternal)
+	errHookPanicked     = fmt.Errorf("enforce: %w: Enforcer.Hook panicked", authz.ErrInternal)
+)
 
 // Authorize resolves req.Resource to the resource that carries its
 // permissions and applies [collapse.CheckOrNotFound] to it, in the request's mode.
@@ -165,8 +190,16 @@ func (e *Enforcer) Mode(ctx context.Context, typ, route string) Mode {
 // returns a nil error whatever it was (the checked resource is then zero
 // if nothing could be checked); in [Off] mode nothing is checked and
 // the zero resource is returned.
+//
+// A panic in a callback (Modes, Rows, Decoy or a parent resolver) is
+// answered as an error matching [authz.ErrInternal], in shadow mode as
+// any other failure: it never allows what enforce mode would refuse.
 func (e *Enforcer) Authorize(ctx context.Context, req Request) (authz.Resource, error) {
-	return e.AuthorizeIn(ctx, req, e.Mode(ctx, req.Resource.Type, req.Route))
+	mode, err := e.Mode(ctx, req.Resource.Type, req.Route)
+	if err != nil {
+		return authz.Resource{}, e.Failed(ctx, req, mode, err)
+	}
+	return e.AuthorizeIn(ctx, req, mode)
 }
 
 // AuthorizeIn is [Enforcer.Authorize] in a mode the caller already chose.
@@ -202,12 +235,18 @@ var epoch = time.Now()
 
 // decide runs f in mode and reports the decision.
 func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(context.Context, Request) (authz.Resource, error)) (authz.Resource, error) {
+	var span trace.Span
+	if e.Tracer != nil {
+		ctx, span = e.Tracer.StartDecision(ctx)
+	}
 	if mode == Off {
 		e.report(ctx, &req, mode, authz.Resource{}, nil, 0)
+		e.endSpan(ctx, span, &req, mode, authz.Resource{}, nil)
 		return authz.Resource{}, nil
 	}
 	if e.Hook == nil {
 		checked, err := f(ctx, req)
+		e.endSpan(ctx, span, &req, mode, checked, err)
 		if mode == Shadow {
 			return checked, nil
 		}
@@ -215,18 +254,30 @@ func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(co
 	}
 	start := time.Since(epoch)
 	checked, err := f(ctx, req)
-	e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start)
+	if hookErr := e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start); hookErr != nil && mode.Enforced() && err == nil {
+		// The decision was made but could not be recorded: an enforced
+		// request is not let through unrecorded (fail closed).
+		checked, err = authz.Resource{}, hookErr
+	}
+	e.endSpan(ctx, span, &req, mode, checked, err)
 	if mode == Shadow {
 		return checked, nil
 	}
 	return checked, err
 }
 
-// report delivers the event of one decision.
-func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked authz.Resource, err error, latency time.Duration) {
+// report delivers the event of one decision. A panicking Hook is an error
+// matching [authz.ErrInternal]: in shadow and off modes the request goes
+// on unchanged; an enforced request that would have been allowed is not.
+func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked authz.Resource, err error, latency time.Duration) (hookErr error) {
 	if e.Hook == nil {
-		return
+		return nil
 	}
+	defer func() {
+		if recover() != nil {
+			hookErr = errHookPanicked
+		}
+	}()
 	ev := audit.Event{
 		Subject: req.Subject, Requested: req.Resource, Checked: checked, Operation: req.Operation,
 		Route: req.Route, Mode: mode.String(), Latency: latency, Consistency: req.Consistency.Mode(),
@@ -234,29 +285,42 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked 
 	if !authz.ValidID(ev.Requested.ID) {
 		ev.Requested.ID = ""
 	}
+	ev.Outcome, ev.Bypass = outcome(ctx, mode, checked, err)
 	switch {
-	case mode == Off:
-		ev.Outcome = audit.Unchecked
-	case err == nil:
-		ev.Outcome = audit.Allowed
-		if b, ok := authz.BypassFor(ctx, checked); ok {
-			ev.Outcome, ev.Bypass = audit.Bypassed, b.Identity
-		}
-	case errors.Is(err, authz.ErrNotFound):
-		ev.Outcome = audit.NotFound
+	case ev.Outcome == audit.Error:
+		ev.Err = err
 	case errors.Is(err, authz.ErrDenied):
-		ev.Outcome = audit.Denied
 		var denied *authz.DeniedError
 		if errors.As(err, &denied) {
 			ev.Missing = denied.Missing
 		}
-	default:
-		ev.Outcome, ev.Err = audit.Error, err
-	}
-	if mode == Shadow && (ev.Outcome == audit.NotFound || ev.Outcome == audit.Denied) {
-		ev.Outcome = audit.ShadowDenied
 	}
 	e.Hook.Observe(ctx, ev)
+	return nil
+}
+
+// outcome is what a decision in mode that checked checked and returned
+// err came to, and the identity of the bypass that allowed it, if one did.
+func outcome(ctx context.Context, mode Mode, checked authz.Resource, err error) (o audit.Outcome, bypass authz.Subject) {
+	switch {
+	case mode == Off:
+		return audit.Unchecked, authz.Subject{}
+	case err == nil:
+		if b, ok := authz.BypassFor(ctx, checked); ok {
+			return audit.Bypassed, b.Identity
+		}
+		return audit.Allowed, authz.Subject{}
+	case errors.Is(err, authz.ErrNotFound):
+		o = audit.NotFound
+	case errors.Is(err, authz.ErrDenied):
+		o = audit.Denied
+	default:
+		return audit.Error, authz.Subject{}
+	}
+	if mode == Shadow {
+		o = audit.ShadowDenied
+	}
+	return o, authz.Subject{}
 }
 
 func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {
@@ -271,7 +335,7 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		if !authz.ValidID(target.ID) {
 			return authz.Resource{}, e.notFound(ctx, q)
 		}
-		resolved, err := e.Parents.Resolve(ctx, target)
+		resolved, err := e.resolve(ctx, target)
 		if errors.Is(err, authz.ErrNotFound) {
 			return authz.Resource{}, e.notFound(ctx, q)
 		}
@@ -289,7 +353,7 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		if err := collapse.CheckMapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
 			return authz.Resource{}, err
 		}
-		exists, err := e.Rows.Exists(ctx, q.Resource)
+		exists, err := e.exists(ctx, q.Resource)
 		switch {
 		case err != nil:
 			return authz.Resource{}, err
@@ -324,7 +388,7 @@ func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
 		if err := collapse.CheckMapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
 			return err
 		}
-		if _, err := e.Rows.Exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
+		if _, err := e.exists(ctx, authz.Resource{Type: q.Resource.Type, ID: decoy}); err != nil {
 			return err
 		}
 	}
@@ -335,15 +399,41 @@ func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
 var errBadDecoy = fmt.Errorf("enforce: %w: Enforcer.Decoy returned a malformed id", authz.ErrInternal)
 
 // decoy returns the id checked in place of a missing resource of typ.
-func (e *Enforcer) decoy(typ string) (string, error) {
+func (e *Enforcer) decoy(typ string) (id string, err error) {
 	if e.Decoy == nil {
 		return collapse.DecoyID, nil
 	}
-	id := e.Decoy(typ)
+	defer func() {
+		if recover() != nil {
+			id, err = "", errDecoyPanicked
+		}
+	}()
+	id = e.Decoy(typ)
 	if !authz.ValidID(id) {
 		return "", errBadDecoy
 	}
 	return id, nil
+}
+
+// exists asks Rows whether r's row exists; a panic is an error.
+func (e *Enforcer) exists(ctx context.Context, r authz.Resource) (ok bool, err error) {
+	defer func() {
+		if recover() != nil {
+			ok, err = false, errRowsPanicked
+		}
+	}()
+	return e.Rows.Exists(ctx, r)
+}
+
+// resolve resolves child to the resource that carries its permissions; a
+// panic in a resolver is an error.
+func (e *Enforcer) resolve(ctx context.Context, child authz.Resource) (r authz.Resource, err error) {
+	defer func() {
+		if recover() != nil {
+			r, err = authz.Resource{}, errResolverPanicked
+		}
+	}()
+	return e.Parents.Resolve(ctx, child)
 }
 
 func (e *Enforcer) missing(ctx context.Context, req Request) error {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/httpauthz"
-	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/internal/testfixture"
 )
 
 type seenConsistency struct {
@@ -28,15 +28,12 @@ func (s *seenConsistency) Check(ctx context.Context, req authz.CheckRequest) (au
 // TestConsistencyPerRequest: ConsistencyFor lets a request carry the token
 // of its client's last write into the check.
 func TestConsistencyPerRequest(t *testing.T) {
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := testfixture.Engine(t)
 	tok, err := engine.Register(context.Background(), authz.RegisterRequest{Resource: authz.Resource{Type: "task", ID: "t1"}, Owner: authz.Subject{Type: "user", ID: "alice"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, _ := authz.NewOperationMap(engine, testOps)
+	ops := testfixture.OperationMap(t)
 	seen := &seenConsistency{Authorizer: engine}
 	m := httpauthz.New(httpauthz.Config{
 		Guard:   authz.NewGuard(seen, ops),

@@ -11,7 +11,7 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/httpauthz"
-	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/internal/testfixture"
 )
 
 // fuzzRig runs one middleware under a trusted bypass, so every
@@ -24,16 +24,8 @@ type fuzzRig struct {
 }
 
 func newFuzzRig(f *testing.F) *fuzzRig {
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ops, err := authz.NewOperationMap(engine, testOps)
-	if err != nil {
-		f.Fatal(err)
-	}
 	return &fuzzRig{m: httpauthz.New(httpauthz.Config{
-		Guard:   authz.NewGuard(engine, ops),
+		Guard:   authz.NewGuard(testfixture.Engine(f), testfixture.OperationMap(f)),
 		Subject: func(*http.Request) (authz.Subject, bool) { return authz.Subject{Type: "user", ID: "fuzz"}, true },
 	})}
 }

@@ -20,11 +20,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/otelauthz"
 	"github.com/fgac-go/fgac/parent"
 )
 
@@ -79,8 +81,16 @@ type Config struct {
 	// request's ServeMux pattern) and tenant (from the context); nil means
 	// [enforce.Enforce] everywhere. In shadow mode every request goes on to
 	// the next handler exactly as sent, bad input included, and what would
-	// have been answered is only reported; in off mode nothing is checked.
+	// have been answered is only reported (a request without a subject
+	// included: shadow mode does not authenticate either); in off mode
+	// nothing is checked. A list keeps its narrowing ([NarrowBy]) in every
+	// mode. The ResourceType a mode function sees is the route's own type,
+	// a child type included: a rollout that enforces "task" enforces
+	// "message" routes only if it names "message" too.
 	Modes enforce.ModeFunc
+	// Tracer, if set, makes a span for every decision (see [otelauthz]);
+	// nil means no tracing.
+	Tracer *otelauthz.Tracer
 }
 
 // Middleware builds per-route enforcement. It is safe for concurrent use.
@@ -95,13 +105,20 @@ func New(cfg Config) *Middleware {
 	if cfg.Guard == nil || cfg.Subject == nil {
 		panic("httpauthz: Config needs Guard and Subject")
 	}
+	// An interface holding a nil func or pointer is not nil, and would
+	// fail every request: refuse it here, by name.
+	for name, v := range map[string]any{"Hook": cfg.Hook, "Rows": cfg.Rows} {
+		if v != nil && isNil(v) {
+			panic(fmt.Sprintf("httpauthz: Config.%s holds a nil %T: leave the field nil, or give it a working value", name, v))
+		}
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.WriteError == nil {
 		cfg.WriteError = WriteJSONError
 	}
-	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy}}
+	return &Middleware{cfg: cfg, enforcer: enforce.Enforcer{Guard: cfg.Guard, Parents: cfg.Parents, Hook: cfg.Hook, Modes: cfg.Modes, Rows: cfg.Rows, Decoy: cfg.Decoy, Tracer: cfg.Tracer}}
 }
 
 // Target is what the middleware checked, available to the next handler
@@ -129,7 +146,7 @@ type targetKey struct{}
 // TargetFrom returns the [Target] the middleware stored for the request.
 func TargetFrom(ctx context.Context) (Target, bool) {
 	t, ok := ctx.Value(targetKey{}).(*Target)
-	if !ok {
+	if !ok || t == nil { // nil: an inner route checked nothing
 		return Target{}, false
 	}
 	return *t, true
@@ -150,17 +167,35 @@ func (m *Middleware) route(typ string, op authz.Operation, ids []Extractor) (use
 		panic(fmt.Sprintf("httpauthz: %v", err))
 	}
 	m.checkSetup(typ, op)
-	for _, x := range ids {
+	for i, x := range ids {
+		if x == nil || isNil(x) {
+			panic(fmt.Sprintf("httpauthz: route for %s: extractor %d is nil", typ, i))
+		}
 		usesBody = usesBody || x.UsesBody()
 	}
 	return usesBody
 }
 
+// isNil reports whether v, a non-nil interface value, holds a nil func,
+// pointer, map, slice, channel or interface.
+func isNil(v any) bool {
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Func, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
 // start begins the enforcement of a request for typ and op: the request
-// as collapse sees it, and its mode.
-func (m *Middleware) start(r *http.Request, typ string, op authz.Operation) (enforce.Request, enforce.Mode) {
-	req := enforce.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: r.Pattern}
-	return req, m.enforcer.Mode(r.Context(), typ, r.Pattern)
+// as collapse sees it, and its mode. The error is that of a mode function
+// that panicked (the mode is then enforce).
+func (m *Middleware) start(r *http.Request, typ string, op authz.Operation, route string) (enforce.Request, enforce.Mode, error) {
+	if route == "" {
+		route = r.Pattern
+	}
+	req := enforce.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: route}
+	mode, err := m.enforcer.Mode(r.Context(), typ, route)
+	return req, mode, err
 }
 
 // checkSetup panics unless op, and for any other operation the read probe
@@ -189,6 +224,13 @@ func (m *Middleware) checkSetup(typ string, op authz.Operation) {
 	if _, err := ops.Permission(target, authz.OpRead); op != authz.OpRead && err != nil {
 		panic(fmt.Sprintf("httpauthz: route for %s %s: %v: a denied %s answers 403 or 404 depending on whether the subject may read, so read must be mapped too", typ, op, err, op))
 	}
+	if m.cfg.Decoy != nil {
+		// Only missing ids reach the decoy: a bad one found at request
+		// time would answer them (and only them) differently.
+		if id := m.cfg.Decoy(target); !authz.ValidID(id) {
+			panic(fmt.Sprintf("httpauthz: route for %s: Config.Decoy(%q) returned a malformed id: it must return a valid id, shaped like %s's real ids, that is never a real one", typ, target, target))
+		}
+	}
 }
 
 // Require returns middleware that lets a request through only if its
@@ -200,16 +242,26 @@ func (m *Middleware) checkSetup(typ string, op authz.Operation) {
 // name exists. typ may be a child type registered in Config.Parents.
 // Require panics at setup if op is not mapped for the type that is checked.
 func (m *Middleware) Require(typ string, op authz.Operation, ids ...Extractor) func(http.Handler) http.Handler {
+	return m.require(typ, op, "", ids)
+}
+
+// require is [Middleware.Require] on route, the pattern the mode function
+// and the events see; "" means the request's ServeMux pattern.
+func (m *Middleware) require(typ string, op authz.Operation, route string, ids []Extractor) func(http.Handler) http.Handler {
 	if len(ids) == 0 {
 		panic("httpauthz: Require needs at least one extractor")
 	}
 	usesBody := m.route(typ, op, ids)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req, mode := m.start(r, typ, op)
+			req, mode, err := m.start(r, typ, op, route)
+			if err != nil {
+				m.fail(w, r, next, req, mode, err)
+				return
+			}
 			if mode == enforce.Off {
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
-				next.ServeHTTP(w, r)
+				pass(w, r, next)
 				return
 			}
 			var ok bool
@@ -246,7 +298,7 @@ func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, next http.Hand
 		m.cfg.WriteError(w, r, m.problem(err))
 		return
 	}
-	next.ServeHTTP(w, r)
+	pass(w, r, next)
 }
 
 // enforce finishes a request whose id extraction returned req.Resource.ID
@@ -271,10 +323,26 @@ func (m *Middleware) enforce(w http.ResponseWriter, r *http.Request, next http.H
 	t := Target{Requested: req.Resource, Checked: checked, Operation: req.Operation, Method: method, Shadow: mode == enforce.Shadow}
 	_, t.Bypassed = authz.BypassFor(ctx, checked)
 	if f, ok := next.(TargetHandlerFunc); ok {
-		f(w, r, t) // no context to carry it: no request clone
-		return
+		if _, outer := TargetFrom(ctx); !outer {
+			f(w, r, t) // no context to carry it: no request clone
+			return
+		}
+		// Behind another route's middleware the context carries that
+		// route's Target: replace it, so that the argument and TargetFrom
+		// agree.
 	}
 	next.ServeHTTP(w, r.WithContext(&targetCtx{Context: ctx, t: t}))
+}
+
+// pass hands a request that was not checked (off mode, or a shadow-mode
+// request that could not be decided) to next unchanged, but for the
+// Target: next gets none, also behind another route's middleware, whose
+// Target must not pass for this route's.
+func pass(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if _, outer := TargetFrom(r.Context()); outer {
+		r = r.WithContext(context.WithValue(r.Context(), targetKey{}, (*Target)(nil)))
+	}
+	next.ServeHTTP(w, r)
 }
 
 // TargetHandlerFunc is a handler that gets the [Target] its route checked
@@ -428,15 +496,20 @@ type Mux interface {
 // and op. Unlike Require alone it knows the pattern, so it panics at setup,
 // like [http.ServeMux.Handle], when an extractor reads a path value the
 // pattern does not define (a misspelt {task_id} would otherwise be a 400
-// for every request).
+// for every request). The mode function and the events see pattern as the
+// route, whatever the Mux makes of it (a prefix, another router).
 func (m *Middleware) Handle(mux Mux, pattern, typ string, op authz.Operation, h http.Handler, ids ...Extractor) {
+	if mux == nil || isNil(mux) || h == nil || isNil(h) {
+		panic(fmt.Sprintf("httpauthz: route %q: Handle needs a Mux and a handler", pattern))
+	}
+	guard := m.require(typ, op, pattern, ids) // checks the route's setup first
 	wild := patternWildcards(pattern)
 	for _, name := range pathValues(ids) {
 		if !wild[name] {
 			panic(fmt.Sprintf("httpauthz: route %q: extractor reads path value %q, which the pattern does not define", pattern, name))
 		}
 	}
-	mux.Handle(pattern, m.Require(typ, op, ids...)(h))
+	mux.Handle(pattern, guard(h))
 }
 
 // patternWildcards returns the names of the wildcards of a ServeMux

@@ -80,8 +80,11 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Narrowing) f
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req, mode := m.start(r, typ, op)
-			f, err := m.listFilter(r, &req, mode, lookupType, ids, usesBody)
+			req, mode, err := m.start(r, typ, op, "")
+			var f authz.Filter
+			if err == nil {
+				f, err = m.listFilter(r, &req, mode, lookupType, ids, usesBody)
+			}
 			// Failed reports the decision; it keeps the error only in
 			// enforce mode.
 			if err := m.enforcer.Failed(r.Context(), req, mode, err); err != nil {
@@ -89,12 +92,37 @@ func (m *Middleware) List(typ string, op authz.Operation, narrow ...Narrowing) f
 				return
 			}
 			if !mode.Enforced() {
-				// Shadow and off list as if fgac were not there.
-				f = authz.Unfiltered()
+				// Shadow and off list as if fgac were not there, but
+				// narrowed to the id the request names, as in enforce mode.
+				f = m.unenforcedFilter(r, ids, usesBody)
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), filterKey{}, f)))
 		})
 	}
+}
+
+// unenforcedFilter is the filter of a list request in shadow and off
+// modes: the list as it would be without fgac (every id), still narrowed
+// to the one id the request names, since the handler relies on the
+// narrowing to select what it lists (dropping it would list every row in
+// the store). Input that names no valid id narrows to nothing.
+func (m *Middleware) unenforcedFilter(r *http.Request, narrow []Extractor, usesBody bool) authz.Filter {
+	f := authz.Unfiltered()
+	if len(narrow) == 0 {
+		return f
+	}
+	body, p := m.readBody(r, usesBody)
+	if p != nil {
+		return authz.Filter{}
+	}
+	want, has, err := agree(r, body, narrow, true)
+	switch {
+	case err != nil:
+		return authz.Filter{}
+	case has:
+		return f.Narrow(want)
+	}
+	return f
 }
 
 // listFilter computes the filter of a list request.

@@ -1,6 +1,7 @@
 package httpauthz_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/google/go-cmp/cmp"
 )
@@ -131,5 +133,63 @@ func TestListOfChildTypeFiltersByParentIDs(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"lookup task#read"}, got.calls); diff != "" {
 		t.Errorf("calls mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnenforcedListsKeepTheirNarrowing: in shadow and off modes a list
+// is what it would be without fgac (every id), but an explicit filter
+// still narrows it to the one id the request names: a handler that relies
+// on the narrowing to select its rows must not list every row in the
+// store. Input that names no valid id lists nothing; no filter lists all.
+func TestUnenforcedListsKeepTheirNarrowing(t *testing.T) {
+	w := newWorld(t)
+	w.agent("a1", "alice")
+	w.task("tA", "a", "a1", "alice")
+	w.task("tB", "b", "a1", "alice")
+	all := []string{"tA", "tB", "tC-not-in-the-graph"}
+	for _, mode := range []enforce.Mode{enforce.Shadow, enforce.Off} {
+		m := httpauthz.New(httpauthz.Config{Guard: w.guard, Consistency: authz.FullyConsistent(),
+			Modes: func(context.Context, enforce.ModeRequest) enforce.Mode { return mode },
+			Subject: func(r *http.Request) (authz.Subject, bool) {
+				return authz.Subject{Type: "user", ID: r.Header.Get("X-Test-User")}, r.Header.Get("X-Test-User") != ""
+			}})
+		list := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			f := httpauthz.FilterFrom(r.Context())
+			out := []string{}
+			for _, id := range all {
+				if f.Allows(id) {
+					out = append(out, id)
+				}
+			}
+			json.NewEncoder(rw).Encode(out)
+		})
+		prefix := "/unenforced-" + mode.String()
+		w.mux.Handle("GET "+prefix, m.List("task", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.Query("task_id")))(list))
+		w.mux.Handle("POST "+prefix, m.List("task", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.JSONField("task_id")))(list))
+		for _, tc := range []struct {
+			name, user, method, query, body string
+			want                            []string
+		}{
+			{"no filter", "bob", "GET", "", "", all},
+			{"narrowed to a task bob cannot read", "bob", "GET", "?task_id=tB", "", []string{"tB"}},
+			{"narrowed, no subject", "", "GET", "?task_id=tA", "", []string{"tA"}},
+			{"malformed id", "bob", "GET", "?task_id=a%20b", "", []string{}},
+			{"repeated parameter", "bob", "GET", "?task_id=tA&task_id=tB", "", []string{}},
+			{"narrowed by body", "bob", "POST", "", `{"task_id":"tB"}`, []string{"tB"}},
+			{"bad body", "bob", "POST", "", `{"task_id":`, []string{}},
+		} {
+			ct := ""
+			if tc.body != "" {
+				ct = "application/json"
+			}
+			got := w.do(tc.user, tc.method, prefix+tc.query, ct, tc.body)
+			var ids []string
+			if err := json.Unmarshal([]byte(got.body), &ids); err != nil || got.status != http.StatusOK {
+				t.Fatalf("%s/%s: %d %s", mode, tc.name, got.status, got.body)
+			}
+			if diff := cmp.Diff(tc.want, ids); diff != "" {
+				t.Errorf("%s/%s (-want +got):\n%s", mode, tc.name, diff)
+			}
+		}
 	}
 }

@@ -1,11 +1,17 @@
 package httpauthz_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/fgac-go/fgac/audit"
+	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -51,6 +57,14 @@ func TestUnknownModeEnforces(t *testing.T) {
 			}
 			ro.mu.Lock()
 			for _, e := range ro.events {
+				if strings.Contains(c.body, "bogus") && c.user != "" {
+					// A method the table lacks is enforced without asking
+					// the mode function.
+					if e.Mode != "enforce" {
+						t.Errorf("mode %d %+v: event reports mode %q for an unknown method", mode, c, e.Mode)
+					}
+					continue
+				}
 				if e.Mode != mode.String() || e.Mode == "enforce" || !strings.Contains(e.Mode, "Mode(") {
 					t.Errorf("mode %d %+v: event reports mode %q", mode, c, e.Mode)
 				}
@@ -89,4 +103,46 @@ func FuzzMode(f *testing.F) {
 			t.Fatalf("mode %s %+v answered %d", mode, c, got.status)
 		}
 	})
+}
+
+// TestPanickingModeFuncIsAServerError: a ModeFunc that panics (a faulty
+// flag system) relaxes nothing: every route shape answers 500 without
+// reaching the handler, even for the owner, whose request would be
+// allowed, and the event says why.
+func TestPanickingModeFuncIsAServerError(t *testing.T) {
+	var mu sync.Mutex
+	var got []audit.Event
+	w := newWorld(t, func(c *httpauthz.Config) {
+		c.Modes = func(context.Context, enforce.ModeRequest) enforce.Mode { panic("flag system down") }
+		c.Hook = audit.HookFunc(func(_ context.Context, e audit.Event) {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		})
+	})
+	w.agent("a1", "alice")
+	w.task("t1", "first", "a1", "alice")
+	for _, c := range []call{
+		{"alice", "GET", "/tasks/t1", "", ""},
+		{"alice", "GET", "/tasks", "", ""},
+		{"alice", "POST", "/rpc", "application/json", `{"method":"task/cancel","params":{"task_id":"t1"}}`},
+		{"", "GET", "/tasks/t1", "", ""},
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		before := w.handledCount()
+		res := w.do(c.user, c.method, c.path, c.ct, c.body)
+		if res.status != http.StatusInternalServerError {
+			t.Errorf("%+v: status %d, want 500", c, res.status)
+		}
+		if w.handledCount() != before {
+			t.Errorf("%+v: the handler ran", c)
+		}
+		mu.Lock()
+		if len(got) != 1 || got[0].Outcome != audit.Error || !errors.Is(got[0].Err, authz.ErrInternal) || got[0].Mode != "enforce" {
+			t.Errorf("%+v: events %+v, want one enforced error matching %v", c, got, authz.ErrInternal)
+		}
+		mu.Unlock()
+	}
 }

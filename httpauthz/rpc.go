@@ -1,6 +1,7 @@
 package httpauthz
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -68,12 +69,21 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 			req := enforce.Request{Consistency: m.consistency(r), Route: r.Pattern}
 			call, fault := m.rpcRoute(r, &req, method, table, usesBody)
 			// The mode is chosen once, for the method's resource type, or
-			// with an empty type when the method is not known.
-			mode := m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
+			// with an empty type when the method is not yet known (no
+			// subject, bad input). A method the table lacks is enforced
+			// whatever the mode function would say: the method table
+			// fails closed in every mode.
+			mode, err := enforce.Enforce, error(nil)
+			if !errors.Is(fault, errUnknownMethod) {
+				mode, err = m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
+			}
 			switch {
+			case err != nil:
+				// The mode function panicked: a server error.
+				m.fail(w, r, next, req, mode, err)
 			case mode == enforce.Off:
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
-				next.ServeHTTP(w, r)
+				pass(w, r, next)
 			case fault != nil:
 				m.fail(w, r, next, req, mode, fault)
 			default:
@@ -84,6 +94,9 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 		})
 	}
 }
+
+// errUnknownMethod is the answer to a method the table lacks.
+var errUnknownMethod = problem(http.StatusBadRequest, CodeUnknownMethod, "unknown method")
 
 // rpcCall is what rpcRoute found out about a request.
 type rpcCall struct {
@@ -111,7 +124,7 @@ func (m *Middleware) rpcRoute(r *http.Request, req *enforce.Request, method Extr
 		return c, err
 	}
 	if c.route, err = table.Lookup(c.name); err != nil {
-		return c, problem(http.StatusBadRequest, CodeUnknownMethod, "unknown method")
+		return c, errUnknownMethod
 	}
 	req.Resource.Type, req.Operation = c.route.ResourceType, c.route.Operation
 	return c, nil

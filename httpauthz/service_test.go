@@ -15,40 +15,10 @@ import (
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/httpauthz"
 	"github.com/fgac-go/fgac/internal/calllog"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
 )
-
-// testSchema models the reference system: agents own tasks; tasks carry
-// the permissions of their children.
-const testSchema = `
-definition user {}
-
-definition agent {
-	relation owner: user
-	relation viewer: user
-	permission read = owner + viewer
-	permission update = owner
-	permission execute = owner
-	permission delete = owner
-}
-
-definition task {
-	relation parent: agent
-	relation owner: user
-	relation editor: user
-	relation viewer: user
-	permission read = owner + editor + viewer + parent->read
-	permission update = owner + editor + parent->update
-	permission delete = owner
-	permission cancel = owner
-}
-`
-
-var testOps = map[string]map[authz.Operation]string{
-	"agent": {authz.OpRead: "read", authz.OpUpdate: "update", authz.OpExecute: "execute", authz.OpDelete: "delete"},
-	"task":  {authz.OpRead: "read", authz.OpUpdate: "update", authz.OpDelete: "delete", authz.OpCancel: "cancel", authz.OpExecute: "update"},
-}
 
 // world is a small service: a graph in memadapter, rows in maps, and a
 // mux with every route shape the middleware supports.
@@ -102,20 +72,12 @@ func (f flaky) Lookup(ctx context.Context, req authz.LookupRequest) (authz.Looku
 
 func newWorld(t testing.TB, cfg ...func(*httpauthz.Config)) *world {
 	t.Helper()
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &world{
-		t: t, engine: engine,
+		t:        t,
 		taskName: map[string]string{}, messages: map[string]string{}, events: map[string]string{},
 	}
-	w.rec = calllog.New(flaky{Authorizer: engine, down: &w.down})
-	ops, err := authz.NewOperationMap(engine, testOps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.guard = authz.NewGuard(w.rec, ops)
+	fx := testfixture.NewWrapped(t, func(a authz.Authorizer) authz.Authorizer { return flaky{Authorizer: a, down: &w.down} })
+	w.engine, w.rec, w.guard = fx.Engine, fx.Calls, fx.Guard
 	parents := &parent.Registry{}
 	parents.Register("message", "task", parent.ResolverFunc(func(_ context.Context, id string) (string, error) {
 		w.mu.Lock()

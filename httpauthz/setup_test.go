@@ -12,7 +12,9 @@ import (
 
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -32,12 +34,9 @@ func panicMessage(f func()) (msg string) {
 // when they are built, with a message that names what is missing and
 // where, like http.ServeMux.Handle on a bad pattern.
 func TestSetupCatchesWiringMistakes(t *testing.T) {
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// task maps cancel but not read: a denied cancel could not tell 403
-	// from 404.
+	engine := testfixture.Engine(t)
+	// A wiring mistake of its own, on purpose: task maps cancel but not
+	// read, so a denied cancel could not tell 403 from 404.
 	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{
 		"task": {authz.OpCancel: "cancel"}, "agent": {authz.OpRead: "read"},
 	})
@@ -171,6 +170,40 @@ func TestFiveHundredsWithoutAHookSaySo(t *testing.T) {
 	}
 }
 
+// TestSetupRefusesABadDecoy: the decoy is spent only on missing ids, so a
+// Decoy that returns a malformed id (or panics) would answer them, and only
+// them, with a 500: refused when the route is built, for lists too.
+func TestSetupRefusesABadDecoy(t *testing.T) {
+	w := probeWorld(t)
+	for name, decoy := range map[string]func(string) string{
+		"empty":     func(string) string { return "" },
+		"malformed": func(string) string { return "bad id" },
+		"bad for the parent type only": func(typ string) string {
+			if typ == "task" {
+				return "*"
+			}
+			return "ok_000000"
+		},
+		"panics": func(string) string { panic("decoy") },
+	} {
+		m := httpauthz.New(httpauthz.Config{Guard: w.guard, Decoy: decoy, Subject: func(*http.Request) (authz.Subject, bool) { return authz.Subject{}, false }})
+		for route, build := range map[string]func(){
+			"require": func() { m.Require("task", authz.OpRead, httpauthz.PathValue("id")) },
+			"list":    func() { m.List("task", authz.OpRead) },
+		} {
+			if msg := panicMessage(build); msg == "" {
+				t.Errorf("%s, %s: accepted", name, route)
+			} else if name != "panics" && !strings.Contains(msg, "Config.Decoy") {
+				t.Errorf("%s, %s: panic %q does not name Config.Decoy", name, route, msg)
+			}
+		}
+	}
+	good := httpauthz.New(httpauthz.Config{Guard: w.guard, Decoy: func(string) string { return "task_000000" }, Subject: func(*http.Request) (authz.Subject, bool) { return authz.Subject{}, false }})
+	if msg := panicMessage(func() { good.Require("task", authz.OpRead, httpauthz.PathValue("id")) }); msg != "" {
+		t.Errorf("good decoy: %s", msg)
+	}
+}
+
 // TestListRefusesANarrowingOfTheWrongType: a list narrows by an id of the
 // type its filter holds; a child's own id (always an empty list) or a third
 // type's id panics at setup, naming the type to narrow by.
@@ -202,6 +235,37 @@ func TestListRefusesANarrowingOfTheWrongType(t *testing.T) {
 			if !strings.Contains(msg, want) {
 				t.Errorf("%s: panic %q lacks %q", tc.name, msg, want)
 			}
+		}
+	}
+}
+
+// TestSetupRefusesNilParts: a typed-nil Hook or Rows, a nil extractor, a
+// nil Mux or handler panic at setup with a message, not on every request.
+func TestSetupRefusesNilParts(t *testing.T) {
+	w := probeWorld(t)
+	subject := func(*http.Request) (authz.Subject, bool) { return authz.Subject{}, false }
+	var nilHook audit.HookFunc
+	var nilSlog *audit.Slog
+	var nilRows enforce.RowsFunc
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	var nilHandler http.HandlerFunc
+	for name, tc := range map[string]struct {
+		build func()
+		want  string
+	}{
+		"nil HookFunc":              {func() { httpauthz.New(httpauthz.Config{Guard: w.guard, Subject: subject, Hook: nilHook}) }, "Config.Hook"},
+		"nil *Slog":                 {func() { httpauthz.New(httpauthz.Config{Guard: w.guard, Subject: subject, Hook: nilSlog}) }, "Config.Hook"},
+		"nil RowsFunc":              {func() { httpauthz.New(httpauthz.Config{Guard: w.guard, Subject: subject, Rows: nilRows}) }, "Config.Rows"},
+		"nil extractor in Require":  {func() { w.m.Require("task", authz.OpRead, nil) }, "extractor 0 is nil"},
+		"nil extractor in NarrowBy": {func() { w.m.List("task", authz.OpRead, httpauthz.NarrowBy("task", httpauthz.Query("a"), nil)) }, "extractor 1 is nil"},
+		"nil extractor in Handle":   {func() { w.m.Handle(w.mux, "GET /nil/{id}", "task", authz.OpRead, ok, nil) }, "extractor 0 is nil"},
+		"nil Mux":                   {func() { w.m.Handle(nil, "GET /nil2/{id}", "task", authz.OpRead, ok, httpauthz.PathValue("id")) }, "needs a Mux"},
+		"nil handler": {func() {
+			w.m.Handle(w.mux, "GET /nil3/{id}", "task", authz.OpRead, nilHandler, httpauthz.PathValue("id"))
+		}, "needs a Mux and a handler"},
+	} {
+		if msg := panicMessage(tc.build); !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: panic %q, want it to say %q", name, msg, tc.want)
 		}
 	}
 }

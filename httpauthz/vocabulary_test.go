@@ -7,6 +7,7 @@ import (
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
 	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/memo"
 	"github.com/fgac-go/fgac/parent"
@@ -18,10 +19,7 @@ import (
 func TestErrorVocabularyIsTrue(t *testing.T) {
 	sentinels := []error{authz.ErrDenied, authz.ErrNotFound, authz.ErrUnavailable, authz.ErrInvalidRequest, authz.ErrConflict, authz.ErrInternal}
 	_, schemaErr := memadapter.New("definition user {\n  relation x: nosuch\n}")
-	engine, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := testfixture.Engine(t)
 	_, mapErr := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "nosuch"}})
 	_, emptyErr := memadapter.New("")
 	errs := map[string]error{

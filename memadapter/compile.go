@@ -21,6 +21,8 @@ type definition struct {
 type node struct {
 	def  *definition
 	name string
+	// id numbers the node in the graph's index (see numberNodes).
+	id nodeID
 
 	// rel is the relation's schema, or nil for a permission.
 	rel *schema.Relation

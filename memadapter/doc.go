@@ -6,6 +6,18 @@
 // whole [authz.Authorizer] port. Every read sees every acknowledged write,
 // so consistency requirements and tokens are accepted and need nothing.
 //
+// # Durability
+//
+// [New] keeps relationships in memory only, for tests. [Open] keeps them
+// in a file as well (a bbolt database: go.etcd.io/bbolt, etcd's embedded
+// store): a write is acknowledged only once it is committed and fsynced,
+// concurrent writers share one commit and fsync (group commit), and reads
+// are still answered from memory, waiting for nothing but the in-memory
+// apply of a committed batch. Opening loads the file and validates every
+// relationship against the schema given; [Authorizer.Backup] copies a
+// consistent state while the engine serves; [Authorizer.Close] releases
+// the file. The engine starts no goroutines.
+//
 // # Evaluation
 //
 // Checks follow SpiceDB's dispatch (v1.56, internal/graph/check.go):
@@ -66,6 +78,24 @@
 //     neither does.
 //   - SpiceDB's lookup fails with a depth error on many cyclic or deep
 //     graphs where the check of every resource answers; here it answers.
+//
+// # Subject lookups
+//
+// [Authorizer.LookupSubjects] answers "who holds this permission?" as
+// SpiceDB's LookupSubjects does: a wildcard relationship stays a wildcard,
+// exclusions become its excluded subjects, and the subjects listed beside
+// a wildcard are those SpiceDB lists. It differs where SpiceDB's subject
+// lookup disagrees with its check, and follows the check: rel.all(perm)
+// over an object without perm holds for nobody (SpiceDB's lookup skips that
+// object). Beside a wildcard, that skip can also make SpiceDB list a
+// subject the wildcard covers anyway, which this engine does not list.
+// Recursive groups are computed as a fixpoint, so a subject
+// lookup never fails with a depth error where a check would; only a cycle
+// through the right side of an exclusion that never settles is an error.
+// On two runs of 200 random graphs (57,315 and 60,136 subject lookups)
+// this agreed with SpiceDB v1.56.2 everywhere except in 55 and 40 lookups
+// where SpiceDB's lookup contradicted its own checks, all in schemas with
+// rel.all; there it agreed with SpiceDB's checks.
 //
 // # Explanations
 //

@@ -66,6 +66,16 @@ const memoAfter = 64
 type evaluator struct {
 	a   *Authorizer
 	sub subject
+	// target is sub in the graph, zero if no relationship names it;
+	// wildcard is the wildcard of its type, looked up when first needed
+	// (wildcardKnown).
+	target, wildcard target
+	wildcardKnown    bool
+	// lastDef, lastID and lastObj remember the object last looked up: a
+	// permission's branches look up the same object one after another.
+	lastDef *definition
+	lastID  string
+	lastObj objID
 	// ctx is the request's caveat context, and now the instant against
 	// which expirations are compared (Unix nanoseconds; unused while no
 	// relationship expires).
@@ -90,6 +100,35 @@ type evaluator struct {
 	// has expanded, and how many more it may expand.
 	expanded map[objRel]bool
 	budget   int
+}
+
+// newEvaluator returns an evaluator of questions about sub under the
+// request context ctx, at the current instant; the caller holds the read
+// lock.
+func (a *Authorizer) newEvaluator(sub subject, ctx authz.Context) evaluator {
+	ev := evaluator{a: a, sub: sub, ctx: ctx, target: a.targetOf(sub)}
+	if a.g.expiring > 0 {
+		ev.now = a.now().UnixNano()
+	}
+	return ev
+}
+
+// object returns the objID of object id of d, or 0.
+func (ev *evaluator) object(d *definition, id string) objID {
+	if d != ev.lastDef || id != ev.lastID {
+		ev.lastDef, ev.lastID, ev.lastObj = d, id, ev.a.g.lookup(d, id)
+	}
+	return ev.lastObj
+}
+
+// wildcardTarget returns the wildcard of the subject's type in the graph,
+// zero if no relationship names it.
+func (ev *evaluator) wildcardTarget() target {
+	if !ev.wildcardKnown {
+		ev.wildcard = target{obj: ev.a.g.lookup(ev.a.defs[ev.sub.typ], authz.WildcardID)}
+		ev.wildcardKnown = true
+	}
+	return ev.wildcard
 }
 
 // cycleAware switches ev to the cycle-aware mode, forgetting what the fast
@@ -235,13 +274,15 @@ func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, 
 // it has not expired, as far as its caveat allows.
 func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, error) {
 	t = traced[M](t)
-	s := ev.a.edges[objRel{typ: n.def.name, id: id, rel: n.name}]
-	if s == nil && t == nil {
+	obj := ev.object(n.def, id)
+	if obj == 0 && t == nil {
 		return res{}, nil
 	}
+	k := keyOf(obj, n.id)
+	s := ev.a.g.out[k]
 	var found res
-	if e, ok := s.allOf()[ev.sub]; ok && ev.visible(e) {
-		r, err := ev.caveat(e)
+	if ev.target.obj != 0 && s.has(ev.target) && ev.visible(k, ev.target) {
+		r, err := ev.caveat(k, ev.target)
 		t.relationship(n, id, &ev.sub, r)
 		if err != nil || r.state == stateHas {
 			return r, err
@@ -252,8 +293,8 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		if e, ok := s.allOf()[wildcard]; ok && ev.visible(e) {
-			r, err := ev.caveat(e)
+		if w := ev.wildcardTarget(); w.obj != 0 && s.has(w) && ev.visible(k, w) {
+			r, err := ev.caveat(k, w)
 			t.relationship(n, id, &wildcard, r)
 			if err != nil || r.state == stateHas {
 				return r, err
@@ -263,22 +304,26 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 			t.relationship(n, id, &wildcard, res{})
 		}
 	}
-	if s == nil {
+	if obj == 0 || n.subjectSets == nil {
 		return found, nil
 	}
+	sets := ev.a.g.sets[k]
 	var firstErr error
-	order := t.sortedSets(s) // nil for a check; see trace.sortedSets
-	for set, target := range s.sets {
+	order := t.sortedSets(ev.a, &sets) // nil for a check; see trace.sortedSets
+	for i := range sets.size() {
+		st := sets.at(i)
+		set := ev.a.subjectOf(st)
+		target := ev.a.byID[st.rel]
 		if order != nil {
 			set, order = order[0], order[1:]
-			target = s.sets[set]
+			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
+			st = ev.a.targetOf(set)
 		}
-		e := s.all[set]
-		if !ev.visible(e) {
+		if !ev.visible(k, st) {
 			continue
 		}
 		c := t.subjectSet(n, id, set)
-		edge, err := ev.caveat(e)
+		edge, err := ev.caveat(k, st)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue
@@ -377,24 +422,31 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 // relationship walked applies to what its object answers.
 func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (res, error) {
 	t = traced[M](t).arrow(e, id)
-	s := ev.a.edges[objRel{typ: e.via.def.name, id: id, rel: e.via.name}]
-	if s == nil {
+	var s set1[target]
+	var k edgeKey
+	if o := ev.object(e.via.def, id); o != 0 {
+		k = keyOf(o, e.via.id)
+		s = ev.a.g.out[k]
+	}
+	if s.size() == 0 {
 		t.nothingToWalk(e)
 		return res{}, nil
 	}
 	all, found := resHas, res{}
 	walked := false
 	var firstErr error
-	order := t.sortedObjects(s) // nil for a check; see trace.sortedSets
-	for obj, edge := range s.all {
+	order := t.sortedObjects(ev.a, &s) // nil for a check; see trace.sortedSets
+	for i := range s.size() {
+		at := s.at(i)
+		obj := ev.a.subjectOf(at)
 		if order != nil {
 			if len(order) == 0 {
 				break // an explanation walks to each object once
 			}
 			obj, order = order[0], order[1:]
-			edge = s.all[obj]
+			at = ev.a.targetOf(obj)
 		}
-		if !ev.visible(edge) {
+		if !ev.visible(k, at) {
 			continue
 		}
 		walked = true
@@ -404,7 +456,7 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 			all = res{}
 			continue
 		}
-		cond, err := ev.caveat(edge)
+		cond, err := ev.caveat(k, at)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue
@@ -437,20 +489,20 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	return t.result(found, nil)
 }
 
-// allOf returns the subjects of s, or nil for a nil s.
-func (s *subjects) allOf() map[subject]edge {
-	if s == nil {
-		return nil
+// visible reports whether the relationship of key k to t exists at the
+// evaluation's instant: it has no expiration, or expires after now.
+func (ev *evaluator) visible(k edgeKey, t target) bool {
+	if ev.a.g.expiring == 0 {
+		return true
 	}
-	return s.all
+	e := ev.a.g.edgeOf(k, t)
+	return e.expires == 0 || ev.now < e.expires
 }
 
-// visible reports whether a relationship exists at the evaluation's
-// instant: it has no expiration, or expires after now.
-func (ev *evaluator) visible(e edge) bool { return e.expires == 0 || ev.now < e.expires }
-
-// caveat evaluates the caveat of a relationship, if it has one.
-func (ev *evaluator) caveat(e edge) (res, error) {
+// caveat evaluates the caveat of the relationship of key k to t, if it
+// has one.
+func (ev *evaluator) caveat(k edgeKey, t target) (res, error) {
+	e := ev.a.g.edgeOf(k, t)
 	if e.caveat == nil {
 		return resHas, nil
 	}

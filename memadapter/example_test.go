@@ -2,7 +2,10 @@ package memadapter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/memadapter"
@@ -116,4 +119,59 @@ definition task {
 	//       ✗ agent:a1#read (permission) owner
 	//         ✗ agent:a1#owner (relation)
 	//           ✗ (relationship) no agent:a1#owner@user:mallory
+}
+
+func ExampleOpen() {
+	dir, err := os.MkdirTemp("", "graph")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "graph.db")
+	const schema = `
+definition user {}
+
+definition task {
+	relation owner: user
+	relation viewer: user
+	permission read = owner + viewer
+}
+`
+	ctx := context.Background()
+	task := authz.Resource{Type: "task", ID: "t1"}
+	bob := authz.Subject{Type: "user", ID: "bob"}
+
+	a, err := memadapter.Open(path, schema, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Once Grant returns, the share is on disk.
+	if _, err := a.Register(ctx, authz.RegisterRequest{Resource: task, Owner: authz.Subject{Type: "user", ID: "alice"}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := a.Grant(ctx, authz.GrantRequest{Relationship: authz.Relationship{Resource: task, Relation: "viewer", Subject: bob}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	a.Close()
+
+	// A restart: the relationships are loaded from the file.
+	b, err := memadapter.Open(path, schema, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := b.Check(ctx, authz.CheckRequest{Subject: bob, Resource: task, Permission: "read"})
+	fmt.Println(d.Allowed(), err)
+	b.Close()
+
+	// A schema that would strand stored relationships is refused.
+	_, err = memadapter.Open(path, "definition user {}\n\ndefinition task {\n\trelation owner: user\n}", nil)
+	fmt.Println(errors.Is(err, authz.ErrInvalidRequest))
+	// Output:
+	// true <nil>
+	// true
 }

@@ -3,7 +3,6 @@ package memadapter
 import (
 	"cmp"
 	"context"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +67,7 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	ev := a.evaluator(sub, req.Context)
+	ev := a.newEvaluator(sub, req.Context)
 	ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
 	var root trace
 	_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)
@@ -287,29 +286,35 @@ func (t *trace) note(detail string) {
 // time, walks them sorted. There is one loop for both: it ranges over the
 // map, and an explanation takes at each turn the next of its sorted ones
 // in place of the map's.
-func (t *trace) sortedSets(s *subjects) []subject {
+func (t *trace) sortedSets(a *Authorizer, s *set1[target]) []subject {
 	if t == nil {
 		return nil
 	}
-	return sortSets(s)
+	return sortSets(a, s)
 }
 
-func sortSets(s *subjects) []subject {
-	return slices.SortedFunc(maps.Keys(s.sets), compareSubjects)
+func sortSets(a *Authorizer, s *set1[target]) []subject {
+	sets := make([]subject, s.size())
+	for i := range sets {
+		sets[i] = a.subjectOf(s.at(i))
+	}
+	slices.SortFunc(sets, compareSubjects)
+	return sets
 }
 
 // sortedObjects returns the objects that the subjects of s name, sorted
 // and each once, or nil for a nil t; see sortedSets.
-func (t *trace) sortedObjects(s *subjects) []subject {
+func (t *trace) sortedObjects(a *Authorizer, s *set1[target]) []subject {
 	if t == nil {
 		return nil
 	}
-	return sortObjects(s)
+	return sortObjects(a, s)
 }
 
-func sortObjects(s *subjects) []subject {
-	objs := make([]subject, 0, len(s.all))
-	for obj := range s.all {
+func sortObjects(a *Authorizer, s *set1[target]) []subject {
+	objs := make([]subject, 0, s.size())
+	for i := range s.size() {
+		obj := a.subjectOf(s.at(i))
 		objs = append(objs, subject{typ: obj.typ, id: obj.id})
 	}
 	slices.SortFunc(objs, compareSubjects)

@@ -64,7 +64,7 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 	if n.exact {
 		return page(ids, req.Limit), nil
 	}
-	ev := a.evaluator(sub, req.Context)
+	ev := a.newEvaluator(sub, req.Context)
 	var out, conditional []string
 	for i, id := range ids {
 		if i%256 == 0 {
@@ -160,26 +160,34 @@ func (a *Authorizer) nodeCandidates(n *node, sub subject, vals map[*node]idSet) 
 	if self {
 		set[sub.id] = struct{}{}
 	}
-	for v := range a.rev[revKey{subjTyp: sub.typ, subjID: sub.id, typ: n.def.name, rel: n.name}] {
-		if v.subjRel == sub.rel {
-			set[v.id] = struct{}{}
-		}
+	if t := a.targetOf(sub); t.obj != 0 {
+		a.addSources(set, t.obj, n, t.rel, true)
 	}
 	if sub.rel == "" && n.wildcards[sub.typ] {
-		for v := range a.rev[revKey{subjTyp: sub.typ, subjID: authz.WildcardID, typ: n.def.name, rel: n.name}] {
-			set[v.id] = struct{}{}
+		if w := a.g.lookup(a.defs[sub.typ], authz.WildcardID); w != 0 {
+			a.addSources(set, w, n, 0, false)
 		}
 	}
 	for _, target := range n.subjectSets {
 		for g := range vals[target] {
-			for v := range a.rev[revKey{subjTyp: target.def.name, subjID: g, typ: n.def.name, rel: n.name}] {
-				if v.subjRel == target.name {
-					set[v.id] = struct{}{}
-				}
+			if o := a.g.lookup(target.def, g); o != 0 {
+				a.addSources(set, o, n, target.id, true)
 			}
 		}
 	}
 	return set
+}
+
+// addSources adds to set the ids of the resources related by relation n
+// to object o: those whose subject relation is subjRel if match is set,
+// all of them otherwise.
+func (a *Authorizer) addSources(set idSet, o objID, n *node, subjRel nodeID, match bool) {
+	srcs := a.g.in[keyOf(o, n.id)]
+	for i := range srcs.size() {
+		if s := srcs.at(i); !match || s.subjRel == subjRel {
+			set[a.g.names[s.obj]] = struct{}{}
+		}
+	}
 }
 
 func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals map[*node]idSet) idSet {
@@ -225,14 +233,17 @@ func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals ma
 		size := 0
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
-				size += len(a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}])
+				if o := a.g.lookup(a.defs[typ], obj); o != 0 {
+					srcs := a.g.in[keyOf(o, e.via.id)]
+					size += srcs.size()
+				}
 			}
 		}
 		set := make(idSet, size)
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
-				for v := range a.rev[revKey{subjTyp: typ, subjID: obj, typ: d.name, rel: e.via.name}] {
-					set[v.id] = struct{}{}
+				if o := a.g.lookup(a.defs[typ], obj); o != 0 {
+					a.addSources(set, o, e.via, 0, false)
 				}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,24 +24,21 @@ type Authorizer struct {
 	defs   map[string]*definition
 	nodes  map[nodeKey]*node
 
-	// mu guards the relationships (edges, rev, counts) and revision.
+	// byID are the nodes by nodeID.
+	byID []*node
+
+	// mu guards the relationships (g) and revision.
 	mu sync.RWMutex
-	// edges maps a resource and relation to its subjects.
-	edges map[objRel]*subjects
-	// rev maps a subject object, resource type and relation to the
-	// resources related to it, for lookups.
-	rev map[revKey]map[revVal]struct{}
-	// counts maps a resource type and id to the number of relationships
-	// in which it is the resource, for Enumerate.
-	counts map[string]map[string]int
+	// g holds the relationships; see index.go.
+	g graph
 	// revision counts writes; tokens carry it.
 	revision uint64
-	// expiring counts the stored relationships that have an expiration,
-	// so that checks read the clock only when one might have expired.
-	expiring int
-
 	// now is the clock expirations are compared with.
 	now func() time.Time
+
+	// store keeps the relationships on disk for an Authorizer from Open;
+	// it is nil for one from New.
+	store *store
 }
 
 // Config configures an [Authorizer]. The zero Config is the default.
@@ -70,20 +66,6 @@ func (s subject) public() authz.Subject {
 	return authz.Subject{Type: s.typ, ID: s.id, Relation: s.rel}
 }
 
-// subjects are the subjects of one resource and relation.
-type subjects struct {
-	all map[subject]edge
-	// sets are the subject sets among all, with the node of their
-	// relation.
-	sets map[subject]*node
-}
-
-// revKey is a subject object, a resource type and a relation.
-type revKey struct{ subjTyp, subjID, typ, rel string }
-
-// revVal is a resource id and the subject relation of the relationship.
-type revVal struct{ id, subjRel string }
-
 // New parses schemaText with [schema.Parse] and returns an Authorizer with
 // no relationships. A schema error is returned as is (an [*schema.Error]);
 // an empty schema is an error matching [authz.ErrInvalidRequest].
@@ -101,6 +83,10 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 		return nil, err
 	}
 	defs, nodes := compile(s)
+	byID := numberNodes(s, defs)
+	if len(byID) > 1<<16 {
+		return nil, invalidf("schema has %d relations and permissions, more than %d", len(byID)-1, 1<<16-1)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -110,9 +96,8 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
-		edges:  make(map[objRel]*subjects),
-		rev:    make(map[revKey]map[revVal]struct{}),
-		counts: make(map[string]map[string]int),
+		byID:   byID,
+		g:      newGraph(),
 	}, nil
 }
 
@@ -143,9 +128,7 @@ func contextErr(ctx context.Context) error {
 	return nil
 }
 
-func (a *Authorizer) token() authz.Token {
-	return authz.NewToken("mem:" + strconv.FormatUint(a.revision, 10))
-}
+func (a *Authorizer) token() authz.Token { return a.tokenAt(a.revision) }
 
 // resolve returns the node of permission (or relation) name on type typ.
 func (a *Authorizer) resolve(typ, name string) (*node, error) {
@@ -203,22 +186,12 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := a.evaluator(sub, req.Context)
+	ev := a.newEvaluator(sub, req.Context)
 	r, err := ev.node(n, req.Resource.ID, 0)
 	if err != nil {
 		return authz.Deny(), err
 	}
 	return r.decision(), nil
-}
-
-// evaluator returns an evaluator of questions about sub under the request
-// context ctx, at the current instant; the caller holds the read lock.
-func (a *Authorizer) evaluator(sub subject, ctx authz.Context) evaluator {
-	ev := evaluator{a: a, sub: sub, ctx: ctx}
-	if a.expiring > 0 {
-		ev.now = a.now().UnixNano()
-	}
-	return ev
 }
 
 // CheckMany answers every item as [Authorizer.Check] would, all against the
@@ -259,28 +232,37 @@ func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadReques
 	return a.relationshipsOf(d, req.Resource.ID), nil
 }
 
-// relationshipsOf returns the relationships of resource id of d; the
-// caller holds the lock.
+// relationshipsOf returns the relationships of resource id of d that have
+// not expired; the caller holds the lock.
 func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
+	return a.storedRelationships(d, id, false)
+}
+
+// storedRelationships returns the relationships of resource id of d, the
+// expired ones too if expired is set; the caller holds the lock.
+func (a *Authorizer) storedRelationships(d *definition, id string, expired bool) []authz.Relationship {
 	var rels []authz.Relationship
+	obj := a.g.lookup(d, id)
+	if obj == 0 {
+		return nil
+	}
 	var now int64
-	if a.expiring > 0 {
+	if a.g.expiring > 0 && !expired {
 		now = a.now().UnixNano()
 	}
 	for _, n := range d.relations {
-		s := a.edges[objRel{typ: d.name, id: id, rel: n.name}]
-		if s == nil {
-			continue
-		}
+		ts := a.g.out[keyOf(obj, n.id)]
 		start := len(rels)
-		for sub, e := range s.all {
-			if e.expires != 0 && now >= e.expires {
+		for i := range ts.size() {
+			t := ts.at(i)
+			e := a.g.edgeOf(keyOf(obj, n.id), t)
+			if e.expires != 0 && now >= e.expires && !expired {
 				continue // expired: invisible to every read
 			}
 			r := authz.Relationship{
 				Resource: authz.Resource{Type: d.name, ID: id},
 				Relation: n.name,
-				Subject:  sub.public(),
+				Subject:  a.subjectOf(t).public(),
 			}
 			if e.caveat != nil {
 				r.Caveat = authz.Caveat{Name: e.caveat.def.Name, Context: e.caveat.ctx}
@@ -310,7 +292,8 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 	if err := authz.ValidateType(req.ResourceType); err != nil {
 		return authz.EnumerateResult{}, wrap(err)
 	}
-	if a.defs[req.ResourceType] == nil {
+	d := a.defs[req.ResourceType]
+	if d == nil {
 		return authz.EnumerateResult{}, invalidf("unknown resource type %q", req.ResourceType)
 	}
 	limit, err := pageLimit(req.Limit, DefaultEnumerateLimit)
@@ -321,13 +304,13 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 		return authz.EnumerateResult{}, invalidf("malformed enumerate cursor")
 	}
 	a.mu.RLock()
-	ids := make([]string, 0, len(a.counts[req.ResourceType]))
-	for id := range a.counts[req.ResourceType] {
-		if id > req.Cursor {
-			ids = append(ids, id)
+	var ids []string
+	for o, od := range a.g.defs {
+		if od == d && a.g.outDeg[o] > 0 && a.g.names[o] > req.Cursor {
+			ids = append(ids, a.g.names[o])
 		}
 	}
-	if a.expiring > 0 {
+	if a.g.expiring > 0 {
 		// A resource whose relationships have all expired is not there.
 		d := a.defs[req.ResourceType]
 		ids = slices.DeleteFunc(ids, func(id string) bool { return len(a.relationshipsOf(d, id)) == 0 })

@@ -86,6 +86,9 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 			seen[r.Key()] = true
 		}
 	}
+	if a.store != nil {
+		return a.store.submit(a, &pending{kind: opWrite, touch: req.Touch, del: req.Delete})
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range req.Delete {
@@ -133,6 +136,9 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 		if err := a.validateRelationship(r); err != nil {
 			return authz.Token{}, err
 		}
+	}
+	if a.store != nil {
+		return a.store.submit(a, &pending{kind: opRegister, resource: req.Resource, touch: rels})
 	}
 	d := a.defs[req.Resource.Type]
 	a.mu.Lock()
@@ -201,89 +207,14 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	if d == nil {
 		return authz.Token{}, invalidf("unknown resource type %q", req.Resource.Type)
 	}
+	if a.store != nil {
+		return a.store.submit(a, &pending{kind: opDeregister, resource: req.Resource})
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.relationshipsOf(d, req.Resource.ID) {
+	for _, r := range a.storedRelationships(d, req.Resource.ID, true) {
 		a.remove(r)
 	}
 	a.revision++
 	return a.token(), nil
-}
-
-// touch adds r if it is missing, and otherwise replaces its caveat and
-// expiration; the caller holds the write lock and has validated r.
-func (a *Authorizer) touch(r authz.Relationship) {
-	key := objRel{typ: r.Resource.Type, id: r.Resource.ID, rel: r.Relation}
-	sub := subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation}
-	var e edge
-	if r.Caveat.Name != "" {
-		e.caveat = &storedCaveat{def: a.schema.Caveat(r.Caveat.Name), ctx: r.Caveat.Context}
-	}
-	if !r.Expiration.IsZero() {
-		e.expires = expiresAt(r.Expiration)
-		a.expiring++
-	}
-	s := a.edges[key]
-	if s == nil {
-		s = &subjects{all: make(map[subject]edge, 1)}
-		a.edges[key] = s
-	}
-	if old, ok := s.all[sub]; ok {
-		if old.expires != 0 {
-			a.expiring--
-		}
-		s.all[sub] = e
-		return
-	}
-	s.all[sub] = e
-	if sub.rel != "" {
-		if s.sets == nil {
-			s.sets = make(map[subject]*node)
-		}
-		s.sets[sub] = a.nodes[nodeKey{typ: sub.typ, name: sub.rel}]
-	}
-	rk := revKey{subjTyp: sub.typ, subjID: sub.id, typ: key.typ, rel: key.rel}
-	rv := a.rev[rk]
-	if rv == nil {
-		rv = make(map[revVal]struct{}, 1)
-		a.rev[rk] = rv
-	}
-	rv[revVal{id: key.id, subjRel: sub.rel}] = struct{}{}
-	ids := a.counts[key.typ]
-	if ids == nil {
-		ids = make(map[string]int)
-		a.counts[key.typ] = ids
-	}
-	ids[key.id]++
-}
-
-// remove deletes r if it is present; the caller holds the write lock.
-func (a *Authorizer) remove(r authz.Relationship) {
-	key := objRel{typ: r.Resource.Type, id: r.Resource.ID, rel: r.Relation}
-	sub := subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation}
-	s := a.edges[key]
-	if s == nil {
-		return
-	}
-	old, ok := s.all[sub]
-	if !ok {
-		return
-	}
-	if old.expires != 0 {
-		a.expiring--
-	}
-	delete(s.all, sub)
-	delete(s.sets, sub)
-	if len(s.all) == 0 {
-		delete(a.edges, key)
-	}
-	rk := revKey{subjTyp: sub.typ, subjID: sub.id, typ: key.typ, rel: key.rel}
-	delete(a.rev[rk], revVal{id: key.id, subjRel: sub.rel})
-	if len(a.rev[rk]) == 0 {
-		delete(a.rev, rk)
-	}
-	ids := a.counts[key.typ]
-	if ids[key.id]--; ids[key.id] == 0 {
-		delete(ids, key.id)
-	}
 }

@@ -21,9 +21,11 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error returns the panic value, without the stack.
+// Error says that the engine panicked, without the value or the stack.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("memo: %v: engine panicked: %v", authz.ErrUnavailable, e.Value)
+	// The value stays out of the message: it may hold anything, secrets
+	// included, and messages end up in logs and events.
+	return fmt.Sprintf("memo: %v: engine panicked (see PanicError.Value)", authz.ErrUnavailable)
 }
 
 // Unwrap returns [authz.ErrUnavailable].

@@ -9,38 +9,19 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const testSchema = `
-definition user {}
-
-definition agent {
-	relation owner: user
-	permission read = owner
-}
-
-definition task {
-	relation parent: agent
-	relation owner: user
-	relation viewer: user
-	permission read = owner + viewer + parent->read
-	permission update = owner
-}
-`
-
 // newEngine returns a memadapter engine in which alice owns task t1 and
 // bob views it.
 func newEngine(t testing.TB) *memadapter.Authorizer {
 	t.Helper()
-	a, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testfixture.Engine(t)
 	t1 := authz.Resource{Type: "task", ID: "t1"}
-	_, err = a.Write(context.Background(), authz.WriteRequest{Touch: []authz.Relationship{
+	_, err := a.Write(context.Background(), authz.WriteRequest{Touch: []authz.Relationship{
 		{Resource: t1, Relation: "owner", Subject: user("alice")},
 		{Resource: t1, Relation: "viewer", Subject: user("bob")},
 	}})

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fgac-go/fgac/authz"
-	"github.com/fgac-go/fgac/memadapter"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memo"
 )
 
@@ -317,10 +317,7 @@ func TestCheckManyRejectsAnAnswerOfTheWrongLength(t *testing.T) {
 func TestReadersDoNotAnswerForEachOther(t *testing.T) {
 	t.Parallel()
 	allowing := memo.New(record(newEngine(t)), nil)
-	empty, err := memadapter.New(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	empty := testfixture.Engine(t)
 	denying := memo.New(empty, nil)
 	ctx := memo.WithRequestCache(context.Background())
 	q := ask("alice", "t1", "read")

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memo"
 )
 
@@ -79,16 +80,17 @@ func TestSharedCallPanicOrGoexitIsAnErrorForEveryCaller(t *testing.T) {
 // instead of ending the process.
 func TestGuardOverPanickingEngineReturnsAnError(t *testing.T) {
 	engine := newEngine(t)
-	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := testfixture.OperationMap(t)
 	release := make(chan struct{})
 	close(release)
 	g := authz.NewGuard(memo.New(&faulty{Reader: engine, release: release, fail: func() { panic("boom") }}, nil), ops)
-	_, err = g.Decide(context.Background(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead})
-	if !errors.Is(err, authz.ErrUnavailable) || !strings.Contains(err.Error(), "boom") {
-		t.Errorf("Check = %v, want an unavailable error naming the panic", err)
+	_, err := g.Decide(context.Background(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead})
+	var pe *memo.PanicError
+	if !errors.Is(err, authz.ErrUnavailable) || !errors.As(err, &pe) || pe.Value != "boom" {
+		t.Errorf("Check = %v, want an unavailable *memo.PanicError holding the panic's value", err)
+	}
+	if strings.Contains(err.Error(), "boom") {
+		t.Errorf("message %q carries the panic's value (it may hold a secret)", err)
 	}
 }
 

@@ -2,15 +2,15 @@ package memo_test
 
 import (
 	"context"
-	"github.com/fgac-go/fgac/enforce"
-	"github.com/fgac-go/fgac/schema"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/enforce"
 	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memo"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -36,11 +36,6 @@ func (c *counter) Lookup(ctx context.Context, req authz.LookupRequest) (authz.Lo
 	return c.Reader.Lookup(ctx, req)
 }
 
-var testOps = map[string]map[authz.Operation]string{
-	"agent": {authz.OpRead: "read"},
-	"task":  {authz.OpRead: "read", authz.OpUpdate: "update"},
-}
-
 // messageIDs are the messages of task t1 that the route authorizes.
 var messageIDs = []string{"m1", "m2", "m3", "m4", "m5"}
 
@@ -51,14 +46,7 @@ var messageIDs = []string{"m1", "m2", "m3", "m4", "m5"}
 // [memo.Reader] and the mux in [memo.Middleware].
 func parentRoute(t testing.TB, engine authz.Reader, memoised bool) http.Handler {
 	t.Helper()
-	parsed, err := schema.Parse(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := authz.NewOperationMap(parsed, testOps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := testfixture.OperationMap(t)
 	if memoised {
 		engine = memo.New(engine, nil)
 	}

@@ -65,7 +65,7 @@ func BenchmarkCheckOverhead(b *testing.B) {
 	if _, err := spicedbadapter.WriteSchema(b.Context(), c, schema); err != nil {
 		b.Fatalf("WriteSchema: %v", err)
 	}
-	a := spicedbadapter.New(c)
+	a := spicedbadapter.New(c, nil)
 	tok := mustWrite(b, a, rel(task("t1"), "owner", user("alice")))
 	ctx := b.Context()
 	req := authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read", Consistency: authz.AtLeastAsFresh(tok)}

@@ -126,7 +126,7 @@ func TestDeleteUnderOutageMakesAtMostThreeCalls(t *testing.T) {
 			return nil, down()
 		}).AnyTimes()
 	var events eventLog
-	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m), Hook: &events}
+	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m, nil), Hook: &events}
 
 	start := time.Now()
 	deleted, err := w.Delete(t.Context(), dualwrite.DeleteRequest{Resource: task("t1"), Delete: deleteRow})
@@ -169,7 +169,7 @@ func TestDeleteUnderSpiceDBOutageMakesAtMostThreeCalls(t *testing.T) {
 		t.Fatalf("WriteSchema: %v", err)
 	}
 	cc := &countingClient{Client: c}
-	a := spicedbadapter.New(cc)
+	a := spicedbadapter.New(cc, nil)
 	if _, err := a.Register(t.Context(), authz.RegisterRequest{Resource: task("t1"), Owner: user("alice")}); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
@@ -211,7 +211,7 @@ func TestDeleteUnderHungSpiceDBHoldsTheCleanupTimeout(t *testing.T) {
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}).AnyTimes()
 	var events eventLog
-	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m), Hook: &events}
+	w := &dualwrite.Writer{Registrar: spicedbadapter.New(m, nil), Hook: &events}
 
 	start := time.Now()
 	deleted, err := w.Delete(t.Context(), dualwrite.DeleteRequest{Resource: task("t1"), Delete: deleteRow})

@@ -11,13 +11,17 @@ import (
 
 // newAdapter returns an adapter over a fresh, empty SpiceDB datastore that
 // holds schema.
-func newAdapter(t testing.TB, schema string, opts ...spicedbadapter.Option) *spicedbadapter.Adapter {
+func newAdapter(t testing.TB, schema string, cfg ...spicedbadapter.Config) *spicedbadapter.Adapter {
 	t.Helper()
 	c := spicedbtest.Client(t)
 	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
 		t.Fatalf("WriteSchema: %v", err)
 	}
-	return spicedbadapter.New(c, opts...)
+	var conf *spicedbadapter.Config
+	if len(cfg) > 0 {
+		conf = &cfg[0]
+	}
+	return spicedbadapter.New(c, conf)
 }
 
 func TestConformance(t *testing.T) {

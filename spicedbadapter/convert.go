@@ -4,6 +4,7 @@ package spicedbadapter
 // back. Everything else in the package speaks authz.
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -383,4 +384,56 @@ func preconditionFailed(err error) bool {
 		}
 	}
 	return false
+}
+
+func lookupSubjectsRequest(r authz.SubjectLookupRequest, c *v1.Consistency) *v1.LookupSubjectsRequest {
+	return &v1.LookupSubjectsRequest{
+		Consistency:             c,
+		Resource:                objectRef(r.Resource),
+		Permission:              r.Permission,
+		SubjectObjectType:       r.SubjectType,
+		OptionalSubjectRelation: r.SubjectRelation,
+		WildcardOption:          v1.LookupSubjectsRequest_WILDCARD_OPTION_INCLUDE_WILDCARDS,
+	}
+}
+
+// subjectFrom converts one LookupSubjects result: the subject's id,
+// whether it holds unconditionally (conditional results need a caveat
+// context fgac does not send), and, for a wildcard, the ids it excludes.
+// An exclusion is counted whether or not it is conditional, so that a
+// conditional exclusion never widens the answer.
+func subjectFrom(resp *v1.LookupSubjectsResponse) (id string, allowed bool, excluded []string) {
+	s := resp.GetSubject()
+	for _, x := range resp.GetExcludedSubjects() {
+		excluded = append(excluded, x.GetSubjectObjectId())
+	}
+	return s.GetSubjectObjectId(), lookupAllowed(s.GetPermissionship()), excluded
+}
+
+// encodeSubjectsCursor returns the cursor of the subject lookup page after
+// id after, at snapshot.
+func encodeSubjectsCursor(req authz.SubjectLookupRequest, snapshot, after string) string {
+	return encodeWire(wireCursor{Kind: "s", Token: snapshot, After: after, Cursor: subjectsQuestion(req)})
+}
+
+// subjectsQuestion names the question of a subject lookup (resource,
+// permission, subject type and relation) in its cursors, so that a cursor
+// continues only the lookup it came from.
+func subjectsQuestion(req authz.SubjectLookupRequest) string {
+	h := sha256.Sum256([]byte(req.Resource.Type + "\x00" + req.Resource.ID + "\x00" + req.Permission + "\x00" + req.SubjectType + "\x00" + req.SubjectRelation))
+	return base64.RawURLEncoding.EncodeToString(h[:12])
+}
+
+// decodeSubjectsCursor parses a cursor of encodeSubjectsCursor into the
+// consistency of its snapshot and the last id returned; anything else is an
+// error matching authz.ErrInvalidRequest.
+func decodeSubjectsCursor(req authz.SubjectLookupRequest, s string) (*v1.Consistency, string, error) {
+	w, err := decodeWire(s, "s")
+	if err != nil {
+		return nil, "", err
+	}
+	if !validToken(w.Token) || !(w.After == authz.WildcardID || authz.ValidID(w.After)) || w.Mode != "" || w.Limit != 0 || w.Cursor != subjectsQuestion(req) {
+		return nil, "", errCursor()
+	}
+	return exactSnapshot(w.Token), w.After, nil
 }

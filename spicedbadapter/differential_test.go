@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +25,8 @@ import (
 // The differential test writes the same random schema and relationships to
 // memadapter and to a real SpiceDB, then asks both every check of the graph
 // (every subject on every relation and permission of every object) and
-// every lookup of its users and of two other subjects. SpiceDB is the
+// every lookup of its users and of two other subjects, and every subject
+// lookup (see differential_subjects_test.go). SpiceDB is the
 // oracle: any difference is a bug in memadapter. The default run takes
 // graphs from a clock seed; -diff.seed and -diff.graphs replay a graph or
 // compare more.
@@ -47,9 +49,16 @@ type diffCounts struct {
 	// contradictions counts SpiceDB lookups that kept contradicting
 	// SpiceDB's checks.
 	contradictions atomic.Int64
+	// subjectLookups and subjectContradictions count the subject lookups
+	// compared and those of SpiceDB that kept contradicting its checks;
+	// subjectForms those that listed the same subjects differently
+	// through rel.all.
+	subjectLookups, subjectContradictions, subjectForms atomic.Int64
 }
 
-func (c *diffCounts) answers() int64 { return c.checks.Load() + c.lookups.Load() }
+func (c *diffCounts) answers() int64 {
+	return c.checks.Load() + c.lookups.Load() + c.subjectLookups.Load()
+}
 
 func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 	t.Parallel()
@@ -69,8 +78,8 @@ func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("%d graphs: %d answers compared (%d checks, %d lookups; %d answered with an error by both), %d differences; %d SpiceDB lookups contradicted SpiceDB's checks",
-		total.graphs.Load(), total.answers(), total.checks.Load(), total.lookups.Load(), total.bothErrors.Load(), total.differences.Load(), total.contradictions.Load())
+	t.Logf("%d graphs: %d answers compared (%d checks, %d lookups, %d subject lookups; %d answered with an error by both), %d differences; %d SpiceDB lookups and %d SpiceDB subject lookups contradicted SpiceDB's checks, %d subject lookups listed the same subjects differently through rel.all",
+		total.graphs.Load(), total.answers(), total.checks.Load(), total.lookups.Load(), total.subjectLookups.Load(), total.bothErrors.Load(), total.differences.Load(), total.contradictions.Load(), total.subjectContradictions.Load(), total.subjectForms.Load())
 	if n >= defaultDiffGraphs && total.answers() < minDiffAnswers && !t.Failed() {
 		t.Errorf("%d graphs compared only %d answers, want at least %d", n, total.answers(), minDiffAnswers)
 	}
@@ -79,11 +88,21 @@ func TestMemadapterAgreesWithSpiceDB(t *testing.T) {
 // compareGraph builds the graph of seed in memadapter and in a fresh
 // SpiceDB datastore: a random schema, random relationships, then random
 // touches and deletes and perhaps a deregistration, and compares every
-// answer.
+// answer. Graphs of even seeds use memadapter's durable engine
+// (memadapter.Open), closed and reopened after every write, so that its
+// answers come from what it loaded from disk.
 func compareGraph(t *testing.T, seed uint64, total *diffCounts) {
 	ctx := t.Context()
 	g := newDiffGraph(seed)
-	mem, err := memadapter.New(g.schema)
+	var mem *memadapter.Authorizer
+	var err error
+	path := ""
+	if seed%2 == 0 {
+		path = filepath.Join(t.TempDir(), "graph.db")
+		mem, err = memadapter.Open(path, g.schema, nil)
+	} else {
+		mem, err = memadapter.New(g.schema)
+	}
 	if err != nil {
 		t.Fatalf("seed %d: memadapter rejects a schema SpiceDB is meant to accept: %v\n%s", seed, err, g.schema)
 	}
@@ -91,8 +110,9 @@ func compareGraph(t *testing.T, seed uint64, total *diffCounts) {
 	if _, err := spicedbadapter.WriteSchema(ctx, c, g.schema); err != nil {
 		t.Fatalf("seed %d: SpiceDB rejects the schema that memadapter accepts: %v\n%s", seed, err, g.schema)
 	}
-	sp := spicedbadapter.New(c, spicedbadapter.WithBulkChunkSize(1_000))
-	d := &diffRun{t: t, seed: seed, g: g, mem: mem, sp: sp, total: total}
+	sp := spicedbadapter.New(c, &spicedbadapter.Config{BulkChunkSize: 1_000})
+	d := &diffRun{t: t, seed: seed, g: g, mem: mem, path: path, sp: sp, total: total}
+	t.Cleanup(func() { d.mem.Close() })
 
 	d.write(ctx, "initial write", authz.WriteRequest{Touch: g.initial()})
 	touch, del := g.changes()
@@ -110,6 +130,7 @@ type diffRun struct {
 	seed  uint64
 	g     *diffGraph
 	mem   *memadapter.Authorizer
+	path  string // the file of a durable mem, or empty
 	sp    *spicedbadapter.Adapter
 	tok   authz.Token // of the last write to SpiceDB
 	total *diffCounts
@@ -125,6 +146,23 @@ func (d *diffRun) write(ctx context.Context, what string, req authz.WriteRequest
 	}
 	d.tok = tok
 	d.g.apply(req)
+	d.reopen()
+}
+
+// reopen closes and reopens a durable mem.
+func (d *diffRun) reopen() {
+	d.t.Helper()
+	if d.path == "" {
+		return
+	}
+	if err := d.mem.Close(); err != nil {
+		d.t.Fatalf("seed %d: Close: %v", d.seed, err)
+	}
+	mem, err := memadapter.Open(d.path, d.g.schema, nil)
+	if err != nil {
+		d.t.Fatalf("seed %d: reopen: %v", d.seed, err)
+	}
+	d.mem = mem
 }
 
 // deregister removes every relationship of r from both engines.
@@ -137,6 +175,7 @@ func (d *diffRun) deregister(ctx context.Context, r authz.Resource) {
 	}
 	d.tok = tok
 	d.g.deregister(r)
+	d.reopen()
 }
 
 // compare asks both engines every check and lookup of the graph,
@@ -216,6 +255,8 @@ func (d *diffRun) compare(ctx context.Context) {
 			bothErrors++
 		}
 	}
+
+	diffs = append(diffs, d.compareSubjects(ctx, cons)...)
 
 	d.total.checks.Add(int64(len(items)))
 	d.total.lookups.Add(int64(len(lookups)))

@@ -1,8 +1,10 @@
 // Package spicedbadapter implements the fgac authorization port
 // ([authz.Authorizer]) over SpiceDB's v1 gRPC API.
 //
-// The caller dials SpiceDB (with authzed-go) and hands the client to [New];
-// the adapter never dials, logs or starts goroutines that outlive a call.
+// The caller dials SpiceDB (with authzed-go, or with [Dial] for the nodes
+// of a cluster, balanced round robin with health checks) and hands the
+// client to [New]; the adapter itself never dials, logs or starts
+// goroutines that outlive a call.
 // SpiceDB's protos never appear in the adapter's results or errors.
 //
 // # Requests
@@ -36,9 +38,9 @@
 // knows which failures are transient and which writes are safe to repeat.
 // A SpiceDB call that fails with Unavailable, ResourceExhausted, Aborted or
 // DeadlineExceeded is made at most three times in all
-// ([DefaultMaxAttempts], [WithMaxAttempts]), waiting by default 25–50ms
+// ([DefaultMaxAttempts], [Config].MaxAttempts), waiting by default 25–50ms
 // before the second attempt and 50–100ms before the third
-// ([DefaultBackoffBase], [WithBackoff]); every other error is returned at
+// ([DefaultBackoffBase], [Config].BackoffBase); every other error is returned at
 // once. No attempt
 // starts, and no wait runs, past the caller's deadline, so the budget
 // always fits inside it. Repeating a write is safe: Grant, Revoke, Write
@@ -48,7 +50,9 @@
 // conflict, a read repeated fully consistent after SpiceDB refused its
 // token, a lookup or an enumeration over several pages) gives each its
 // own. Under an outage every operation makes at most three calls: its
-// first call fails, and it goes no further.
+// first call fails, and it goes no further. On a client from [Dial] a
+// repeat goes to the next healthy node, so a call that a dying node drops
+// is answered by another within the same budget.
 //
 // # Consistency
 //
@@ -66,6 +70,9 @@
 // own cursors, so [Adapter.Lookup] with a limit pages over the whole,
 // deduplicated set read at the exact snapshot of the first page: each id
 // is returned once, and each page costs one full lookup.
+// [Adapter.LookupSubjects] pages the same way, because SpiceDB's
+// LookupSubjects has no cursors: each page reads the whole set at the
+// snapshot of the first.
 // [Adapter.Enumerate] follows SpiceDB's ReadRelationships cursors, which
 // it carries with the consistency and page size they were made with, as
 // SpiceDB requires.

@@ -38,7 +38,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	a := spicedbadapter.New(client, spicedbadapter.WithBulkChunkSize(200))
+	a := spicedbadapter.New(client, &spicedbadapter.Config{BulkChunkSize: 200})
 
 	t1 := authz.Resource{Type: "task", ID: "t1"}
 	alice := authz.Subject{Type: "user", ID: "alice"}

@@ -158,7 +158,7 @@ func TestExplainWithACaveatedSchema(t *testing.T) {
 	if _, err := c.WriteRelationships(t.Context(), caveatedViewer()); err != nil {
 		t.Fatalf("WriteRelationships: %v", err)
 	}
-	a := spicedbadapter.New(c)
+	a := spicedbadapter.New(c, nil)
 	mustWrite(t, a,
 		rel(agent("a1"), "owner", user("bob")),
 		rel(task("t1"), "parent", authz.Subject{Type: "agent", ID: "a1"}),

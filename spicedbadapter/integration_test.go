@@ -206,7 +206,7 @@ func TestDeregisterRemovesOnlyTheResourcesRelationships(t *testing.T) {
 func TestLookupPagesReturnEveryIDOnce(t *testing.T) {
 	t.Parallel()
 	const n = 250
-	a := newAdapter(t, schema, spicedbadapter.WithPageSize(40))
+	a := newAdapter(t, schema, spicedbadapter.Config{PageSize: 40})
 	var rels []authz.Relationship
 	var want []string
 	for i := range n {
@@ -330,7 +330,7 @@ func TestConditionalAnswersDeny(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WriteRelationships: %v", err)
 	}
-	a := spicedbadapter.New(c)
+	a := spicedbadapter.New(c, nil)
 	cons := authz.AtLeastAsFresh(authz.NewToken(resp.GetWrittenAt().GetToken()))
 	d, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read", Consistency: cons})
 	if err != nil || d.Allowed() {
@@ -365,7 +365,7 @@ func TestReadYourWritesUnderLongQuantization(t *testing.T) {
 	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
 		t.Fatalf("WriteSchema: %v", err)
 	}
-	a := spicedbadapter.New(c)
+	a := spicedbadapter.New(c, nil)
 	waitForQuantizedReads(t, a)
 
 	// round registers task:<prefix><i> for alice and reports whether a check
@@ -445,7 +445,7 @@ func TestUnavailableServerIsNeverADenial(t *testing.T) {
 	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
 		t.Fatalf("WriteSchema: %v", err)
 	}
-	a := spicedbadapter.New(c)
+	a := spicedbadapter.New(c, nil)
 	// calls are the three kinds of read, each asking whether alice may
 	// read t1 and reporting whether any answer allowed her.
 	calls := []struct {
@@ -540,7 +540,7 @@ func TestRejectedCredentialsAreAnAuthenticationError(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	a := spicedbadapter.New(c)
+	a := spicedbadapter.New(c, nil)
 	d, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read"})
 	if !errors.Is(err, spicedbadapter.ErrAuthentication) || !errors.Is(err, authz.ErrUnavailable) || d.Allowed() {
 		t.Errorf("Check with a wrong key = %v, %v; want a denial with %v and %v", d, err, spicedbadapter.ErrAuthentication, authz.ErrUnavailable)
@@ -554,7 +554,7 @@ func TestEnumerateNeverSplitsAnID(t *testing.T) {
 	t.Parallel()
 	// A page size of 3 makes SpiceDB's pages end inside the relationships
 	// of one id.
-	a := newAdapter(t, schema, spicedbadapter.WithPageSize(3))
+	a := newAdapter(t, schema, spicedbadapter.Config{PageSize: 3})
 	var rels []authz.Relationship
 	var want []string
 	for i := range 12 {

@@ -22,12 +22,17 @@ import (
 )
 
 // fast keeps the backoff of mock tests short.
-var fast = spicedbadapter.WithBackoff(time.Microsecond, time.Millisecond)
+var fast = spicedbadapter.Config{BackoffBase: time.Microsecond, BackoffMax: time.Millisecond}
 
-func newMock(t *testing.T, opts ...spicedbadapter.Option) (*spicedbadapter.Adapter, *mockv1.MockPermissionsServiceClient) {
+func newMock(t *testing.T, cfg ...spicedbadapter.Config) (*spicedbadapter.Adapter, *mockv1.MockPermissionsServiceClient) {
 	t.Helper()
 	m := mockv1.NewMockPermissionsServiceClient(gomock.NewController(t))
-	return spicedbadapter.New(m, append([]spicedbadapter.Option{fast}, opts...)...), m
+	c := fast
+	if len(cfg) > 0 {
+		c = cfg[0]
+		c.BackoffBase, c.BackoffMax = fast.BackoffBase, fast.BackoffMax
+	}
+	return spicedbadapter.New(m, &c), m
 }
 
 var aliceReadsT1 = authz.CheckRequest{Subject: user("alice"), Resource: task("t1"), Permission: "read"}
@@ -65,7 +70,7 @@ func TestTransientErrorThenSuccess(t *testing.T) {
 	}
 }
 
-func TestMaxAttemptsOption(t *testing.T) {
+func TestMaxAttemptsConfig(t *testing.T) {
 	tests := []struct {
 		name      string
 		option    int
@@ -73,13 +78,13 @@ func TestMaxAttemptsOption(t *testing.T) {
 	}{
 		{name: "no retries", option: 1, wantCalls: 1},
 		{name: "two attempts", option: 2, wantCalls: 2},
-		{name: "zero means one", option: 0, wantCalls: 1},
+		{name: "zero means the default", option: 0, wantCalls: spicedbadapter.DefaultMaxAttempts},
 		{name: "negative means one", option: -3, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a, m := newMock(t, spicedbadapter.WithMaxAttempts(tt.option))
+			a, m := newMock(t, spicedbadapter.Config{MaxAttempts: tt.option})
 			m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")).Times(tt.wantCalls)
 			if _, err := a.Check(t.Context(), aliceReadsT1); !errors.Is(err, authz.ErrUnavailable) {
 				t.Errorf("Check error = %v, want %v", err, authz.ErrUnavailable)
@@ -157,7 +162,7 @@ func TestNoCallOnceTheContextIsDone(t *testing.T) {
 	t.Run("backoff longer than the deadline", func(t *testing.T) {
 		t.Parallel()
 		m := mockv1.NewMockPermissionsServiceClient(gomock.NewController(t))
-		a := spicedbadapter.New(m, spicedbadapter.WithBackoff(time.Hour, time.Hour))
+		a := spicedbadapter.New(m, &spicedbadapter.Config{BackoffBase: time.Hour, BackoffMax: time.Hour})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")).Times(1)
@@ -359,7 +364,7 @@ func bulkAnswer(_ context.Context, in *v1.CheckBulkPermissionsRequest, _ ...grpc
 
 func TestCheckManyChunksKeepOrderAndItemErrors(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t, spicedbadapter.WithBulkChunkSize(2))
+	a, m := newMock(t, spicedbadapter.Config{BulkChunkSize: 2})
 	ids := []string{"a1", "d1", "bad id", "c1", "e1", "a2", "d2"}
 	var sizes []int
 	m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).DoAndReturn(
@@ -402,7 +407,7 @@ func TestCheckManyChunkFailure(t *testing.T) {
 	}
 	t.Run("one chunk fails", func(t *testing.T) {
 		t.Parallel()
-		a, m := newMock(t, spicedbadapter.WithBulkChunkSize(1), spicedbadapter.WithMaxAttempts(1))
+		a, m := newMock(t, spicedbadapter.Config{BulkChunkSize: 1, MaxAttempts: 1})
 		gomock.InOrder(
 			m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).DoAndReturn(bulkAnswer),
 			m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")),
@@ -420,7 +425,7 @@ func TestCheckManyChunkFailure(t *testing.T) {
 	})
 	t.Run("every chunk fails", func(t *testing.T) {
 		t.Parallel()
-		a, m := newMock(t, spicedbadapter.WithBulkChunkSize(1), spicedbadapter.WithMaxAttempts(1))
+		a, m := newMock(t, spicedbadapter.Config{BulkChunkSize: 1, MaxAttempts: 1})
 		m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).Return(nil, status.Error(codes.Unavailable, "down")).Times(2)
 		results, err := a.CheckMany(t.Context(), authz.CheckManyRequest{Items: items})
 		if !errors.Is(err, authz.ErrUnavailable) || status.Code(err) != codes.Unavailable || results != nil {
@@ -478,7 +483,7 @@ func TestLookupFailingMidStreamReturnsNoList(t *testing.T) {
 
 func TestLookupFollowsSpiceDBCursors(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t, spicedbadapter.WithPageSize(2), spicedbadapter.WithUnverifiedLookups())
+	a, m := newMock(t, spicedbadapter.Config{PageSize: 2, UnverifiedLookups: true})
 	fresh := &v1.Consistency{Requirement: &v1.Consistency_AtLeastAsFresh{AtLeastAsFresh: &v1.ZedToken{Token: "zed"}}}
 	page := func(cursor string) *v1.LookupResourcesRequest {
 		r := &v1.LookupResourcesRequest{

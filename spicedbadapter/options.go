@@ -12,7 +12,7 @@ const (
 	maxPageSize = 1_000
 )
 
-// Defaults of the options.
+// The defaults of [Config].
 const (
 	DefaultBulkChunkSize = 100
 	// DefaultMaxAttempts is the retry budget: a SpiceDB call is made at
@@ -24,6 +24,51 @@ const (
 	DefaultPageSize    = 1_000
 )
 
+// Config configures an [Adapter]. The zero value (or a nil *Config) gives
+// every default; a field's zero value is its documented default.
+type Config struct {
+	// BulkChunkSize is how many items [Adapter.CheckMany] sends in one
+	// CheckBulkPermissions call; larger requests are split into several
+	// calls, made one after another. Zero means [DefaultBulkChunkSize]
+	// (100); values above 10,000, SpiceDB's limit per call, mean 10,000.
+	BulkChunkSize int
+	// MaxAttempts is how many times, in all, the adapter makes a SpiceDB
+	// call that keeps failing with Unavailable, ResourceExhausted, Aborted
+	// or DeadlineExceeded before it gives up with [authz.ErrUnavailable]:
+	// attempts, not retries, so 1 disables retries. Zero means
+	// [DefaultMaxAttempts] (3); negative values mean 1. Whatever its value,
+	// no attempt starts and no wait runs past the caller's deadline.
+	MaxAttempts int
+	// BackoffBase is the wait before the first repeat of a failed call;
+	// each further repeat waits twice as long, up to BackoffMax, each wait
+	// jittered down by up to a half. Zero means [DefaultBackoffBase]
+	// (50ms) and [DefaultBackoffMax] (1s); a BackoffMax below BackoffBase
+	// means BackoffBase. No wait runs past the caller's deadline.
+	BackoffBase, BackoffMax time.Duration
+	// PageSize is how many results the adapter asks for in one streamed
+	// LookupResources or ReadRelationships call while paging, and the page
+	// size of [Adapter.Enumerate] when its request has no limit. Zero means
+	// [DefaultPageSize] (1,000); values above 1,000, SpiceDB's default
+	// maximum, mean 1,000.
+	PageSize int
+	// UnverifiedLookups makes [Adapter.Lookup] and [Adapter.LookupSubjects]
+	// return what LookupResources and LookupSubjects stream without
+	// re-checking it. By default every id a lookup returns (and every
+	// subject a wildcard excludes) is confirmed with CheckBulkPermissions
+	// at the lookup's snapshot (one bulk call per 1,000 ids), because
+	// SpiceDB v1.56.2's LookupResources sometimes lists a resource that
+	// CheckPermission denies when a permission contains an exclusion, and
+	// its LookupSubjects lists subjects CheckPermission denies when a
+	// permission contains an all-arrow (found by fgac's differential test
+	// and outside review): unverified, a list filter could show a resource
+	// its caller cannot read, and an access review could list people who
+	// have no access. Set it only with schemas free of exclusions,
+	// intersections and all-arrows, or where the extra call costs more than
+	// the risk.
+	UnverifiedLookups bool
+}
+
+// options is a Config with its defaults and limits applied.
 type options struct {
 	chunk    int
 	retry    retryPolicy
@@ -31,70 +76,35 @@ type options struct {
 	noVerify bool // trust LookupResources without re-checking its answers
 }
 
-func defaultOptions() options {
-	return options{
+// resolve applies the defaults and limits of cfg.
+func (cfg *Config) resolve() options {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	o := options{
 		chunk:    DefaultBulkChunkSize,
 		retry:    retryPolicy{attempts: DefaultMaxAttempts, base: DefaultBackoffBase, max: DefaultBackoffMax},
 		pageSize: DefaultPageSize,
+		noVerify: c.UnverifiedLookups,
 	}
-}
-
-// Option configures an [Adapter].
-type Option interface {
-	apply(*options)
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-// WithBulkChunkSize sets how many items [Adapter.CheckMany] sends in one
-// CheckBulkPermissions call; larger requests are split into several calls,
-// made one after another. The default is [DefaultBulkChunkSize] (100);
-// values are clamped to 1..10,000, SpiceDB's limit per call.
-func WithBulkChunkSize(n int) Option {
-	return optionFunc(func(o *options) { o.chunk = min(max(n, 1), maxBulkItems) })
-}
-
-// WithMaxAttempts sets how many times, in all, the adapter makes a SpiceDB
-// call that keeps failing with Unavailable, ResourceExhausted, Aborted or
-// DeadlineExceeded before it gives up with [authz.ErrUnavailable]: n is
-// attempts, not retries, so 1 disables retries. The default is
-// [DefaultMaxAttempts] (3); values below 1 mean 1. Whatever n, no attempt
-// starts and no wait runs past the caller's deadline.
-func WithMaxAttempts(n int) Option {
-	return optionFunc(func(o *options) { o.retry.attempts = max(n, 1) })
-}
-
-// WithBackoff sets the wait before the first repeat of a failed call; each
-// further repeat waits twice as long, up to limit, each wait jittered down
-// by up to a half. The defaults are [DefaultBackoffBase] (50ms) and
-// [DefaultBackoffMax] (1s). No wait runs past the caller's deadline.
-func WithBackoff(base, limit time.Duration) Option {
-	return optionFunc(func(o *options) {
-		o.retry.base = max(base, 0)
-		o.retry.max = max(limit, o.retry.base)
-	})
-}
-
-// WithPageSize sets how many results the adapter asks for in one streamed
-// LookupResources or ReadRelationships call while paging, and the page
-// size of [Adapter.Enumerate] when its request has no limit. The default
-// is [DefaultPageSize] (1,000); values are clamped to 1..1,000, SpiceDB's
-// default maximum.
-func WithPageSize(n int) Option {
-	return optionFunc(func(o *options) { o.pageSize = uint32(min(max(n, 1), maxPageSize)) })
-}
-
-// WithUnverifiedLookups makes [Adapter.Lookup] return what
-// LookupResources streams without re-checking it. By default every id a
-// lookup returns is confirmed with CheckBulkPermissions at the lookup's
-// snapshot (one bulk call per 1,000 ids), because SpiceDB v1.56.2's
-// LookupResources sometimes lists a resource that CheckPermission denies
-// when a permission contains an exclusion (found by fgac's differential
-// test): unverified, a list filter could show a resource its caller cannot
-// read. Use this option only with schemas free of exclusions and
-// intersections, or where the extra call costs more than the risk.
-func WithUnverifiedLookups() Option {
-	return optionFunc(func(o *options) { o.noVerify = true })
+	if c.BulkChunkSize > 0 {
+		o.chunk = min(c.BulkChunkSize, maxBulkItems)
+	}
+	switch {
+	case c.MaxAttempts > 0:
+		o.retry.attempts = c.MaxAttempts
+	case c.MaxAttempts < 0:
+		o.retry.attempts = 1
+	}
+	if c.BackoffBase > 0 {
+		o.retry.base = c.BackoffBase
+		o.retry.max = max(c.BackoffMax, c.BackoffBase)
+	} else if c.BackoffMax > 0 {
+		o.retry.max = max(c.BackoffMax, o.retry.base)
+	}
+	if c.PageSize > 0 {
+		o.pageSize = uint32(min(c.PageSize, maxPageSize))
+	}
+	return o
 }

@@ -51,13 +51,9 @@ var (
 )
 
 // New returns an Adapter that calls SpiceDB through client, configured by
-// opts; see the With functions for the defaults.
-func New(client Client, opts ...Option) *Adapter {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	return &Adapter{client: client, opts: o}
+// cfg (nil means the zero Config: every default).
+func New(client Client, cfg *Config) *Adapter {
+	return &Adapter{client: client, opts: cfg.resolve()}
 }
 
 // WriteSchema replaces the schema of the SpiceDB behind client and returns
@@ -66,7 +62,7 @@ func New(client Client, opts ...Option) *Adapter {
 // Adapter with default options.
 func WriteSchema(ctx context.Context, client v1.SchemaServiceClient, schema string) (authz.Token, error) {
 	var resp *v1.WriteSchemaResponse
-	err := defaultOptions().retry.do(ctx, func(ctx context.Context) error {
+	err := (*Config)(nil).resolve().retry.do(ctx, func(ctx context.Context) error {
 		var err error
 		resp, err = client.WriteSchema(ctx, schemaRequest(schema))
 		return err

@@ -49,6 +49,7 @@ func Cases() []Case {
 		groupCases(),
 		checkErrorCases(),
 		lookupCases(),
+		subjectCases(),
 		registerCases(),
 		deregisterCases(),
 		grantCases(),

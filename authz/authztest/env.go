@@ -26,6 +26,10 @@ type env struct {
 	// ids holds, by resource type, every id the case wrote as a resource:
 	// the universe over which lookups are compared with checks.
 	ids map[string]map[string]bool
+	// subjects holds, by subject type and relation ("user",
+	// "group#member"), every subject id the case wrote: the universe over
+	// which subject lookups are compared with checks.
+	subjects map[string]map[string]bool
 }
 
 // fresh is the consistency of every read of the case.
@@ -84,6 +88,7 @@ func (e *env) wrote(what string, tok authz.Token, err error, rels ...authz.Relat
 	e.tok = tok
 	for _, r := range rels {
 		e.known(r.Resource)
+		e.knownSubject(r.Subject)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -232,12 +233,11 @@ func TestLogsCarryNoCredentials(t *testing.T) {
 	}
 }
 
-// TestRestartRestoresOwnership restarts the service on the same database
-// file with memadapter, whose graph starts empty: the reconciler
-// re-registers every row from the owner and parent the database records, so
-// owners and agent keys work again. Roles granted by sharing live only in
-// the graph and are gone.
-func TestRestartRestoresOwnership(t *testing.T) {
+// TestRestartKeepsTheGraph restarts the service on the same database
+// file with memadapter, whose graph is in a file beside the database:
+// owners, agent keys and roles granted by sharing all survive, and the
+// reconciler, which still runs at start, finds nothing to repair.
+func TestRestartKeepsTheGraph(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "service.db")
 	withDB := func(c *config) { c.dbPath = db }
 
@@ -247,6 +247,36 @@ func TestRestartRestoresOwnership(t *testing.T) {
 	first.expect(t, alice, "POST", "/tasks/"+taskID+"/share", `{"user":"bob","role":"viewer"}`, http.StatusOK)
 	first.expect(t, bob, "GET", "/tasks/"+taskID, "", http.StatusOK)
 	first.stop()
+
+	second := start(t, "memadapter", withDB)
+	second.expect(t, alice, "GET", "/tasks/"+taskID, "", http.StatusOK)
+	second.expect(t, alice, "GET", "/agents/"+agentID, "", http.StatusOK)
+	second.expect(t, key, "GET", "/tasks/"+taskID, "", http.StatusOK)
+	second.expect(t, bob, "GET", "/tasks/"+taskID, "", http.StatusOK)
+	for _, typ := range []string{"agent", "task"} {
+		reps := reports(t, second.logs.String(), "start", typ)
+		if len(reps) != 1 || reps[0]["reregistered"] != 0.0 || reps[0]["registrations"] != 1.0 {
+			t.Errorf("the restart's %s reports %v, want one with 1 registration that reregistered nothing", typ, reps)
+		}
+	}
+}
+
+// TestReconcilerRestoresALostGraph starts the service on a database whose
+// graph file is gone: the reconciler re-registers every row from the owner
+// and parent the database records, so owners and agent keys work again;
+// roles granted by sharing lived only in the graph and are gone.
+func TestReconcilerRestoresALostGraph(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "service.db")
+	withDB := func(c *config) { c.dbPath = db }
+
+	first := start(t, "memadapter", withDB)
+	agentID, key := first.createAgent(t, alice, "helper")
+	taskID := first.createTask(t, alice, agentID, "durable")
+	first.expect(t, alice, "POST", "/tasks/"+taskID+"/share", `{"user":"bob","role":"viewer"}`, http.StatusOK)
+	first.stop()
+	if err := os.Remove(graphPath(db)); err != nil {
+		t.Fatal(err)
+	}
 
 	second := start(t, "memadapter", withDB)
 	second.expect(t, alice, "GET", "/tasks/"+taskID, "", http.StatusOK)

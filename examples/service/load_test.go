@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fgac-go/fgac/authz"
 )
 
 var loadDuration = flag.Duration("load.duration", 3*time.Second, "how long TestLoad drives each engine")
@@ -123,6 +126,10 @@ type taskModel struct {
 	id, name string // id is empty until the create is answered
 	owner    int
 	history  []taskState // guarded by model.mu
+	// uncertain is set (under model.mu) when a change of the task answered
+	// 503 in an outage: it may or may not have happened, so answers about
+	// the task are no longer checked.
+	uncertain bool
 }
 
 type messageModel struct {
@@ -212,6 +219,40 @@ type loadWorker struct {
 	ops       map[string]int
 	fivexx    int
 	wrong     []string
+
+	// outage makes a 503 a failure rather than a wrong answer (the cluster
+	// tests kill nodes and PostgreSQL); failures records when each came.
+	outage   bool
+	failures []time.Time
+	omitted  []string        // lists that left out a readable task, in an outage
+	stop     <-chan struct{} // closed to end run early; nil: run to the deadline
+}
+
+func (w *loadWorker) stopped() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// failed reports whether res is a 503 that an outage explains. A change of
+// t that failed so may or may not have happened, so t becomes uncertain and
+// the worker stops changing it.
+func (w *loadWorker) failed(res response, t *taskModel) bool {
+	if !w.outage || res.Status != http.StatusServiceUnavailable {
+		return false
+	}
+	if t != nil {
+		w.m.mu.Lock()
+		t.uncertain = true
+		w.m.mu.Unlock()
+		// No more changes to it: their answers would depend on the state
+		// the model no longer knows.
+		w.mine = slices.DeleteFunc(w.mine, func(x *taskModel) bool { return x == t })
+	}
+	return true
 }
 
 // send sends one request and records its latency and the sequence numbers
@@ -228,25 +269,39 @@ func (w *loadWorker) send(op, method, path, body string) (res response, a, b uin
 	b = w.m.now()
 	if res.Status >= 500 {
 		w.fivexx++
+		if w.outage && res.Status == http.StatusServiceUnavailable {
+			w.failures = append(w.failures, time.Now())
+		}
 	}
 	return res, a, b
 }
 
 func (w *loadWorker) wrongf(format string, args ...any) {
-	w.wrong = append(w.wrong, fmt.Sprintf(w.name+": "+format, args...))
+	at := ""
+	if w.outage {
+		at = " at " + time.Now().Format("15:04:05.000")
+	}
+	w.wrong = append(w.wrong, fmt.Sprintf(w.name+at+": "+format, args...))
 }
 
 // expectOneOf checks a status against those the possible states allow.
 func (w *loadWorker) expectOneOf(op string, got response, allowed map[int]bool) {
+	if allowed == nil || w.failed(got, nil) {
+		return // uncertain task, or an outage
+	}
 	if !allowed[got.Status] {
 		w.wrongf("%s: status %d, allowed %v; body %s", op, got.Status, allowed, got.Body)
 	}
 }
 
-// allowed maps each possible state of t in [a, b] to a status with f.
+// allowed maps each possible state of t in [a, b] to a status with f; nil
+// (anything) for an uncertain task.
 func (w *loadWorker) allowed(t *taskModel, a, b uint64, f func(taskState) int) map[int]bool {
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
+	if t.uncertain {
+		return nil
+	}
 	out := map[int]bool{}
 	for _, s := range t.possible(a, b) {
 		out[f(s)] = true
@@ -278,7 +333,7 @@ func (w *loadWorker) run(deadline time.Time) {
 	for _, o := range ops {
 		total += o.weight
 	}
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && !w.stopped() {
 		n := w.rng.IntN(total)
 		for _, o := range ops {
 			if n < o.weight {
@@ -317,7 +372,9 @@ func (w *loadWorker) create() {
 	w.m.change(t, func(s *taskState) { s.exists = true })
 	res, _, _ := w.send("create", "POST", "/agents/"+w.agent+"/rpc", `{"method":"task/create","params":{"name":"`+t.name+`"}}`)
 	if res.Status != http.StatusCreated {
-		w.wrongf("create %s: status %d; body %s", t.name, res.Status, res.Body)
+		if !w.failed(res, t) {
+			w.wrongf("create %s: status %d; body %s", t.name, res.Status, res.Body)
+		}
 		w.m.change(t, func(s *taskState) { s.exists = false })
 		w.m.done(t)
 		return
@@ -340,7 +397,7 @@ func (w *loadWorker) createDuplicate() {
 		return
 	}
 	res, _, _ := w.send("create-duplicate", "POST", "/agents/"+w.agent+"/rpc", `{"method":"task/create","params":{"name":"`+t.name+`"}}`)
-	if res.Status != http.StatusConflict {
+	if res.Status != http.StatusConflict && !w.failed(res, nil) {
 		w.wrongf("duplicate %s: status %d, want 409; body %s", t.name, res.Status, res.Body)
 	}
 }
@@ -364,8 +421,12 @@ func (w *loadWorker) share() {
 	})
 	res, _, _ := w.send("share", "POST", "/tasks/"+t.id+"/share", `{"user":"`+loadUsers[other]+`","role":"`+role+`"}`)
 	w.m.done(t)
-	if res.Status != http.StatusOK {
-		w.wrongf("share %s: status %d; body %s", t.id, res.Status, res.Body)
+	if res.Status != http.StatusOK && !w.failed(res, t) {
+		again := ""
+		if w.outage {
+			again = "; asked again: " + w.askAgain(t)
+		}
+		w.wrongf("share %s: status %d; body %s%s", t.id, res.Status, res.Body, again)
 	}
 }
 
@@ -383,7 +444,7 @@ func (w *loadWorker) unshare() {
 	})
 	res, _, _ := w.send("unshare", "DELETE", "/tasks/"+t.id+"/share/"+loadUsers[other], "")
 	w.m.done(t)
-	if res.Status != http.StatusNoContent {
+	if res.Status != http.StatusNoContent && !w.failed(res, t) {
 		w.wrongf("unshare %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
@@ -403,7 +464,7 @@ func (w *loadWorker) cancelOwn() {
 	if was {
 		want = http.StatusConflict
 	}
-	if res.Status != want {
+	if res.Status != want && !w.failed(res, t) {
 		w.wrongf("cancel own %s: status %d, want %d; body %s", t.id, res.Status, want, res.Body)
 	}
 }
@@ -434,7 +495,7 @@ func (w *loadWorker) delete() {
 	w.m.change(t, func(s *taskState) { s.exists = false })
 	res, _, _ := w.send("delete", "DELETE", "/tasks/"+t.id, "")
 	w.m.done(t)
-	if res.Status != http.StatusNoContent {
+	if res.Status != http.StatusNoContent && !w.failed(res, t) {
 		w.wrongf("delete %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
@@ -480,7 +541,7 @@ func (w *loadWorker) getByName() {
 
 func (w *loadWorker) getMissing() {
 	res, _, _ := w.send("get-missing", "GET", "/tasks/task_ffffffffffffffffffffffff", "")
-	if res.Status != http.StatusNotFound {
+	if res.Status != http.StatusNotFound && !w.failed(res, nil) {
 		w.wrongf("get missing: status %d", res.Status)
 	}
 }
@@ -537,6 +598,9 @@ func (w *loadWorker) list() {
 	const limit = 1000
 	res, a, b := w.send("list", "GET", fmt.Sprintf("/tasks?limit=%d", limit), "")
 	if res.Status != http.StatusOK {
+		if w.failed(res, nil) {
+			return
+		}
 		w.wrongf("list: status %d; body %s", res.Status, res.Body)
 		return
 	}
@@ -557,6 +621,13 @@ func (w *loadWorker) list() {
 		last = r.ID
 		listed[r.ID] = true
 	}
+	var omitted []*taskModel // diagnosed once the model is unlocked
+	defer func() {
+		for _, t := range omitted {
+			w.omitted = append(w.omitted, fmt.Sprintf("%s at %s: list: %s (%s) readable throughout but not listed; asked again: %s",
+				w.name, time.Now().Format("15:04:05.000"), t.name, t.id, w.askAgain(t)))
+		}
+	}()
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
 	for _, r := range rows {
@@ -566,17 +637,40 @@ func (w *loadWorker) list() {
 			w.wrongf("list: unknown task %s", r.Name)
 			continue
 		}
+		if t.uncertain {
+			continue
+		}
 		if !slices.ContainsFunc(t.possible(a, b), func(s taskState) bool { return s.canRead(w.user, t.owner) }) {
 			w.wrongf("list: %s listed but never readable", r.Name)
 		}
 	}
 	for _, t := range w.m.tasks {
-		if t.id == "" || listed[t.id] || (len(rows) == limit && t.id > last) {
+		if t.id == "" || t.uncertain || listed[t.id] || (len(rows) == limit && t.id > last) {
 			continue
 		}
 		ps := t.possible(a, b)
 		if len(ps) > 0 && !slices.ContainsFunc(ps, func(s taskState) bool { return !s.canRead(w.user, t.owner) }) {
+			if w.outage {
+				// Fails closed (nothing is shown that should not be), so
+				// the cluster tests count it apart from wrong answers.
+				omitted = append(omitted, t)
+				continue
+			}
 			w.wrongf("list: %s readable throughout but not listed", t.name)
 		}
 	}
+}
+
+// askAgain asks the engine directly, fully consistent, whether the worker's
+// user may read t and whether a lookup lists it, to tell an omission the
+// engine repeats from a passing one.
+func (w *loadWorker) askAgain(t *taskModel) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e := w.ts.srv.engine
+	subject := authz.Subject{Type: "user", ID: loadUsers[w.user]}
+	resource := authz.Resource{Type: "task", ID: t.id}
+	d, err := e.Check(ctx, authz.CheckRequest{Subject: subject, Resource: resource, Permission: "read", Consistency: authz.FullyConsistent()})
+	lookup, lerr := e.Lookup(ctx, authz.LookupRequest{Subject: subject, ResourceType: "task", Permission: "read", Consistency: authz.FullyConsistent()})
+	return fmt.Sprintf("check allowed=%v err=%v; lookup lists it=%v err=%v", d.Allowed(), err, slices.Contains(lookup.IDs(), t.id), lerr)
 }

@@ -13,9 +13,11 @@
 // environment variable, change that:
 //
 //	-addr             FGAC_ADDR              listen address
-//	-db               FGAC_DB                SQLite file (default: in memory)
+//	-db               FGAC_DB                SQLite file (default: in memory); memadapter's graph goes beside it, in FILE.graph
 //	-users            FGAC_USERS             name=token,... (default: the demo users)
-//	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter
+//	-spicedb-endpoint FGAC_SPICEDB_ENDPOINT  use SpiceDB at host:port instead of memadapter; several
+//	                                         comma-separated endpoints are the nodes of one cluster,
+//	                                         balanced over with health checks
 //	-spicedb-key      FGAC_SPICEDB_KEY       SpiceDB preshared key
 //	-log-level        FGAC_LOG_LEVEL         debug, info, warn or error
 //	-reconcile-every  FGAC_RECONCILE_EVERY   interval of the reconciler (default 1m; 0: only at start)
@@ -140,9 +142,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	fs := flag.NewFlagSet("service", flag.ContinueOnError)
 	addr := fs.String("addr", env("FGAC_ADDR", "127.0.0.1:8080"), "listen `address` (FGAC_ADDR)")
-	db := fs.String("db", env("FGAC_DB", ""), "SQLite database `file`; empty for an in-memory database (FGAC_DB)")
+	db := fs.String("db", env("FGAC_DB", ""), "SQLite database `file`, with memadapter's graph beside it in FILE.graph; empty for in-memory ones (FGAC_DB)")
 	users := fs.String("users", env("FGAC_USERS", demoUsers), "user bearer tokens, `name=token,...` (FGAC_USERS)")
-	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
+	endpoint := fs.String("spicedb-endpoint", env("FGAC_SPICEDB_ENDPOINT", ""), "SpiceDB gRPC `host:port`, or several comma-separated for the nodes of a cluster; empty for the in-memory engine (FGAC_SPICEDB_ENDPOINT)")
 	key := fs.String("spicedb-key", env("FGAC_SPICEDB_KEY", ""), "SpiceDB preshared `key`; prefer FGAC_SPICEDB_KEY, flags show in ps")
 	level := fs.String("log-level", env("FGAC_LOG_LEVEL", "info"), "debug, info, warn or error (FGAC_LOG_LEVEL)")
 	every := fs.String("reconcile-every", env("FGAC_RECONCILE_EVERY", defaultReconcileEvery.String()), "reconcile the graph with the database every `interval`; 0 for only at start (FGAC_RECONCILE_EVERY)")
@@ -299,6 +301,7 @@ type server struct {
 	hooks          dualwrite.Hook
 	writer         *dualwrite.Writer
 	mw             *httpauthz.Middleware
+	guard          *authz.Guard // the middleware's, for GET /tasks/{id}/access
 	auth           *authenticator
 	reconcileEvery time.Duration // 0: only at start
 	requestTimeout time.Duration // deadline of every request
@@ -380,8 +383,9 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		log.Warn("using the demo users alice, bob and carol; set -users or FGAC_USERS for anything else")
 	}
 	s.auth = newAuthenticator(cfg.users, st)
+	s.guard = authz.NewGuard(s.engine, ops)
 	s.mw = httpauthz.New(httpauthz.Config{
-		Guard:   authz.NewGuard(s.engine, ops),
+		Guard:   s.guard,
 		Parents: parents,
 		// A decision needs the row as well as the permission: a task whose
 		// row is gone answers 404 whatever relationships it left behind.
@@ -408,12 +412,22 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 }
 
 // newEngine returns memadapter loaded with the schema, or, when SpiceDB is
-// configured, the SpiceDB adapter after writing the schema to SpiceDB.
+// configured, the SpiceDB adapter after writing the schema to SpiceDB. With
+// a database file, memadapter keeps its graph in a file beside it (see
+// graphPath), so that shares survive restarts; without one, in memory.
 func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, error) {
 	client := cfg.spicedbClient
 	if client == nil && cfg.spicedbEndpoint == "" {
 		s.engineName = "memadapter"
-		return memadapter.New(schemaText)
+		if cfg.dbPath == "" {
+			return memadapter.New(schemaText)
+		}
+		a, err := memadapter.Open(graphPath(cfg.dbPath), schemaText, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, a.Close)
+		return a, nil
 	}
 	s.engineName = "spicedb"
 	if client == nil {
@@ -428,18 +442,33 @@ func (s *server) newEngine(ctx context.Context, cfg config) (authz.Authorizer, e
 	if _, err := spicedbadapter.WriteSchema(wctx, client, schemaText); err != nil {
 		return nil, fmt.Errorf("write schema to spicedb: %w", err)
 	}
-	return spicedbadapter.New(client), nil
+	return spicedbadapter.New(client, nil), nil
 }
 
-// dialSpiceDB connects to SpiceDB. Plain text is used only on loopback,
-// where nobody else can read the preshared key; anything else needs TLS.
+// graphPath returns the file of memadapter's graph for the database file
+// dbPath: service.db.graph for service.db.
+func graphPath(dbPath string) string { return dbPath + ".graph" }
+
+// dialSpiceDB connects to SpiceDB: endpoint is one host:port, or several,
+// comma-separated, of the nodes of one SpiceDB cluster, which the client
+// balances over (spicedbadapter.Dial). Plain text is used only when every
+// endpoint is on loopback, where nobody else can read the preshared key;
+// anything else needs TLS.
 func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
-	host, _, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("spicedb endpoint: %w", err)
+	endpoints := strings.Split(endpoint, ",")
+	loopback := true
+	for i, e := range endpoints {
+		endpoints[i] = strings.TrimSpace(e)
+		host, _, err := net.SplitHostPort(endpoints[i])
+		if err != nil {
+			return nil, fmt.Errorf("spicedb endpoint: %w", err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			loopback = false
+		}
 	}
 	var opts []grpc.DialOption
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+	if loopback {
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()), grpcutil.WithInsecureBearerToken(key))
 	} else {
 		certs, err := grpcutil.WithSystemCerts(grpcutil.VerifyCA)
@@ -448,7 +477,10 @@ func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
 		}
 		opts = append(opts, certs, grpcutil.WithBearerToken(key))
 	}
-	return authzed.NewClient(endpoint, opts...)
+	if len(endpoints) > 1 {
+		return spicedbadapter.Dial(endpoints, opts...)
+	}
+	return authzed.NewClient(endpoints[0], opts...)
 }
 
 // resolver returns the parent lookup of a child table.
@@ -475,8 +507,9 @@ func unavailableIfDone(ctx context.Context, err error) error {
 // (run "start") and then periodically while serving (run "periodic"):
 // registrations without a row are removed and rows without a registration
 // get their owner (and parent) back. With memadapter and a database file
-// this is what restores permissions after a restart; roles granted by
-// sharing live only in the graph and are not restored. While serving, it
+// the graph is in its own file (see graphPath) and survives restarts,
+// shares included; the reconciler repairs what a crash between the two
+// files left behind. While serving, it
 // removes what a failed best-effort deregistration or a share that raced a
 // delete left behind, and registers rows written to the database directly.
 // Each type's report is logged: at info level if anything differed, at

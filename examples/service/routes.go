@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
@@ -97,6 +98,7 @@ func (s *server) routes() []route {
 		{"PUT /tasks/name/{task_name}", nil, s.updateTask, require("task", authz.OpUpdate, taskName)},
 		{"POST /tasks/{task_id}/cancel", nil, s.cancelTask, require("task", authz.OpCancel, taskID)},
 		{"POST /tasks/{task_id}/share", nil, s.shareTask, require("task", opShare, taskID)},
+		{accessPattern, nil, s.taskAccess, require("task", authz.OpRead, taskID)},
 		{"DELETE /tasks/{task_id}/share/{user}", nil, s.unshareTask, require("task", opShare, taskID)},
 		{"DELETE /tasks/{task_id}", nil, s.deleteTask, require("task", authz.OpDelete, taskID)},
 		{"DELETE /tasks/name/{task_name}", nil, s.deleteTask, require("task", authz.OpDelete, taskName)},
@@ -156,7 +158,12 @@ func (s *server) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	authed := authenticated{mux: mux, auth: s.auth.authenticate}
+	access := http.NewServeMux()
 	for _, rt := range s.routes() {
+		if rt.pattern == accessPattern {
+			s.mw.Handle(authenticated{mux: access, auth: s.auth.authenticate}, rt.pattern, rt.need.typ, rt.need.op, rt.handler, rt.need.ids...)
+			continue
+		}
 		if rt.need != nil {
 			s.mw.Handle(authed, rt.pattern, rt.need.typ, rt.need.op, rt.handler, rt.need.ids...)
 			continue
@@ -167,8 +174,22 @@ func (s *server) handler() http.Handler {
 		}
 		authed.Handle(rt.pattern, h)
 	}
-	return logRequests(s.log, withDeadline(s.requestTimeout, mux))
+	// ServeMux refuses accessPattern beside GET /tasks/name/{task_name}:
+	// both match /tasks/name/access. That path is the task named "access"
+	// ("name" is no task id), and every other path of accessPattern is the
+	// access route.
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := access.Handler(r); pattern == accessPattern && r.URL.Path != "/tasks/name/access" {
+			access.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return logRequests(s.log, withDeadline(s.requestTimeout, routed))
 }
+
+// accessPattern is the route of a task's access list.
+const accessPattern = "GET /tasks/{task_id}/access"
 
 // authenticated registers handlers on mux behind authentication, which
 // runs before the authorization middleware.
@@ -451,7 +472,9 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "role must be viewer or editor"))
 		return
 	}
-	if !authz.ValidID(in.User) {
+	if !authz.ValidID(in.User) || in.User == everyone {
+		// "everyone" is how GET /tasks/{id}/access shows a public grant:
+		// no user may be named so, or a grant to them would read as one.
 		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "user is not a valid user id"))
 		return
 	}
@@ -466,6 +489,62 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		Exists: func(ctx context.Context) (bool, error) { return s.store.exists(ctx, grant.Resource) },
 	})
 	reply(w, r, http.StatusOK, map[string]string{"task_id": id, "user": in.User, "role": in.Role}, err)
+}
+
+// taskAccess answers the task's owner (whoever may share it) with the
+// users who may read, update and cancel it, each list sorted, a wildcard
+// grant as "everyone" ("everyone except bob, eve" where an
+// exclusion applies). It is guarded by read, so a caller who cannot read
+// the task, or a missing task, gets the middleware's 404; a caller who can
+// read it but not share it gets the same 404, byte for byte, not a 403:
+// who else has access is the owner's business only.
+func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	task := authz.Resource{Type: "task", ID: checked(r)}
+	caller, _ := subjectFrom(ctx)
+	err := s.guard.Authorize(ctx, authz.Question{Subject: caller, Resource: task, Operation: opShare, Consistency: authz.FullyConsistent()})
+	if errors.Is(err, authz.ErrDenied) {
+		err = authz.ErrNotFound
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := map[string]any{"task_id": task.ID}
+	for _, op := range []authz.Operation{authz.OpRead, authz.OpUpdate, authz.OpCancel} {
+		res, err := s.guard.Subjects(ctx, authz.SubjectsQuestion{Resource: task, Operation: op, SubjectType: "user", Consistency: authz.FullyConsistent()})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		users := make([]string, 0, len(res.Subjects))
+		for _, f := range res.Subjects {
+			users = append(users, userName(f))
+		}
+		slices.Sort(users)
+		out[string(op)] = users
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// everyone is how a public grant (a wildcard) is shown; no user may have
+// it as an id.
+const everyone = "everyone"
+
+// userName names a user found by a subject lookup: its id, or "everyone"
+// for a wildcard, with the users it excludes.
+func userName(f authz.FoundSubject) string {
+	if !f.Subject.IsWildcard() {
+		return f.Subject.ID
+	}
+	if len(f.Excluded) == 0 {
+		return everyone
+	}
+	ids := make([]string, len(f.Excluded))
+	for i, x := range f.Excluded {
+		ids[i] = x.ID
+	}
+	return everyone + " except " + strings.Join(ids, ", ")
 }
 
 // unshareTask removes the role sharing gave a user on the task, whichever

@@ -26,7 +26,15 @@ import (
 // TestMain runs one SpiceDB for the package's tests (started on first use;
 // the tests fail, never skip, if it cannot start) and checks that nothing
 // was left running.
+//
+// With FGAC_SERVICE_MAIN set, the binary is the service itself: main runs
+// with the arguments, so that tests can start, kill and restart the real
+// process (see restart_test.go).
 func TestMain(m *testing.M) {
+	if os.Getenv(serviceMainEnv) != "" {
+		main()
+		os.Exit(0)
+	}
 	code := spicedbtest.Run(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -267,6 +275,25 @@ func TestWalkthrough(t *testing.T) {
 			ts.expect(t, bob, "GET", "/tasks/"+taskID, "", http.StatusOK)
 			ts.expect(t, bob, "POST", "/checkpoints/get-tuple", `{"thread_id":"`+taskID+`"}`, http.StatusOK)
 			ts.expect(t, bob, "POST", "/tasks/"+taskID+"/cancel", "", http.StatusForbidden)
+
+			// alice, the owner, sees who may read, update and cancel the task
+			// (users only: the agent's own key is not listed). bob, who may
+			// read it but not share it, and carol, who may not read it, get
+			// the same 404 as for a task that does not exist.
+			access := ts.expect(t, alice, "GET", "/tasks/"+taskID+"/access", "", http.StatusOK)
+			wantAccess := `{"cancel":["alice"],"read":["alice","bob"],"task_id":"` + taskID + `","update":["alice"]}` + "\n"
+			if access != wantAccess {
+				t.Errorf("access of the task = %s, want %s", access, wantAccess)
+			}
+			missingAccess := ts.do(t, bob, "GET", "/tasks/task_000000000000000000000000/access", "")
+			if missingAccess.Status != http.StatusNotFound {
+				t.Errorf("access of a missing task: status %d, want 404", missingAccess.Status)
+			}
+			for _, who := range []string{bob, carol} {
+				if diff := cmp.Diff(missingAccess, ts.do(t, who, "GET", "/tasks/"+taskID+"/access", "")); diff != "" {
+					t.Errorf("%s: access of alice's task answers differently from a missing task's (-missing +alice's):\n%s", who, diff)
+				}
+			}
 
 			// A duplicate task name is refused, and its registration, written
 			// before the insert failed, is gone.

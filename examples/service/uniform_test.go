@@ -107,6 +107,7 @@ func probes() []probe {
 		{"POST /tasks/{task_id}/cancel", "task", nf, send("POST", "/tasks/", "/cancel", "")},
 		{"POST /tasks/{task_id}/share", "task", nf, send("POST", "/tasks/", "/share", `{"user":"bob","role":"editor"}`)},
 		{"DELETE /tasks/{task_id}/share/{user}", "task", nf, send("DELETE", "/tasks/", "/share/bob", "")},
+		{"GET /tasks/{task_id}/access", "task", nf, send("GET", "/tasks/", "/access", "")},
 		{"DELETE /tasks/{task_id}", "task", nf, send("DELETE", "/tasks/", "", "")},
 		{"DELETE /tasks/name/{task_name}", "taskName", nf, send("DELETE", "/tasks/name/", "", "")},
 

@@ -1,0 +1,103 @@
+package clustertest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// process is one run of a binary: PostgreSQL or a SpiceDB node.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  *tailBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // the exit status; read only after done is closed
+}
+
+// launch starts the command with its output kept in a tail buffer, tied to
+// the life of the test binary (see dieWithParent) and run as cred if it is
+// not nil.
+func launch(name string, cred *credential, bin string, args ...string) (*process, error) {
+	cmd := exec.Command(bin, args...)
+	p := &process{name: name, cmd: cmd, log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	cmd.WaitDelay = stopTimeout
+	sysProcAttr(cmd, cred)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("clustertest: start %s: %w", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited reports whether the process has exited.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal sends sig and waits up to stopTimeout for the process to exit,
+// then kills it.
+func (p *process) signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			<-p.done
+			return nil
+		}
+		return p.kill()
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(stopTimeout):
+		if err := p.kill(); err != nil {
+			return err
+		}
+		return fmt.Errorf("clustertest: %s ignored %v and was killed\n%s", p.name, sig, p.log)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to exit.
+func (p *process) kill() error {
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("clustertest: kill %s: %w", p.name, err)
+	}
+	<-p.done
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written to it, for failure messages.
+type tailBuffer struct {
+	max int
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if extra := b.buf.Len() - b.max; extra > 0 {
+		b.buf.Next(extra)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,745 @@
+package memadapter
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// DefaultLockTimeout is how long [Open] waits for another process to
+// release the file when Options.LockTimeout is zero.
+const DefaultLockTimeout = time.Second
+
+// Options configure [Open]. A nil *Options, like a zero Options, consists
+// entirely of default values.
+type Options struct {
+	// LockTimeout is how long Open waits for another process (or another
+	// open Authorizer) holding the file to release it before failing
+	// ([DefaultLockTimeout] if zero).
+	LockTimeout time.Duration
+
+	// Now is the clock relationship expirations are compared with, as
+	// [Config].Now; nil means time.Now.
+	Now func() time.Time
+}
+
+// The file is a bbolt database (go.etcd.io/bbolt) with two buckets:
+//
+//   - "relationships": one key per relationship, its six parts (resource
+//     type, resource id, relation, subject type, subject id, subject
+//     relation) joined by NUL bytes, which no part may contain. The value
+//     is empty for a relationship without caveat or expiration, and
+//     otherwise valueVersion, the expiration (8 bytes, big-endian Unix
+//     nanoseconds as a signed number; 0 if none), the caveat name's length
+//     (a uvarint; 0 if none), the name, and the caveat's stored context as
+//     a JSON object (absent if empty). The keys of one resource share the prefix "type\x00id\x00",
+//     so a registration reads them with one cursor seek.
+//   - "meta": "format" (formatVersion), "revision" (8 bytes, big-endian:
+//     the revision of the last write, which tokens carry) and "schema"
+//     (the schema text the file was last opened with).
+var (
+	bucketRelationships = []byte("relationships")
+	bucketMeta          = []byte("meta")
+	keyFormat           = []byte("format")
+	keyRevision         = []byte("revision")
+	keySchema           = []byte("schema")
+)
+
+// formatVersion is the layout described above.
+const formatVersion = "fgac-memadapter-1"
+
+// store is the durable half of an Authorizer opened on a file.
+//
+// Writes are group-committed: a writer validates its request, queues it,
+// and takes commitMu; the writer that gets commitMu first commits every
+// queued request in one bbolt transaction (one fsync), applies them to the
+// in-memory indexes in the same order under the Authorizer's write lock,
+// and hands each waiter its result. Writers that queued while a commit was
+// syncing find their request done when they get commitMu, so concurrent
+// writers share fsyncs without a goroutine of the store's own. Requests
+// decide (a registration's conflict, a deregistration's relationships)
+// inside the transaction, which sees the requests before them in the
+// batch; memory, applied afterwards in the same order, agrees with disk.
+// Readers take the Authorizer's read lock only, so they wait for the
+// in-memory apply of a batch, never for its fsync, and they never see a
+// write that is not on disk.
+type store struct {
+	path string
+
+	// qmu guards queue and closed.
+	qmu    sync.Mutex
+	queue  []*pending
+	closed bool
+
+	// commitMu is held while a batch is committed and applied; it guards
+	// db, failed and the results of pending requests.
+	commitMu sync.Mutex
+	db       *bolt.DB
+	// failed is the error of a failed commit. After it every write fails:
+	// once an fsync has failed, the kernel may have dropped the pages it
+	// could not write, so nothing written since can be trusted to reach
+	// the disk (PostgreSQL's "fsyncgate"); the engine must be reopened,
+	// which reads what is really on disk.
+	failed error
+}
+
+// opKind is the kind of a queued write.
+type opKind uint8
+
+const (
+	opWrite opKind = iota + 1
+	opRegister
+	opDeregister
+)
+
+// pending is a validated write waiting to be committed.
+type pending struct {
+	kind opKind
+	// resource is the registered or deregistered resource.
+	resource authz.Resource
+	// touch and del are the relationships a write touches and deletes, or
+	// those a registration writes.
+	touch, del []authz.Relationship
+
+	// done, tok and err are set by the committer, under commitMu.
+	done bool
+	tok  authz.Token
+	err  error
+	// removed are the relationships a deregistration found; written
+	// reports whether the request changes the graph.
+	removed []authz.Relationship
+	written bool
+}
+
+// errClosed is the error of a write to a closed Authorizer.
+var errClosed = fmt.Errorf("memadapter: the authorizer is closed: %w", authz.ErrUnavailable)
+
+// Open returns an Authorizer for schemaText (parsed as by [New]) whose
+// relationships are kept in the file at path, created if it does not
+// exist. Every write it acknowledges (Write, Grant, Revoke, Register,
+// Deregister) is on stable storage before it returns, a write of many
+// relationships is atomic on disk as in memory, and tokens keep increasing
+// across reopenings. Concurrent writers share fsyncs. Reads are answered
+// from memory, as by an Authorizer from [New].
+//
+// Open loads every stored relationship and validates it against
+// schemaText: if the schema no longer allows some of them (a removed
+// relation or type that still has relationships, a subject type no longer
+// allowed) it refuses, with an error matching [authz.ErrInvalidRequest]
+// that says what and how many, and leaves the file untouched. A file that
+// another process (or another open Authorizer) holds is an error matching
+// [authz.ErrUnavailable] after opts.LockTimeout; a file that is not an
+// Authorizer's, or is corrupt or truncated, is an error naming the file
+// that matches [authz.ErrUnavailable]. Nothing is loaded partially.
+//
+// Call [Authorizer.Close] to release the file.
+func Open(path, schemaText string, opts *Options) (*Authorizer, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if opts.LockTimeout < 0 {
+		return nil, invalidf("negative lock timeout")
+	}
+	a, err := NewWithConfig(schemaText, Config{Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	s := &store{path: path}
+	if err := s.open(a, schemaText, cmp.Or(opts.LockTimeout, DefaultLockTimeout)); err != nil {
+		return nil, err
+	}
+	a.store = s
+	return a, nil
+}
+
+// open opens the file and loads it into a.
+//
+// bbolt trusts its pages: a damaged page can make it panic, and a file
+// truncated below its pages makes reading the mapping fault. Both become
+// an error naming the file (debug.SetPanicOnFault turns the fault into a
+// panic, for this goroutine only).
+func (s *store) open(a *Authorizer, schemaText string, timeout time.Duration) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if s.db != nil {
+				s.db.Close()
+				s.db = nil
+			}
+			err = s.corruptf("%v", p)
+		}
+	}()
+	s.db, err = bolt.Open(s.path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		s.db = nil
+		return openError(s.path, err, timeout)
+	}
+	if err := s.load(a, schemaText); err != nil {
+		s.db.Close()
+		s.db = nil
+		return err
+	}
+	return nil
+}
+
+// openError describes a failure of bolt.Open on path.
+func openError(path string, err error, timeout time.Duration) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("memadapter: open %s: the file is in use by another process or authorizer (waited %v): %w", path, timeout, authz.ErrUnavailable)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return fmt.Errorf("memadapter: open %s: not a database or corrupt: %w: %w", path, authz.ErrUnavailable, err)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("memadapter: open %s: permission denied (the file must be readable and writable): %w: %w", path, authz.ErrUnavailable, err)
+	}
+	return fmt.Errorf("memadapter: open %s: %w: %w", path, authz.ErrUnavailable, err)
+}
+
+// corruptf returns the error of a damaged file.
+func (s *store) corruptf(format string, args ...any) error {
+	return fmt.Errorf("memadapter: open %s: corrupt or truncated database: %s: %w", s.path, fmt.Sprintf(format, args...), authz.ErrUnavailable)
+}
+
+// load reads the file into a's indexes, validating every relationship
+// against a's schema, and records schemaText in the file. It reads in a
+// read-only transaction first, so that a refused schema or a damaged file
+// leaves the file as it was.
+func (s *store) load(a *Authorizer, schemaText string) error {
+	fresh := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		rels := tx.Bucket(bucketRelationships)
+		if meta == nil && rels == nil && isEmpty(tx) {
+			fresh = true
+			return nil
+		}
+		if meta == nil || rels == nil {
+			return s.corruptf("not an fgac memadapter file (buckets missing)")
+		}
+		if f := meta.Get(keyFormat); string(f) != formatVersion {
+			return s.corruptf("unknown format %q (want %q)", f, formatVersion)
+		}
+		rev := meta.Get(keyRevision)
+		if len(rev) != 8 {
+			return s.corruptf("malformed revision")
+		}
+		a.revision = binary.BigEndian.Uint64(rev)
+		return s.loadRelationships(a, rels)
+	})
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketRelationships); err != nil {
+			return err
+		}
+		if fresh {
+			if err := meta.Put(keyFormat, []byte(formatVersion)); err != nil {
+				return err
+			}
+			if err := meta.Put(keyRevision, revisionBytes(a.revision)); err != nil {
+				return err
+			}
+		}
+		if bytes.Equal(meta.Get(keySchema), []byte(schemaText)) {
+			return nil
+		}
+		return meta.Put(keySchema, []byte(schemaText))
+	})
+	if err != nil {
+		return fmt.Errorf("memadapter: open %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// isEmpty reports whether tx's database has no bucket at all.
+func isEmpty(tx *bolt.Tx) bool {
+	k, _ := tx.Cursor().First()
+	return k == nil
+}
+
+// loadRelationships adds every relationship of bucket b to a's indexes,
+// validating each against a's schema.
+func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
+	// The keys are sorted by resource, so consecutive keys mostly share
+	// theirs; an id is copied out of the file only for a new object.
+	// Validation depends only on the shape of a relationship (its nodes
+	// and subject type), so it runs once per shape.
+	type shape struct {
+		n          *node
+		sd         *definition
+		srel       *node
+		wildcard   bool
+		caveat     string
+		expiration bool
+	}
+	verdicts := map[shape]error{}
+	stranded := map[string]int{}
+	var parts [6][]byte
+	var (
+		res      objID
+		resDef   *definition
+		resBytes []byte
+	)
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if !splitKey(k, &parts) {
+			return s.corruptf("malformed relationship key")
+		}
+		val, ok := decodeValue(v)
+		if !ok {
+			return s.corruptf("malformed relationship value")
+		}
+		d, sd := a.defs[string(parts[0])], a.defs[string(parts[3])]
+		var n, srel *node
+		if d != nil {
+			n = d.nodes[string(parts[2])]
+		}
+		if sd != nil && len(parts[5]) > 0 {
+			srel = sd.nodes[string(parts[5])]
+		}
+		wildcard := string(parts[4]) == authz.WildcardID && len(parts[5]) == 0
+		sh := shape{n: n, sd: sd, srel: srel, wildcard: wildcard, caveat: val.caveat, expiration: val.expires != 0}
+		verdict, ok := verdicts[sh]
+		if !ok || n == nil || sd == nil || (srel == nil && len(parts[5]) > 0) {
+			r := authz.Relationship{
+				Resource: authz.Resource{Type: string(parts[0]), ID: string(parts[1])},
+				Relation: string(parts[2]),
+				Subject:  subject{typ: string(parts[3]), id: string(parts[4]), rel: string(parts[5])}.public(),
+				Caveat:   authz.Caveat{Name: val.caveat},
+			}
+			if val.expires != 0 {
+				r.Expiration = time.Unix(0, val.expires)
+			}
+			verdict = a.validateShape(r)
+			if verdict == nil {
+				verdicts[sh] = nil
+			}
+		}
+		var e edge
+		if verdict == nil && val != (storedValue{}) {
+			e.expires = val.expires
+			if val.caveat != "" {
+				cv := a.schema.Caveat(val.caveat)
+				ctx, err := decodeContext(val.context)
+				if err != nil {
+					return s.corruptf("malformed caveat context in a relationship of relation %q of %q", n.name, d.name)
+				}
+				if err := cv.CheckContext(ctx); err != nil {
+					verdict = invalidf("a stored context of caveat %q that the caveat no longer accepts, on relation %q of %q", val.caveat, n.name, d.name)
+				}
+				e.caveat = &storedCaveat{def: cv, ctx: ctx}
+			}
+		}
+		if verdict != nil {
+			stranded[verdict.Error()]++
+			continue
+		}
+		if !authz.ValidID(unsafeString(parts[1])) || !wildcard && !authz.ValidID(unsafeString(parts[4])) {
+			return s.corruptf("malformed id in a relationship of relation %q of %q", n.name, d.name)
+		}
+		if res == 0 || d != resDef || !bytes.Equal(parts[1], resBytes) {
+			res, resDef, resBytes = a.g.objectBytes(d, parts[1]), d, parts[1]
+		}
+		t := target{obj: a.g.objectBytes(sd, parts[4])}
+		if srel != nil {
+			t.rel = srel.id
+		}
+		if a.g.link(res, n, t) && e != (edge{}) {
+			a.g.setEdge(keyOf(res, n.id), t, e)
+		}
+	}
+	if len(stranded) == 0 {
+		return nil
+	}
+	total := 0
+	reasons := make([]string, 0, len(stranded))
+	for msg, n := range stranded {
+		total += n
+		msg = strings.TrimSuffix(strings.TrimPrefix(msg, "memadapter: "), ": "+authz.ErrInvalidRequest.Error())
+		reasons = append(reasons, fmt.Sprintf("%d with %s", n, msg))
+	}
+	slices.Sort(reasons)
+	return fmt.Errorf("memadapter: open %s: the schema does not allow %d stored relationships (%s); nothing was changed: restore the relations they need or delete them with the old schema first: %w",
+		s.path, total, strings.Join(reasons, "; "), authz.ErrInvalidRequest)
+}
+
+// validateShape checks r against the schema as validateRelationship does,
+// except for its ids, with an error that names only schema vocabulary.
+func (a *Authorizer) validateShape(r authz.Relationship) error {
+	d := a.defs[r.Resource.Type]
+	switch {
+	case d == nil:
+		return invalidf("resource type %q, which the schema no longer defines", r.Resource.Type)
+	case d.nodes[r.Relation] == nil:
+		return invalidf("relation %q of %q, which the schema no longer defines", r.Relation, r.Resource.Type)
+	case d.nodes[r.Relation].rel == nil:
+		return invalidf("relation %q of %q, which the schema now defines as a permission", r.Relation, r.Resource.Type)
+	}
+	sd := a.defs[r.Subject.Type]
+	switch {
+	case sd == nil:
+		return invalidf("subjects of type %s on relation %q of %q, a type the schema no longer defines", subjectType(r), r.Relation, r.Resource.Type)
+	case r.Subject.Relation != "" && sd.nodes[r.Subject.Relation] == nil:
+		return invalidf("subjects of type %s on relation %q of %q, whose relation the schema no longer defines", subjectType(r), r.Relation, r.Resource.Type)
+	case r.Caveat.Name != "" && a.schema.Caveat(r.Caveat.Name) == nil:
+		return invalidf("caveat %q on relation %q of %q, a caveat the schema no longer defines", r.Caveat.Name, r.Relation, r.Resource.Type)
+	case !d.nodes[r.Relation].rel.AllowsWith(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard(), r.Caveat.Name, !r.Expiration.IsZero()):
+		return invalidf("subjects of type %s on relation %q of %q, which the relation no longer allows", subjectType(r), r.Relation, r.Resource.Type)
+	}
+	return nil
+}
+
+// relationshipKey returns the key of r.
+func relationshipKey(r authz.Relationship) []byte {
+	k := make([]byte, 0, len(r.Resource.Type)+len(r.Resource.ID)+len(r.Relation)+len(r.Subject.Type)+len(r.Subject.ID)+len(r.Subject.Relation)+5)
+	k = append(append(resourcePrefix(k, r.Resource), r.Relation...), 0)
+	k = append(append(k, r.Subject.Type...), 0)
+	k = append(append(k, r.Subject.ID...), 0)
+	return append(k, r.Subject.Relation...)
+}
+
+// resourcePrefix appends to k the prefix of the keys of res's
+// relationships.
+func resourcePrefix(k []byte, res authz.Resource) []byte {
+	k = append(append(k, res.Type...), 0)
+	return append(append(k, res.ID...), 0)
+}
+
+// valueVersion begins the value of a relationship with a caveat or an
+// expiration.
+const valueVersion = 1
+
+// storedValue is a decoded relationship value.
+type storedValue struct {
+	expires int64  // as edge.expires
+	caveat  string // the caveat's name, or ""
+	context string // its stored context as a JSON object, or ""
+}
+
+// encodeValue returns the value stored under r's key.
+func encodeValue(r authz.Relationship) []byte {
+	if r.Caveat.Name == "" && r.Expiration.IsZero() {
+		return []byte{}
+	}
+	v := []byte{valueVersion}
+	var exp int64
+	if !r.Expiration.IsZero() {
+		exp = expiresAt(r.Expiration)
+	}
+	v = binary.BigEndian.AppendUint64(v, uint64(exp))
+	v = binary.AppendUvarint(v, uint64(len(r.Caveat.Name)))
+	v = append(v, r.Caveat.Name...)
+	if r.Caveat.Name != "" && r.Caveat.Context.Len() > 0 {
+		// A valid context holds only JSON values, which always encode.
+		b, _ := json.Marshal(r.Caveat.Context.Map())
+		v = append(v, b...)
+	}
+	return v
+}
+
+// decodeValue decodes a stored value, reporting whether it is well formed.
+func decodeValue(v []byte) (storedValue, bool) {
+	if len(v) == 0 {
+		return storedValue{}, true
+	}
+	if v[0] != valueVersion || len(v) < 10 {
+		return storedValue{}, false
+	}
+	sv := storedValue{expires: int64(binary.BigEndian.Uint64(v[1:9]))}
+	n, w := binary.Uvarint(v[9:])
+	if w <= 0 {
+		return storedValue{}, false
+	}
+	rest := v[9+w:]
+	if n > uint64(len(rest)) {
+		return storedValue{}, false
+	}
+	sv.caveat, sv.context = string(rest[:n]), string(rest[n:])
+	if sv.caveat == "" && (sv.context != "" || sv.expires == 0) {
+		return storedValue{}, false
+	}
+	return sv, true
+}
+
+// decodeContext returns the context stored as JSON in s.
+func decodeContext(s string) (authz.Context, error) {
+	if s == "" {
+		return authz.Context{}, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return authz.Context{}, err
+	}
+	ctx := authz.NewContext(m)
+	return ctx, ctx.Validate()
+}
+
+// splitKey splits a relationship key into its six parts.
+func splitKey(k []byte, parts *[6][]byte) bool {
+	for i := range 5 {
+		j := bytes.IndexByte(k, 0)
+		if j < 0 {
+			return false
+		}
+		parts[i], k = k[:j], k[j+1:]
+	}
+	parts[5] = k
+	return bytes.IndexByte(k, 0) < 0
+}
+
+// tokenAt returns the token of revision rev.
+func (a *Authorizer) tokenAt(rev uint64) authz.Token {
+	return authz.NewToken("mem:" + strconv.FormatUint(rev, 10))
+}
+
+func revisionBytes(rev uint64) []byte { return binary.BigEndian.AppendUint64(nil, rev) }
+
+// submit queues p and returns its result once it is committed, committing
+// it (and every write queued with it) if no other writer does first. A
+// queued write is not abandoned when its context ends: its outcome would be
+// unknown to the caller, and a commit takes no longer than an fsync.
+func (s *store) submit(a *Authorizer, p *pending) (authz.Token, error) {
+	s.qmu.Lock()
+	if s.closed {
+		s.qmu.Unlock()
+		return authz.Token{}, errClosed
+	}
+	s.queue = append(s.queue, p)
+	s.qmu.Unlock()
+
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if !p.done {
+		s.qmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		s.commit(a, batch)
+	}
+	if !p.done {
+		// Unreachable: every batch is finished, even by a panic.
+		return authz.Token{}, fmt.Errorf("memadapter: write to %s: not committed: %w", s.path, authz.ErrInternal)
+	}
+	return p.tok, p.err
+}
+
+// commit writes batch in one transaction and then applies it to memory;
+// the caller holds commitMu. Every request of batch is done afterwards:
+// a panic (bbolt panics on some damaged pages) fails every request not yet
+// done, and every later write, as a failed commit does, and is not
+// propagated: the writers get an error, never a crash or an
+// acknowledgement.
+func (s *store) commit(a *Authorizer, batch []*pending) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("memadapter: write to %s: %w: panic: %v", s.path, authz.ErrInternal, r)
+			s.failed = err
+			for _, p := range batch {
+				if !p.done {
+					p.done, p.tok, p.err = true, authz.Token{}, err
+				}
+			}
+		}
+	}()
+	err := s.failed
+	if s.db == nil {
+		err = errClosed
+	}
+	rev := a.revision // only writers change it, and they hold commitMu
+	if err == nil {
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			rels := tx.Bucket(bucketRelationships)
+			for _, p := range batch {
+				if err := p.decide(rels, rev); err != nil {
+					return err
+				}
+				if p.written {
+					rev++
+				}
+				p.tok = a.tokenAt(rev)
+			}
+			return tx.Bucket(bucketMeta).Put(keyRevision, revisionBytes(rev))
+		})
+		if err != nil {
+			err = fmt.Errorf("memadapter: write to %s: %w: %w", s.path, authz.ErrUnavailable, err)
+			s.failed = err
+		}
+	}
+	if err != nil {
+		for _, p := range batch {
+			p.done, p.tok, p.err = true, authz.Token{}, err
+		}
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range batch {
+		if p.written {
+			for _, r := range p.del {
+				a.remove(r)
+			}
+			for _, r := range p.removed {
+				a.remove(r)
+			}
+			for _, r := range p.touch {
+				a.touch(r)
+			}
+		}
+		p.done = true
+	}
+	a.revision = rev
+}
+
+// decide writes p to b, which holds every request before p in its batch;
+// rev is the revision before p. A conflicting registration is p's error
+// and writes nothing; an error returned fails the whole batch.
+func (p *pending) decide(b *bolt.Bucket, rev uint64) error {
+	switch p.kind {
+	case opWrite:
+		for _, r := range p.del {
+			if err := b.Delete(relationshipKey(r)); err != nil {
+				return err
+			}
+		}
+	case opRegister:
+		existing := relationshipsIn(b, p.resource)
+		if len(existing) > 0 {
+			if !sameRelationships(existing, p.touch) {
+				p.err = fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", p.resource.Type, authz.ErrConflict)
+			}
+			return nil
+		}
+	case opDeregister:
+		p.removed = relationshipsIn(b, p.resource)
+		for _, r := range p.removed {
+			if err := b.Delete(relationshipKey(r)); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("memadapter: unknown write kind %d: %w", p.kind, authz.ErrInternal)
+	}
+	for _, r := range p.touch {
+		if err := b.Put(relationshipKey(r), encodeValue(r)); err != nil {
+			return err
+		}
+	}
+	p.written = true
+	return nil
+}
+
+// relationshipsIn returns the relationships of res stored in b.
+func relationshipsIn(b *bolt.Bucket, res authz.Resource) []authz.Relationship {
+	prefix := resourcePrefix(nil, res)
+	var rels []authz.Relationship
+	var parts [6][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if !splitKey(k, &parts) {
+			continue // load refused such keys
+		}
+		rels = append(rels, authz.Relationship{
+			Resource: res,
+			Relation: string(parts[2]),
+			Subject:  subject{typ: string(parts[3]), id: string(parts[4]), rel: string(parts[5])}.public(),
+		})
+	}
+	return rels
+}
+
+// Close releases the file of an Authorizer from [Open], after the writes
+// being committed; later writes fail with an error matching
+// [authz.ErrUnavailable], while reads keep answering from memory. Closing
+// an Authorizer from [New], or closing twice, does nothing.
+func (a *Authorizer) Close() error {
+	s := a.store
+	if s == nil {
+		return nil
+	}
+	s.qmu.Lock()
+	s.closed = true
+	s.qmu.Unlock()
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("memadapter: close %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the file of an Authorizer from [Open]
+// to w while reads and writes go on, and returns the number of bytes
+// written; opening the copy with [Open] restores it. An Authorizer from
+// [New] has no file: its Backup is an error matching
+// [authz.ErrInvalidRequest].
+func (a *Authorizer) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := contextErr(ctx); err != nil {
+		return 0, err
+	}
+	s := a.store
+	if s == nil {
+		return 0, invalidf("backup of an authorizer without a file (use Open)")
+	}
+	s.commitMu.Lock()
+	db := s.db
+	if db == nil {
+		s.commitMu.Unlock()
+		return 0, errClosed
+	}
+	// A read transaction sees one committed state; holding it keeps db
+	// open, since bbolt's Close waits for it.
+	tx, err := db.Begin(false)
+	s.commitMu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("memadapter: backup of %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	defer tx.Rollback()
+	n, err := tx.WriteTo(&ctxWriter{ctx: ctx, w: w})
+	if err != nil {
+		return n, fmt.Errorf("memadapter: backup of %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	return n, nil
+}
+
+// ctxWriter stops writing once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (w *ctxWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return w.w.Write(p)
+}

@@ -1,0 +1,540 @@
+package memadapter
+
+import (
+	"unsafe"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/schema"
+)
+
+// The relationships are held in a compact graph: every object (a type and
+// an id) that appears in a relationship is numbered once (an objID), every
+// relation and permission of the schema is numbered once (a nodeID), and a
+// relationship is two 8-byte entries, one under its resource and relation
+// (forward, for checks) and one under its subject and relation (reverse,
+// for lookups). An id string is stored once however many relationships
+// name it, and most sets (a task's owner, its parent) hold their one member
+// inline in the map slot, with no allocation of their own.
+//
+// Readers and writers share the Authorizer's RWMutex. A write holds it
+// only to apply relationships that are already validated (and, for a
+// durable engine, committed and fsynced): a few map operations per
+// relationship, most without an allocation. Readers therefore never wait
+// behind validation, the disk or a group commit, only behind the
+// in-memory apply of a write, which is proportional to the write's size;
+// and with a heap of few pointers, a writer's garbage costs readers little
+// collection work. Copy-on-write or versioned indexes would remove even
+// that wait, but the schemes weighed for this layout either copy a large
+// set (an agent's 100,000 tasks) on every write to it, or need a
+// persistent tree whose per-entry overhead is several times the 8 bytes
+// above; neither is done yet.
+
+// objID numbers an object; 0 is no object.
+type objID uint32
+
+// nodeID numbers a relation or permission; 0 is none (a subject without a
+// subject relation).
+type nodeID uint16
+
+// edgeKey is an object and a relation: obj<<16 | node.
+type edgeKey uint64
+
+func keyOf(obj objID, n nodeID) edgeKey { return edgeKey(obj)<<16 | edgeKey(n) }
+
+// target is the subject end of a relationship: an object and, for a
+// subject set (group:eng#member), the node of its relation.
+type target struct {
+	obj objID
+	rel nodeID
+}
+
+// source is the resource end of a relationship seen from its subject: the
+// resource object and the subject's relation.
+type source struct {
+	obj     objID
+	subjRel nodeID
+}
+
+// objKey names an object.
+type objKey struct {
+	id  string
+	def *definition
+}
+
+// graph is the compact index of the relationships; the Authorizer's mu
+// guards it.
+type graph struct {
+	objects map[objKey]objID
+	// names, defs and refs describe each objID: its id, its type, and how
+	// many relationship ends name it (the object is freed at zero).
+	// outDeg counts the relationships in which it is the resource.
+	names  []string
+	defs   []*definition
+	refs   []uint32
+	outDeg []uint32
+	free   []objID
+	// last is the object a write numbered or found last: the
+	// relationships of a write mostly come grouped by resource.
+	last    objKey
+	lastObj objID
+
+	// out maps a resource and relation to its subjects; sets holds the
+	// subject sets among them again, so that checks walk only those.
+	out  map[edgeKey]set1[target]
+	sets map[edgeKey]set1[target]
+	// in maps a subject object and a resource relation to the resources
+	// related to it, with the subject relation of each relationship.
+	in map[edgeKey]set1[source]
+
+	// edges holds the caveat and expiration of the relationships that
+	// have one, by forward key and subject; a relationship without either
+	// has no entry, so that a graph without caveats or expirations keeps
+	// it empty and checks never consult it. expiring counts the entries
+	// with an expiration, so that reads look at the clock only when one
+	// might have expired.
+	edges    map[edgeAt]edge
+	expiring int
+}
+
+// edgeAt names a relationship by its forward key and its subject.
+type edgeAt struct {
+	k edgeKey
+	t target
+}
+
+// edgeOf returns the caveat and expiration of the relationship of key k to
+// t, or the zero edge.
+func (g *graph) edgeOf(k edgeKey, t target) edge {
+	if len(g.edges) == 0 {
+		return edge{}
+	}
+	return g.edges[edgeAt{k: k, t: t}]
+}
+
+// setEdge records e as the caveat and expiration of the relationship of
+// key k to t, replacing what it had.
+func (g *graph) setEdge(k edgeKey, t target, e edge) {
+	at := edgeAt{k: k, t: t}
+	if old, ok := g.edges[at]; ok {
+		if old.expires != 0 {
+			g.expiring--
+		}
+		delete(g.edges, at)
+	}
+	if e == (edge{}) {
+		return
+	}
+	if g.edges == nil {
+		g.edges = make(map[edgeAt]edge)
+	}
+	g.edges[at] = e
+	if e.expires != 0 {
+		g.expiring++
+	}
+}
+
+func newGraph() graph {
+	return graph{
+		objects: make(map[objKey]objID),
+		names:   []string{""}, defs: []*definition{nil}, refs: []uint32{0}, outDeg: []uint32{0},
+		out:  make(map[edgeKey]set1[target]),
+		sets: make(map[edgeKey]set1[target]),
+		in:   make(map[edgeKey]set1[source]),
+	}
+}
+
+// numberNodes gives every relation and permission of s a nodeID, in
+// schema order, and returns the nodes by id (index 0 is nil).
+func numberNodes(s *schema.Schema, defs map[string]*definition) []*node {
+	byID := []*node{nil}
+	for _, sd := range s.Definitions {
+		d := defs[sd.Name]
+		for _, r := range sd.Relations {
+			n := d.nodes[r.Name]
+			n.id = nodeID(len(byID))
+			byID = append(byID, n)
+		}
+		for _, p := range sd.Permissions {
+			n := d.nodes[p.Name]
+			n.id = nodeID(len(byID))
+			byID = append(byID, n)
+		}
+	}
+	return byID
+}
+
+// lookup returns the objID of object id of d, or 0.
+func (g *graph) lookup(d *definition, id string) objID {
+	return g.objects[objKey{id: id, def: d}]
+}
+
+// object returns the objID of object id of d, numbering it if it is new;
+// a new object has no references until the caller adds one.
+func (g *graph) object(d *definition, id string) objID {
+	k := objKey{id: id, def: d}
+	if g.lastObj != 0 && k == g.last {
+		return g.lastObj
+	}
+	o, ok := g.objects[k]
+	if !ok {
+		o = g.newObject(d, id)
+	}
+	g.last, g.lastObj = k, o
+	return o
+}
+
+// newObject numbers object id of d, which has no number.
+func (g *graph) newObject(d *definition, id string) objID {
+	var o objID
+	if n := len(g.free); n > 0 {
+		o, g.free = g.free[n-1], g.free[:n-1]
+		g.names[o], g.defs[o] = id, d
+	} else {
+		o = objID(len(g.names))
+		g.names = append(g.names, id)
+		g.defs = append(g.defs, d)
+		g.refs = append(g.refs, 0)
+		g.outDeg = append(g.outDeg, 0)
+	}
+	g.objects[objKey{id: id, def: d}] = o
+	return o
+}
+
+// objectBytes is object for an id in bytes, which it copies only for a new
+// object.
+func (g *graph) objectBytes(d *definition, id []byte) objID {
+	if o, ok := g.objects[objKey{id: unsafeString(id), def: d}]; ok {
+		return o
+	}
+	return g.newObject(d, string(id))
+}
+
+// unsafeString returns b as a string without copying it, for a map lookup
+// or a check that does not keep the string.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// release frees o if nothing names it.
+func (g *graph) release(o objID) {
+	if g.refs[o] > 0 {
+		return
+	}
+	if g.lastObj == o {
+		g.last, g.lastObj = objKey{}, 0
+	}
+	delete(g.objects, objKey{id: g.names[o], def: g.defs[o]})
+	g.names[o], g.defs[o] = "", nil
+	g.free = append(g.free, o)
+}
+
+// subjectOf returns the subject that t names.
+func (a *Authorizer) subjectOf(t target) subject {
+	s := subject{typ: a.g.defs[t.obj].name, id: a.g.names[t.obj]}
+	if t.rel != 0 {
+		s.rel = a.byID[t.rel].name
+	}
+	return s
+}
+
+// targetOf returns the target of sub, or a zero target if no relationship
+// names its object.
+func (a *Authorizer) targetOf(sub subject) target {
+	d := a.defs[sub.typ]
+	o := a.g.lookup(d, sub.id)
+	if o == 0 {
+		return target{}
+	}
+	t := target{obj: o}
+	if sub.rel != "" {
+		t.rel = d.nodes[sub.rel].id
+	}
+	return t
+}
+
+// touch adds r if it is missing, and otherwise replaces its caveat and
+// expiration; the caller holds the write lock and has validated r.
+func (a *Authorizer) touch(r authz.Relationship) {
+	d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
+	n := d.nodes[r.Relation]
+	g := &a.g
+	res, sub := g.object(d, r.Resource.ID), g.object(sd, r.Subject.ID)
+	t := target{obj: sub}
+	if r.Subject.Relation != "" {
+		t.rel = sd.nodes[r.Subject.Relation].id
+	}
+	if !g.link(res, n, t) {
+		g.release(res)
+		if sub != res {
+			g.release(sub)
+		}
+	}
+	e := a.edgeFor(r)
+	if e != (edge{}) || len(g.edges) > 0 {
+		g.setEdge(keyOf(res, n.id), t, e)
+	}
+}
+
+// edgeFor returns the caveat and expiration of r, validated.
+func (a *Authorizer) edgeFor(r authz.Relationship) edge {
+	var e edge
+	if r.Caveat.Name != "" {
+		e.caveat = &storedCaveat{def: a.schema.Caveat(r.Caveat.Name), ctx: r.Caveat.Context}
+	}
+	if !r.Expiration.IsZero() {
+		e.expires = expiresAt(r.Expiration)
+	}
+	return e
+}
+
+// link adds the relationship of relation n of res to t, reporting whether
+// it was missing.
+func (g *graph) link(res objID, n *node, t target) bool {
+	k := keyOf(res, n.id)
+	ts := g.out[k]
+	if !ts.add(t, outIndexAfter) {
+		return false
+	}
+	g.out[k] = ts
+	if t.rel != 0 {
+		sets := g.sets[k]
+		sets.insert(t, outIndexAfter)
+		g.sets[k] = sets
+	}
+	// The relationship is new, so its reverse entry is too.
+	ik := keyOf(t.obj, n.id)
+	srcs := g.in[ik]
+	srcs.insert(source{obj: res, subjRel: t.rel}, inIndexAfter)
+	g.in[ik] = srcs
+	g.refs[res]++
+	g.refs[t.obj]++
+	g.outDeg[res]++
+	return true
+}
+
+// remove deletes r if it is present; the caller holds the write lock.
+func (a *Authorizer) remove(r authz.Relationship) {
+	d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
+	n := d.nodes[r.Relation]
+	g := &a.g
+	res, sub := g.lookup(d, r.Resource.ID), g.lookup(sd, r.Subject.ID)
+	if res == 0 || sub == 0 {
+		return
+	}
+	t := target{obj: sub}
+	if r.Subject.Relation != "" {
+		t.rel = sd.nodes[r.Subject.Relation].id
+	}
+	k := keyOf(res, n.id)
+	ts := g.out[k]
+	if !ts.remove(t) {
+		return
+	}
+	putSet(g.out, k, ts)
+	if len(g.edges) > 0 {
+		g.setEdge(k, t, edge{})
+	}
+	if t.rel != 0 {
+		sets := g.sets[k]
+		sets.remove(t)
+		putSet(g.sets, k, sets)
+	}
+	ik := keyOf(sub, n.id)
+	srcs := g.in[ik]
+	srcs.remove(source{obj: res, subjRel: t.rel})
+	putSet(g.in, ik, srcs)
+	g.refs[res]--
+	g.refs[sub]--
+	g.outDeg[res]--
+	g.release(res)
+	if sub != res {
+		g.release(sub)
+	}
+}
+
+// putSet puts s under k in m, or deletes k if s is empty.
+func putSet[T comparable](m map[edgeKey]set1[T], k edgeKey, s set1[T]) {
+	if s.size() == 0 {
+		delete(m, k)
+		return
+	}
+	m[k] = s
+}
+
+// Sizes past which sets keep an index: forward sets are searched by every
+// check; reverse sets only by removals, which may scan a few thousand
+// 8-byte entries.
+const (
+	outIndexAfter = 16
+	inIndexAfter  = 4096
+)
+
+// set1 is a set of comparable values whose zero value is not a member: one
+// member is held inline, more in a smallSet. Most sets of a graph have one
+// member, which then costs nothing beyond the map slot holding the set.
+type set1[T comparable] struct {
+	one  T
+	many *smallSet[T]
+}
+
+// size returns the number of members.
+func (s *set1[T]) size() int {
+	if s.many != nil {
+		return len(s.many.items)
+	}
+	var zero T
+	if s.one != zero {
+		return 1
+	}
+	return 0
+}
+
+// at returns member i, 0 <= i < size.
+func (s *set1[T]) at(i int) T {
+	if s.many != nil {
+		return s.many.items[i]
+	}
+	return s.one
+}
+
+// has reports whether v is a member; v must not be the zero value.
+func (s *set1[T]) has(v T) bool {
+	if s.many != nil {
+		return s.many.has(v)
+	}
+	return s.one == v
+}
+
+// add adds v, reporting whether it was missing.
+func (s *set1[T]) add(v T, indexAfter int) bool {
+	var zero T
+	switch {
+	case s.many != nil:
+		return s.many.add(v, indexAfter)
+	case s.one == zero:
+		s.one = v
+		return true
+	case s.one == v:
+		return false
+	}
+	s.many = &smallSet[T]{items: []T{s.one, v}}
+	s.one = zero
+	return true
+}
+
+// insert adds v, which must be missing, without looking for it first.
+func (s *set1[T]) insert(v T, indexAfter int) {
+	var zero T
+	switch {
+	case s.many != nil:
+		s.many.insert(v, indexAfter)
+	case s.one == zero:
+		s.one = v
+	default:
+		s.many = &smallSet[T]{items: []T{s.one, v}}
+		s.one = zero
+	}
+}
+
+// remove removes v, reporting whether it was a member.
+func (s *set1[T]) remove(v T) bool {
+	var zero T
+	if s.many == nil {
+		if s.one != v {
+			return false
+		}
+		s.one = zero
+		return true
+	}
+	if !s.many.remove(v) {
+		return false
+	}
+	if len(s.many.items) == 1 {
+		s.one, s.many = s.many.items[0], nil
+	}
+	return true
+}
+
+// smallSet is a set kept in a slice, with a map from member to position
+// once it grows past a size, so that membership and removal stay O(1) for
+// the few large sets (a group's members, an agent's tasks). Members are in
+// no particular order.
+type smallSet[T comparable] struct {
+	items []T
+	index map[T]int32
+}
+
+// has reports whether v is a member.
+func (s *smallSet[T]) has(v T) bool {
+	if s.index != nil {
+		_, ok := s.index[v]
+		return ok
+	}
+	for i := range s.items {
+		if s.items[i] == v {
+			return true
+		}
+	}
+	return false
+}
+
+// add adds v, reporting whether it was missing; past indexAfter members
+// the set keeps an index.
+func (s *smallSet[T]) add(v T, indexAfter int) bool {
+	if s.has(v) {
+		return false
+	}
+	s.insert(v, indexAfter)
+	return true
+}
+
+// insert adds v, which must be missing, without looking for it first.
+func (s *smallSet[T]) insert(v T, indexAfter int) {
+	s.items = append(s.items, v)
+	switch {
+	case s.index != nil:
+		s.index[v] = int32(len(s.items) - 1)
+	case len(s.items) > indexAfter:
+		s.index = make(map[T]int32, len(s.items))
+		for i, x := range s.items {
+			s.index[x] = int32(i)
+		}
+	}
+}
+
+// remove removes v, reporting whether it was a member. The last member
+// takes v's place.
+func (s *smallSet[T]) remove(v T) bool {
+	i := -1
+	if s.index != nil {
+		if j, ok := s.index[v]; ok {
+			i = int(j)
+		}
+	} else {
+		for j := range s.items {
+			if s.items[j] == v {
+				i = j
+				break
+			}
+		}
+	}
+	if i < 0 {
+		return false
+	}
+	last := len(s.items) - 1
+	if i != last {
+		s.items[i] = s.items[last]
+		if s.index != nil {
+			s.index[s.items[i]] = int32(i)
+		}
+	}
+	s.items = s.items[:last]
+	if s.index != nil {
+		delete(s.index, v)
+		if len(s.items) <= 8 {
+			s.index = nil
+		}
+	}
+	if cap(s.items) > 8 && len(s.items) <= cap(s.items)/4 {
+		s.items = append([]T(nil), s.items...)
+	}
+	return true
+}
