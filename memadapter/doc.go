@@ -13,8 +13,10 @@
 // store): a write is acknowledged only once it is committed and fsynced,
 // concurrent writers share one commit and fsync (group commit), and reads
 // are still answered from memory, waiting for nothing but the in-memory
-// apply of a committed batch. Opening loads the file and validates every
-// relationship against the schema given; [Authorizer.Backup] copies a
+// apply of a committed batch. Caveats (with their stored contexts) and
+// expirations are stored with their relationships. Opening loads the file
+// and validates every relationship, its caveat and expiration included,
+// against the schema given; [Authorizer.Backup] copies a
 // consistent state while the engine serves; [Authorizer.Close] releases
 // the file. The engine starts no goroutines.
 //
@@ -35,7 +37,10 @@
 //     has a subject and perm holds on all of them.
 //   - A relationship with an expiration exists until that instant
 //     ([Config.Now]) and is invisible to every read from it on: checks,
-//     lookups, ReadRelationships and Enumerate.
+//     lookups, subject lookups, ReadRelationships and Enumerate. In the
+//     compact index a relationship's caveat and expiration are kept in a
+//     side map, which checks consult only when it is not empty, so that
+//     relationships without either cost nothing more.
 //   - A caveated relationship counts as far as its caveat holds for the
 //     relationship's stored context and the request's context (a stored
 //     value wins). A caveat that lacks parameters makes the answer

@@ -51,7 +51,8 @@ type Options struct {
 //     (a uvarint; 0 if none), the name, and the caveat's stored context as
 //     a JSON object (absent if empty). The keys of one resource share the prefix "type\x00id\x00",
 //     so a registration reads them with one cursor seek.
-//   - "meta": "format" (formatVersion), "revision" (8 bytes, big-endian:
+//   - "meta": "format" (formatVersion, or formatConditional once a
+//     relationship with a caveat or an expiration was written), "revision" (8 bytes, big-endian:
 //     the revision of the last write, which tokens carry) and "schema"
 //     (the schema text the file was last opened with).
 var (
@@ -62,8 +63,15 @@ var (
 	keySchema           = []byte("schema")
 )
 
-// formatVersion is the layout described above.
-const formatVersion = "fgac-memadapter-1"
+// formatVersion is the layout described above; formatConditional is the
+// same layout in a file that may hold values that are not empty. A write
+// of a caveated or expiring relationship marks the file formatConditional,
+// so that a build that ignores values (and would read such a relationship
+// as unconditional) refuses the file instead of failing open.
+const (
+	formatVersion     = "fgac-memadapter-1"
+	formatConditional = "fgac-memadapter-2"
+)
 
 // store is the durable half of an Authorizer opened on a file.
 //
@@ -141,8 +149,9 @@ var errClosed = fmt.Errorf("memadapter: the authorizer is closed: %w", authz.Err
 //
 // Open loads every stored relationship and validates it against
 // schemaText: if the schema no longer allows some of them (a removed
-// relation or type that still has relationships, a subject type no longer
-// allowed) it refuses, with an error matching [authz.ErrInvalidRequest]
+// relation or type that still has relationships, a subject type, caveat or
+// expiration no longer allowed, a stored caveat context its caveat no
+// longer accepts) it refuses, with an error matching [authz.ErrInvalidRequest]
 // that says what and how many, and leaves the file untouched. A file that
 // another process (or another open Authorizer) holds is an error matching
 // [authz.ErrUnavailable] after opts.LockTimeout; a file that is not an
@@ -236,8 +245,8 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 		if meta == nil || rels == nil {
 			return s.corruptf("not an fgac memadapter file (buckets missing)")
 		}
-		if f := meta.Get(keyFormat); string(f) != formatVersion {
-			return s.corruptf("unknown format %q (want %q)", f, formatVersion)
+		if f := meta.Get(keyFormat); string(f) != formatVersion && string(f) != formatConditional {
+			return s.corruptf("unknown format %q (want %q or %q)", f, formatVersion, formatConditional)
 		}
 		rev := meta.Get(keyRevision)
 		if len(rev) != 8 {
@@ -441,9 +450,12 @@ type storedValue struct {
 	context string // its stored context as a JSON object, or ""
 }
 
+// isConditional reports whether r has a caveat or an expiration.
+func isConditional(r authz.Relationship) bool { return r.Caveat.Name != "" || !r.Expiration.IsZero() }
+
 // encodeValue returns the value stored under r's key.
 func encodeValue(r authz.Relationship) []byte {
-	if r.Caveat.Name == "" && r.Expiration.IsZero() {
+	if !isConditional(r) {
 		return []byte{}
 	}
 	v := []byte{valueVersion}
@@ -574,16 +586,24 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			rels := tx.Bucket(bucketRelationships)
+			conditional := false
 			for _, p := range batch {
 				if err := p.decide(rels, rev); err != nil {
 					return err
 				}
+				conditional = conditional || p.written && slices.ContainsFunc(p.touch, isConditional)
 				if p.written {
 					rev++
 				}
 				p.tok = a.tokenAt(rev)
 			}
-			return tx.Bucket(bucketMeta).Put(keyRevision, revisionBytes(rev))
+			meta := tx.Bucket(bucketMeta)
+			if conditional && string(meta.Get(keyFormat)) != formatConditional {
+				if err := meta.Put(keyFormat, []byte(formatConditional)); err != nil {
+					return err
+				}
+			}
+			return meta.Put(keyRevision, revisionBytes(rev))
 		})
 		if err != nil {
 			err = fmt.Errorf("memadapter: write to %s: %w: %w", s.path, authz.ErrUnavailable, err)

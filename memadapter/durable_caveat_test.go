@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/memadapter"
@@ -42,6 +43,21 @@ func TestDurableKeepsCaveatsAndExpirations(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// A build that ignores values must refuse the file, not read the
+	// caveated relationship as unconditional.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var format string
+	err = db.View(func(tx *bolt.Tx) error {
+		format = string(tx.Bucket([]byte("meta")).Get([]byte("format")))
+		return nil
+	})
+	db.Close()
+	if err != nil || format != "fgac-memadapter-2" {
+		t.Errorf("format of a file with caveats = %q (%v), want fgac-memadapter-2", format, err)
 	}
 
 	a, err = memadapter.Open(path, expirySchema, opts)

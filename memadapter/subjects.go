@@ -30,6 +30,13 @@ const maxSubjectRounds = 1000
 // perm, as [Authorizer.Check] decides (SpiceDB's subject lookup skips such
 // objects; its check denies).
 //
+// Expired relationships are skipped. The lookup brings no caveat context:
+// a caveated relationship whose stored context decides its caveat counts as
+// decided, and one whose caveat needs parameters is left out (it counts as
+// holding under the right side of an exclusion, so that what is excluded
+// is never less), so that the subjects returned are never more than those
+// a check would allow. `self` yields the resource itself.
+//
 // Recursive relationships (groups that contain each other) are computed as
 // a fixpoint, never failing with a depth error. A cycle through the right
 // side of an exclusion that does not settle is an error matching
