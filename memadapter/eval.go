@@ -281,8 +281,8 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	k := keyOf(obj, n.id)
 	s := ev.a.g.out[k]
 	var found res
-	if ev.target.obj != 0 && s.has(ev.target) && ev.visible(k, ev.target) {
-		r, err := ev.caveat(k, ev.target)
+	if e, ok := ev.edge(k, &s, ev.target); ok {
+		r, err := ev.caveat(e)
 		t.relationship(n, id, &ev.sub, r)
 		if err != nil || r.state == stateHas {
 			return r, err
@@ -293,8 +293,8 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		if w := ev.wildcardTarget(); w.obj != 0 && s.has(w) && ev.visible(k, w) {
-			r, err := ev.caveat(k, w)
+		if e, ok := ev.edge(k, &s, ev.wildcardTarget()); ok {
+			r, err := ev.caveat(e)
 			t.relationship(n, id, &wildcard, r)
 			if err != nil || r.state == stateHas {
 				return r, err
@@ -319,11 +319,12 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
 			st = ev.a.targetOf(set)
 		}
-		if !ev.visible(k, st) {
+		e := ev.a.g.edgeOf(k, st)
+		if !ev.visible(e) {
 			continue
 		}
 		c := t.subjectSet(n, id, set)
-		edge, err := ev.caveat(k, st)
+		edge, err := ev.caveat(e)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue
@@ -446,7 +447,8 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 			obj, order = order[0], order[1:]
 			at = ev.a.targetOf(obj)
 		}
-		if !ev.visible(k, at) {
+		edge := ev.a.g.edgeOf(k, at)
+		if !ev.visible(edge) {
 			continue
 		}
 		walked = true
@@ -456,7 +458,7 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 			all = res{}
 			continue
 		}
-		cond, err := ev.caveat(k, at)
+		cond, err := ev.caveat(edge)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue
@@ -489,20 +491,24 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	return t.result(found, nil)
 }
 
-// visible reports whether the relationship of key k to t exists at the
-// evaluation's instant: it has no expiration, or expires after now.
-func (ev *evaluator) visible(k edgeKey, t target) bool {
-	if ev.a.g.expiring == 0 {
-		return true
+// edge returns the caveat and expiration of the relationship of key k to t
+// if s, the subjects of k, holds t and the relationship has not expired.
+func (ev *evaluator) edge(k edgeKey, s *set1[target], t target) (edge, bool) {
+	if t.obj == 0 || !s.has(t) {
+		return edge{}, false
 	}
 	e := ev.a.g.edgeOf(k, t)
-	return e.expires == 0 || ev.now < e.expires
+	return e, ev.visible(e)
 }
 
-// caveat evaluates the caveat of the relationship of key k to t, if it
-// has one.
-func (ev *evaluator) caveat(k edgeKey, t target) (res, error) {
-	e := ev.a.g.edgeOf(k, t)
+// visible reports whether a relationship with caveat and expiration e
+// exists at the evaluation's instant: it has no expiration, or expires
+// after now.
+func (ev *evaluator) visible(e edge) bool { return e.expires == 0 || ev.now < e.expires }
+
+// caveat evaluates the caveat of a relationship with caveat and expiration
+// e, if it has one.
+func (ev *evaluator) caveat(e edge) (res, error) {
 	if e.caveat == nil {
 		return resHas, nil
 	}
