@@ -30,6 +30,13 @@ const maxSubjectRounds = 1000
 // perm, as [Authorizer.Check] decides (SpiceDB's subject lookup skips such
 // objects; its check denies).
 //
+// Expired relationships are skipped. The lookup brings no caveat context:
+// a caveated relationship whose stored context decides its caveat counts as
+// decided, and one whose caveat needs parameters is left out (it counts as
+// holding under the right side of an exclusion, so that what is excluded
+// is never less), so that the subjects returned are never more than those
+// a check would allow. `self` yields the resource itself.
+//
 // Recursive relationships (groups that contain each other) are computed as
 // a fixpoint, never failing with a depth error. A cycle through the right
 // side of an exclusion that does not settle is an error matching
@@ -79,6 +86,9 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 // cycles take one round.
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := subjectEval{a: a, ctx: ctx, typ: typ, rel: rel}
+	if a.g.expiring > 0 {
+		ev.now = a.now().UnixNano()
+	}
 	for range maxSubjectRounds {
 		ev.done = make(map[objRel]*foundSet)
 		ev.active = make(map[objRel]bool)
@@ -113,6 +123,10 @@ type subjectEval struct {
 	typ, rel string
 	visits   int
 	err      error
+	// now is the instant expirations are compared with; neg counts the
+	// exclusions' right sides the computation is under (see edge).
+	now int64
+	neg int
 
 	// done holds the nodes computed in this round, active those being
 	// computed, used those met while active, and prev the values of the
@@ -126,6 +140,11 @@ type subjectEval struct {
 // node returns the subjects of n on object id.
 func (ev *subjectEval) node(n *node, id string) *foundSet {
 	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	if ev.neg%2 == 1 && len(ev.a.g.edges) > 0 {
+		// Under an exclusion's right side caveated relationships count
+		// (see edge), so the node has another value there.
+		key.rel += "\x00-"
+	}
 	if set, ok := ev.done[key]; ok {
 		return set
 	}
@@ -174,6 +193,9 @@ func (ev *subjectEval) relation(n *node, id string) *foundSet {
 	sets := []*foundSet{direct}
 	for i := range s.size() {
 		t := s.at(i)
+		if !ev.edge(keyOf(o, n.id), t) {
+			continue
+		}
 		sub := ev.a.subjectOf(t)
 		switch {
 		case sub.typ != ev.typ || sub.rel != ev.rel:
@@ -197,6 +219,11 @@ func (ev *subjectEval) expr(e *expr, d *definition, id string) *foundSet {
 		return ev.node(e.ref, id)
 	case exprNil:
 		return nil
+	case exprSelf:
+		if ev.rel == "" && ev.typ == d.name {
+			return concrete(id)
+		}
+		return nil
 	case exprUnion:
 		sets := make([]*foundSet, len(e.children))
 		for i, c := range e.children {
@@ -217,7 +244,10 @@ func (ev *subjectEval) expr(e *expr, d *definition, id string) *foundSet {
 		if base.empty() {
 			return nil
 		}
-		return base.subtract(ev.expr(e.children[1], d, id))
+		ev.neg++
+		excluded := ev.expr(e.children[1], d, id)
+		ev.neg--
+		return base.subtract(excluded)
 	}
 	return ev.arrow(e, d, id)
 }
@@ -236,6 +266,9 @@ func (ev *subjectEval) arrow(e *expr, d *definition, id string) *foundSet {
 	var sets []*foundSet // of an any-arrow
 	first := true
 	for i := range s.size() {
+		if !ev.edge(keyOf(o, e.via.id), s.at(i)) {
+			continue
+		}
 		obj := ev.a.subjectOf(s.at(i))
 		target := e.targets[obj.typ]
 		switch {
@@ -254,6 +287,30 @@ func (ev *subjectEval) arrow(e *expr, d *definition, id string) *foundSet {
 		return unionAll(sets)
 	}
 	return set
+}
+
+// edge reports whether the relationship of key k to t counts: it has not
+// expired, and its caveat holds. A caveat that its stored context decides
+// counts as decided; one that needs parameters (a lookup brings no
+// context) counts as not holding, so that the subjects found are never
+// more than those that hold, except under the right side of an exclusion,
+// where it counts as holding, so that what is excluded is never less.
+func (ev *subjectEval) edge(k edgeKey, t target) bool {
+	if len(ev.a.g.edges) == 0 {
+		return true
+	}
+	e := ev.a.g.edgeOf(k, t)
+	if e.expires != 0 && ev.now >= e.expires {
+		return false
+	}
+	if e.caveat == nil {
+		return true
+	}
+	r, err := e.caveat.def.Eval(e.caveat.ctx, authz.Context{})
+	if err != nil || r.Conditional() {
+		return ev.neg%2 == 1
+	}
+	return r.Value
 }
 
 // foundSet is a set of subjects of one type as SpiceDB's subject lookup
