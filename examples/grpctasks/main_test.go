@@ -5,7 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -67,7 +70,12 @@ func TestSpanTreeOfOneRequest(t *testing.T) {
 	if _, err := client.GetTask(as("alice"), &tasksv1.GetTaskRequest{TaskId: task.Id}); err != nil {
 		t.Fatal(err)
 	}
+	// The server's span ends after the reply has left, so the client may
+	// see the reply first: wait for all four spans.
 	spans := exp.GetSpans()
+	for deadline := time.Now().Add(5 * time.Second); len(spans) < 4 && time.Now().Before(deadline); spans = exp.GetSpans() {
+		time.Sleep(time.Millisecond)
+	}
 	byID := map[trace.SpanID]tracetest.SpanStub{}
 	for _, s := range spans {
 		byID[s.SpanContext.SpanID()] = s
@@ -84,7 +92,15 @@ func TestSpanTreeOfOneRequest(t *testing.T) {
 		got = append(got, node{Name: s.Name, Parent: byID[s.Parent.SpanID()].Name, Kind: s.SpanKind})
 	}
 	const method = "fgac.examples.tasks.v1.TaskService/GetTask"
-	// Spans end innermost first.
+	// In the order the spans are nested, innermost first (the order in
+	// which the client's and the server's end varies).
+	depth := map[trace.SpanKind]int{trace.SpanKindInternal: 0, trace.SpanKindServer: 1, trace.SpanKindClient: 2}
+	slices.SortStableFunc(got, func(a, b node) int {
+		if a.Kind != b.Kind {
+			return depth[a.Kind] - depth[b.Kind]
+		}
+		return strings.Compare(b.Name, a.Name) // fgac.engine.Check before fgac.decision
+	})
 	want := []node{
 		{Name: "fgac.engine.Check", Parent: "fgac.decision", Kind: trace.SpanKindInternal},
 		{Name: "fgac.decision", Parent: method, Kind: trace.SpanKindInternal},
