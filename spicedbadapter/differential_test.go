@@ -720,12 +720,27 @@ func (g *diffGraph) genArrow(t *diffType) (string, bool) {
 	}
 	a := targets[g.rng.IntN(len(targets))]
 	switch r := g.rng.IntN(10); {
-	case r < 2:
+	case r < 2 && !g.caveated(t.relation(a.via)):
+		// Not over caveated relationships: there SpiceDB v1.56.2 answers
+		// an all-arrow as if with the stored context of another
+		// resource's relationship to the same subject (the answer and the
+		// missing parameters change with the other relationship's
+		// context), which memadapter does not copy.
 		return a.via + ".all(" + a.name + ")", true
 	case r < 3:
 		return a.via + ".any(" + a.name + ")", true
 	}
 	return a.via + "->" + a.name, true
+}
+
+// caveated reports whether relation r allows a caveated subject type.
+func (g *diffGraph) caveated(r *diffRelation) bool {
+	for _, st := range r.types {
+		if st.caveat != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // newRelationships returns random relationships: each relation of each
