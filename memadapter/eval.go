@@ -67,12 +67,13 @@ type evaluator struct {
 	a   *Authorizer
 	sub subject
 	// ctx is the request's caveat context, and now the instant against
-	// which expirations are compared (Unix nanoseconds; unused while no
-	// relationship expires).
-	ctx    authz.Context
-	now    int64
-	visits int
-	memo   map[objRel]res
+	// which expirations are compared (Unix nanoseconds), read when
+	// clocked is false and an expiring relationship is met.
+	ctx     authz.Context
+	now     int64
+	clocked bool // now has been read
+	visits  int
+	memo    map[objRel]res
 
 	// stack is nil in the fast mode. In the cycle-aware mode it holds the
 	// nodes being evaluated; table holds every node's value from the
@@ -446,8 +447,18 @@ func (s *subjects) allOf() map[subject]edge {
 }
 
 // visible reports whether a relationship exists at the evaluation's
-// instant: it has no expiration, or expires after now.
-func (ev *evaluator) visible(e edge) bool { return e.expires == 0 || ev.now < e.expires }
+// instant: it has no expiration, or expires after now. The clock is read
+// once per evaluation, when the first expiring relationship is met, so
+// that checks that meet none do not read it.
+func (ev *evaluator) visible(e edge) bool {
+	if e.expires == 0 {
+		return true
+	}
+	if !ev.clocked {
+		ev.now, ev.clocked = ev.a.now().UnixNano(), true
+	}
+	return ev.now < e.expires
+}
 
 // caveat evaluates the caveat of a relationship, if it has one.
 func (ev *evaluator) caveat(e edge) (res, error) {

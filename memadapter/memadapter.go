@@ -212,13 +212,10 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 }
 
 // evaluator returns an evaluator of questions about sub under the request
-// context ctx, at the current instant; the caller holds the read lock.
+// context ctx, at the current instant (read when first needed); the caller
+// holds the read lock.
 func (a *Authorizer) evaluator(sub subject, ctx authz.Context) evaluator {
-	ev := evaluator{a: a, sub: sub, ctx: ctx}
-	if a.expiring > 0 {
-		ev.now = a.now().UnixNano()
-	}
-	return ev
+	return evaluator{a: a, sub: sub, ctx: ctx}
 }
 
 // CheckMany answers every item as [Authorizer.Check] would, all against the
