@@ -455,7 +455,7 @@ func (ev *evaluator) visible(e edge) bool {
 		return true
 	}
 	if !ev.clocked {
-		ev.now, ev.clocked = ev.a.now().UnixNano(), true
+		ev.now, ev.clocked = ev.a.now(), true
 	}
 	return ev.now < e.expires
 }
