@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -235,6 +236,21 @@ func (c Context) Value(key string) (any, bool) {
 	}
 	v, ok := c.c.values[key]
 	return v, ok
+}
+
+// Equal reports whether c and o hold the same values (go-cmp and similar
+// tools use it; == on contexts compares identity). Invalid contexts are
+// equal to nothing but themselves.
+func (c Context) Equal(o Context) bool {
+	switch {
+	case c.c == o.c:
+		return true
+	case c.IsZero() && o.IsZero():
+		return true
+	case c.c == nil || o.c == nil || c.c.err != nil || o.c.err != nil:
+		return false
+	}
+	return reflect.DeepEqual(c.c.values, o.c.values)
 }
 
 // Map returns a deep copy of the values, or nil for the zero Context.

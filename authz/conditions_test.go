@@ -173,3 +173,22 @@ func TestRelationshipKeyIgnoresConditions(t *testing.T) {
 		t.Errorf("Validate with a context but no caveat = %v, want ErrInvalidRequest", err)
 	}
 }
+
+func TestContextEqualComparesValues(t *testing.T) {
+	t.Parallel()
+	a := authz.NewContext(map[string]any{"n": 1, "l": []any{"x"}})
+	b := authz.NewContext(map[string]any{"n": 1.0, "l": []string{"x"}})
+	if a == b || !a.Equal(b) {
+		t.Errorf("a == b: %v, a.Equal(b): %v; want false, true", a == b, a.Equal(b))
+	}
+	if a.Equal(authz.NewContext(map[string]any{"n": 2})) || a.Equal(authz.Context{}) {
+		t.Error("different contexts are Equal")
+	}
+	if !authz.NewContext(nil).Equal(authz.Context{}) {
+		t.Error("empty contexts are not Equal")
+	}
+	r := authz.Relationship{Caveat: authz.Caveat{Name: "cav", Context: a}}
+	if diff := cmp.Diff(r, authz.Relationship{Caveat: authz.Caveat{Name: "cav", Context: b}}); diff != "" {
+		t.Errorf("go-cmp sees a difference (-want +got):\n%s", diff)
+	}
+}

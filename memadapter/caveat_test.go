@@ -126,3 +126,38 @@ func TestExplainShowsConditional(t *testing.T) {
 		t.Errorf("Explain = \n%s\nwant a denial noted conditional on ip", e)
 	}
 }
+
+// TestLookupThroughAnExpiredArrow checks that a lookup whose candidates
+// come through an arrow over an expired or caveated relationship confirms
+// them, as a check does.
+func TestLookupThroughAnExpiredArrow(t *testing.T) {
+	t.Parallel()
+	a, err := memadapter.New(`use expiration
+caveat never(b bool) {
+	b && !b
+}
+definition user {}
+definition group {
+	relation manager: user
+}
+definition doc {
+	relation team: group with expiration | group with never
+	permission view = team->manager
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	u := authz.Subject{Type: "user", ID: "u0"}
+	if _, err := a.Write(ctx, authz.WriteRequest{Touch: []authz.Relationship{
+		{Resource: authz.Resource{Type: "group", ID: "g0"}, Relation: "manager", Subject: u},
+		{Resource: authz.Resource{Type: "doc", ID: "d0"}, Relation: "team", Subject: authz.Subject{Type: "group", ID: "g0"}, Expiration: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Resource: authz.Resource{Type: "doc", ID: "d1"}, Relation: "team", Subject: authz.Subject{Type: "group", ID: "g0"}, Caveat: authz.Caveat{Name: "never"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Lookup(ctx, authz.LookupRequest{Subject: u, ResourceType: "doc", Permission: "view", Context: authz.NewContext(map[string]any{"b": true}), IncludeConditional: true})
+	if err != nil || len(r.IDs()) != 0 || len(r.Conditional()) != 0 {
+		t.Errorf("Lookup = %v (conditional %v), %v; want none", r.IDs(), r.Conditional(), err)
+	}
+}

@@ -170,7 +170,7 @@ func exact(n *node) bool {
 			return false
 		}
 		for _, m := range c.nodes {
-			if m.expr != nil && !monotoneExact(m.expr) {
+			if m.expr != nil && (!monotoneExact(m.expr) || walksConditional(m.expr)) {
 				return false
 			}
 			if m.rel != nil && conditional(m.rel) {
@@ -186,6 +186,21 @@ func exact(n *node) bool {
 func conditional(r *schema.Relation) bool {
 	for _, t := range r.Types {
 		if t.Caveat != "" || t.Expiration {
+			return true
+		}
+	}
+	return false
+}
+
+// walksConditional reports whether an arrow of e walks a relation whose
+// relationships may have a caveat or an expiration.
+func walksConditional(e *expr) bool {
+	switch e.kind {
+	case exprArrow, exprArrowAll:
+		return conditional(e.via.rel)
+	}
+	for _, c := range e.children {
+		if walksConditional(c) {
 			return true
 		}
 	}

@@ -77,12 +77,13 @@ type evaluator struct {
 	lastID  string
 	lastObj objID
 	// ctx is the request's caveat context, and now the instant against
-	// which expirations are compared (Unix nanoseconds; unused while no
-	// relationship expires).
-	ctx    authz.Context
-	now    int64
-	visits int
-	memo   map[objRel]res
+	// which expirations are compared (Unix nanoseconds), read when
+	// clocked is false and an expiring relationship is met.
+	ctx     authz.Context
+	now     int64
+	clocked bool // now has been read
+	visits  int
+	memo    map[objRel]res
 
 	// stack is nil in the fast mode. In the cycle-aware mode it holds the
 	// nodes being evaluated; table holds every node's value from the
@@ -103,14 +104,11 @@ type evaluator struct {
 }
 
 // newEvaluator returns an evaluator of questions about sub under the
-// request context ctx, at the current instant; the caller holds the read
-// lock.
+// request context ctx, at the instant of its first expiring relationship;
+// the caller holds the read lock.
 func (a *Authorizer) newEvaluator(sub subject, ctx authz.Context) evaluator {
-	ev := evaluator{a: a, sub: sub, ctx: ctx, target: a.targetOf(sub)}
-	if a.g.expiring > 0 {
-		ev.now = a.now().UnixNano()
-	}
-	return ev
+	// now is read when the first expiring relationship is met (visible).
+	return evaluator{a: a, sub: sub, ctx: ctx, target: a.targetOf(sub)}
 }
 
 // object returns the objID of object id of d, or 0.
@@ -501,10 +499,19 @@ func (ev *evaluator) edge(k edgeKey, s *set1[target], t target) (edge, bool) {
 	return e, ev.visible(e)
 }
 
-// visible reports whether a relationship with caveat and expiration e
-// exists at the evaluation's instant: it has no expiration, or expires
-// after now.
-func (ev *evaluator) visible(e edge) bool { return e.expires == 0 || ev.now < e.expires }
+// visible reports whether a relationship exists at the evaluation's
+// instant: it has no expiration, or expires after now. The clock is read
+// once per evaluation, when the first expiring relationship is met, so
+// that checks that meet none do not read it.
+func (ev *evaluator) visible(e edge) bool {
+	if e.expires == 0 {
+		return true
+	}
+	if !ev.clocked {
+		ev.now, ev.clocked = ev.a.now(), true
+	}
+	return ev.now < e.expires
+}
 
 // caveat evaluates the caveat of a relationship with caveat and expiration
 // e, if it has one.

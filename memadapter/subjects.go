@@ -87,7 +87,7 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := subjectEval{a: a, ctx: ctx, typ: typ, rel: rel}
 	if a.g.expiring > 0 {
-		ev.now = a.now().UnixNano()
+		ev.now = a.now()
 	}
 	for range maxSubjectRounds {
 		ev.done = make(map[objRel]*foundSet)

@@ -3,8 +3,13 @@
 // SpiceDB is given, and so that setup code can check operation mappings
 // against it.
 //
-// The accepted language is the subset of SpiceDB's (v1.56) that needs no
-// caveat evaluation and no feature flags:
+// The accepted language is SpiceDB's (v1.56) without imports and partials:
+//
+//	use expiration
+//
+//	caveat on_network(ip ipaddress, cidr string) {
+//		ip.in_cidr(cidr)
+//	}
 //
 //	definition user {}
 //
@@ -15,7 +20,16 @@
 //		permission read = viewer + parent->read
 //		permission edit = owner & (editor - banned)
 //		permission audit = reviewers.all(approve)
+//		relation guest: user with on_network and expiration
 //	}
+//
+// A caveat's CEL expression is type-checked and compiled once, by [Parse],
+// with SpiceDB's parameter types (int, uint, bool, string, double, bytes,
+// duration, timestamp, ipaddress with in_cidr, any, list<T>, map<T>); an
+// expression that does not compile, is not boolean or leaves a parameter
+// unused is an error at its line and column. [Caveat.Eval] evaluates it as
+// SpiceDB does, partially when parameters are missing. `use self` lets
+// permissions name `self`, the object itself.
 //
 // Statements end at a newline that follows a name, a keyword, "}", ")" or
 // "*", or at a ";", exactly as in SpiceDB, so an expression continues on the
@@ -25,8 +39,7 @@
 // not nest.
 //
 // Everything SpiceDB accepts but this package does not support is rejected
-// with an error naming its line and column, never skipped: caveat blocks,
-// `with` caveats and expiration on subject types, `use`, `import` and
+// with an error naming its line and column, never skipped: `import` and
 // `partial` statements, `...partial` references and permission type
 // annotations.
 //

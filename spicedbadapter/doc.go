@@ -91,7 +91,7 @@
 // parse the schema SpiceDB reports it used, permissions show their
 // expression, arrows their relation, permissions that SpiceDB checked
 // through what they name show that step, and branches are listed in the
-// order of the expression; otherwise (a schema with caveats, for one)
+// order of the expression; otherwise (a schema with an import, for one)
 // arrows show only their target and branches come in SpiceDB's order.
 // Results SpiceDB took from its cache are marked and not expanded, and
 // objects SpiceDB checked in one batch appear as one node with their ids
