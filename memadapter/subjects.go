@@ -2,19 +2,13 @@ package memadapter
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/fgac-go/fgac/authz"
 )
 
 var _ authz.SubjectLookuper = (*Authorizer)(nil)
-
-// maxSubjectRounds bounds the rounds of a subject lookup's fixpoint. A
-// cycle of relations and unions, intersections and arrows settles in a few
-// rounds; only a cycle through the right side of an exclusion (a permission
-// that excludes something derived from itself) can oscillate, and reaches
-// the bound.
-const maxSubjectRounds = 1000
 
 // LookupSubjects returns the subjects of req.SubjectType (through
 // req.SubjectRelation, if set) that hold req.Permission on req.Resource,
@@ -31,9 +25,11 @@ const maxSubjectRounds = 1000
 // objects; its check denies).
 //
 // Recursive relationships (groups that contain each other) are computed as
-// a fixpoint, never failing with a depth error. A cycle through the right
-// side of an exclusion that does not settle is an error matching
-// [authz.ErrInvalidRequest].
+// a least fixpoint, never failing with a depth error, in time and memory
+// about linear in the relationships the lookup reaches (see subjectsOf). A
+// cycle through the right side of an exclusion that does not settle is an
+// error matching [authz.ErrInvalidRequest]. A done ctx stops the lookup
+// with an error matching [authz.ErrUnavailable].
 //
 // Subjects are returned in ascending order of id, a wildcard ("*") first;
 // with a positive req.Limit, at most Limit of them after req.Cursor, with
@@ -71,98 +67,501 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 // subjectsOf computes the subjects of n on object id; the caller holds the
 // read lock.
 //
-// A cycle is computed by rounds: within a round, a node met again while it
-// is being computed contributes its value of the previous round (nothing in
-// the first), and the rounds repeat until those values are the ones the
-// round computed. Every operation but an exclusion's right side is
-// monotone, so from nothing this reaches the least fixpoint. Graphs without
-// cycles take one round.
+// The lookup works on the graph of the (relation or permission, object)
+// pairs it reaches from n on id, a dependency being an edge; each edge is
+// in a union position (a relation's subject set, or a reference or an
+// any-arrow reached from the expression's root through unions only), an
+// operand (of an intersection, an exclusion or an all-arrow), or negated
+// (under the right side of an exclusion). The strongly connected components
+// of that graph are found once (Tarjan's algorithm, without recursion, so
+// that a chain of any length cannot exhaust the stack) and evaluated
+// dependencies first:
+//
+//   - Sets are kept only for the pairs that need one: n on id, the
+//     operands, and the pairs in and below a component with an operand
+//     edge inside it. The set of such a pair is the union of the local
+//     subjects (direct subjects, itself as a subject set, and its
+//     non-union subexpressions, computed from kept sets) of every pair its
+//     union edges reach, collected in one walk that stops at kept sets of
+//     earlier components. A cycle of unions therefore costs one walk, and
+//     a chain of 5,000 nested groups neither copies nor keeps 5,000 sets.
+//   - A component with an operand edge inside it (a cycle through an
+//     intersection, an exclusion or an all-arrow) is iterated to a
+//     fixpoint from the empty sets, a pair being computed again only when
+//     a set it depends on inside the component changed. Every operation
+//     but an exclusion's right side is monotone, so this reaches the least
+//     fixpoint; a component with a negated edge inside it that does not
+//     settle within maxSubjectRounds evaluations per pair is an error.
+//
+// ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
+// subject merged).
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
-	ev := subjectEval{a: a, ctx: ctx, typ: typ, rel: rel}
-	for range maxSubjectRounds {
-		ev.done = make(map[objRel]*foundSet)
-		ev.active = make(map[objRel]bool)
-		ev.used = nil
-		set := ev.node(n, id)
+	ev := &subjectEval{a: a, ctx: ctx, startID: id, subjDef: a.defs[typ], keys: make(map[edgeKey]int32)}
+	if rel != "" {
+		ev.subjRel = ev.subjDef.nodes[rel].id
+	}
+	ev.nextCheck = lookupCheckEvery
+	start := ev.vertex(n, a.g.lookup(n.def, id))
+	ev.components(start)
+	if ev.err != nil {
+		return nil, ev.err
+	}
+	ev.classify(start)
+	for c := range ev.compEnd {
+		ev.evaluate(int32(c))
 		if ev.err != nil {
+			if ev.unsettled {
+				return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
+			}
 			return nil, ev.err
 		}
-		settled := true
-		for key := range ev.used {
-			if !ev.done[key].equal(ev.prev[key]) {
-				settled = false
-			}
-		}
-		if settled {
-			return set, nil
-		}
-		next := make(map[objRel]*foundSet, len(ev.used))
-		for key := range ev.used {
-			next[key] = ev.done[key]
-		}
-		ev.prev = next
 	}
-	return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
+	return ev.vs[start].value, nil
+}
+
+// lookupCheckEvery is how many steps of a subject lookup pass between
+// checks of its context: a few hundred microseconds of work at most.
+const lookupCheckEvery = 512
+
+// Positions of an edge of the lookup graph; see subjectsOf.
+const (
+	posUnion uint8 = iota
+	posOperand
+	posNegated
+)
+
+// lookupVertex is a pair of the lookup graph: a relation or permission
+// and an object (0 for the looked-up object when no relationship names
+// it).
+type lookupVertex struct {
+	n *node
+	o objID
+	// first and end delimit its edges in subjectEval.edges.
+	first, end int32
+	// index and low are Tarjan's (index -1 before the visit), comp the
+	// component.
+	index, low, comp int32
+	onStack          bool
+	// kept reports whether its set is computed and kept in value.
+	kept  bool
+	value *foundSet
+	// walk is the last walk that met it; at its position in its
+	// component while that is iterated.
+	walk, at int32
+}
+
+// lookupEdge is an edge of the lookup graph.
+type lookupEdge struct {
+	to  int32
+	pos uint8
 }
 
 // subjectEval computes the subjects of one type and subject relation;
 // the caller holds the read lock.
 type subjectEval struct {
-	a        *Authorizer
-	ctx      context.Context
-	typ, rel string
-	visits   int
-	err      error
+	a       *Authorizer
+	ctx     context.Context
+	startID string
+	// subjDef and subjRel are the subject type and relation asked for
+	// (subjRel 0 for none).
+	subjDef *definition
+	subjRel nodeID
 
-	// done holds the nodes computed in this round, active those being
-	// computed, used those met while active, and prev the values of the
-	// previous round for the nodes it met while active.
-	done   map[objRel]*foundSet
-	active map[objRel]bool
-	used   map[objRel]bool
-	prev   map[objRel]*foundSet
+	keys  map[edgeKey]int32
+	vs    []lookupVertex
+	edges []lookupEdge
+	// comps holds the vertices by component in the order Tarjan's
+	// algorithm emits them (a component after those it depends on);
+	// component c is comps[compEnd[c-1]:compEnd[c]]. general and negated
+	// report whether a component has an operand, or negated, edge inside.
+	comps            []int32
+	compEnd          []int32
+	general, negated []bool
+
+	walks            int32
+	stack            []int32
+	steps, nextCheck int
+	err              error
+	unsettled        bool
 }
 
-// node returns the subjects of n on object id.
-func (ev *subjectEval) node(n *node, id string) *foundSet {
-	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	if set, ok := ev.done[key]; ok {
-		return set
-	}
-	if ev.active[key] {
-		if ev.used == nil {
-			ev.used = make(map[objRel]bool)
-		}
-		ev.used[key] = true
-		return ev.prev[key]
-	}
-	if ev.visits++; ev.visits%1024 == 0 && ev.err == nil {
+// tick counts n steps and checks the context every lookupCheckEvery; it
+// reports whether the lookup goes on.
+func (ev *subjectEval) tick(n int) bool {
+	ev.steps += n
+	if ev.steps >= ev.nextCheck && ev.err == nil {
+		ev.nextCheck = ev.steps + lookupCheckEvery
 		ev.err = contextErr(ev.ctx)
 	}
-	if ev.err != nil {
-		return nil
+	return ev.err == nil
+}
+
+// vertex returns the vertex of n on o, adding it if it is new.
+func (ev *subjectEval) vertex(n *node, o objID) int32 {
+	k := keyOf(o, n.id)
+	if v, ok := ev.keys[k]; ok {
+		return v
 	}
-	ev.active[key] = true
-	var set *foundSet
-	if n.expr != nil {
-		set = ev.expr(n.expr, n.def, id)
+	v := int32(len(ev.vs))
+	ev.vs = append(ev.vs, lookupVertex{n: n, o: o, index: -1})
+	ev.keys[k] = v
+	return v
+}
+
+// idOf returns the id of object o.
+func (ev *subjectEval) idOf(o objID) string {
+	if o == 0 {
+		return ev.startID
+	}
+	return ev.a.g.names[o]
+}
+
+// addEdges adds the edges of v.
+func (ev *subjectEval) addEdges(v int32) {
+	n, o := ev.vs[v].n, ev.vs[v].o
+	first := len(ev.edges)
+	if n.expr == nil {
+		if o != 0 {
+			s := ev.a.g.sets[keyOf(o, n.id)]
+			for i := range s.size() {
+				t := s.at(i)
+				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(ev.a.byID[t.rel], t.obj), pos: posUnion})
+			}
+		}
 	} else {
-		set = ev.relation(n, id)
+		ev.exprEdges(n.expr, o, posUnion)
 	}
-	if ev.rel != "" && ev.rel == n.name && ev.typ == n.def.name {
-		// A subject set is a member of itself.
-		set = set.union(concrete(id))
+	ev.vs[v].first, ev.vs[v].end = int32(first), int32(len(ev.edges))
+	ev.tick(1 + len(ev.edges) - first)
+}
+
+// exprEdges adds the edges of expression e on o, at position pos.
+func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8) {
+	switch e.kind {
+	case exprRef:
+		ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(e.ref, o), pos: pos})
+	case exprNil:
+	case exprUnion:
+		for _, c := range e.children {
+			ev.exprEdges(c, o, pos)
+		}
+	case exprIntersection:
+		for _, c := range e.children {
+			ev.exprEdges(c, o, max(pos, posOperand))
+		}
+	case exprExclusion:
+		ev.exprEdges(e.children[0], o, max(pos, posOperand))
+		ev.exprEdges(e.children[1], o, posNegated)
+	default:
+		if e.kind == exprArrowAll {
+			pos = max(pos, posOperand)
+		}
+		s, ok := ev.arrowSet(e, o)
+		if !ok {
+			return
+		}
+		for i := range s.size() {
+			obj := s.at(i).obj
+			if target := e.targets[ev.a.g.defs[obj].name]; target != nil {
+				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(target, obj), pos: pos})
+			}
+		}
 	}
-	delete(ev.active, key)
-	ev.done[key] = set
+}
+
+// arrowSet returns the relationships arrow e walks from o, and false if
+// there are none or if e is an all-arrow and one of the objects they name
+// has no target (the arrow is then empty, as Check decides).
+func (ev *subjectEval) arrowSet(e *expr, o objID) (set1[target], bool) {
+	if o == 0 {
+		return set1[target]{}, false
+	}
+	s, ok := ev.a.g.out[keyOf(o, e.via.id)]
+	if !ok {
+		return s, false
+	}
+	if e.kind == exprArrowAll {
+		for i := range s.size() {
+			if e.targets[ev.a.g.defs[s.at(i).obj].name] == nil {
+				return s, false
+			}
+		}
+	}
+	return s, true
+}
+
+// components finds the vertices reachable from start and their strongly
+// connected components (Tarjan's algorithm, with an explicit stack).
+func (ev *subjectEval) components(start int32) {
+	type frame struct{ v, next int32 }
+	var (
+		frames  []frame
+		stack   []int32
+		counter int32
+	)
+	visit := func(v int32) {
+		ev.vs[v].index, ev.vs[v].low = counter, counter
+		counter++
+		stack = append(stack, v)
+		ev.vs[v].onStack = true
+		ev.addEdges(v)
+		frames = append(frames, frame{v: v, next: ev.vs[v].first})
+	}
+	visit(start)
+	for len(frames) > 0 && ev.err == nil {
+		f := &frames[len(frames)-1]
+		v := f.v
+		if f.next < ev.vs[v].end {
+			w := ev.edges[f.next].to
+			f.next++
+			switch {
+			case ev.vs[w].index < 0:
+				visit(w)
+			case ev.vs[w].onStack:
+				ev.vs[v].low = min(ev.vs[v].low, ev.vs[w].index)
+			}
+			continue
+		}
+		frames = frames[:len(frames)-1]
+		if ev.vs[v].low == ev.vs[v].index {
+			c := int32(len(ev.compEnd))
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				ev.vs[w].onStack = false
+				ev.vs[w].comp = c
+				ev.comps = append(ev.comps, w)
+				if w == v {
+					break
+				}
+			}
+			ev.compEnd = append(ev.compEnd, int32(len(ev.comps)))
+		}
+		if len(frames) > 0 {
+			p := frames[len(frames)-1].v
+			ev.vs[p].low = min(ev.vs[p].low, ev.vs[v].low)
+		}
+	}
+}
+
+// classify marks the components with an operand or negated edge inside
+// and the vertices whose sets are kept: start, the operands, and the
+// vertices of such components and their dependencies.
+func (ev *subjectEval) classify(start int32) {
+	ev.general = make([]bool, len(ev.compEnd))
+	ev.negated = make([]bool, len(ev.compEnd))
+	for v := range ev.vs {
+		c := ev.vs[v].comp
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			if e.pos == posUnion {
+				continue
+			}
+			ev.vs[e.to].kept = true
+			if ev.vs[e.to].comp == c {
+				ev.general[c] = true
+				ev.negated[c] = ev.negated[c] || e.pos == posNegated
+			}
+		}
+	}
+	for v := range ev.vs {
+		if !ev.general[ev.vs[v].comp] {
+			continue
+		}
+		ev.vs[v].kept = true
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			ev.vs[e.to].kept = true
+		}
+	}
+	ev.vs[start].kept = true
+}
+
+// evaluate computes the kept sets of component c, whose dependencies
+// outside it are computed.
+func (ev *subjectEval) evaluate(c int32) {
+	var begin int32
+	if c > 0 {
+		begin = ev.compEnd[c-1]
+	}
+	members := ev.comps[begin:ev.compEnd[c]]
+	if ev.general[c] {
+		ev.iterate(c, members)
+		return
+	}
+	for _, v := range members {
+		if !ev.vs[v].kept {
+			continue
+		}
+		// Every member reaches every other through unions: one set.
+		set := ev.walk(v)
+		for _, w := range members {
+			if ev.vs[w].kept {
+				ev.vs[w].value = set
+			}
+		}
+		return
+	}
+}
+
+// walk returns the union of the local subjects of the vertices that the
+// union edges of m reach, stopping at the kept sets of earlier components.
+func (ev *subjectEval) walk(m int32) *foundSet {
+	ev.walks++
+	c := ev.vs[m].comp
+	var parts []*foundSet
+	ev.stack = append(ev.stack[:0], m)
+	ev.vs[m].walk = ev.walks
+	for len(ev.stack) > 0 {
+		u := ev.stack[len(ev.stack)-1]
+		ev.stack = ev.stack[:len(ev.stack)-1]
+		if ev.vs[u].kept && ev.vs[u].comp != c {
+			parts = append(parts, ev.vs[u].value)
+			continue
+		}
+		local := ev.local(u)
+		if !ev.tick(1 + local.size()) {
+			return nil
+		}
+		if !local.empty() {
+			parts = append(parts, local)
+		}
+		for _, e := range ev.edges[ev.vs[u].first:ev.vs[u].end] {
+			if e.pos == posUnion && ev.vs[e.to].walk != ev.walks {
+				ev.vs[e.to].walk = ev.walks
+				ev.stack = append(ev.stack, e.to)
+			}
+		}
+	}
+	return ev.merge(parts)
+}
+
+// merge returns the union of sets, counting the subjects it merges.
+func (ev *subjectEval) merge(sets []*foundSet) *foundSet {
+	if len(sets) > 1 {
+		n := 0
+		for _, s := range sets {
+			n += s.size()
+		}
+		if !ev.tick(n) {
+			return nil
+		}
+	}
+	return unionAll(sets)
+}
+
+// iterate computes the sets of general component c to a fixpoint.
+func (ev *subjectEval) iterate(c int32, members []int32) {
+	for i, v := range members {
+		ev.vs[v].at = int32(i)
+	}
+	// depOn[depStart[i]:depStart[i+1]] are the members whose sets read
+	// member i's.
+	depStart := make([]int32, len(members)+1)
+	for _, v := range members {
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			if ev.vs[e.to].comp == c {
+				depStart[ev.vs[e.to].at+1]++
+			}
+		}
+	}
+	for i := range members {
+		depStart[i+1] += depStart[i]
+	}
+	depOn := make([]int32, depStart[len(members)])
+	fill := slices.Clone(depStart[:len(members)])
+	for i, v := range members {
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			if ev.vs[e.to].comp == c {
+				at := ev.vs[e.to].at
+				depOn[fill[at]] = int32(i)
+				fill[at]++
+			}
+		}
+	}
+
+	queue := make([]int32, len(members))
+	queued := make([]bool, len(members))
+	for i := range members {
+		queue[i], queued[i] = int32(i), true
+	}
+	limit := maxSubjectRounds * len(members)
+	for evals := 0; len(queue) > 0; evals++ {
+		if ev.negated[c] && evals >= limit {
+			ev.err, ev.unsettled = errUnsettled, true
+			return
+		}
+		i := queue[0]
+		queue = queue[1:]
+		queued[i] = false
+		v := members[i]
+		set := ev.full(v)
+		if ev.err != nil || !ev.tick(1+set.size()) {
+			return
+		}
+		if set.equal(ev.vs[v].value) {
+			continue
+		}
+		ev.vs[v].value = set
+		for _, j := range depOn[depStart[i]:depStart[i+1]] {
+			if !queued[j] {
+				queued[j] = true
+				queue = append(queue, j)
+			}
+		}
+	}
+}
+
+// errUnsettled marks a component that did not settle; subjectsOf reports
+// it.
+var errUnsettled = invalidf("a cycle through an exclusion does not settle")
+
+// maxSubjectRounds bounds the evaluations of each pair of a component with
+// a cycle through the right side of an exclusion (a permission that
+// excludes something derived from itself), which can oscillate; other
+// components always settle.
+const maxSubjectRounds = 1000
+
+// local returns the local subjects of v: its direct subjects for a
+// relation, its non-union subexpressions for a permission, and its object
+// if v is the subject set asked for (group:eng#member has member on
+// group:eng).
+func (ev *subjectEval) local(v int32) *foundSet {
+	n, o := ev.vs[v].n, ev.vs[v].o
+	var set *foundSet
+	if n.expr == nil {
+		set = ev.direct(n, o)
+	} else {
+		set = ev.localExpr(n.expr, o)
+	}
+	return ev.self(n, o, set)
+}
+
+// full returns the set of v from the kept sets of its dependencies.
+func (ev *subjectEval) full(v int32) *foundSet {
+	n, o := ev.vs[v].n, ev.vs[v].o
+	var set *foundSet
+	if n.expr == nil {
+		sets := []*foundSet{ev.direct(n, o)}
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			sets = append(sets, ev.vs[e.to].value)
+		}
+		set = ev.merge(sets)
+	} else {
+		set = ev.expr(n.expr, o)
+	}
+	return ev.self(n, o, set)
+}
+
+// self adds o to set if n is the subject relation asked for.
+func (ev *subjectEval) self(n *node, o objID, set *foundSet) *foundSet {
+	if ev.subjRel != 0 && n.id == ev.subjRel && n.def == ev.subjDef {
+		return set.union(concrete(ev.idOf(o)))
+	}
 	return set
 }
 
-// relation returns the subjects of relation n on object id: those of its
-// relationships whose subject has the type and relation asked for, and
-// those of its subject sets.
-func (ev *subjectEval) relation(n *node, id string) *foundSet {
-	o := ev.a.g.lookup(n.def, id)
+// direct returns the subjects of relation n on o whose type and relation
+// are those asked for: concrete ids, and a wildcard.
+func (ev *subjectEval) direct(n *node, o objID) *foundSet {
 	if o == 0 {
 		return nil
 	}
@@ -170,88 +569,106 @@ func (ev *subjectEval) relation(n *node, id string) *foundSet {
 	if !ok {
 		return nil
 	}
-	direct := &foundSet{concrete: make([]string, 0, s.size())}
-	sets := []*foundSet{direct}
+	g := &ev.a.g
+	set := &foundSet{}
 	for i := range s.size() {
 		t := s.at(i)
-		sub := ev.a.subjectOf(t)
 		switch {
-		case sub.typ != ev.typ || sub.rel != ev.rel:
-		case sub.id == authz.WildcardID && sub.rel == "":
-			direct.wildcard = true
+		case g.defs[t.obj] != ev.subjDef || t.rel != ev.subjRel:
+		case t.rel == 0 && g.names[t.obj] == authz.WildcardID:
+			set.wildcard = true
 		default:
-			direct.concrete = append(direct.concrete, sub.id)
-		}
-		if t.rel != 0 { // a subject set: its members too
-			sets = append(sets, ev.node(ev.a.byID[t.rel], sub.id))
+			set.concrete = append(set.concrete, g.names[t.obj])
 		}
 	}
-	slices.Sort(direct.concrete)
-	return unionAll(sets)
+	if set.empty() {
+		return nil
+	}
+	slices.Sort(set.concrete)
+	return set
 }
 
-// expr returns the subjects of permission expression e on object id of d.
-func (ev *subjectEval) expr(e *expr, d *definition, id string) *foundSet {
+// localExpr returns the subjects of the non-union subexpressions of e on
+// o: those reached from e through unions are the walk's.
+func (ev *subjectEval) localExpr(e *expr, o objID) *foundSet {
+	switch e.kind {
+	case exprRef, exprArrow, exprNil:
+		return nil
+	case exprUnion:
+		sets := make([]*foundSet, len(e.children))
+		for i, c := range e.children {
+			sets[i] = ev.localExpr(c, o)
+		}
+		return ev.merge(sets)
+	}
+	return ev.expr(e, o)
+}
+
+// value returns the kept set of n on o.
+func (ev *subjectEval) value(n *node, o objID) *foundSet {
+	v, ok := ev.keys[keyOf(o, n.id)]
+	if !ok || !ev.vs[v].kept {
+		if ev.err == nil {
+			ev.err = fmt.Errorf("memadapter: subject lookup: no set for %s#%s: %w", n.def.name, n.name, authz.ErrInternal)
+		}
+		return nil
+	}
+	return ev.vs[v].value
+}
+
+// expr returns the subjects of permission expression e on o from the kept
+// sets of its references and arrows.
+func (ev *subjectEval) expr(e *expr, o objID) *foundSet {
 	switch e.kind {
 	case exprRef:
-		return ev.node(e.ref, id)
+		return ev.value(e.ref, o)
 	case exprNil:
 		return nil
 	case exprUnion:
 		sets := make([]*foundSet, len(e.children))
 		for i, c := range e.children {
-			sets[i] = ev.expr(c, d, id)
+			sets[i] = ev.expr(c, o)
 		}
-		return unionAll(sets)
+		return ev.merge(sets)
 	case exprIntersection:
-		set := ev.expr(e.children[0], d, id)
+		set := ev.expr(e.children[0], o)
 		for _, c := range e.children[1:] {
 			if set.empty() {
 				return nil
 			}
-			set = set.intersect(ev.expr(c, d, id))
+			set = set.intersect(ev.expr(c, o))
 		}
 		return set
 	case exprExclusion:
-		base := ev.expr(e.children[0], d, id)
+		base := ev.expr(e.children[0], o)
 		if base.empty() {
 			return nil
 		}
-		return base.subtract(ev.expr(e.children[1], d, id))
+		return base.subtract(ev.expr(e.children[1], o))
 	}
-	return ev.arrow(e, d, id)
+	return ev.arrow(e, o)
 }
 
-// arrow returns the subjects of an arrow or all-arrow e on object id of d.
-func (ev *subjectEval) arrow(e *expr, d *definition, id string) *foundSet {
-	o := ev.a.g.lookup(d, id)
-	if o == 0 {
-		return nil
-	}
-	s, ok := ev.a.g.out[keyOf(o, e.via.id)]
+// arrow returns the subjects of an arrow or all-arrow e on o: the union,
+// or intersection, of its target on the objects it walks to.
+func (ev *subjectEval) arrow(e *expr, o objID) *foundSet {
+	s, ok := ev.arrowSet(e, o)
 	if !ok {
 		return nil
 	}
-	var set *foundSet
-	var sets []*foundSet // of an any-arrow
-	first := true
+	var sets []*foundSet
 	for i := range s.size() {
-		obj := ev.a.subjectOf(s.at(i))
-		target := e.targets[obj.typ]
-		switch {
-		case target == nil && e.kind == exprArrowAll:
-			return nil // as Check decides: not every object has the target
-		case target == nil:
-		case e.kind == exprArrow:
-			sets = append(sets, ev.node(target, obj.id))
-		case first:
-			set, first = ev.node(target, obj.id), false
-		default:
-			set = set.intersect(ev.node(target, obj.id))
+		obj := s.at(i).obj
+		if target := e.targets[ev.a.g.defs[obj].name]; target != nil {
+			sets = append(sets, ev.value(target, obj))
 		}
 	}
 	if e.kind == exprArrow {
-		return unionAll(sets)
+		return ev.merge(sets)
+	}
+	set := sets[0]
+	for _, s := range sets[1:] {
+		set = set.intersect(s)
 	}
 	return set
 }
@@ -271,6 +688,14 @@ type foundSet struct {
 // concrete returns the set of one concrete id.
 func concrete(id string) *foundSet {
 	return &foundSet{concrete: []string{id}}
+}
+
+// size returns the number of ids s lists, concrete or excluded.
+func (s *foundSet) size() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.concrete) + len(s.excluded)
 }
 
 func (s *foundSet) empty() bool { return s == nil || !s.wildcard && len(s.concrete) == 0 }
