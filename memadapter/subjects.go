@@ -96,7 +96,7 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 // ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
 // subject merged).
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
-	ev := &subjectEval{a: a, ctx: ctx, startID: id, subjDef: a.defs[typ], keys: make(map[edgeKey]int32)}
+	ev := &subjectEval{a: a, ctx: ctx, startID: id, subjDef: a.defs[typ], keys: make(map[edgeKey]int32), frozen: -1}
 	if rel != "" {
 		ev.subjRel = ev.subjDef.nodes[rel].id
 	}
@@ -116,7 +116,10 @@ func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel strin
 			return nil, ev.err
 		}
 	}
-	return ev.vs[start].value, nil
+	if set := ev.read(start); ev.err == nil {
+		return set, nil
+	}
+	return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
 }
 
 // lookupCheckEvery is how many steps of a subject lookup pass between
@@ -138,13 +141,19 @@ type lookupVertex struct {
 	o objID
 	// first and end delimit its edges in subjectEval.edges.
 	first, end int32
-	// index and low are Tarjan's (index -1 before the visit), comp the
+	// index and low are Tarjan's (index -1 before the visit), comp its
 	// component.
 	index, low, comp int32
 	onStack          bool
-	// kept reports whether its set is computed and kept in value.
-	kept  bool
-	value *foundSet
+	// kept reports whether its set is computed and kept in value;
+	// unsettled that it is in a component that did not settle, an error
+	// for the lookup only if an evaluation reads it (as one that skips an
+	// exclusion's right side for an empty left side does not).
+	kept, unsettled bool
+	value           *foundSet
+	// held is its set as read through an exclusion's right side from its
+	// own component, while alternate computes that.
+	held *foundSet
 	// walk is the last walk that met it; at its position in its
 	// component while that is iterated.
 	walk, at int32
@@ -178,6 +187,8 @@ type subjectEval struct {
 	compEnd          []int32
 	general, negated []bool
 
+	// frozen is the component alternate computes, or -1.
+	frozen           int32
 	walks            int32
 	stack            []int32
 	steps, nextCheck int
@@ -414,7 +425,7 @@ func (ev *subjectEval) walk(m int32) *foundSet {
 		u := ev.stack[len(ev.stack)-1]
 		ev.stack = ev.stack[:len(ev.stack)-1]
 		if ev.vs[u].kept && ev.vs[u].comp != c {
-			parts = append(parts, ev.vs[u].value)
+			parts = append(parts, ev.read(u))
 			continue
 		}
 		local := ev.local(u)
@@ -448,7 +459,7 @@ func (ev *subjectEval) merge(sets []*foundSet) *foundSet {
 	return unionAll(sets)
 }
 
-// iterate computes the sets of general component c to a fixpoint.
+// iterate computes the sets of general component c.
 func (ev *subjectEval) iterate(c int32, members []int32) {
 	for i, v := range members {
 		ev.vs[v].at = int32(i)
@@ -477,18 +488,24 @@ func (ev *subjectEval) iterate(c int32, members []int32) {
 			}
 		}
 	}
+	if !ev.negated[c] {
+		ev.fixpoint(members, depStart, depOn)
+		return
+	}
+	ev.alternate(c, members, depStart, depOn)
+}
 
+// fixpoint computes the least fixpoint of the sets of members from the
+// empty sets, a member being computed again only when a set it reads
+// changed.
+func (ev *subjectEval) fixpoint(members, depStart, depOn []int32) {
 	queue := make([]int32, len(members))
 	queued := make([]bool, len(members))
-	for i := range members {
+	for i, v := range members {
 		queue[i], queued[i] = int32(i), true
+		ev.vs[v].value = nil
 	}
-	limit := maxSubjectRounds * len(members)
-	for evals := 0; len(queue) > 0; evals++ {
-		if ev.negated[c] && evals >= limit {
-			ev.err, ev.unsettled = errUnsettled, true
-			return
-		}
+	for len(queue) > 0 {
 		i := queue[0]
 		queue = queue[1:]
 		queued[i] = false
@@ -510,14 +527,53 @@ func (ev *subjectEval) iterate(c int32, members []int32) {
 	}
 }
 
+// alternate computes the sets of component c, which excludes something
+// derived from itself, as their well-founded values (Van Gelder's
+// alternating fixpoint): the least fixpoint with the sets read through
+// exclusions' right sides inside c held at the previous least fixpoint,
+// starting from empty ones, alternately over- and underestimates the sets;
+// both sequences settle. A member whose estimates still differ then has
+// subjects that are neither in nor out (view = viewer - view): it is
+// unsettled, and a lookup that reads it fails. The result does not depend
+// on the order of evaluation.
+func (ev *subjectEval) alternate(c int32, members, depStart, depOn []int32) {
+	ev.frozen = c
+	defer func() { ev.frozen = -1 }()
+	var last [2][]*foundSet // the last estimates of each parity
+	for k := range maxSubjectRounds {
+		ev.fixpoint(members, depStart, depOn)
+		if ev.err != nil {
+			return
+		}
+		est := make([]*foundSet, len(members))
+		for i, v := range members {
+			est[i] = ev.vs[v].value
+		}
+		if prev := last[k%2]; prev != nil && slices.EqualFunc(prev, est, (*foundSet).equal) {
+			// The next estimate would repeat last[1-k%2]: both settled.
+			other := last[1-k%2]
+			for i, v := range members {
+				ev.vs[v].unsettled = !est[i].equal(other[i])
+			}
+			return
+		}
+		last[k%2] = est
+		for i, v := range members {
+			ev.vs[v].held = est[i]
+		}
+	}
+	for _, v := range members {
+		ev.vs[v].unsettled = true
+	}
+}
+
 // errUnsettled marks a component that did not settle; subjectsOf reports
 // it.
 var errUnsettled = invalidf("a cycle through an exclusion does not settle")
 
-// maxSubjectRounds bounds the evaluations of each pair of a component with
-// a cycle through the right side of an exclusion (a permission that
-// excludes something derived from itself), which can oscillate; other
-// components always settle.
+// maxSubjectRounds bounds the estimates of a component with a cycle
+// through the right side of an exclusion (see alternate); they settle long
+// before.
 const maxSubjectRounds = 1000
 
 // local returns the local subjects of v: its direct subjects for a
@@ -542,11 +598,11 @@ func (ev *subjectEval) full(v int32) *foundSet {
 	if n.expr == nil {
 		sets := []*foundSet{ev.direct(n, o)}
 		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
-			sets = append(sets, ev.vs[e.to].value)
+			sets = append(sets, ev.read(e.to))
 		}
 		set = ev.merge(sets)
 	} else {
-		set = ev.expr(n.expr, o)
+		set = ev.expr(n.expr, o, false)
 	}
 	return ev.self(n, o, set)
 }
@@ -601,11 +657,13 @@ func (ev *subjectEval) localExpr(e *expr, o objID) *foundSet {
 		}
 		return ev.merge(sets)
 	}
-	return ev.expr(e, o)
+	return ev.expr(e, o, false)
 }
 
-// value returns the kept set of n on o.
-func (ev *subjectEval) value(n *node, o objID) *foundSet {
+// value returns the kept set of n on o; its held set if it is read through
+// an exclusion's right side (neg) from within the component alternate
+// computes.
+func (ev *subjectEval) value(n *node, o objID, neg bool) *foundSet {
 	v, ok := ev.keys[keyOf(o, n.id)]
 	if !ok || !ev.vs[v].kept {
 		if ev.err == nil {
@@ -613,45 +671,57 @@ func (ev *subjectEval) value(n *node, o objID) *foundSet {
 		}
 		return nil
 	}
+	if neg && ev.vs[v].comp == ev.frozen {
+		return ev.vs[v].held
+	}
+	return ev.read(v)
+}
+
+// read returns the kept set of v, failing the lookup if v did not settle.
+func (ev *subjectEval) read(v int32) *foundSet {
+	if ev.vs[v].unsettled && ev.err == nil {
+		ev.err, ev.unsettled = errUnsettled, true
+	}
 	return ev.vs[v].value
 }
 
 // expr returns the subjects of permission expression e on o from the kept
-// sets of its references and arrows.
-func (ev *subjectEval) expr(e *expr, o objID) *foundSet {
+// sets of its references and arrows; neg reports whether e is under an
+// exclusion's right side.
+func (ev *subjectEval) expr(e *expr, o objID, neg bool) *foundSet {
 	switch e.kind {
 	case exprRef:
-		return ev.value(e.ref, o)
+		return ev.value(e.ref, o, neg)
 	case exprNil:
 		return nil
 	case exprUnion:
 		sets := make([]*foundSet, len(e.children))
 		for i, c := range e.children {
-			sets[i] = ev.expr(c, o)
+			sets[i] = ev.expr(c, o, neg)
 		}
 		return ev.merge(sets)
 	case exprIntersection:
-		set := ev.expr(e.children[0], o)
+		set := ev.expr(e.children[0], o, neg)
 		for _, c := range e.children[1:] {
 			if set.empty() {
 				return nil
 			}
-			set = set.intersect(ev.expr(c, o))
+			set = set.intersect(ev.expr(c, o, neg))
 		}
 		return set
 	case exprExclusion:
-		base := ev.expr(e.children[0], o)
+		base := ev.expr(e.children[0], o, neg)
 		if base.empty() {
 			return nil
 		}
-		return base.subtract(ev.expr(e.children[1], o))
+		return base.subtract(ev.expr(e.children[1], o, true))
 	}
-	return ev.arrow(e, o)
+	return ev.arrow(e, o, neg)
 }
 
 // arrow returns the subjects of an arrow or all-arrow e on o: the union,
 // or intersection, of its target on the objects it walks to.
-func (ev *subjectEval) arrow(e *expr, o objID) *foundSet {
+func (ev *subjectEval) arrow(e *expr, o objID, neg bool) *foundSet {
 	s, ok := ev.arrowSet(e, o)
 	if !ok {
 		return nil
@@ -660,7 +730,7 @@ func (ev *subjectEval) arrow(e *expr, o objID) *foundSet {
 	for i := range s.size() {
 		obj := s.at(i).obj
 		if target := e.targets[ev.a.g.defs[obj].name]; target != nil {
-			sets = append(sets, ev.value(target, obj))
+			sets = append(sets, ev.value(target, obj, neg))
 		}
 	}
 	if e.kind == exprArrow {
