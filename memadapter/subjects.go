@@ -456,7 +456,34 @@ func (ev *subjectEval) merge(sets []*foundSet) *foundSet {
 			return nil
 		}
 	}
-	return unionAll(sets)
+	return unionMany(sets)
+}
+
+// unionMany returns the union of sets as unionAll does; past a few sets
+// without a wildcard (a walk through many groups), it sorts their ids
+// once rather than copying each about log2(len(sets)) times.
+func unionMany(sets []*foundSet) *foundSet {
+	if len(sets) <= 16 {
+		return unionAll(sets)
+	}
+	n := 0
+	for _, s := range sets {
+		if s != nil && s.wildcard {
+			return unionAll(sets)
+		}
+		n += s.size()
+	}
+	if n == 0 {
+		return nil
+	}
+	ids := make([]string, 0, n)
+	for _, s := range sets {
+		if s != nil {
+			ids = append(ids, s.concrete...)
+		}
+	}
+	slices.Sort(ids)
+	return &foundSet{concrete: slices.Clip(slices.Compact(ids))}
 }
 
 // iterate computes the sets of general component c.
