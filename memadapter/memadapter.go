@@ -36,6 +36,10 @@ type Authorizer struct {
 	// store keeps the relationships on disk for an Authorizer from Open;
 	// it is nil for one from New.
 	store *store
+
+	// evals holds the *subjectEval of past subject lookups, for their
+	// buffers; see newSubjectEval.
+	evals sync.Pool
 }
 
 var _ authz.Authorizer = (*Authorizer)(nil)

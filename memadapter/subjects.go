@@ -96,11 +96,8 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 // ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
 // subject merged).
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
-	ev := &subjectEval{a: a, ctx: ctx, startID: id, subjDef: a.defs[typ], keys: make(map[edgeKey]int32), frozen: -1}
-	if rel != "" {
-		ev.subjRel = ev.subjDef.nodes[rel].id
-	}
-	ev.nextCheck = lookupCheckEvery
+	ev := a.newSubjectEval(ctx, id, typ, rel)
+	defer a.releaseSubjectEval(ev)
 	start := ev.vertex(n, a.g.lookup(n.def, id))
 	ev.components(start)
 	if ev.err != nil {
@@ -122,9 +119,51 @@ func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel strin
 	return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
 }
 
+// newSubjectEval returns an evaluator for a lookup of the subjects of typ
+// (and rel), reusing the buffers of a past lookup.
+func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel string) *subjectEval {
+	ev, _ := a.evals.Get().(*subjectEval)
+	if ev == nil {
+		ev = &subjectEval{keys: make(map[edgeKey]int32)}
+	}
+	ev.a, ev.ctx, ev.startID, ev.subjDef, ev.subjRel = a, ctx, startID, a.defs[typ], 0
+	if rel != "" {
+		ev.subjRel = ev.subjDef.nodes[rel].id
+	}
+	ev.frozen, ev.walks, ev.steps, ev.nextCheck, ev.err, ev.unsettled = -1, 0, 0, lookupCheckEvery, nil, false
+	return ev
+}
+
+// maxPooledVertices is the size past which a lookup's buffers are left to
+// the garbage collector rather than kept for the next lookup.
+const maxPooledVertices = 1 << 12
+
+// releaseSubjectEval keeps the buffers of ev for the next lookup, without
+// the sets they point to.
+func (a *Authorizer) releaseSubjectEval(ev *subjectEval) {
+	if cap(ev.vs) > maxPooledVertices || cap(ev.edges) > 4*maxPooledVertices {
+		return
+	}
+	clear(ev.keys)
+	clear(ev.vs)
+	ev.vs, ev.edges, ev.comps, ev.compEnd = ev.vs[:0], ev.edges[:0], ev.comps[:0], ev.compEnd[:0]
+	ev.flags, ev.frames, ev.tarjan, ev.stack = ev.flags[:0], ev.frames[:0], ev.tarjan[:0], ev.stack[:0]
+	if cap(ev.parts) > maxPooledVertices {
+		ev.parts = nil
+	}
+	ev.a, ev.ctx, ev.subjDef = nil, nil, nil
+	a.evals.Put(ev)
+}
+
 // lookupCheckEvery is how many steps of a subject lookup pass between
 // checks of its context: a few hundred microseconds of work at most.
 const lookupCheckEvery = 512
+
+// Flags of a component of the lookup graph; see subjectsOf.
+const (
+	compGeneral uint8 = 1 << iota // an operand edge inside
+	compNegated                   // a negated edge inside
+)
 
 // Positions of an edge of the lookup graph; see subjectsOf.
 const (
@@ -159,6 +198,9 @@ type lookupVertex struct {
 	walk, at int32
 }
 
+// frame is a vertex being visited by Tarjan's algorithm and its next edge.
+type frame struct{ v, next int32 }
+
 // lookupEdge is an edge of the lookup graph.
 type lookupEdge struct {
 	to  int32
@@ -181,11 +223,17 @@ type subjectEval struct {
 	edges []lookupEdge
 	// comps holds the vertices by component in the order Tarjan's
 	// algorithm emits them (a component after those it depends on);
-	// component c is comps[compEnd[c-1]:compEnd[c]]. general and negated
-	// report whether a component has an operand, or negated, edge inside.
-	comps            []int32
-	compEnd          []int32
-	general, negated []bool
+	// component c is comps[compEnd[c-1]:compEnd[c]]. flags[c] has
+	// compGeneral if component c has an operand edge inside, and
+	// compNegated if a negated one.
+	comps   []int32
+	compEnd []int32
+	flags   []uint8
+	// parts collects the sets of a walk.
+	parts []*foundSet
+	// frames and tarjan are the stacks of Tarjan's algorithm.
+	frames []frame
+	tarjan []int32
 
 	// frozen is the component alternate computes, or -1.
 	frozen           int32
@@ -304,12 +352,9 @@ func (ev *subjectEval) arrowSet(e *expr, o objID) (set1[target], bool) {
 // components finds the vertices reachable from start and their strongly
 // connected components (Tarjan's algorithm, with an explicit stack).
 func (ev *subjectEval) components(start int32) {
-	type frame struct{ v, next int32 }
-	var (
-		frames  []frame
-		stack   []int32
-		counter int32
-	)
+	frames, stack := ev.frames, ev.tarjan
+	var counter int32
+	defer func() { ev.frames, ev.tarjan = frames[:0], stack[:0] }()
 	visit := func(v int32) {
 		ev.vs[v].index, ev.vs[v].low = counter, counter
 		counter++
@@ -359,8 +404,8 @@ func (ev *subjectEval) components(start int32) {
 // and the vertices whose sets are kept: start, the operands, and the
 // vertices of such components and their dependencies.
 func (ev *subjectEval) classify(start int32) {
-	ev.general = make([]bool, len(ev.compEnd))
-	ev.negated = make([]bool, len(ev.compEnd))
+	ev.flags = slices.Grow(ev.flags[:0], len(ev.compEnd))[:len(ev.compEnd)]
+	clear(ev.flags)
 	for v := range ev.vs {
 		c := ev.vs[v].comp
 		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
@@ -369,13 +414,15 @@ func (ev *subjectEval) classify(start int32) {
 			}
 			ev.vs[e.to].kept = true
 			if ev.vs[e.to].comp == c {
-				ev.general[c] = true
-				ev.negated[c] = ev.negated[c] || e.pos == posNegated
+				ev.flags[c] |= compGeneral
+				if e.pos == posNegated {
+					ev.flags[c] |= compNegated
+				}
 			}
 		}
 	}
 	for v := range ev.vs {
-		if !ev.general[ev.vs[v].comp] {
+		if ev.flags[ev.vs[v].comp]&compGeneral == 0 {
 			continue
 		}
 		ev.vs[v].kept = true
@@ -394,7 +441,7 @@ func (ev *subjectEval) evaluate(c int32) {
 		begin = ev.compEnd[c-1]
 	}
 	members := ev.comps[begin:ev.compEnd[c]]
-	if ev.general[c] {
+	if ev.flags[c]&compGeneral != 0 {
 		ev.iterate(c, members)
 		return
 	}
@@ -418,7 +465,8 @@ func (ev *subjectEval) evaluate(c int32) {
 func (ev *subjectEval) walk(m int32) *foundSet {
 	ev.walks++
 	c := ev.vs[m].comp
-	var parts []*foundSet
+	parts := ev.parts[:0]
+	defer func() { clear(parts); ev.parts = parts[:0] }()
 	ev.stack = append(ev.stack[:0], m)
 	ev.vs[m].walk = ev.walks
 	for len(ev.stack) > 0 {
@@ -515,7 +563,7 @@ func (ev *subjectEval) iterate(c int32, members []int32) {
 			}
 		}
 	}
-	if !ev.negated[c] {
+	if ev.flags[c]&compNegated == 0 {
 		ev.fixpoint(members, depStart, depOn)
 		return
 	}
@@ -653,7 +701,7 @@ func (ev *subjectEval) direct(n *node, o objID) *foundSet {
 		return nil
 	}
 	g := &ev.a.g
-	set := &foundSet{}
+	set := &foundSet{concrete: make([]string, 0, s.size())}
 	for i := range s.size() {
 		t := s.at(i)
 		switch {
