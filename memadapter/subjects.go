@@ -90,8 +90,14 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 //     fixpoint from the empty sets, a pair being computed again only when
 //     a set it depends on inside the component changed. Every operation
 //     but an exclusion's right side is monotone, so this reaches the least
-//     fixpoint; a component with a negated edge inside it that does not
-//     settle within maxSubjectRounds evaluations per pair is an error.
+//     fixpoint. A component with a negated edge inside it gets its
+//     well-founded value (see alternate); reading a set it leaves
+//     undecided is an error.
+//
+// The sets of a component are computed even where a short-circuit (an
+// exclusion's empty left side, an intersection's empty operand) means
+// that no set read reaches them; an undecided set is an error only when
+// read, so such a lookup fails no more than it did by short-circuits.
 //
 // ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
 // subject merged).
