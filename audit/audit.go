@@ -77,6 +77,10 @@ type Event struct {
 	Consistency authz.ConsistencyMode
 	// Bypass is the trusted identity of a bypassed decision.
 	Bypass authz.Subject
+	// Missing names, for a denial that was a conditional decision (see
+	// [authz.Conditional]), the caveat parameters the request's context
+	// lacked; nil otherwise. Only names, never values.
+	Missing []string
 	// Err is the error of an [Error] outcome. fgac's errors carry no
 	// secrets.
 	Err error

@@ -51,6 +51,9 @@ func (s Slog) Observe(ctx context.Context, e Event) {
 	if e.Route != "" {
 		attrs = append(attrs, slog.String("route", e.Route))
 	}
+	if len(e.Missing) > 0 {
+		attrs = append(attrs, slog.Any("missing", e.Missing))
+	}
 	if e.Outcome == Bypassed {
 		attrs = append(attrs, slog.String("bypass", e.Bypass.String()))
 	}

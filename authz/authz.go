@@ -5,13 +5,17 @@ import (
 	"slices"
 )
 
-// Decision is the answer to one check: allowed or denied, and nothing
-// else. The zero Decision is a denial: an engine must explicitly allow.
+// Decision is the answer to one check: allowed, denied, or conditional
+// (denied because caveat parameters were missing; see [Conditional]), and
+// nothing else. The zero Decision is a denial: an engine must explicitly
+// allow.
 // An engine cannot say "bypassed" or "everything": a trusted bypass is the
 // [Guard]'s policy, not an engine's answer ([BypassFor] tells whether one
 // applied).
 type Decision struct {
 	allowed bool
+	// cond is set for a conditional decision, which is not allowed.
+	cond *conditional
 }
 
 // Allow returns an allowing Decision.
@@ -23,10 +27,13 @@ func Deny() Decision { return Decision{} }
 // Allowed reports whether the subject may proceed.
 func (d Decision) Allowed() bool { return d.allowed }
 
-// String returns "allowed" or "denied".
+// String returns "allowed", "denied" or "conditional".
 func (d Decision) String() string {
-	if d.allowed {
+	switch {
+	case d.allowed:
 		return "allowed"
+	case d.cond != nil:
+		return "conditional"
 	}
 	return "denied"
 }
@@ -42,6 +49,9 @@ type CheckRequest struct {
 	// Consistency is the freshness requirement; the zero value minimises
 	// latency.
 	Consistency Consistency
+	// Context supplies caveat parameters; see [Context]. Without the
+	// parameters a caveat needs, the decision is [Conditional].
+	Context Context
 }
 
 // Validate reports whether the request is well formed, matching
@@ -53,7 +63,10 @@ func (r CheckRequest) Validate() error {
 	if err := r.Resource.Validate(); err != nil {
 		return err
 	}
-	return ValidateName(r.Permission)
+	if err := ValidateName(r.Permission); err != nil {
+		return err
+	}
+	return r.Context.Validate()
 }
 
 // Checker answers one permission question.
@@ -124,14 +137,40 @@ type LookupRequest struct {
 	// Cursor continues a previous limited lookup; empty starts at the
 	// beginning. Cursors are opaque and engine-specific.
 	Cursor string
+	// Context supplies caveat parameters, as in [CheckRequest].
+	Context Context
+	// IncludeConditional asks for the ids whose access is conditional
+	// (caveat parameters missing) as well, in [LookupResult.Conditional].
+	// Without it only ids that are definitely allowed are returned.
+	IncludeConditional bool
+}
+
+// Validate reports whether the request's subject, names, limit and context
+// are well formed, matching [ErrInvalidRequest] if not. It does not consult
+// a schema or decode the cursor.
+func (r LookupRequest) Validate() error {
+	if err := r.Subject.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateType(r.ResourceType); err != nil {
+		return err
+	}
+	if err := ValidateName(r.Permission); err != nil {
+		return err
+	}
+	if r.Limit < 0 {
+		return invalidf("negative limit %d", r.Limit)
+	}
+	return r.Context.Validate()
 }
 
 // LookupResult is an engine's answer to a lookup: ids and the cursor of
 // the next page, nothing else. An engine cannot answer "everything"; an
 // empty list means "none". The zero LookupResult is an empty list.
 type LookupResult struct {
-	ids    []string
-	cursor string
+	ids         []string
+	conditional []string
+	cursor      string
 }
 
 // IDs returns a result holding ids. An empty ids means "no access".
@@ -140,8 +179,22 @@ func IDs(ids []string, cursor string) LookupResult {
 	return LookupResult{ids: ids, cursor: cursor}
 }
 
-// IDs returns the ids.
+// WithConditional returns r with conditional, the ids whose access is
+// conditional, added (for a request with IncludeConditional). They are not
+// among [LookupResult.IDs].
+func (r LookupResult) WithConditional(conditional []string) LookupResult {
+	r.conditional = conditional
+	return r
+}
+
+// IDs returns the ids that are definitely allowed.
 func (r LookupResult) IDs() []string { return r.ids }
+
+// Conditional returns the ids whose access depends on caveat parameters
+// the request lacked; it is empty unless the request set
+// IncludeConditional. They are denials until a check with a complete
+// context allows them.
+func (r LookupResult) Conditional() []string { return r.conditional }
 
 // Cursor returns the cursor that continues a limited lookup, or "" when the
 // listing is complete.

@@ -46,6 +46,10 @@ type DeniedError struct {
 	Operation Operation
 	// Permission is the schema permission that was checked.
 	Permission string
+	// Missing names, for a denial that came from a [Conditional] decision,
+	// the caveat parameters that the request's context lacked; it is nil
+	// for a plain denial. The names are schema vocabulary, never values.
+	Missing []string
 }
 
 // Error implements error.

@@ -25,6 +25,9 @@ type Question struct {
 	Operation Operation
 	// Consistency is the freshness requirement.
 	Consistency Consistency
+	// Context supplies caveat parameters (see [CheckRequest]). A decision
+	// that lacks some is [Conditional], which the Guard treats as a denial.
+	Context Context
 }
 
 // Guard answers operation-level questions over an engine: it validates
@@ -57,8 +60,11 @@ func (g *Guard) request(q Question) (CheckRequest, error) {
 	if err != nil {
 		return CheckRequest{}, err
 	}
-	req := CheckRequest{Subject: q.Subject, Resource: q.Resource, Permission: perm, Consistency: q.Consistency}
+	req := CheckRequest{Subject: q.Subject, Resource: q.Resource, Permission: perm, Consistency: q.Consistency, Context: q.Context}
 	if err := req.Subject.Validate(); err != nil {
+		return CheckRequest{}, err
+	}
+	if err := req.Context.Validate(); err != nil {
 		return CheckRequest{}, err
 	}
 	return req, nil
@@ -108,7 +114,7 @@ func (g *Guard) deniedErr(q Question, d Decision) error {
 		return nil
 	}
 	perm, _ := g.ops.Permission(q.Resource.Type, q.Operation)
-	return &DeniedError{Resource: q.Resource, Operation: q.Operation, Permission: perm}
+	return &DeniedError{Resource: q.Resource, Operation: q.Operation, Permission: perm, Missing: d.Missing()}
 }
 
 // DecideMany answers several questions with one engine call, in order.
@@ -187,6 +193,9 @@ type ListQuestion struct {
 	// Cursor continues a previous page ([Filter.Cursor]); empty starts at
 	// the beginning.
 	Cursor string
+	// Context supplies caveat parameters. The list holds only resources
+	// that are definitely allowed: a conditional one is left out.
+	Context Context
 }
 
 // Lookup returns the [Filter] of the resources of q.ResourceType on which
@@ -210,7 +219,10 @@ func (g *Guard) Lookup(ctx context.Context, q ListQuestion) (Filter, error) {
 	if q.Limit < 0 {
 		return Filter{}, invalidf("negative lookup limit")
 	}
-	r, err := g.engine.Lookup(ctx, LookupRequest{Subject: q.Subject, ResourceType: q.ResourceType, Permission: perm, Consistency: q.Consistency, Limit: q.Limit, Cursor: q.Cursor})
+	if err := q.Context.Validate(); err != nil {
+		return Filter{}, err
+	}
+	r, err := g.engine.Lookup(ctx, LookupRequest{Subject: q.Subject, ResourceType: q.ResourceType, Permission: perm, Consistency: q.Consistency, Limit: q.Limit, Cursor: q.Cursor, Context: q.Context})
 	if err != nil {
 		return Filter{}, err
 	}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"strings"
+	"time"
 )
 
 // MaxIDLength is the longest object id fgac accepts, in bytes. It matches
@@ -131,10 +132,20 @@ type Relationship struct {
 	Relation string
 	// Subject is who or what is related.
 	Subject Subject
+	// Caveat, if not zero, makes the relationship count only when the
+	// caveat's expression holds for the stored and the request's context.
+	// The relation must allow the caveat for the subject's type.
+	Caveat Caveat
+	// Expiration, if not zero, is the instant from which the relationship
+	// no longer exists for any read. The relation must allow an expiration
+	// for the subject's type. An instant in the past is accepted (as
+	// SpiceDB accepts it): the relationship is then written but invisible.
+	Expiration time.Time
 }
 
-// String returns the relationship in SpiceDB notation,
-// "task:t1#owner@user:alice".
+// String returns the relationship's identity in SpiceDB notation,
+// "task:t1#owner@user:alice", without its caveat and expiration (see
+// [Relationship.Conditions]).
 func (r Relationship) String() string {
 	return r.Resource.String() + "#" + r.Relation + "@" + r.Subject.String()
 }
@@ -148,7 +159,10 @@ func (r Relationship) Validate() error {
 	if err := ValidateName(r.Relation); err != nil {
 		return err
 	}
-	return r.Subject.validate()
+	if err := r.Subject.validate(); err != nil {
+		return err
+	}
+	return r.validateConditions()
 }
 
 // ValidateID reports whether id is a valid object id: 1 to [MaxIDLength]

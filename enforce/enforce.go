@@ -147,6 +147,9 @@ type Request struct {
 	Consistency authz.Consistency
 	// Route is the route pattern, for the mode choice and the event.
 	Route string
+	// Context supplies caveat parameters to the checks; a decision that
+	// lacks some is conditional and denied like any denial.
+	Context authz.Context
 }
 
 // Mode returns the mode of a request for a resource of type typ on route.
@@ -283,8 +286,14 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked 
 		ev.Requested.ID = ""
 	}
 	ev.Outcome, ev.Bypass = outcome(ctx, mode, checked, err)
-	if ev.Outcome == audit.Error {
+	switch {
+	case ev.Outcome == audit.Error:
 		ev.Err = err
+	case errors.Is(err, authz.ErrDenied):
+		var denied *authz.DeniedError
+		if errors.As(err, &denied) {
+			ev.Missing = denied.Missing
+		}
 	}
 	e.Hook.Observe(ctx, ev)
 	return nil
@@ -316,7 +325,7 @@ func outcome(ctx context.Context, mode Mode, checked authz.Resource, err error) 
 
 func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {
 	target := req.Resource
-	q := authz.Question{Subject: req.Subject, Resource: target, Operation: req.Operation, Consistency: req.Consistency}
+	q := authz.Question{Subject: req.Subject, Resource: target, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context}
 	if e.Parents != nil && e.Parents.IsChild(target.Type) {
 		typ, err := e.Parents.TargetType(target.Type)
 		if err != nil {
@@ -436,6 +445,6 @@ func (e *Enforcer) missing(ctx context.Context, req Request) error {
 		}
 		typ = t
 	}
-	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency}
+	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context}
 	return e.notFound(ctx, q)
 }

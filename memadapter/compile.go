@@ -72,6 +72,7 @@ const (
 	exprArrow
 	exprArrowAll
 	exprNil
+	exprSelf
 	exprUnion
 	exprIntersection
 	exprExclusion
@@ -82,6 +83,8 @@ type expr struct {
 	kind     exprKind
 	children []*expr // union, intersection; exclusion has exactly two
 	ref      *node   // exprRef
+	// self is the definition of `self`.
+	self *definition
 	// via is the relation an arrow walks; targets maps each subject type of
 	// via that defines the arrow's target to the target's node there.
 	via     *node
@@ -170,16 +173,30 @@ func exact(n *node) bool {
 			if m.expr != nil && !monotoneExact(m.expr) {
 				return false
 			}
+			if m.rel != nil && conditional(m.rel) {
+				return false
+			}
 		}
 	}
 	return maxDepth(n, map[*node]int{}) < MaxDepth
+}
+
+// conditional reports whether relationships of r may have a caveat or an
+// expiration, so that being related is not enough to be allowed.
+func conditional(r *schema.Relation) bool {
+	for _, t := range r.Types {
+		if t.Caveat != "" || t.Expiration {
+			return true
+		}
+	}
+	return false
 }
 
 // monotoneExact reports whether e is built of unions, references,
 // any-arrows and nil only, whose lookup candidates are exact.
 func monotoneExact(e *expr) bool {
 	switch e.kind {
-	case exprRef, exprArrow, exprNil:
+	case exprRef, exprArrow, exprNil, exprSelf:
 		return true
 	case exprUnion:
 		for _, c := range e.children {
@@ -227,6 +244,8 @@ func compileExpr(e schema.Expr, d *definition, nodes map[nodeKey]*node, owner *n
 		return c
 	case *schema.Nil:
 		return &expr{kind: exprNil, src: e}
+	case *schema.Self:
+		return &expr{kind: exprSelf, self: d, src: e}
 	case *schema.Union:
 		return compileChildren(exprUnion, e, e.Children, d, nodes, owner)
 	case *schema.Intersection:

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,16 +34,25 @@ type Options struct {
 	// open Authorizer) holding the file to release it before failing
 	// ([DefaultLockTimeout] if zero).
 	LockTimeout time.Duration
+
+	// Now is the clock relationship expirations are compared with, as
+	// [Config].Now; nil means time.Now.
+	Now func() time.Time
 }
 
 // The file is a bbolt database (go.etcd.io/bbolt) with two buckets:
 //
 //   - "relationships": one key per relationship, its six parts (resource
 //     type, resource id, relation, subject type, subject id, subject
-//     relation) joined by NUL bytes, which no part may contain; the value
-//     is empty. The keys of one resource share the prefix "type\x00id\x00",
+//     relation) joined by NUL bytes, which no part may contain. The value
+//     is empty for a relationship without caveat or expiration, and
+//     otherwise valueVersion, the expiration (8 bytes, big-endian Unix
+//     nanoseconds as a signed number; 0 if none), the caveat name's length
+//     (a uvarint; 0 if none), the name, and the caveat's stored context as
+//     a JSON object (absent if empty). The keys of one resource share the prefix "type\x00id\x00",
 //     so a registration reads them with one cursor seek.
-//   - "meta": "format" (formatVersion), "revision" (8 bytes, big-endian:
+//   - "meta": "format" (formatVersion, or formatConditional once a
+//     relationship with a caveat or an expiration was written), "revision" (8 bytes, big-endian:
 //     the revision of the last write, which tokens carry) and "schema"
 //     (the schema text the file was last opened with).
 var (
@@ -53,8 +63,15 @@ var (
 	keySchema           = []byte("schema")
 )
 
-// formatVersion is the layout described above.
-const formatVersion = "fgac-memadapter-1"
+// formatVersion is the layout described above; formatConditional is the
+// same layout in a file that may hold values that are not empty. A write
+// of a caveated or expiring relationship marks the file formatConditional,
+// so that a build that ignores values (and would read such a relationship
+// as unconditional) refuses the file instead of failing open.
+const (
+	formatVersion     = "fgac-memadapter-1"
+	formatConditional = "fgac-memadapter-2"
+)
 
 // store is the durable half of an Authorizer opened on a file.
 //
@@ -132,8 +149,9 @@ var errClosed = fmt.Errorf("memadapter: the authorizer is closed: %w", authz.Err
 //
 // Open loads every stored relationship and validates it against
 // schemaText: if the schema no longer allows some of them (a removed
-// relation or type that still has relationships, a subject type no longer
-// allowed) it refuses, with an error matching [authz.ErrInvalidRequest]
+// relation or type that still has relationships, a subject type, caveat or
+// expiration no longer allowed, a stored caveat context its caveat no
+// longer accepts) it refuses, with an error matching [authz.ErrInvalidRequest]
 // that says what and how many, and leaves the file untouched. A file that
 // another process (or another open Authorizer) holds is an error matching
 // [authz.ErrUnavailable] after opts.LockTimeout; a file that is not an
@@ -148,7 +166,7 @@ func Open(path, schemaText string, opts *Options) (*Authorizer, error) {
 	if opts.LockTimeout < 0 {
 		return nil, invalidf("negative lock timeout")
 	}
-	a, err := New(schemaText)
+	a, err := NewWithConfig(schemaText, Config{Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -227,8 +245,8 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 		if meta == nil || rels == nil {
 			return s.corruptf("not an fgac memadapter file (buckets missing)")
 		}
-		if f := meta.Get(keyFormat); string(f) != formatVersion {
-			return s.corruptf("unknown format %q (want %q)", f, formatVersion)
+		if f := meta.Get(keyFormat); string(f) != formatVersion && string(f) != formatConditional {
+			return s.corruptf("unknown format %q (want %q or %q)", f, formatVersion, formatConditional)
 		}
 		rev := meta.Get(keyRevision)
 		if len(rev) != 8 {
@@ -281,10 +299,12 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 	// Validation depends only on the shape of a relationship (its nodes
 	// and subject type), so it runs once per shape.
 	type shape struct {
-		n        *node
-		sd       *definition
-		srel     *node
-		wildcard bool
+		n          *node
+		sd         *definition
+		srel       *node
+		wildcard   bool
+		caveat     string
+		expiration bool
 	}
 	verdicts := map[shape]error{}
 	stranded := map[string]int{}
@@ -295,9 +315,13 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		resBytes []byte
 	)
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if !splitKey(k, &parts) {
 			return s.corruptf("malformed relationship key")
+		}
+		val, ok := decodeValue(v)
+		if !ok {
+			return s.corruptf("malformed relationship value")
 		}
 		d, sd := a.defs[string(parts[0])], a.defs[string(parts[3])]
 		var n, srel *node
@@ -308,17 +332,36 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 			srel = sd.nodes[string(parts[5])]
 		}
 		wildcard := string(parts[4]) == authz.WildcardID && len(parts[5]) == 0
-		sh := shape{n: n, sd: sd, srel: srel, wildcard: wildcard}
+		sh := shape{n: n, sd: sd, srel: srel, wildcard: wildcard, caveat: val.caveat, expiration: val.expires != 0}
 		verdict, ok := verdicts[sh]
 		if !ok || n == nil || sd == nil || (srel == nil && len(parts[5]) > 0) {
 			r := authz.Relationship{
 				Resource: authz.Resource{Type: string(parts[0]), ID: string(parts[1])},
 				Relation: string(parts[2]),
 				Subject:  subject{typ: string(parts[3]), id: string(parts[4]), rel: string(parts[5])}.public(),
+				Caveat:   authz.Caveat{Name: val.caveat},
+			}
+			if val.expires != 0 {
+				r.Expiration = time.Unix(0, val.expires)
 			}
 			verdict = a.validateShape(r)
 			if verdict == nil {
 				verdicts[sh] = nil
+			}
+		}
+		var e edge
+		if verdict == nil && val != (storedValue{}) {
+			e.expires = val.expires
+			if val.caveat != "" {
+				cv := a.schema.Caveat(val.caveat)
+				ctx, err := decodeContext(val.context)
+				if err != nil {
+					return s.corruptf("malformed caveat context in a relationship of relation %q of %q", n.name, d.name)
+				}
+				if err := cv.CheckContext(ctx); err != nil {
+					verdict = invalidf("a stored context of caveat %q that the caveat no longer accepts, on relation %q of %q", val.caveat, n.name, d.name)
+				}
+				e.caveat = &storedCaveat{def: cv, ctx: ctx}
 			}
 		}
 		if verdict != nil {
@@ -335,7 +378,9 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		if srel != nil {
 			t.rel = srel.id
 		}
-		a.g.link(res, n, t)
+		if a.g.link(res, n, t) && e != (edge{}) {
+			a.g.setEdge(keyOf(res, n.id), t, e)
+		}
 	}
 	if len(stranded) == 0 {
 		return nil
@@ -367,11 +412,13 @@ func (a *Authorizer) validateShape(r authz.Relationship) error {
 	sd := a.defs[r.Subject.Type]
 	switch {
 	case sd == nil:
-		return invalidf("subjects of type %s on relation %q of %q, a type the schema no longer defines", subjectType(r.Subject), r.Relation, r.Resource.Type)
+		return invalidf("subjects of type %s on relation %q of %q, a type the schema no longer defines", subjectType(r), r.Relation, r.Resource.Type)
 	case r.Subject.Relation != "" && sd.nodes[r.Subject.Relation] == nil:
-		return invalidf("subjects of type %s on relation %q of %q, whose relation the schema no longer defines", subjectType(r.Subject), r.Relation, r.Resource.Type)
-	case !d.nodes[r.Relation].rel.Allows(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard()):
-		return invalidf("subjects of type %s on relation %q of %q, which the relation no longer allows", subjectType(r.Subject), r.Relation, r.Resource.Type)
+		return invalidf("subjects of type %s on relation %q of %q, whose relation the schema no longer defines", subjectType(r), r.Relation, r.Resource.Type)
+	case r.Caveat.Name != "" && a.schema.Caveat(r.Caveat.Name) == nil:
+		return invalidf("caveat %q on relation %q of %q, a caveat the schema no longer defines", r.Caveat.Name, r.Relation, r.Resource.Type)
+	case !d.nodes[r.Relation].rel.AllowsWith(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard(), r.Caveat.Name, !r.Expiration.IsZero()):
+		return invalidf("subjects of type %s on relation %q of %q, which the relation no longer allows", subjectType(r), r.Relation, r.Resource.Type)
 	}
 	return nil
 }
@@ -390,6 +437,78 @@ func relationshipKey(r authz.Relationship) []byte {
 func resourcePrefix(k []byte, res authz.Resource) []byte {
 	k = append(append(k, res.Type...), 0)
 	return append(append(k, res.ID...), 0)
+}
+
+// valueVersion begins the value of a relationship with a caveat or an
+// expiration.
+const valueVersion = 1
+
+// storedValue is a decoded relationship value.
+type storedValue struct {
+	expires int64  // as edge.expires
+	caveat  string // the caveat's name, or ""
+	context string // its stored context as a JSON object, or ""
+}
+
+// isConditional reports whether r has a caveat or an expiration.
+func isConditional(r authz.Relationship) bool { return r.Caveat.Name != "" || !r.Expiration.IsZero() }
+
+// encodeValue returns the value stored under r's key.
+func encodeValue(r authz.Relationship) []byte {
+	if !isConditional(r) {
+		return []byte{}
+	}
+	v := []byte{valueVersion}
+	var exp int64
+	if !r.Expiration.IsZero() {
+		exp = expiresAt(r.Expiration)
+	}
+	v = binary.BigEndian.AppendUint64(v, uint64(exp))
+	v = binary.AppendUvarint(v, uint64(len(r.Caveat.Name)))
+	v = append(v, r.Caveat.Name...)
+	if r.Caveat.Name != "" && r.Caveat.Context.Len() > 0 {
+		// A valid context holds only JSON values, which always encode.
+		b, _ := json.Marshal(r.Caveat.Context.Map())
+		v = append(v, b...)
+	}
+	return v
+}
+
+// decodeValue decodes a stored value, reporting whether it is well formed.
+func decodeValue(v []byte) (storedValue, bool) {
+	if len(v) == 0 {
+		return storedValue{}, true
+	}
+	if v[0] != valueVersion || len(v) < 10 {
+		return storedValue{}, false
+	}
+	sv := storedValue{expires: int64(binary.BigEndian.Uint64(v[1:9]))}
+	n, w := binary.Uvarint(v[9:])
+	if w <= 0 {
+		return storedValue{}, false
+	}
+	rest := v[9+w:]
+	if n > uint64(len(rest)) {
+		return storedValue{}, false
+	}
+	sv.caveat, sv.context = string(rest[:n]), string(rest[n:])
+	if sv.caveat == "" && (sv.context != "" || sv.expires == 0) {
+		return storedValue{}, false
+	}
+	return sv, true
+}
+
+// decodeContext returns the context stored as JSON in s.
+func decodeContext(s string) (authz.Context, error) {
+	if s == "" {
+		return authz.Context{}, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return authz.Context{}, err
+	}
+	ctx := authz.NewContext(m)
+	return ctx, ctx.Validate()
 }
 
 // splitKey splits a relationship key into its six parts.
@@ -467,16 +586,24 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			rels := tx.Bucket(bucketRelationships)
+			conditional := false
 			for _, p := range batch {
 				if err := p.decide(rels, rev); err != nil {
 					return err
 				}
+				conditional = conditional || p.written && slices.ContainsFunc(p.touch, isConditional)
 				if p.written {
 					rev++
 				}
 				p.tok = a.tokenAt(rev)
 			}
-			return tx.Bucket(bucketMeta).Put(keyRevision, revisionBytes(rev))
+			meta := tx.Bucket(bucketMeta)
+			if conditional && string(meta.Get(keyFormat)) != formatConditional {
+				if err := meta.Put(keyFormat, []byte(formatConditional)); err != nil {
+					return err
+				}
+			}
+			return meta.Put(keyRevision, revisionBytes(rev))
 		})
 		if err != nil {
 			err = fmt.Errorf("memadapter: write to %s: %w: %w", s.path, authz.ErrUnavailable, err)
@@ -538,7 +665,7 @@ func (p *pending) decide(b *bolt.Bucket, rev uint64) error {
 		return fmt.Errorf("memadapter: unknown write kind %d: %w", p.kind, authz.ErrInternal)
 	}
 	for _, r := range p.touch {
-		if err := b.Put(relationshipKey(r), []byte{}); err != nil {
+		if err := b.Put(relationshipKey(r), encodeValue(r)); err != nil {
 			return err
 		}
 	}

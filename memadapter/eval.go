@@ -2,21 +2,38 @@ package memadapter
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fgac-go/fgac/authz"
 )
 
-// MaxDepth is how many relations and permissions deep a check may go, the
-// default of SpiceDB's --dispatch-max-depth. A check that needs more fails
-// with an error matching [authz.ErrInvalidRequest], never a denial or an
-// allow.
-const MaxDepth = 50
+// MaxDepth is how many relations and permissions deep a check may recurse
+// before it fails with an error matching [authz.ErrInvalidRequest]. It
+// guards the stack against hostile data, such as a chain of a hundred
+// thousand nested groups; it is not SpiceDB's dispatch depth limit (50),
+// where SpiceDB fails and this engine answers (see the package
+// documentation on cycles).
+const MaxDepth = 100_000
 
-// errMaxDepth is the error of a check that exceeded MaxDepth. It is a
-// value, not built per check, so that the deep path allocates nothing
-// either.
-var errMaxDepth = fmt.Errorf("memadapter: check exceeded the maximum depth of %d (a cycle in the relationships?): %w", MaxDepth, authz.ErrInvalidRequest)
+// fastDepth is how deep a check goes before it is restarted in the
+// cycle-aware mode: checks that stay shallower (nearly all) keep no stack
+// and allocate nothing.
+const fastDepth = 50
+
+var (
+	// errMaxDepth is the error of a check that exceeded MaxDepth.
+	errMaxDepth = fmt.Errorf("memadapter: check exceeded the maximum depth of %d: %w", MaxDepth, authz.ErrInvalidRequest)
+	// errNegativeCycle is the error of a check whose answer depends on
+	// itself through the right side of an exclusion (`view = viewer -
+	// parent->view` over a cycle of parents): such a recursion has no
+	// least fixpoint, and no well-defined answer.
+	errNegativeCycle = fmt.Errorf("memadapter: the answer depends on itself through an exclusion (a cycle in the relationships under \"-\"), which has no well-defined value: %w", authz.ErrInvalidRequest)
+	// errRestart asks the fast mode's caller to restart the check in
+	// the cycle-aware mode. It never leaves the package.
+	errRestart = errors.New("memadapter: restart in the cycle-aware mode")
+)
 
 // memoAfter is how many nodes a check visits before it starts remembering
 // results, so that small checks allocate nothing while checks over wide,
@@ -25,7 +42,22 @@ const memoAfter = 64
 
 // evaluator answers checks for one subject, following SpiceDB's dispatch
 // as the package documentation describes; the caller holds the read lock.
-// A check allocates nothing until it has visited memoAfter nodes.
+// A check allocates nothing until it has visited memoAfter nodes or gone
+// fastDepth levels deep.
+//
+// A check starts in the fast mode, which keeps no stack. One that goes
+// fastDepth deep (a cycle, or a very long chain) is restarted in the
+// cycle-aware mode, which computes the least fixpoint by Kleene iteration:
+// it keeps the relations and permissions being evaluated on a stack, and
+// one met again while on it answers with its value from the previous
+// iteration (at first: does not hold) instead of recursing. Each iteration
+// evaluates every relation or permission on an object at most once; the
+// iterations repeat until none of those values changes. Union,
+// intersection and arrows are monotone, so the values only grow and the
+// iteration ends at the least fixpoint: what SpiceDB answers on the same
+// graph with every cycle unrolled. A cycle through the right side of an
+// exclusion is not monotone and has no such answer; it fails with
+// errNegativeCycle.
 //
 // [Authorizer.Explain] is the same evaluation with its trace switched on,
 // as SpiceDB records its debug trace inside its one check path: each step
@@ -44,8 +76,25 @@ type evaluator struct {
 	lastDef *definition
 	lastID  string
 	lastObj objID
-	visits  int
-	memo    map[objRel]memoEntry
+	// ctx is the request's caveat context, and now the instant against
+	// which expirations are compared (Unix nanoseconds; unused while no
+	// relationship expires).
+	ctx    authz.Context
+	now    int64
+	visits int
+	memo   map[objRel]res
+
+	// stack is nil in the fast mode. In the cycle-aware mode it holds the
+	// nodes being evaluated; table holds every node's value from the
+	// previous iteration, done this iteration's, and changed reports
+	// whether this iteration changed a value of table. neg counts the
+	// exclusions' right sides the current evaluation is under.
+	stack   map[objRel]int
+	restart bool // the fast mode went too deep: abandon it
+	table   map[objRel]res
+	done    map[objRel]res
+	changed bool
+	neg     int
 
 	// expanded and budget are an explanation's: the recursive nodes it
 	// has expanded, and how many more it may expand.
@@ -53,10 +102,15 @@ type evaluator struct {
 	budget   int
 }
 
-// newEvaluator returns the evaluator of checks for sub; the caller holds
-// the read lock.
-func (a *Authorizer) newEvaluator(sub subject) evaluator {
-	return evaluator{a: a, sub: sub, target: a.targetOf(sub)}
+// newEvaluator returns an evaluator of questions about sub under the
+// request context ctx, at the current instant; the caller holds the read
+// lock.
+func (a *Authorizer) newEvaluator(sub subject, ctx authz.Context) evaluator {
+	ev := evaluator{a: a, sub: sub, ctx: ctx, target: a.targetOf(sub)}
+	if a.g.expiring > 0 {
+		ev.now = a.now().UnixNano()
+	}
+	return ev
 }
 
 // object returns the objID of object id of d, or 0.
@@ -77,16 +131,26 @@ func (ev *evaluator) wildcardTarget() target {
 	return ev.wildcard
 }
 
-// memoEntry is what is known of one node on one object. An answer found
-// at some depth holds at that depth and shallower (more depth left can only
-// find what less found); a depth error at some depth recurs at that depth
-// and deeper. Remembering both keeps checks over cyclic or widely shared
-// subgraphs polynomial: each node is evaluated at most once per depth.
-type memoEntry struct {
-	known    bool // allowed is the answer at depth and shallower
-	allowed  bool
-	depth    int
-	errDepth int // if positive, evaluations at errDepth and deeper fail
+// cycleAware switches ev to the cycle-aware mode, forgetting what the fast
+// mode remembered.
+func (ev *evaluator) cycleAware() {
+	ev.restart = false
+	ev.stack = make(map[objRel]int)
+	ev.table = make(map[objRel]res)
+	ev.neg = 0
+	ev.memo = nil
+}
+
+// fixpoint runs f, an evaluation in the cycle-aware mode, until an
+// iteration changes no value.
+func (ev *evaluator) fixpoint(f func() (res, error)) (res, error) {
+	for {
+		ev.done, ev.changed = make(map[objRel]res), false
+		r, err := f()
+		if err != nil || !ev.changed {
+			return r, err
+		}
+	}
 }
 
 // A mode says whether an evaluation records a trace: checking does not,
@@ -111,23 +175,37 @@ func traced[M mode](t *trace) *trace {
 	return t
 }
 
-// node checks relation or permission n on object id of n's type. Check,
+// node checks relation or permission n on object id of n's type, in the
+// fast mode and, if that goes too deep, in the cycle-aware mode. Check,
 // CheckMany and Lookup's checks of candidates call it.
-func (ev *evaluator) node(n *node, id string, depth int) (bool, error) {
-	return eval[checking](ev, n, id, depth, nil)
+func (ev *evaluator) node(n *node, id string, depth int) (res, error) {
+	if ev.stack == nil {
+		r, err := eval[checking](ev, n, id, depth, nil)
+		if err != errRestart {
+			return r, err
+		}
+		ev.cycleAware()
+	}
+	return ev.fixpoint(func() (res, error) { return eval[checking](ev, n, id, depth, nil) })
 }
 
 // eval evaluates relation or permission n on object id of n's type,
 // recording the evaluation in t.
-func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
+func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, error) {
 	t = traced[M](t).node(n, id)
-	if depth >= MaxDepth {
+	switch {
+	case ev.restart:
+		return res{}, errRestart
+	case ev.stack == nil && depth >= fastDepth:
+		ev.restart = true
+		return res{}, errRestart
+	case depth >= MaxDepth:
 		t.note(depthDetail)
-		return false, errMaxDepth
+		return res{}, errMaxDepth
 	}
 	if ev.sub.rel != "" && ev.sub.rel == n.name && ev.sub.typ == n.def.name && ev.sub.id == id {
 		t.note("is the subject")
-		return t.result(true, nil)
+		return t.result(resHas, nil)
 	}
 	if n.alias != nil && ev.sub.typ != n.def.name {
 		// SpiceDB checks what the alias names in its place, at the same
@@ -140,154 +218,200 @@ func eval[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool,
 		}
 	}
 	ev.visits++
-	// Only checks use the memo: an explanation expands each node in full
-	// the first time it meets it.
-	remember := n.expensive && depth > 0 && ev.visits > memoAfter && t == nil
+	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	tracked := ev.stack != nil && n.expensive
+	// Only checks in the fast mode use the memo: an explanation expands
+	// each node in full the first time it meets it, and the cycle-aware
+	// mode has its own tables.
+	remember := !tracked && n.expensive && depth > 0 && ev.visits > memoAfter && t == nil
 	if remember {
-		if allowed, ok, err := ev.recall(n, id, depth); ok {
-			return allowed, err
+		if r, ok := ev.memo[key]; ok {
+			return r, nil
 		}
 	}
-	var allowed bool
+	if tracked {
+		if r, ok := ev.done[key]; ok {
+			return t.result(r, nil)
+		}
+		if neg, on := ev.stack[key]; on {
+			if ev.neg > neg {
+				t.note("depends on itself through an exclusion")
+				return res{}, errNegativeCycle
+			}
+			t.note("(cycle: its value so far)")
+			return t.result(ev.table[key], nil)
+		}
+		ev.stack[key] = ev.neg
+	}
+	var r res
 	var err error
 	if n.expr != nil {
-		allowed, err = evalExpr[M](ev, n.expr, id, depth, false, t)
+		r, err = evalExpr[M](ev, n.expr, id, depth, false, t)
 	} else {
-		allowed, err = evalRelation[M](ev, n, id, depth, t)
+		r, err = evalRelation[M](ev, n, id, depth, t)
 	}
-	if remember {
-		ev.remember(n, id, depth, allowed, err)
-	}
-	return t.result(allowed, err)
-}
-
-// recall returns what the memo knows of n on id at depth, if anything.
-func (ev *evaluator) recall(n *node, id string, depth int) (allowed, ok bool, err error) {
-	m, known := ev.memo[objRel{typ: n.def.name, id: id, rel: n.name}]
-	switch {
-	case !known:
-	case m.known && depth <= m.depth:
-		return m.allowed, true, nil
-	case m.errDepth > 0 && depth >= m.errDepth:
-		return false, true, errMaxDepth
-	}
-	return false, false, nil
-}
-
-// remember records in the memo the result of n on id at depth.
-func (ev *evaluator) remember(n *node, id string, depth int, allowed bool, err error) {
-	if ev.memo == nil {
-		ev.memo = make(map[objRel]memoEntry)
-	}
-	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	m := ev.memo[key]
-	switch {
-	case err != nil:
-		if m.errDepth == 0 || depth < m.errDepth {
-			m.errDepth = depth
+	if tracked {
+		delete(ev.stack, key)
+		if err == nil {
+			ev.done[key] = r
+			if old := ev.table[key]; !old.equal(r) {
+				ev.table[key] = r
+				ev.changed = true
+			}
 		}
-	case !m.known || depth > m.depth:
-		m.known, m.allowed, m.depth = true, allowed, depth
 	}
-	ev.memo[key] = m
+	if remember && err == nil {
+		if ev.memo == nil {
+			ev.memo = make(map[objRel]res)
+		}
+		ev.memo[key] = r
+	}
+	return t.result(r, err)
 }
 
 // evalRelation evaluates relation n on object id: the subject itself, the
-// wildcard of its type, then each subject set.
-func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (bool, error) {
+// wildcard of its type, then each subject set. A relationship counts when
+// it has not expired, as far as its caveat allows.
+func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace) (res, error) {
 	t = traced[M](t)
 	obj := ev.object(n.def, id)
 	if obj == 0 && t == nil {
-		return false, nil
+		return res{}, nil
 	}
 	k := keyOf(obj, n.id)
 	s := ev.a.g.out[k]
-	ok := ev.target.obj != 0 && s.has(ev.target)
-	t.relationship(n, id, &ev.sub, ok)
-	if ok {
-		return true, nil
+	var found res
+	if e, ok := ev.edge(k, &s, ev.target); ok {
+		r, err := ev.caveat(e)
+		t.relationship(n, id, &ev.sub, r)
+		if err != nil || r.state == stateHas {
+			return r, err
+		}
+		found = r
+	} else {
+		t.relationship(n, id, &ev.sub, res{})
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		w := ev.wildcardTarget()
-		ok := w.obj != 0 && s.has(w)
-		t.relationship(n, id, &wildcard, ok)
-		if ok {
-			return true, nil
+		if e, ok := ev.edge(k, &s, ev.wildcardTarget()); ok {
+			r, err := ev.caveat(e)
+			t.relationship(n, id, &wildcard, r)
+			if err != nil || r.state == stateHas {
+				return r, err
+			}
+			found = found.or(r)
+		} else {
+			t.relationship(n, id, &wildcard, res{})
 		}
 	}
 	if obj == 0 || n.subjectSets == nil {
-		return false, nil
+		return found, nil
 	}
 	sets := ev.a.g.sets[k]
 	var firstErr error
 	order := t.sortedSets(ev.a, &sets) // nil for a check; see trace.sortedSets
 	for i := range sets.size() {
-		set := ev.a.subjectOf(sets.at(i))
-		target := ev.a.byID[sets.at(i).rel]
+		st := sets.at(i)
+		set := ev.a.subjectOf(st)
+		target := ev.a.byID[st.rel]
 		if order != nil {
 			set, order = order[0], order[1:]
 			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
+			st = ev.a.targetOf(set)
+		}
+		e := ev.a.g.edgeOf(k, st)
+		if !ev.visible(e) {
+			continue
 		}
 		c := t.subjectSet(n, id, set)
-		allowed, err := c.result(eval[M](ev, target, set.id, depth+1, c))
-		if allowed {
-			return true, nil
+		edge, err := ev.caveat(e)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if edge.state == stateNo {
+			c.result(edge, nil)
+			continue
+		}
+		r, err := eval[M](ev, target, set.id, depth+1, c)
+		r = r.and(edge)
+		c.result(r, err)
+		if err == nil && r.state == stateHas {
+			return resHas, nil
+		}
+		if err == nil {
+			found = found.or(r)
 		}
 		firstErr = cmp.Or(firstErr, err)
 	}
-	return false, firstErr
+	if firstErr != nil {
+		return res{}, firstErr
+	}
+	return found, nil
 }
 
 // evalExpr evaluates e on object id. requireAll is SpiceDB's
 // REQUIRE_ALL_RESULTS, set under an intersection or an exclusion: SpiceDB
 // then waits for every branch of a union or an arrow, so that an error in
 // any branch is the answer even if another allows.
-func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (res, error) {
 	t = traced[M](t)
 	switch e.kind {
 	case exprRef:
 		return eval[M](ev, e.ref, id, depth+1, t)
 	case exprNil:
 		t.op(kindNil)
-		return false, nil
+		return res{}, nil
+	case exprSelf:
+		t = t.op(kindSelf)
+		if ev.sub.rel == "" && ev.sub.typ == e.self.name && ev.sub.id == id {
+			return t.result(resHas, nil)
+		}
+		return t.result(res{}, nil)
 	case exprUnion:
 		t = t.op(kindUnion)
-		found := false
+		var found res
 		var firstErr error
 		for _, c := range e.children {
-			allowed, err := evalExpr[M](ev, c, id, depth, requireAll, t)
+			r, err := evalExpr[M](ev, c, id, depth, requireAll, t)
 			switch {
 			case err != nil && !requireAll:
-				return false, err
+				return res{}, err
 			case err != nil:
 				firstErr = cmp.Or(firstErr, err)
-			case allowed && !requireAll:
-				return t.result(true, nil)
+			case r.state == stateHas && !requireAll:
+				return t.result(resHas, nil)
 			}
-			found = found || allowed
+			found = found.or(r)
 		}
-		return t.result(found && firstErr == nil, firstErr)
+		if firstErr != nil {
+			return t.result(res{}, firstErr)
+		}
+		return t.result(found, nil)
 	case exprIntersection:
 		t = t.op(kindIntersection)
+		found := resHas
 		for _, c := range e.children {
-			allowed, err := evalExpr[M](ev, c, id, depth, true, t)
-			if err != nil || !allowed {
-				return false, err
+			r, err := evalExpr[M](ev, c, id, depth, true, t)
+			if err != nil || r.state == stateNo {
+				return t.result(res{}, err)
 			}
+			found = found.and(r)
 		}
-		return t.result(true, nil)
+		return t.result(found, nil)
 	case exprExclusion:
 		t = t.op(kindExclusion)
 		base, err := evalExpr[M](ev, e.children[0], id, depth, true, t)
-		if err != nil || !base {
-			return false, err
+		if err != nil || base.state == stateNo {
+			return t.result(res{}, err)
 		}
+		ev.neg++
 		excluded, err := evalExpr[M](ev, e.children[1], id, depth, true, t)
+		ev.neg--
 		if err != nil {
-			return false, err
+			return t.result(res{}, err)
 		}
-		return t.result(!excluded, nil)
+		return t.result(base.andNot(excluded), nil)
 	}
 	return evalArrow[M](ev, e, id, depth, requireAll, t)
 }
@@ -295,46 +419,110 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 // evalArrow evaluates an arrow or an all-arrow e on object id: e's target
 // on every object that id's relation e.via names. An arrow allows as soon
 // as one target does (unless requireAll); an all-arrow needs every object
-// to have the target and every target to allow.
-func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (bool, error) {
+// to have the target and every target to allow. The caveat of the
+// relationship walked applies to what its object answers.
+func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (res, error) {
 	t = traced[M](t).arrow(e, id)
 	var s set1[target]
+	var k edgeKey
 	if o := ev.object(e.via.def, id); o != 0 {
-		s = ev.a.g.out[keyOf(o, e.via.id)]
+		k = keyOf(o, e.via.id)
+		s = ev.a.g.out[k]
 	}
 	if s.size() == 0 {
 		t.nothingToWalk(e)
-		return false, nil
+		return res{}, nil
 	}
-	all, found := true, false
+	all, found := resHas, res{}
+	walked := false
 	var firstErr error
 	order := t.sortedObjects(ev.a, &s) // nil for a check; see trace.sortedSets
 	for i := range s.size() {
-		obj := ev.a.subjectOf(s.at(i))
+		at := s.at(i)
+		obj := ev.a.subjectOf(at)
 		if order != nil {
 			if len(order) == 0 {
 				break // an explanation walks to each object once
 			}
 			obj, order = order[0], order[1:]
+			at = ev.a.targetOf(obj)
 		}
+		edge := ev.a.g.edgeOf(k, at)
+		if !ev.visible(edge) {
+			continue
+		}
+		walked = true
 		target := e.targets[obj.typ]
 		if target == nil {
 			t.undefined(e, obj)
-			all = false
+			all = res{}
 			continue
 		}
-		allowed, err := eval[M](ev, target, obj.id, depth+1, t)
+		cond, err := ev.caveat(edge)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		var r res
+		if cond.state != stateNo {
+			r, err = eval[M](ev, target, obj.id, depth+1, t)
+			r = r.and(cond)
+		}
 		switch {
 		case err != nil:
 			firstErr = cmp.Or(firstErr, err)
-		case allowed && e.kind == exprArrow && !requireAll:
-			return t.result(true, nil)
+		case r.state == stateHas && e.kind == exprArrow && !requireAll:
+			return t.result(resHas, nil)
 		}
-		all = all && allowed
-		found = found || allowed
+		if err == nil {
+			all = all.and(r)
+			found = found.or(r)
+		}
 	}
 	if e.kind == exprArrowAll {
 		found = all
+		if !walked {
+			found = res{}
+		}
 	}
-	return t.result(found && firstErr == nil, firstErr)
+	if firstErr != nil {
+		return t.result(res{}, firstErr)
+	}
+	return t.result(found, nil)
 }
+
+// edge returns the caveat and expiration of the relationship of key k to t
+// if s, the subjects of k, holds t and the relationship has not expired.
+func (ev *evaluator) edge(k edgeKey, s *set1[target], t target) (edge, bool) {
+	if t.obj == 0 || !s.has(t) {
+		return edge{}, false
+	}
+	e := ev.a.g.edgeOf(k, t)
+	return e, ev.visible(e)
+}
+
+// visible reports whether a relationship with caveat and expiration e
+// exists at the evaluation's instant: it has no expiration, or expires
+// after now.
+func (ev *evaluator) visible(e edge) bool { return e.expires == 0 || ev.now < e.expires }
+
+// caveat evaluates the caveat of a relationship with caveat and expiration
+// e, if it has one.
+func (ev *evaluator) caveat(e edge) (res, error) {
+	if e.caveat == nil {
+		return resHas, nil
+	}
+	r, err := e.caveat.def.Eval(e.caveat.ctx, ev.ctx)
+	switch {
+	case err != nil:
+		return res{}, fmt.Errorf("memadapter: %w", err)
+	case r.Conditional():
+		return res{state: stateCond, missing: r.Missing}, nil
+	case r.Value:
+		return resHas, nil
+	}
+	return res{}, nil
+}
+
+// equal reports whether r and o are the same result.
+func (r res) equal(o res) bool { return r.state == o.state && slices.Equal(r.missing, o.missing) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/schema"
@@ -30,6 +31,7 @@ const (
 	kindExclusion    = "exclusion"
 	kindArrow        = "arrow"
 	kindNil          = "nil"
+	kindSelf         = "self"
 	kindRelationship = "relationship"
 	kindWildcard     = "wildcard"
 	kindSubjectSet   = "subject_set"
@@ -65,10 +67,24 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	ev := a.newEvaluator(sub)
+	ev := a.newEvaluator(sub, req.Context)
 	ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
 	var root trace
-	if _, err := eval[explaining](&ev, n, req.Resource.ID, 0, &root); err != nil {
+	_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)
+	if err == errRestart {
+		// As Check does: in the cycle-aware mode, iterated to its
+		// fixpoint; then one more iteration, explained.
+		ev.cycleAware()
+		_, err = ev.fixpoint(func() (res, error) { return eval[checking](&ev, n, req.Resource.ID, 0, nil) })
+		if err != nil {
+			return authz.Explanation{}, err
+		}
+		ev.done = make(map[objRel]res)
+		ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
+		root = trace{}
+		_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)
+	}
+	if err != nil {
 		return authz.Explanation{}, err
 	}
 	return root.Children[0], nil
@@ -79,7 +95,7 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 // explanation has expanded it already or "(not expanded)" if it has
 // expanded explainLimit nodes, and reports whether it did. Otherwise it
 // counts n as expanded, for the caller to expand.
-func (ev *evaluator) summarize(n *node, id string, depth int, t *trace) (allowed, ok bool, err error) {
+func (ev *evaluator) summarize(n *node, id string, depth int, t *trace) (allowed res, ok bool, err error) {
 	key := objRel{typ: n.def.name, id: id, rel: n.name}
 	why := "(see above)"
 	switch {
@@ -89,16 +105,19 @@ func (ev *evaluator) summarize(n *node, id string, depth int, t *trace) (allowed
 	default:
 		ev.expanded[key] = true
 		ev.budget--
-		return false, false, nil
+		return res{}, false, nil
 	}
 	allowed, err = eval[checking](ev, n, id, depth, nil)
 	switch {
 	case err != nil:
 		t.Detail = depthDetail
 	case t.Detail == "":
-		t.Result, t.Detail = allowed, why
+		t.Result, t.Detail = allowed.has(), why
 	default:
-		t.Result, t.Detail = allowed, t.Detail+" "+why
+		t.Result, t.Detail = allowed.has(), t.Detail+" "+why
+	}
+	if err == nil && allowed.state == stateCond {
+		t.conditional(allowed)
 	}
 	return allowed, true, err
 }
@@ -173,16 +192,16 @@ func (t *trace) addSubjectSet(n *node, id string, set subject) *trace {
 // relationship adds the relationship of relation n on object id to sub (a
 // subject or a wildcard) that the evaluation looked for, found or missing,
 // if n admits such subjects at all.
-func (t *trace) relationship(n *node, id string, sub *subject, found bool) {
+func (t *trace) relationship(n *node, id string, sub *subject, found res) {
 	if t == nil {
 		return
 	}
 	t.addRelationship(n, id, sub, found)
 }
 
-func (t *trace) addRelationship(n *node, id string, sub *subject, found bool) {
+func (t *trace) addRelationship(n *node, id string, sub *subject, r res) {
 	wildcard := sub.id == authz.WildcardID
-	if !n.rel.Allows(sub.typ, sub.rel, wildcard) {
+	if !allowsAnyForm(n.rel, sub.typ, sub.rel, wildcard) {
 		return
 	}
 	kind := kindRelationship
@@ -190,11 +209,25 @@ func (t *trace) addRelationship(n *node, id string, sub *subject, found bool) {
 		kind = kindWildcard
 	}
 	rel := authz.Relationship{Resource: authz.Resource{Type: n.def.name, ID: id}, Relation: n.name, Subject: sub.public()}
-	if found {
+	switch r.state {
+	case stateHas:
 		t.add(authz.Explanation{Kind: kind, Result: true, Detail: rel.String()})
-		return
+	case stateCond:
+		t.add(authz.Explanation{Kind: kind, Detail: rel.String()}).conditional(r)
+	default:
+		t.add(authz.Explanation{Kind: kind, Detail: "no " + rel.String()})
 	}
-	t.add(authz.Explanation{Kind: kind, Detail: "no " + rel.String()})
+}
+
+// allowsAnyForm reports whether rel admits subjects of this type in any
+// form: plain, caveated or expiring.
+func allowsAnyForm(rel *schema.Relation, typ, subjRel string, wildcard bool) bool {
+	for _, t := range rel.Types {
+		if t.Type == typ && t.Relation == subjRel && t.Wildcard == wildcard {
+			return true
+		}
+	}
+	return false
 }
 
 // undefined adds object obj, to which arrow e walked and whose type does
@@ -219,12 +252,25 @@ func (t *trace) nothingToWalk(e *expr) {
 	t.Detail += ": " + t.Resource.String() + " has no " + e.via.name
 }
 
-// result sets t's Result to allowed and returns its arguments.
-func (t *trace) result(allowed bool, err error) (bool, error) {
+// result sets t's Result to whether r allows and returns its arguments. A
+// conditional result is noted with the parameters it lacks.
+func (t *trace) result(r res, err error) (res, error) {
 	if t != nil {
-		t.Result = allowed
+		t.Result = r.has()
+		if r.state == stateCond {
+			t.conditional(r)
+		}
 	}
-	return allowed, err
+	return r, err
+}
+
+func (t *trace) conditional(r res) {
+	note := "conditional: missing " + strings.Join(r.missing, ", ")
+	if t.Detail == "" {
+		t.Detail = note
+		return
+	}
+	t.Detail += " (" + note + ")"
 }
 
 // note replaces t's Detail.

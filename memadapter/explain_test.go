@@ -419,10 +419,10 @@ func TestExplainFailsAsCheckDoes(t *testing.T) {
 		want  string
 	}{
 		{"depth 49", 49, "group:g0#member@user:u", "allow"},
-		{"depth 50", 50, "group:g0#member@user:u", "invalid"},
-		{"alias at depth 49", 48, "doc:d#view@user:u", "allow"},
-		{"alias at depth 50", 49, "doc:d#view@user:u", "invalid"},
-		{"permission at depth 50", 48, "doc:d#view_or_nothing@user:u", "invalid"},
+		{"depth 50, the cycle-aware mode", 50, "group:g0#member@user:u", "allow"},
+		{"alias at depth 50", 49, "doc:d#view@user:u", "allow"},
+		{"permission at depth 120", 120, "doc:d#view_or_nothing@user:u", "allow"},
+		{"deny at depth 120", 120, "doc:d#view_or_nothing@user:v", "deny"},
 		{"unknown permission", 1, "doc:d#edit@user:u", "invalid"},
 		{"unknown subject type", 1, "doc:d#view@robot:u", "invalid"},
 		{"malformed id", 1, "doc:d d#view@user:u", "invalid"},

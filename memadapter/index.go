@@ -85,6 +85,52 @@ type graph struct {
 	// in maps a subject object and a resource relation to the resources
 	// related to it, with the subject relation of each relationship.
 	in map[edgeKey]set1[source]
+
+	// edges holds the caveat and expiration of the relationships that
+	// have one, by forward key and subject; a relationship without either
+	// has no entry, so that a graph without caveats or expirations keeps
+	// it empty and checks never consult it. expiring counts the entries
+	// with an expiration, so that reads look at the clock only when one
+	// might have expired.
+	edges    map[edgeAt]edge
+	expiring int
+}
+
+// edgeAt names a relationship by its forward key and its subject.
+type edgeAt struct {
+	k edgeKey
+	t target
+}
+
+// edgeOf returns the caveat and expiration of the relationship of key k to
+// t, or the zero edge.
+func (g *graph) edgeOf(k edgeKey, t target) edge {
+	if len(g.edges) == 0 {
+		return edge{}
+	}
+	return g.edges[edgeAt{k: k, t: t}]
+}
+
+// setEdge records e as the caveat and expiration of the relationship of
+// key k to t, replacing what it had.
+func (g *graph) setEdge(k edgeKey, t target, e edge) {
+	at := edgeAt{k: k, t: t}
+	if old, ok := g.edges[at]; ok {
+		if old.expires != 0 {
+			g.expiring--
+		}
+		delete(g.edges, at)
+	}
+	if e == (edge{}) {
+		return
+	}
+	if g.edges == nil {
+		g.edges = make(map[edgeAt]edge)
+	}
+	g.edges[at] = e
+	if e.expires != 0 {
+		g.expiring++
+	}
 }
 
 func newGraph() graph {
@@ -204,8 +250,8 @@ func (a *Authorizer) targetOf(sub subject) target {
 	return t
 }
 
-// touch adds r if it is missing; the caller holds the write lock and has
-// validated r.
+// touch adds r if it is missing, and otherwise replaces its caveat and
+// expiration; the caller holds the write lock and has validated r.
 func (a *Authorizer) touch(r authz.Relationship) {
 	d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
 	n := d.nodes[r.Relation]
@@ -221,6 +267,22 @@ func (a *Authorizer) touch(r authz.Relationship) {
 			g.release(sub)
 		}
 	}
+	e := a.edgeFor(r)
+	if e != (edge{}) || len(g.edges) > 0 {
+		g.setEdge(keyOf(res, n.id), t, e)
+	}
+}
+
+// edgeFor returns the caveat and expiration of r, validated.
+func (a *Authorizer) edgeFor(r authz.Relationship) edge {
+	var e edge
+	if r.Caveat.Name != "" {
+		e.caveat = &storedCaveat{def: a.schema.Caveat(r.Caveat.Name), ctx: r.Caveat.Context}
+	}
+	if !r.Expiration.IsZero() {
+		e.expires = expiresAt(r.Expiration)
+	}
+	return e
 }
 
 // link adds the relationship of relation n of res to t, reporting whether
@@ -267,6 +329,9 @@ func (a *Authorizer) remove(r authz.Relationship) {
 		return
 	}
 	putSet(g.out, k, ts)
+	if len(g.edges) > 0 {
+		g.setEdge(k, t, edge{})
+	}
 	if t.rel != 0 {
 		sets := g.sets[k]
 		sets.remove(t)

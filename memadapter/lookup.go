@@ -32,17 +32,11 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 	if err := contextErr(ctx); err != nil {
 		return authz.LookupResult{}, err
 	}
-	if err := req.Subject.Validate(); err != nil {
-		return authz.LookupResult{}, wrap(err)
-	}
-	if err := authz.ValidateType(req.ResourceType); err != nil {
-		return authz.LookupResult{}, wrap(err)
-	}
-	if err := authz.ValidateName(req.Permission); err != nil {
-		return authz.LookupResult{}, wrap(err)
-	}
 	if req.Limit < 0 {
 		return authz.LookupResult{}, invalidf("negative limit %d", req.Limit)
+	}
+	if err := req.Validate(); err != nil {
+		return authz.LookupResult{}, wrap(err)
 	}
 	if req.Cursor != "" && !authz.ValidID(req.Cursor) {
 		return authz.LookupResult{}, invalidf("malformed lookup cursor")
@@ -70,31 +64,45 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 	if n.exact {
 		return page(ids, req.Limit), nil
 	}
-	ev := a.newEvaluator(sub)
-	var out []string
+	ev := a.newEvaluator(sub, req.Context)
+	var out, conditional []string
 	for i, id := range ids {
 		if i%256 == 0 {
 			if err := contextErr(ctx); err != nil {
 				return authz.LookupResult{}, err
 			}
 		}
-		allowed, err := ev.node(n, id, 0)
+		r, err := ev.node(n, id, 0)
 		if err != nil {
 			return authz.LookupResult{}, err
 		}
-		if !allowed {
+		if r.state == stateNo || r.state == stateCond && !req.IncludeConditional {
 			continue
 		}
-		if req.Limit > 0 && len(out) == req.Limit {
+		if req.Limit > 0 && len(out)+len(conditional) == req.Limit {
 			// Another allowed id follows the page.
-			return authz.IDs(out, out[len(out)-1]), nil
+			last := out[len(out)-1:]
+			if len(conditional) > 0 && (len(out) == 0 || conditional[len(conditional)-1] > out[len(out)-1]) {
+				last = conditional[len(conditional)-1:]
+			}
+			return authz.IDs(nonNil(out), last[0]).WithConditional(conditional), nil
+		}
+		if r.state == stateCond {
+			conditional = append(conditional, id)
+			continue
 		}
 		out = append(out, id)
 	}
-	if out == nil {
-		out = []string{}
+	return authz.IDs(nonNil(out), "").WithConditional(conditional), nil
+}
+
+// nonNil returns ids, or an empty list for nil: a lookup answers "none"
+// with an empty list.
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
 	}
-	return authz.IDs(out, ""), nil
+	return ids
 }
 
 // page returns the first limit ids (all if limit is zero), with a cursor
@@ -187,6 +195,11 @@ func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals ma
 	case exprRef:
 		return vals[e.ref]
 	case exprNil:
+		return nil
+	case exprSelf:
+		if sub.rel == "" && sub.typ == d.name {
+			return idSet{sub.id: {}}
+		}
 		return nil
 	case exprUnion:
 		sets := make([]idSet, len(e.children))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/schema"
@@ -32,6 +33,8 @@ type Authorizer struct {
 	g graph
 	// revision counts writes; tokens carry it.
 	revision uint64
+	// now is the clock expirations are compared with.
+	now func() time.Time
 
 	// store keeps the relationships on disk for an Authorizer from Open;
 	// it is nil for one from New.
@@ -40,6 +43,14 @@ type Authorizer struct {
 	// evals holds the *subjectEval of past subject lookups, for their
 	// buffers; see newSubjectEval.
 	evals sync.Pool
+}
+
+// Config configures an [Authorizer]. The zero Config is the default.
+type Config struct {
+	// Now returns the current time, against which relationship expirations
+	// are compared: a relationship is invisible to every read from its
+	// expiration instant on. Nil means time.Now. Tests set it to move time.
+	Now func() time.Time
 }
 
 var _ authz.Authorizer = (*Authorizer)(nil)
@@ -63,6 +74,11 @@ func (s subject) public() authz.Subject {
 // no relationships. A schema error is returned as is (an [*schema.Error]);
 // an empty schema is an error matching [authz.ErrInvalidRequest].
 func New(schemaText string) (*Authorizer, error) {
+	return NewWithConfig(schemaText, Config{})
+}
+
+// NewWithConfig is [New] with a [Config].
+func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 	if strings.TrimSpace(schemaText) == "" {
 		return nil, fmt.Errorf("memadapter: %w: empty schema", authz.ErrInvalidRequest)
 	}
@@ -75,7 +91,12 @@ func New(schemaText string) (*Authorizer, error) {
 	if len(byID) > 1<<16 {
 		return nil, invalidf("schema has %d relations and permissions, more than %d", len(byID)-1, 1<<16-1)
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Authorizer{
+		now:    now,
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
@@ -142,8 +163,11 @@ func (a *Authorizer) resolveSubject(s authz.Subject) (subject, error) {
 // relation) on req.Resource, evaluating the schema as described in the
 // package documentation. Malformed requests, unknown types and unknown
 // relations or permissions are errors matching [authz.ErrInvalidRequest],
-// and so is a check that exceeds [MaxDepth]. The consistency requirement is
-// satisfied by every read.
+// and so are a check that exceeds [MaxDepth], a recursion through an
+// exclusion without a well-defined answer, and a request context value of
+// the wrong type for a caveat evaluated. A decision that depends on caveat
+// parameters the contexts lack is [authz.Conditional]. The consistency
+// requirement is satisfied by every read.
 func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
 	if err := contextErr(ctx); err != nil {
 		return authz.Deny(), err
@@ -166,12 +190,12 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := a.newEvaluator(sub)
-	allowed, err := ev.node(n, req.Resource.ID, 0)
-	if err != nil || !allowed {
+	ev := a.newEvaluator(sub, req.Context)
+	r, err := ev.node(n, req.Resource.ID, 0)
+	if err != nil {
 		return authz.Deny(), err
 	}
-	return authz.Allow(), nil
+	return r.decision(), nil
 }
 
 // CheckMany answers every item as [Authorizer.Check] would, all against the
@@ -212,23 +236,45 @@ func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadReques
 	return a.relationshipsOf(d, req.Resource.ID), nil
 }
 
-// relationshipsOf returns the relationships of resource id of d; the
-// caller holds the lock.
+// relationshipsOf returns the relationships of resource id of d that have
+// not expired; the caller holds the lock.
 func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
+	return a.storedRelationships(d, id, false)
+}
+
+// storedRelationships returns the relationships of resource id of d, the
+// expired ones too if expired is set; the caller holds the lock.
+func (a *Authorizer) storedRelationships(d *definition, id string, expired bool) []authz.Relationship {
 	var rels []authz.Relationship
 	obj := a.g.lookup(d, id)
 	if obj == 0 {
 		return nil
 	}
+	var now int64
+	if a.g.expiring > 0 && !expired {
+		now = a.now().UnixNano()
+	}
 	for _, n := range d.relations {
 		ts := a.g.out[keyOf(obj, n.id)]
 		start := len(rels)
 		for i := range ts.size() {
-			rels = append(rels, authz.Relationship{
+			t := ts.at(i)
+			e := a.g.edgeOf(keyOf(obj, n.id), t)
+			if e.expires != 0 && now >= e.expires && !expired {
+				continue // expired: invisible to every read
+			}
+			r := authz.Relationship{
 				Resource: authz.Resource{Type: d.name, ID: id},
 				Relation: n.name,
-				Subject:  a.subjectOf(ts.at(i)).public(),
-			})
+				Subject:  a.subjectOf(t).public(),
+			}
+			if e.caveat != nil {
+				r.Caveat = authz.Caveat{Name: e.caveat.def.Name, Context: e.caveat.ctx}
+			}
+			if e.expires != 0 {
+				r.Expiration = time.Unix(0, e.expires).UTC()
+			}
+			rels = append(rels, r)
 		}
 		slices.SortFunc(rels[start:], func(x, y authz.Relationship) int {
 			return strings.Compare(x.Subject.String(), y.Subject.String())
@@ -267,6 +313,11 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 		if od == d && a.g.outDeg[o] > 0 && a.g.names[o] > req.Cursor {
 			ids = append(ids, a.g.names[o])
 		}
+	}
+	if a.g.expiring > 0 {
+		// A resource whose relationships have all expired is not there.
+		d := a.defs[req.ResourceType]
+		ids = slices.DeleteFunc(ids, func(id string) bool { return len(a.relationshipsOf(d, id)) == 0 })
 	}
 	a.mu.RUnlock()
 	slices.Sort(ids)

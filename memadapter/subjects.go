@@ -24,6 +24,13 @@ var _ authz.SubjectLookuper = (*Authorizer)(nil)
 // perm, as [Authorizer.Check] decides (SpiceDB's subject lookup skips such
 // objects; its check denies).
 //
+// Expired relationships are skipped. The lookup brings no caveat context:
+// a caveated relationship whose stored context decides its caveat counts as
+// decided, and one whose caveat needs parameters is left out (it counts as
+// holding under the right side of an exclusion, so that what is excluded
+// is never less), so that the subjects returned are never more than those
+// a check would allow. `self` yields the resource itself.
+//
 // Recursive relationships (groups that contain each other) are computed as
 // a least fixpoint, never failing with a depth error, in time and memory
 // about linear in the relationships the lookup reaches (see subjectsOf). A
@@ -99,12 +106,18 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 // that no set read reaches them; an undecided set is an error only when
 // read, so such a lookup fails no more than it did by short-circuits.
 //
+// When the graph has caveated or expiring relationships, a pair is also
+// told apart by its polarity, whether it is under an odd number of
+// exclusions' right sides, where a relationship whose caveat needs
+// parameters counts (see counts); a graph without them keeps one pair per
+// relation and object.
+//
 // ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
 // subject merged).
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := a.newSubjectEval(ctx, id, typ, rel)
 	defer a.releaseSubjectEval(ev)
-	start := ev.vertex(n, a.g.lookup(n.def, id))
+	start := ev.vertex(n, a.g.lookup(n.def, id), false)
 	ev.components(start)
 	if ev.err != nil {
 		return nil, ev.err
@@ -130,7 +143,11 @@ func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel strin
 func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel string) *subjectEval {
 	ev, _ := a.evals.Get().(*subjectEval)
 	if ev == nil {
-		ev = &subjectEval{keys: make(map[edgeKey]int32)}
+		ev = &subjectEval{keys: make(map[vertexKey]int32)}
+	}
+	ev.caveated, ev.now = len(a.g.edges) > 0, 0
+	if a.g.expiring > 0 {
+		ev.now = a.now().UnixNano()
 	}
 	ev.a, ev.ctx, ev.startID, ev.subjDef, ev.subjRel = a, ctx, startID, a.defs[typ], 0
 	if rel != "" {
@@ -184,6 +201,10 @@ const (
 type lookupVertex struct {
 	n *node
 	o objID
+	// neg is its polarity (see subjectsOf): whether it is under an odd
+	// number of exclusions' right sides, in a graph with caveats or
+	// expirations only.
+	neg bool
 	// first and end delimit its edges in subjectEval.edges.
 	first, end int32
 	// index and low are Tarjan's (index -1 before the visit), comp its
@@ -202,6 +223,13 @@ type lookupVertex struct {
 	// walk is the last walk that met it; at its position in its
 	// component while that is iterated.
 	walk, at int32
+}
+
+// vertexKey identifies a vertex: its relation and object, and its
+// polarity.
+type vertexKey struct {
+	k   edgeKey
+	neg bool
 }
 
 // frame is a vertex being visited by Tarjan's algorithm and its next edge.
@@ -224,7 +252,12 @@ type subjectEval struct {
 	subjDef *definition
 	subjRel nodeID
 
-	keys  map[edgeKey]int32
+	// caveated reports whether the graph has caveated or expiring
+	// relationships; now is the instant expirations are compared with.
+	caveated bool
+	now      int64
+
+	keys  map[vertexKey]int32
 	vs    []lookupVertex
 	edges []lookupEdge
 	// comps holds the vertices by component in the order Tarjan's
@@ -261,14 +294,15 @@ func (ev *subjectEval) tick(n int) bool {
 	return ev.err == nil
 }
 
-// vertex returns the vertex of n on o, adding it if it is new.
-func (ev *subjectEval) vertex(n *node, o objID) int32 {
-	k := keyOf(o, n.id)
+// vertex returns the vertex of n on o with polarity neg, adding it if it
+// is new.
+func (ev *subjectEval) vertex(n *node, o objID, neg bool) int32 {
+	k := vertexKey{k: keyOf(o, n.id), neg: neg && ev.caveated}
 	if v, ok := ev.keys[k]; ok {
 		return v
 	}
 	v := int32(len(ev.vs))
-	ev.vs = append(ev.vs, lookupVertex{n: n, o: o, index: -1})
+	ev.vs = append(ev.vs, lookupVertex{n: n, o: o, neg: k.neg, index: -1})
 	ev.keys[k] = v
 	return v
 }
@@ -283,76 +317,110 @@ func (ev *subjectEval) idOf(o objID) string {
 
 // addEdges adds the edges of v.
 func (ev *subjectEval) addEdges(v int32) {
-	n, o := ev.vs[v].n, ev.vs[v].o
+	n, o, neg := ev.vs[v].n, ev.vs[v].o, ev.vs[v].neg
 	first := len(ev.edges)
 	if n.expr == nil {
 		if o != 0 {
-			s := ev.a.g.sets[keyOf(o, n.id)]
+			k := keyOf(o, n.id)
+			s := ev.a.g.sets[k]
 			for i := range s.size() {
-				t := s.at(i)
-				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(ev.a.byID[t.rel], t.obj), pos: posUnion})
+				if t := s.at(i); ev.counts(k, t, neg) {
+					ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(ev.a.byID[t.rel], t.obj, neg), pos: posUnion})
+				}
 			}
 		}
 	} else {
-		ev.exprEdges(n.expr, o, posUnion)
+		ev.exprEdges(n.expr, o, posUnion, neg)
 	}
 	ev.vs[v].first, ev.vs[v].end = int32(first), int32(len(ev.edges))
 	ev.tick(1 + len(ev.edges) - first)
 }
 
-// exprEdges adds the edges of expression e on o, at position pos.
-func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8) {
+// exprEdges adds the edges of expression e on o, at position pos, for a
+// vertex of polarity neg.
+func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8, neg bool) {
 	switch e.kind {
 	case exprRef:
-		ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(e.ref, o), pos: pos})
-	case exprNil:
+		ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(e.ref, o, neg), pos: pos})
+	case exprNil, exprSelf:
 	case exprUnion:
 		for _, c := range e.children {
-			ev.exprEdges(c, o, pos)
+			ev.exprEdges(c, o, pos, neg)
 		}
 	case exprIntersection:
 		for _, c := range e.children {
-			ev.exprEdges(c, o, max(pos, posOperand))
+			ev.exprEdges(c, o, max(pos, posOperand), neg)
 		}
 	case exprExclusion:
-		ev.exprEdges(e.children[0], o, max(pos, posOperand))
-		ev.exprEdges(e.children[1], o, posNegated)
+		ev.exprEdges(e.children[0], o, max(pos, posOperand), neg)
+		ev.exprEdges(e.children[1], o, posNegated, !neg)
 	default:
 		if e.kind == exprArrowAll {
 			pos = max(pos, posOperand)
 		}
-		s, ok := ev.arrowSet(e, o)
+		k, s, ok := ev.arrowSet(e, o, neg)
 		if !ok {
 			return
 		}
 		for i := range s.size() {
-			obj := s.at(i).obj
-			if target := e.targets[ev.a.g.defs[obj].name]; target != nil {
-				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(target, obj), pos: pos})
+			t := s.at(i)
+			if !ev.counts(k, t, neg) {
+				continue
+			}
+			if target := e.targets[ev.a.g.defs[t.obj].name]; target != nil {
+				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(target, t.obj, neg), pos: pos})
 			}
 		}
 	}
 }
 
-// arrowSet returns the relationships arrow e walks from o, and false if
-// there are none or if e is an all-arrow and one of the objects they name
-// has no target (the arrow is then empty, as Check decides).
-func (ev *subjectEval) arrowSet(e *expr, o objID) (set1[target], bool) {
+// arrowSet returns the key and the relationships arrow e walks from o
+// (those that count are the ones counts reports at polarity neg), and
+// false if there are none or if e is an all-arrow and one of the objects
+// that count has no target (the arrow is then empty, as Check decides).
+func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, set1[target], bool) {
 	if o == 0 {
-		return set1[target]{}, false
+		return 0, set1[target]{}, false
 	}
-	s, ok := ev.a.g.out[keyOf(o, e.via.id)]
+	k := keyOf(o, e.via.id)
+	s, ok := ev.a.g.out[k]
 	if !ok {
-		return s, false
+		return k, s, false
 	}
 	if e.kind == exprArrowAll {
 		for i := range s.size() {
-			if e.targets[ev.a.g.defs[s.at(i).obj].name] == nil {
-				return s, false
+			t := s.at(i)
+			if ev.counts(k, t, neg) && e.targets[ev.a.g.defs[t.obj].name] == nil {
+				return k, s, false
 			}
 		}
 	}
-	return s, true
+	return k, s, true
+}
+
+// counts reports whether the relationship of key k to t counts at
+// polarity neg: it has not expired, and its caveat holds. A caveat that
+// its stored context decides counts as decided; one that needs parameters
+// or fails (a lookup brings no context) counts as not holding, so that the
+// subjects found are never more than those that hold, except under an odd
+// number of exclusions' right sides (neg), where it counts as holding, so
+// that what is excluded is never less.
+func (ev *subjectEval) counts(k edgeKey, t target, neg bool) bool {
+	if !ev.caveated {
+		return true
+	}
+	e := ev.a.g.edgeOf(k, t)
+	if e.expires != 0 && ev.now >= e.expires {
+		return false
+	}
+	if e.caveat == nil {
+		return true
+	}
+	r, err := e.caveat.def.Eval(e.caveat.ctx, authz.Context{})
+	if err != nil || r.Conditional() {
+		return neg
+	}
+	return r.Value
 }
 
 // components finds the vertices reachable from start and their strongly
@@ -662,28 +730,28 @@ const maxSubjectRounds = 1000
 // if v is the subject set asked for (group:eng#member has member on
 // group:eng).
 func (ev *subjectEval) local(v int32) *foundSet {
-	n, o := ev.vs[v].n, ev.vs[v].o
+	n, o, neg := ev.vs[v].n, ev.vs[v].o, ev.vs[v].neg
 	var set *foundSet
 	if n.expr == nil {
-		set = ev.direct(n, o)
+		set = ev.direct(n, o, neg)
 	} else {
-		set = ev.localExpr(n.expr, o)
+		set = ev.localExpr(n.expr, o, neg)
 	}
 	return ev.self(n, o, set)
 }
 
 // full returns the set of v from the kept sets of its dependencies.
 func (ev *subjectEval) full(v int32) *foundSet {
-	n, o := ev.vs[v].n, ev.vs[v].o
+	n, o, neg := ev.vs[v].n, ev.vs[v].o, ev.vs[v].neg
 	var set *foundSet
 	if n.expr == nil {
-		sets := []*foundSet{ev.direct(n, o)}
+		sets := []*foundSet{ev.direct(n, o, neg)}
 		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
 			sets = append(sets, ev.read(e.to))
 		}
 		set = ev.merge(sets)
 	} else {
-		set = ev.expr(n.expr, o, false)
+		set = ev.expr(n.expr, o, neg, false)
 	}
 	return ev.self(n, o, set)
 }
@@ -697,12 +765,14 @@ func (ev *subjectEval) self(n *node, o objID, set *foundSet) *foundSet {
 }
 
 // direct returns the subjects of relation n on o whose type and relation
-// are those asked for: concrete ids, and a wildcard.
-func (ev *subjectEval) direct(n *node, o objID) *foundSet {
+// are those asked for: concrete ids, and a wildcard, of the relationships
+// that count at polarity neg.
+func (ev *subjectEval) direct(n *node, o objID, neg bool) *foundSet {
 	if o == 0 {
 		return nil
 	}
-	s, ok := ev.a.g.out[keyOf(o, n.id)]
+	k := keyOf(o, n.id)
+	s, ok := ev.a.g.out[k]
 	if !ok {
 		return nil
 	}
@@ -712,6 +782,7 @@ func (ev *subjectEval) direct(n *node, o objID) *foundSet {
 		t := s.at(i)
 		switch {
 		case g.defs[t.obj] != ev.subjDef || t.rel != ev.subjRel:
+		case !ev.counts(k, t, neg):
 		case t.rel == 0 && g.names[t.obj] == authz.WildcardID:
 			set.wildcard = true
 		default:
@@ -726,26 +797,27 @@ func (ev *subjectEval) direct(n *node, o objID) *foundSet {
 }
 
 // localExpr returns the subjects of the non-union subexpressions of e on
-// o: those reached from e through unions are the walk's.
-func (ev *subjectEval) localExpr(e *expr, o objID) *foundSet {
+// o, for a vertex of polarity neg: those reached from e through unions
+// are the walk's.
+func (ev *subjectEval) localExpr(e *expr, o objID, neg bool) *foundSet {
 	switch e.kind {
 	case exprRef, exprArrow, exprNil:
 		return nil
 	case exprUnion:
 		sets := make([]*foundSet, len(e.children))
 		for i, c := range e.children {
-			sets[i] = ev.localExpr(c, o)
+			sets[i] = ev.localExpr(c, o, neg)
 		}
 		return ev.merge(sets)
 	}
-	return ev.expr(e, o, false)
+	return ev.expr(e, o, neg, false)
 }
 
-// value returns the kept set of n on o; its held set if it is read through
-// an exclusion's right side (neg) from within the component alternate
-// computes.
-func (ev *subjectEval) value(n *node, o objID, neg bool) *foundSet {
-	v, ok := ev.keys[keyOf(o, n.id)]
+// value returns the kept set of n on o at polarity pol; its held set if it
+// is read through an exclusion's right side (neg) from within the
+// component alternate computes.
+func (ev *subjectEval) value(n *node, o objID, pol, neg bool) *foundSet {
+	v, ok := ev.keys[vertexKey{k: keyOf(o, n.id), neg: pol && ev.caveated}]
 	if !ok || !ev.vs[v].kept {
 		if ev.err == nil {
 			ev.err = fmt.Errorf("memadapter: subject lookup: no set for %s#%s: %w", n.def.name, n.name, authz.ErrInternal)
@@ -767,55 +839,68 @@ func (ev *subjectEval) read(v int32) *foundSet {
 }
 
 // expr returns the subjects of permission expression e on o from the kept
-// sets of its references and arrows; neg reports whether e is under an
+// sets of its references and arrows; pol is the polarity the references
+// are read at (see subjectsOf), and neg reports whether e is under an
 // exclusion's right side.
-func (ev *subjectEval) expr(e *expr, o objID, neg bool) *foundSet {
+func (ev *subjectEval) expr(e *expr, o objID, pol, neg bool) *foundSet {
 	switch e.kind {
 	case exprRef:
-		return ev.value(e.ref, o, neg)
+		return ev.value(e.ref, o, pol, neg)
 	case exprNil:
+		return nil
+	case exprSelf:
+		if ev.subjRel == 0 && ev.subjDef == e.self {
+			return concrete(ev.idOf(o))
+		}
 		return nil
 	case exprUnion:
 		sets := make([]*foundSet, len(e.children))
 		for i, c := range e.children {
-			sets[i] = ev.expr(c, o, neg)
+			sets[i] = ev.expr(c, o, pol, neg)
 		}
 		return ev.merge(sets)
 	case exprIntersection:
-		set := ev.expr(e.children[0], o, neg)
+		set := ev.expr(e.children[0], o, pol, neg)
 		for _, c := range e.children[1:] {
 			if set.empty() {
 				return nil
 			}
-			set = set.intersect(ev.expr(c, o, neg))
+			set = set.intersect(ev.expr(c, o, pol, neg))
 		}
 		return set
 	case exprExclusion:
-		base := ev.expr(e.children[0], o, neg)
+		base := ev.expr(e.children[0], o, pol, neg)
 		if base.empty() {
 			return nil
 		}
-		return base.subtract(ev.expr(e.children[1], o, true))
+		return base.subtract(ev.expr(e.children[1], o, !pol, true))
 	}
-	return ev.arrow(e, o, neg)
+	return ev.arrow(e, o, pol, neg)
 }
 
 // arrow returns the subjects of an arrow or all-arrow e on o: the union,
-// or intersection, of its target on the objects it walks to.
-func (ev *subjectEval) arrow(e *expr, o objID, neg bool) *foundSet {
-	s, ok := ev.arrowSet(e, o)
+// or intersection, of its target on the objects it walks to through the
+// relationships that count at polarity pol.
+func (ev *subjectEval) arrow(e *expr, o objID, pol, neg bool) *foundSet {
+	k, s, ok := ev.arrowSet(e, o, pol)
 	if !ok {
 		return nil
 	}
 	var sets []*foundSet
 	for i := range s.size() {
-		obj := s.at(i).obj
-		if target := e.targets[ev.a.g.defs[obj].name]; target != nil {
-			sets = append(sets, ev.value(target, obj, neg))
+		t := s.at(i)
+		if !ev.counts(k, t, pol) {
+			continue
+		}
+		if target := e.targets[ev.a.g.defs[t.obj].name]; target != nil {
+			sets = append(sets, ev.value(target, t.obj, pol, neg))
 		}
 	}
 	if e.kind == exprArrow {
 		return ev.merge(sets)
+	}
+	if len(sets) == 0 {
+		return nil
 	}
 	set := sets[0]
 	for _, s := range sets[1:] {

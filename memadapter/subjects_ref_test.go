@@ -162,6 +162,9 @@ func describe(s *foundSet) []string {
 // cycles take one round.
 func refSubjectsOf(ctx context.Context, a *Authorizer, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := refEval{a: a, ctx: ctx, typ: typ, rel: rel}
+	if a.g.expiring > 0 {
+		ev.now = a.now().UnixNano()
+	}
 	for range maxSubjectRounds {
 		ev.done = make(map[objRel]*foundSet)
 		ev.active = make(map[objRel]bool)
@@ -196,6 +199,10 @@ type refEval struct {
 	typ, rel string
 	visits   int
 	err      error
+	// now is the instant expirations are compared with; neg counts the
+	// exclusions' right sides the computation is under (see edge).
+	now int64
+	neg int
 
 	// done holds the nodes computed in this round, active those being
 	// computed, used those met while active, and prev the values of the
@@ -209,6 +216,11 @@ type refEval struct {
 // node returns the subjects of n on object id.
 func (ev *refEval) node(n *node, id string) *foundSet {
 	key := objRel{typ: n.def.name, id: id, rel: n.name}
+	if ev.neg%2 == 1 && len(ev.a.g.edges) > 0 {
+		// Under an exclusion's right side caveated relationships count
+		// (see edge), so the node has another value there.
+		key.rel += "\x00-"
+	}
 	if set, ok := ev.done[key]; ok {
 		return set
 	}
@@ -257,6 +269,9 @@ func (ev *refEval) relation(n *node, id string) *foundSet {
 	sets := []*foundSet{direct}
 	for i := range s.size() {
 		t := s.at(i)
+		if !ev.edge(keyOf(o, n.id), t) {
+			continue
+		}
 		sub := ev.a.subjectOf(t)
 		switch {
 		case sub.typ != ev.typ || sub.rel != ev.rel:
@@ -280,6 +295,11 @@ func (ev *refEval) expr(e *expr, d *definition, id string) *foundSet {
 		return ev.node(e.ref, id)
 	case exprNil:
 		return nil
+	case exprSelf:
+		if ev.rel == "" && ev.typ == d.name {
+			return concrete(id)
+		}
+		return nil
 	case exprUnion:
 		sets := make([]*foundSet, len(e.children))
 		for i, c := range e.children {
@@ -300,7 +320,10 @@ func (ev *refEval) expr(e *expr, d *definition, id string) *foundSet {
 		if base.empty() {
 			return nil
 		}
-		return base.subtract(ev.expr(e.children[1], d, id))
+		ev.neg++
+		excluded := ev.expr(e.children[1], d, id)
+		ev.neg--
+		return base.subtract(excluded)
 	}
 	return ev.arrow(e, d, id)
 }
@@ -319,6 +342,9 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 	var sets []*foundSet // of an any-arrow
 	first := true
 	for i := range s.size() {
+		if !ev.edge(keyOf(o, e.via.id), s.at(i)) {
+			continue
+		}
 		obj := ev.a.subjectOf(s.at(i))
 		target := e.targets[obj.typ]
 		switch {
@@ -337,4 +363,26 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 		return unionAll(sets)
 	}
 	return set
+}
+
+// edge reports whether the relationship of key k to t counts, as the
+// rounds decided it: it has not expired, and its caveat holds on its
+// stored context, a caveat that needs parameters counting only under an
+// odd number of exclusions' right sides.
+func (ev *refEval) edge(k edgeKey, t target) bool {
+	if len(ev.a.g.edges) == 0 {
+		return true
+	}
+	e := ev.a.g.edgeOf(k, t)
+	if e.expires != 0 && ev.now >= e.expires {
+		return false
+	}
+	if e.caveat == nil {
+		return true
+	}
+	r, err := e.caveat.def.Eval(e.caveat.ctx, authz.Context{})
+	if err != nil || r.Conditional() {
+		return ev.neg%2 == 1
+	}
+	return r.Value
 }

@@ -3,6 +3,8 @@ package memadapter
 import (
 	"context"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/fgac-go/fgac/authz"
 )
@@ -29,22 +31,38 @@ func (a *Authorizer) validateRelationship(r authz.Relationship) error {
 	if r.Subject.Relation != "" && sd.nodes[r.Subject.Relation] == nil {
 		return invalidf("subject type %q has no relation or permission %q", r.Subject.Type, r.Subject.Relation)
 	}
-	if !n.rel.Allows(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard()) {
-		return invalidf("relation %q of %q does not allow subjects of type %s", r.Relation, r.Resource.Type, subjectType(r.Subject))
+	if !n.rel.AllowsWith(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard(), r.Caveat.Name, !r.Expiration.IsZero()) {
+		return invalidf("relation %q of %q does not allow subjects of type %s", r.Relation, r.Resource.Type, subjectType(r))
+	}
+	if r.Caveat.Name != "" {
+		if err := a.schema.Caveat(r.Caveat.Name).CheckContext(r.Caveat.Context); err != nil {
+			return fmt.Errorf("memadapter: %w", err)
+		}
 	}
 	return nil
 }
 
-// subjectType returns the schema notation of s's type: user, user:* or
-// group#member.
-func subjectType(s authz.Subject) string {
+// subjectType returns the schema notation of the type of r's subject, with
+// its caveat and expiration: user, user:*, group#member, user with c,
+// user with c and expiration.
+func subjectType(r authz.Relationship) string {
+	s := r.Subject
+	t := s.Type
 	switch {
 	case s.IsWildcard():
-		return s.Type + ":*"
+		t += ":*"
 	case s.Relation != "":
-		return s.Type + "#" + s.Relation
+		t += "#" + s.Relation
 	}
-	return s.Type
+	switch exp := !r.Expiration.IsZero(); {
+	case r.Caveat.Name != "" && exp:
+		t += " with " + r.Caveat.Name + " and expiration"
+	case r.Caveat.Name != "":
+		t += " with " + r.Caveat.Name
+	case exp:
+		t += " with expiration"
+	}
+	return t
 }
 
 // Write applies req atomically: every relationship is validated first (see
@@ -62,10 +80,10 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 			if err := a.validateRelationship(r); err != nil {
 				return authz.Token{}, err
 			}
-			if seen[r] {
+			if seen[r.Key()] {
 				return authz.Token{}, invalidf("a relationship of relation %q of %q appears more than once in one write", r.Relation, r.Resource.Type)
 			}
-			seen[r] = true
+			seen[r.Key()] = true
 		}
 	}
 	if a.store != nil {
@@ -154,6 +172,26 @@ func sameRelationships(x, y []authz.Relationship) bool {
 	return len(ys) == len(set)
 }
 
+// expiresAt returns the edge expiration of t in Unix nanoseconds,
+// saturated outside the range UnixNano can represent, and never 0 (which
+// means "never expires").
+func expiresAt(t time.Time) int64 {
+	switch {
+	case t.Before(minExpiration):
+		return math.MinInt64
+	case t.After(maxExpiration):
+		return math.MaxInt64
+	case t.UnixNano() == 0:
+		return -1
+	}
+	return t.UnixNano()
+}
+
+var (
+	minExpiration = time.Unix(0, math.MinInt64)
+	maxExpiration = time.Unix(0, math.MaxInt64)
+)
+
 // Deregister deletes, atomically, every relationship in which req.Resource
 // is the resource, and none in which it is the subject. An unknown
 // resource succeeds; an unknown resource type is an error matching
@@ -174,7 +212,7 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.relationshipsOf(d, req.Resource.ID) {
+	for _, r := range a.storedRelationships(d, req.Resource.ID, true) {
 		a.remove(r)
 	}
 	a.revision++

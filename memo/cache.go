@@ -97,6 +97,7 @@ func key(req authz.CheckRequest, c authz.Consistency) string {
 		req.Subject.Type, req.Subject.ID, req.Subject.Relation,
 		req.Resource.Type, req.Resource.ID,
 		req.Permission,
+		contextKey(req.Context),
 	}
 	n := 1
 	for _, f := range fields {
@@ -111,4 +112,14 @@ func key(req authz.CheckRequest, c authz.Consistency) string {
 		sb.WriteString(f)
 	}
 	return sb.String()
+}
+
+// contextKey is the part of a key that the request's caveat context
+// contributes: its canonical JSON (sorted keys), or nothing without one, so
+// that answers under different contexts are never shared.
+func contextKey(c authz.Context) string {
+	if c.IsZero() {
+		return ""
+	}
+	return c.String()
 }

@@ -15,6 +15,7 @@ type question struct {
 	Token                     string
 	SubjType, SubjID, SubjRel string
 	ResType, ResID, Perm      string
+	Context                   string
 }
 
 func questionOf(req authz.CheckRequest, c authz.Consistency) question {
@@ -22,6 +23,7 @@ func questionOf(req authz.CheckRequest, c authz.Consistency) question {
 		Mode: c.Mode(), Token: c.Token().Value(),
 		SubjType: req.Subject.Type, SubjID: req.Subject.ID, SubjRel: req.Subject.Relation,
 		ResType: req.Resource.Type, ResID: req.Resource.ID, Perm: req.Permission,
+		Context: contextKey(req.Context),
 	}
 }
 
@@ -35,7 +37,7 @@ func decodeKey(t *testing.T, k string) question {
 	}
 	q := question{Mode: authz.ConsistencyMode(b[0])}
 	b = b[1:]
-	for _, f := range []*string{&q.Token, &q.SubjType, &q.SubjID, &q.SubjRel, &q.ResType, &q.ResID, &q.Perm} {
+	for _, f := range []*string{&q.Token, &q.SubjType, &q.SubjID, &q.SubjRel, &q.ResType, &q.ResID, &q.Perm, &q.Context} {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n {
 			t.Fatalf("key %q: bad length prefix", k)
@@ -103,6 +105,16 @@ func TestDistinctQuestionsNeverShareAKey(t *testing.T) {
 			name: "token bytes look like the subject",
 			a:    base, ca: authz.AtLeastAsFresh(authz.NewToken("\x04user")),
 			b: with(func(r *authz.CheckRequest) { r.Subject.Type = "" }), cb: authz.AtLeastAsFresh(authz.NewToken("\x04user\x04user")),
+		},
+		{
+			name: "same question, contexts differ",
+			a:    with(func(r *authz.CheckRequest) { r.Context = authz.NewContext(map[string]any{"a": 1}) }),
+			b:    with(func(r *authz.CheckRequest) { r.Context = authz.NewContext(map[string]any{"a": 2}) }),
+		},
+		{
+			name: "same question, with and without a context",
+			a:    base,
+			b:    with(func(r *authz.CheckRequest) { r.Context = authz.NewContext(map[string]any{"a": 1}) }),
 		},
 		{
 			name: "empty fields",

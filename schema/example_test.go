@@ -33,5 +33,5 @@ definition task {
 	// Output:
 	// line 7, column 13 -> permission read = owner + viewer
 	// true false
-	// 3 23 caveats are not supported
+	// 3 28 unknown caveat "on_weekdays" in relation "owner" of "task"
 }

@@ -8,6 +8,7 @@ import (
 // parser is a recursive-descent parser that follows SpiceDB's grammar
 // (pkg/schemadsl/parser) token for token. It stops at the first error.
 type parser struct {
+	s     *Schema // the schema being parsed, for its use flags
 	lx    *lexer
 	tok   token // the current token
 	depth int   // parentheses open around the current token
@@ -65,6 +66,7 @@ func (p *parser) parseSchema() (s *Schema, err error) {
 	}()
 	p.next()
 	s = &Schema{}
+	p.s = s
 	for !p.is(tokEOF) {
 		// One statement terminator may precede each top-level statement.
 		if p.is(tokEnd) {
@@ -77,9 +79,9 @@ func (p *parser) parseSchema() (s *Schema, err error) {
 		case p.isKeyword("definition"):
 			s.Definitions = append(s.Definitions, p.parseDefinition())
 		case p.isKeyword("caveat"):
-			p.fail(p.tok.pos, "caveats are not supported")
+			s.Caveats = append(s.Caveats, p.parseCaveat())
 		case p.isIdent("use"):
-			p.fail(p.tok.pos, "use directives are not supported")
+			p.parseUse(s)
 		case p.isIdent("import"), p.isIdent("partial"):
 			p.fail(p.tok.pos, "%s statements are not supported", p.tok.text)
 		default:
@@ -176,13 +178,26 @@ func (p *parser) parseSubjectType() *SubjectType {
 			p.failUnexpected("a relation name after #")
 		}
 	}
-	if p.isKeyword("with") {
-		with := p.tok.pos
+	if !p.isKeyword("with") {
+		return t
+	}
+	p.next()
+	if p.isIdent("expiration") {
+		t.Expiration, t.ExpirationPos = true, p.tok.pos
 		p.next()
-		if p.isIdent("expiration") {
-			p.fail(with, "expiring relationships (with expiration) are not supported")
+		if p.isIdent("and") {
+			p.fail(p.tok.pos, "the caveat comes before the expiration: write `with caveat_name and expiration`")
 		}
-		p.fail(with, "caveats are not supported")
+		return t
+	}
+	t.Caveat, t.CaveatPos = p.parseTypePath()
+	if p.isIdent("and") {
+		p.next()
+		if !p.isIdent("expiration") {
+			p.failUnexpected(`"expiration" after "and"`)
+		}
+		t.Expiration, t.ExpirationPos = true, p.tok.pos
+		p.next()
 	}
 	return t
 }
@@ -264,6 +279,9 @@ func (p *parser) parseOperand() Expr {
 		name := p.tok
 		p.next()
 		if !p.is(tokArrow) && !p.is(tokPeriod) {
+			if name.text == "self" && p.s.UseSelf {
+				return &Self{Pos: name.pos}
+			}
 			return &Ref{Pos: name.pos, Name: name.text}
 		}
 		a := p.parseArrow(name)

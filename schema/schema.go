@@ -20,8 +20,24 @@ func (p Pos) String() string { return fmt.Sprintf("line %d, column %d", p.Line, 
 type Schema struct {
 	// Definitions are the object definitions in source order.
 	Definitions []*Definition
+	// Caveats are the caveat definitions in source order.
+	Caveats []*Caveat
+	// UseExpiration is set by `use expiration`: relations may then allow
+	// `with expiration`.
+	UseExpiration bool
+	// UseSelf is set by `use self`: permissions may then use `self`.
+	UseSelf bool
 
-	byName map[string]*Definition
+	byName  map[string]*Definition
+	caveats map[string]*Caveat
+}
+
+// Caveat returns the caveat named name, or nil.
+func (s *Schema) Caveat(name string) *Caveat {
+	if s == nil {
+		return nil
+	}
+	return s.caveats[name]
 }
 
 // Definition returns the definition named name, or nil.
@@ -43,10 +59,25 @@ func (s *Schema) HasPermission(resourceType, name string) bool {
 // comments.
 func (s *Schema) String() string {
 	var b strings.Builder
-	for i, d := range s.Definitions {
-		if i > 0 {
+	if s.UseExpiration {
+		b.WriteString("use expiration\n")
+	}
+	if s.UseSelf {
+		b.WriteString("use self\n")
+	}
+	sep := b.Len() > 0
+	for _, c := range s.Caveats {
+		if sep {
 			b.WriteString("\n")
 		}
+		sep = true
+		b.WriteString(c.String())
+	}
+	for _, d := range s.Definitions {
+		if sep {
+			b.WriteString("\n")
+		}
+		sep = true
 		b.WriteString(d.String())
 	}
 	return b.String()
@@ -112,10 +143,20 @@ type Relation struct {
 
 // Allows reports whether a relationship of this relation may have a subject
 // of type typ with subject relation rel ("" for none), or, if wildcard is
-// true, the wildcard typ:*.
+// true, the wildcard typ:*, without a caveat and without an expiration.
 func (r *Relation) Allows(typ, rel string, wildcard bool) bool {
+	return r.AllowsWith(typ, rel, wildcard, "", false)
+}
+
+// AllowsWith reports whether a relationship of this relation may have a
+// subject of type typ with subject relation rel (or the wildcard typ:*),
+// with the caveat named caveat ("" for none) and, if expiration, an
+// expiration. As in SpiceDB the form must be allowed exactly: `user with c`
+// admits only caveated relationships, and `user with expiration` only
+// expiring ones.
+func (r *Relation) AllowsWith(typ, rel string, wildcard bool, caveat string, expiration bool) bool {
 	for _, t := range r.Types {
-		if t.Type == typ && t.Wildcard == wildcard && t.Relation == rel {
+		if t.Type == typ && t.Wildcard == wildcard && t.Relation == rel && t.Caveat == caveat && t.Expiration == expiration {
 			return true
 		}
 	}
@@ -143,18 +184,37 @@ type SubjectType struct {
 	Relation string
 	// Wildcard is true for `type:*`, which admits every subject of Type.
 	Wildcard bool
+	// Caveat is the caveat of `with name`, or "".
+	Caveat string
+	// CaveatPos is where Caveat appears.
+	CaveatPos Pos
+	// Expiration is true for `with expiration` (or `with c and
+	// expiration`): relationships of this form must expire.
+	Expiration bool
+	// ExpirationPos is where "expiration" appears.
+	ExpirationPos Pos
 }
 
 // String returns the type as written in a schema.
 func (t *SubjectType) String() string {
+	var s string
 	switch {
 	case t.Wildcard:
-		return t.Type + ":*"
+		s = t.Type + ":*"
 	case t.Relation != "":
-		return t.Type + "#" + t.Relation
+		s = t.Type + "#" + t.Relation
 	default:
-		return t.Type
+		s = t.Type
 	}
+	switch {
+	case t.Caveat != "" && t.Expiration:
+		s += " with " + t.Caveat + " and expiration"
+	case t.Caveat != "":
+		s += " with " + t.Caveat
+	case t.Expiration:
+		s += " with expiration"
+	}
+	return s
 }
 
 // Permission is a computed permission, such as
@@ -174,7 +234,7 @@ type Permission struct {
 func (p *Permission) String() string { return "permission " + p.Name + " = " + p.Expr.String() }
 
 // Expr is a permission expression: one of [*Ref], [*Arrow], [*Nil],
-// [*Union], [*Intersection] or [*Exclusion].
+// [*Self], [*Union], [*Intersection] or [*Exclusion].
 type Expr interface {
 	// Position returns where the expression starts.
 	Position() Pos

@@ -191,10 +191,10 @@ func TestParseRejectsWithPosition(t *testing.T) {
 		{"pipe in an expression", user + "definition doc {\n relation aaa: user\n permission ccc = aaa | aaa\n}", 4, 23, `unexpected "|"`},
 
 		// Unsupported SpiceDB features.
-		{"caveat definition", user + "\ncaveat ip_allowed(ip ipaddress) {\n  ip.in_cidr('10.0.0.0/8')\n}\n", 3, 1, "caveats are not supported"},
-		{"caveat on a subject type", user + "definition doc {\n relation viewer: user with ip_allowed\n}", 3, 24, "caveats are not supported"},
-		{"expiration on a subject type", user + "definition doc {\n relation viewer: user with expiration\n}", 3, 24, "with expiration"},
-		{"use directive", "use expiration\n" + user, 1, 1, "use directives are not supported"},
+		{"caveat with an unused parameter", user + "\ncaveat ip_allowed(ip ipaddress, port int) {\n  ip.in_cidr('10.0.0.0/8')\n}\n", 3, 33, "is not used"},
+		{"caveat on a subject type", user + "definition doc {\n relation viewer: user with ip_allowed\n}", 3, 29, "unknown caveat"},
+		{"expiration on a subject type", user + "definition doc {\n relation viewer: user with expiration\n}", 3, 29, "use expiration"},
+		{"use directive", "use everything\n" + user, 1, 5, "unknown use flag"},
 		{"import statement", "import \"other.zed\"\n" + user, 1, 1, "import statements are not supported"},
 		{"partial reference", user + "definition doc {\n ...common\n}", 3, 2, "partial references are not supported"},
 		{"permission type annotation", user + "definition doc {\n relation viewer: user\n permission view: user = viewer\n}", 4, 17, "type annotations are not supported"},
@@ -322,6 +322,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(taskSchema)
 	f.Add("definition user {}\ndefinition doc {\n relation parent: doc\n permission view = (parent->view - parent.all(view)) & nil\n}\n")
 	f.Add("caveat c(x int) { x > 1 }")
+	f.Add("use expiration\nuse self\ncaveat cav(m map<list<int>>, s string) {\n  \"}\" != s && m[\"k\"].size() > 0\n}\ndefinition user {\n relation friend: user with cav and expiration | user:* with cav\n permission me = friend + self\n}")
 	f.Add("definition a/b {\n relation ccc: a/b#ccc | a/b:*\n}")
 	f.Add("/** doc */ definition x {} // tail")
 	f.Fuzz(func(t *testing.T, text string) {

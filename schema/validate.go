@@ -36,6 +36,7 @@ func (v *validator) first() error {
 func validate(s *Schema) error {
 	v := &validator{s: s}
 	v.index()
+	v.caveats()
 	for _, d := range s.Definitions {
 		for _, r := range d.Relations {
 			v.checkRelation(d, r)
@@ -100,6 +101,12 @@ func (v *validator) checkRelation(d *Definition, r *Relation) {
 			v.errorf(t.Pos, "duplicate subject type %s in relation %s of %s", strconv.Quote(t.String()), strconv.Quote(r.Name), strconv.Quote(d.Name))
 		}
 		seen[t.String()] = true
+		if t.Caveat != "" && v.s.caveats[t.Caveat] == nil {
+			v.errorf(t.CaveatPos, "unknown caveat %s in relation %s of %s", strconv.Quote(t.Caveat), strconv.Quote(r.Name), strconv.Quote(d.Name))
+		}
+		if t.Expiration && !v.s.UseExpiration {
+			v.errorf(t.ExpirationPos, "relation %s of %s allows expiring relationships without `use expiration` at the top of the schema", strconv.Quote(r.Name), strconv.Quote(d.Name))
+		}
 		sd := v.s.byName[t.Type]
 		if sd == nil {
 			v.errorf(t.Pos, "unknown type %s in relation %s of %s", strconv.Quote(t.Type), strconv.Quote(r.Name), strconv.Quote(d.Name))

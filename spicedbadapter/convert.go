@@ -4,6 +4,7 @@ package spicedbadapter
 // back. Everything else in the package speaks authz.
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fgac-go/fgac/authz"
 )
@@ -29,12 +32,33 @@ func subjectRef(s authz.Subject) *v1.SubjectReference {
 }
 
 func relationshipProto(r authz.Relationship) *v1.Relationship {
-	return &v1.Relationship{Resource: objectRef(r.Resource), Relation: r.Relation, Subject: subjectRef(r.Subject)}
+	p := &v1.Relationship{Resource: objectRef(r.Resource), Relation: r.Relation, Subject: subjectRef(r.Subject)}
+	if r.Caveat.Name != "" {
+		p.OptionalCaveat = &v1.ContextualizedCaveat{CaveatName: r.Caveat.Name, Context: contextStruct(r.Caveat.Context)}
+	}
+	if !r.Expiration.IsZero() {
+		p.OptionalExpiresAt = timestamppb.New(r.Expiration)
+	}
+	return p
 }
 
-// relationshipFrom converts a relationship read from SpiceDB. plain is
-// false if it carries a caveat or an expiry, which authz.Relationship
-// cannot express.
+// contextStruct converts a caveat context, or returns nil for none. The
+// context holds only JSON values (authz.NewContext made sure), so the
+// conversion cannot fail; if it did, nil sends no context, which can only
+// make an answer conditional, never allow.
+func contextStruct(c authz.Context) *structpb.Struct {
+	if c.IsZero() {
+		return nil
+	}
+	st, err := structpb.NewStruct(c.Map())
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+// relationshipFrom converts a relationship read from SpiceDB, with its
+// caveat and expiration. plain is false if it carries either.
 func relationshipFrom(r *v1.Relationship) (rel authz.Relationship, plain bool) {
 	rel = authz.Relationship{
 		Resource: authz.Resource{Type: r.GetResource().GetObjectType(), ID: r.GetResource().GetObjectId()},
@@ -49,6 +73,12 @@ func relationshipFrom(r *v1.Relationship) (rel authz.Relationship, plain bool) {
 		// The engine's own data: the one place a stored "*" becomes a
 		// wildcard again.
 		rel.Subject = authz.Wildcard(rel.Subject.Type)
+	}
+	if c := r.GetOptionalCaveat(); c != nil {
+		rel.Caveat = authz.Caveat{Name: c.GetCaveatName(), Context: authz.NewContext(c.GetContext().AsMap())}
+	}
+	if e := r.GetOptionalExpiresAt(); e != nil {
+		rel.Expiration = e.AsTime()
 	}
 	return rel, r.GetOptionalCaveat() == nil && r.GetOptionalExpiresAt() == nil
 }
@@ -103,11 +133,15 @@ func hasToken(c *v1.Consistency) bool { return c.GetAtLeastAsFresh() != nil }
 func token(z *v1.ZedToken) authz.Token { return authz.NewToken(z.GetToken()) }
 
 // decision converts a permissionship. Only HAS_PERMISSION allows:
-// CONDITIONAL (a caveat lacking context the adapter never sends) and
-// UNSPECIFIED deny.
-func decision(p v1.CheckPermissionResponse_Permissionship) authz.Decision {
-	if p == v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION {
+// CONDITIONAL is the conditional decision with the parameters SpiceDB says
+// are missing, and anything else (UNSPECIFIED, a value this adapter does
+// not know) denies.
+func decision(p v1.CheckPermissionResponse_Permissionship, partial *v1.PartialCaveatInfo) authz.Decision {
+	switch p {
+	case v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION:
 		return authz.Allow()
+	case v1.CheckPermissionResponse_PERMISSIONSHIP_CONDITIONAL_PERMISSION:
+		return authz.Conditional(partial.GetMissingRequiredContext()...)
 	}
 	return authz.Deny()
 }
@@ -118,6 +152,7 @@ func checkRequest(r authz.CheckRequest, c *v1.Consistency) *v1.CheckPermissionRe
 		Resource:    objectRef(r.Resource),
 		Permission:  r.Permission,
 		Subject:     subjectRef(r.Subject),
+		Context:     contextStruct(r.Context),
 	}
 }
 
@@ -126,6 +161,7 @@ func bulkItem(r authz.CheckRequest) *v1.CheckBulkPermissionsRequestItem {
 		Resource:   objectRef(r.Resource),
 		Permission: r.Permission,
 		Subject:    subjectRef(r.Subject),
+		Context:    contextStruct(r.Context),
 	}
 }
 
@@ -146,12 +182,19 @@ func lookupAllowed(p v1.LookupPermissionship) bool {
 	return p == v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
 }
 
+// lookupConditional reports whether a LookupResources result is
+// conditional.
+func lookupConditional(p v1.LookupPermissionship) bool {
+	return p == v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_CONDITIONAL_PERMISSION
+}
+
 func lookupRequest(r authz.LookupRequest, st pageState) *v1.LookupResourcesRequest {
 	return &v1.LookupResourcesRequest{
 		Consistency:        st.consistency,
 		ResourceObjectType: r.ResourceType,
 		Permission:         r.Permission,
 		Subject:            subjectRef(r.Subject),
+		Context:            contextStruct(r.Context),
 		OptionalLimit:      st.limit,
 		OptionalCursor:     cursorProto(st.cursor),
 	}
@@ -369,19 +412,27 @@ func subjectFrom(resp *v1.LookupSubjectsResponse) (id string, allowed bool, excl
 
 // encodeSubjectsCursor returns the cursor of the subject lookup page after
 // id after, at snapshot.
-func encodeSubjectsCursor(snapshot, after string) string {
-	return encodeWire(wireCursor{Kind: "s", Token: snapshot, After: after})
+func encodeSubjectsCursor(req authz.SubjectLookupRequest, snapshot, after string) string {
+	return encodeWire(wireCursor{Kind: "s", Token: snapshot, After: after, Cursor: subjectsQuestion(req)})
+}
+
+// subjectsQuestion names the question of a subject lookup (resource,
+// permission, subject type and relation) in its cursors, so that a cursor
+// continues only the lookup it came from.
+func subjectsQuestion(req authz.SubjectLookupRequest) string {
+	h := sha256.Sum256([]byte(req.Resource.Type + "\x00" + req.Resource.ID + "\x00" + req.Permission + "\x00" + req.SubjectType + "\x00" + req.SubjectRelation))
+	return base64.RawURLEncoding.EncodeToString(h[:12])
 }
 
 // decodeSubjectsCursor parses a cursor of encodeSubjectsCursor into the
 // consistency of its snapshot and the last id returned; anything else is an
 // error matching authz.ErrInvalidRequest.
-func decodeSubjectsCursor(s string) (*v1.Consistency, string, error) {
+func decodeSubjectsCursor(req authz.SubjectLookupRequest, s string) (*v1.Consistency, string, error) {
 	w, err := decodeWire(s, "s")
 	if err != nil {
 		return nil, "", err
 	}
-	if !validToken(w.Token) || w.After == "" || w.Mode != "" || w.Limit != 0 || w.Cursor != "" {
+	if !validToken(w.Token) || !(w.After == authz.WildcardID || authz.ValidID(w.After)) || w.Mode != "" || w.Limit != 0 || w.Cursor != subjectsQuestion(req) {
 		return nil, "", errCursor()
 	}
 	return exactSnapshot(w.Token), w.After, nil

@@ -146,10 +146,10 @@ func TestExplainAgreesWithCheckAndMemadapter(t *testing.T) {
 	}
 }
 
-// TestExplainWithoutAParsableSchema explains with a schema that package
-// schema cannot read (it has a caveat): arrows are still grouped, named
-// by their target, and a conditional answer denies.
-func TestExplainWithoutAParsableSchema(t *testing.T) {
+// TestExplainWithACaveatedSchema explains with a schema that has a caveat:
+// arrows are grouped and named by their target, and a conditional answer
+// denies.
+func TestExplainWithACaveatedSchema(t *testing.T) {
 	t.Parallel()
 	c := spicedbtest.Client(t)
 	if _, err := spicedbadapter.WriteSchema(t.Context(), c, schema); err != nil {
@@ -170,7 +170,7 @@ func TestExplainWithoutAParsableSchema(t *testing.T) {
 	}
 	t.Logf("Explain(task:t1#read@user:bob):\n%s", e)
 	arrow := findNode(e, func(n authz.Explanation) bool { return n.Kind == "arrow" })
-	if !e.Result || arrow == nil || !arrow.Result || arrow.Detail != "->read" || arrow.Permission != "" {
+	if !e.Result || arrow == nil || !arrow.Result || !strings.HasSuffix(arrow.Detail, "->read") {
 		t.Errorf("want an allow through an arrow node named ->read")
 	}
 

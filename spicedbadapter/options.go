@@ -51,15 +51,20 @@ type Config struct {
 	// [DefaultPageSize] (1,000); values above 1,000, SpiceDB's default
 	// maximum, mean 1,000.
 	PageSize int
-	// UnverifiedLookups makes [Adapter.Lookup] return what LookupResources
-	// streams without re-checking it. By default every id a lookup returns
-	// is confirmed with CheckBulkPermissions at the lookup's snapshot (one
-	// bulk call per 1,000 ids), because SpiceDB v1.56.2's LookupResources
-	// sometimes lists a resource that CheckPermission denies when a
-	// permission contains an exclusion (found by fgac's differential test):
-	// unverified, a list filter could show a resource its caller cannot
-	// read. Set it only with schemas free of exclusions and intersections,
-	// or where the extra call costs more than the risk.
+	// UnverifiedLookups makes [Adapter.Lookup] and [Adapter.LookupSubjects]
+	// return what LookupResources and LookupSubjects stream without
+	// re-checking it. By default every id a lookup returns (and every
+	// subject a wildcard excludes) is confirmed with CheckBulkPermissions
+	// at the lookup's snapshot (one bulk call per 1,000 ids), because
+	// SpiceDB v1.56.2's LookupResources sometimes lists a resource that
+	// CheckPermission denies when a permission contains an exclusion, and
+	// its LookupSubjects lists subjects CheckPermission denies when a
+	// permission contains an all-arrow (found by fgac's differential test
+	// and outside review): unverified, a list filter could show a resource
+	// its caller cannot read, and an access review could list people who
+	// have no access. Set it only with schemas free of exclusions,
+	// intersections and all-arrows, or where the extra call costs more than
+	// the risk.
 	UnverifiedLookups bool
 }
 

@@ -73,9 +73,9 @@ func WriteSchema(ctx context.Context, client v1.SchemaServiceClient, schema stri
 	return token(resp.GetWrittenAt()), nil
 }
 
-// Check asks SpiceDB's CheckPermission. Only HAS_PERMISSION allows:
-// CONDITIONAL (a caveat needing context the adapter does not send) and
-// UNSPECIFIED deny. A malformed request fails with
+// Check asks SpiceDB's CheckPermission with the request's caveat context.
+// Only HAS_PERMISSION allows: CONDITIONAL is [authz.Conditional] with the
+// parameters SpiceDB names as missing, and UNSPECIFIED denies. A malformed request fails with
 // [authz.ErrInvalidRequest] before any call; other errors are listed in
 // the package documentation.
 func (a *Adapter) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
@@ -83,15 +83,16 @@ func (a *Adapter) Check(ctx context.Context, req authz.CheckRequest) (authz.Deci
 		return authz.Deny(), err
 	}
 	var p v1.CheckPermissionResponse_Permissionship
+	var partial *v1.PartialCaveatInfo
 	err := a.read(ctx, consistency(req.Consistency), func(ctx context.Context, c *v1.Consistency) error {
 		resp, err := a.client.CheckPermission(ctx, checkRequest(req, c))
-		p = resp.GetPermissionship()
+		p, partial = resp.GetPermissionship(), resp.GetPartialCaveatInfo()
 		return err
 	})
 	if err != nil {
 		return authz.Deny(), err
 	}
-	return decision(p), nil
+	return decision(p, partial), nil
 }
 
 // Explain asks SpiceDB's CheckPermission, as [Adapter.Check] does, with
@@ -192,7 +193,7 @@ func (a *Adapter) checkChunk(ctx context.Context, cons authz.Consistency, chunk 
 			results[j] = authz.CheckResult{Err: translate(ctx, err)}
 			continue
 		}
-		results[j] = authz.CheckResult{Decision: decision(pair.GetItem().GetPermissionship())}
+		results[j] = authz.CheckResult{Decision: decision(pair.GetItem().GetPermissionship(), pair.GetItem().GetPartialCaveatInfo())}
 	}
 	return nil
 }
@@ -222,99 +223,130 @@ func (a *Adapter) Lookup(ctx context.Context, req authz.LookupRequest) (authz.Lo
 			return authz.LookupResult{}, err
 		}
 	}
-	ids, snapshot, err := a.lookupAll(ctx, req, c)
+	ids, cond, snapshot, err := a.lookupAll(ctx, req, c)
 	if err != nil {
 		return authz.LookupResult{}, err
 	}
 	if req.Limit == 0 && after == "" {
-		return authz.IDs(ids, ""), nil
+		return authz.IDs(ids, "").WithConditional(cond), nil
 	}
-	slices.Sort(ids)
-	start, found := slices.BinarySearch(ids, after)
+	// Allowed and conditional ids page together, in ascending order.
+	conditional := make(map[string]bool, len(cond))
+	for _, id := range cond {
+		conditional[id] = true
+	}
+	all := append(slices.Clone(ids), cond...)
+	slices.Sort(all)
+	start, found := slices.BinarySearch(all, after)
 	if found {
 		start++
 	}
-	ids = ids[start:]
-	if req.Limit == 0 || len(ids) <= req.Limit {
-		return authz.IDs(ids, ""), nil
+	all = all[start:]
+	cursor := ""
+	if req.Limit > 0 && len(all) > req.Limit {
+		if snapshot == "" {
+			return authz.LookupResult{}, fmt.Errorf("%w: spicedbadapter: spicedb did not name the revision of its lookup", authz.ErrUnavailable)
+		}
+		all = all[:req.Limit]
+		cursor = encodeLookupCursor(snapshot, all[len(all)-1])
 	}
-	if snapshot == "" {
-		return authz.LookupResult{}, fmt.Errorf("%w: spicedbadapter: spicedb did not name the revision of its lookup", authz.ErrUnavailable)
+	ids, cond = []string{}, nil
+	for _, id := range all {
+		if conditional[id] {
+			cond = append(cond, id)
+		} else {
+			ids = append(ids, id)
+		}
 	}
-	ids = ids[:req.Limit]
-	return authz.IDs(ids, encodeLookupCursor(snapshot, ids[len(ids)-1])), nil
+	return authz.IDs(ids, cursor).WithConditional(cond), nil
 }
 
 // lookupAll returns every allowed id once, in the order SpiceDB sent them,
-// and the ZedToken of the snapshot it read.
-func (a *Adapter) lookupAll(ctx context.Context, req authz.LookupRequest, c *v1.Consistency) (ids []string, snapshot string, err error) {
-	seen := map[string]bool{}
+// the conditional ids if the request asks for them, and the ZedToken of
+// the snapshot it read.
+func (a *Adapter) lookupAll(ctx context.Context, req authz.LookupRequest, c *v1.Consistency) (ids, cond []string, snapshot string, err error) {
+	seen := map[string]bool{} // id -> allowed (not conditional)
+	var order []string
 	st := pageState{consistency: c, limit: a.opts.pageSize}
 	for {
 		page, next, done, err := a.lookupPage(ctx, req, st)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		for _, id := range page.ids {
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
+		for i, id := range page.ids {
+			allowed, ok := seen[id]
+			if !ok {
+				order = append(order, id)
 			}
+			seen[id] = allowed || !page.conditional[i]
 		}
 		snapshot = cmp.Or(snapshot, page.snapshot)
 		if done {
-			if a.opts.noVerify {
-				return ids, snapshot, nil
-			}
-			confirm := authz.AtLeastAsFresh(authz.NewToken(snapshot))
-			if req.Cursor != "" {
-				// A continued listing: confirm as fresh as the caller
-				// asks now, so what was revoked since drops out.
-				confirm = req.Consistency
-			}
-			ids, err = a.verify(ctx, req, ids, confirm)
-			return ids, snapshot, err
+			break
 		}
 		st = next
 	}
+	if a.opts.noVerify {
+		for _, id := range order {
+			if seen[id] {
+				ids = append(ids, id)
+			} else {
+				cond = append(cond, id)
+			}
+		}
+		return ids, cond, snapshot, nil
+	}
+	confirm := authz.AtLeastAsFresh(authz.NewToken(snapshot))
+	if req.Cursor != "" {
+		// A continued listing: confirm as fresh as the caller asks now,
+		// so what was revoked since drops out.
+		confirm = req.Consistency
+	}
+	ids, cond, err = a.verify(ctx, req, order, confirm)
+	return ids, cond, snapshot, err
 }
 
 // verify keeps the ids that CheckBulkPermissions confirms at the lookup's
 // snapshot or fresher: a resource revoked since the snapshot of a continued
-// listing drops out rather than showing. Any item error fails the whole lookup: a list is
-// never returned partial, and never wider than the checks allow.
-func (a *Adapter) verify(ctx context.Context, req authz.LookupRequest, ids []string, c authz.Consistency) ([]string, error) {
+// listing drops out rather than showing. An id the check finds conditional
+// goes to cond if the request asks for conditional results. Any item error
+// fails the whole lookup: a list is never returned partial, and never wider
+// than the checks allow.
+func (a *Adapter) verify(ctx context.Context, req authz.LookupRequest, ids []string, c authz.Consistency) (kept, cond []string, err error) {
 	if len(ids) == 0 {
-		return ids, nil
+		return ids, nil, nil
 	}
 	const batch = maxPageSize
-	kept := ids[:0:0]
+	kept = ids[:0:0]
 	items := make([]authz.CheckRequest, 0, min(len(ids), batch))
 	for start := 0; start < len(ids); start += batch {
 		items = items[:0]
 		for _, id := range ids[start:min(start+batch, len(ids))] {
-			items = append(items, authz.CheckRequest{Subject: req.Subject, Resource: authz.Resource{Type: req.ResourceType, ID: id}, Permission: req.Permission})
+			items = append(items, authz.CheckRequest{Subject: req.Subject, Resource: authz.Resource{Type: req.ResourceType, ID: id}, Permission: req.Permission, Context: req.Context})
 		}
 		res, err := a.checkMany(ctx, authz.CheckManyRequest{Items: items, Consistency: c}, batch)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, r := range res {
-			if r.Err != nil {
-				return nil, r.Err
-			}
-			if r.Decision.Allowed() {
+			switch {
+			case r.Err != nil:
+				return nil, nil, r.Err
+			case r.Decision.Allowed():
 				kept = append(kept, items[i].Resource.ID)
+			case r.Decision.Conditional() && req.IncludeConditional:
+				cond = append(cond, items[i].Resource.ID)
 			}
 		}
 	}
-	return kept, nil
+	return kept, cond, nil
 }
 
 // lookupResults are the results of one LookupResources stream.
 type lookupResults struct {
-	ids      []string // allowed ids, as sent
-	snapshot string   // the ZedToken of the revision looked up at
+	ids         []string // allowed (and, if asked for, conditional) ids, as sent
+	conditional []bool   // whether each of ids is conditional
+	snapshot    string   // the ZedToken of the revision looked up at
 }
 
 // lookupPage runs one LookupResources stream from st. It returns its
@@ -343,8 +375,13 @@ func (a *Adapter) lookupPage(ctx context.Context, req authz.LookupRequest, st pa
 				return status.Error(codes.Internal, "spicedb returned a lookup result without a cursor")
 			}
 			page.snapshot = cmp.Or(page.snapshot, resp.GetLookedUpAt().GetToken())
-			if lookupAllowed(resp.GetPermissionship()) {
+			switch p := resp.GetPermissionship(); {
+			case lookupAllowed(p):
 				page.ids = append(page.ids, resp.GetResourceObjectId())
+				page.conditional = append(page.conditional, false)
+			case lookupConditional(p) && req.IncludeConditional:
+				page.ids = append(page.ids, resp.GetResourceObjectId())
+				page.conditional = append(page.conditional, true)
 			}
 		}
 	})
@@ -352,19 +389,10 @@ func (a *Adapter) lookupPage(ctx context.Context, req authz.LookupRequest, st pa
 }
 
 func validateLookup(req authz.LookupRequest) error {
-	if err := req.Subject.Validate(); err != nil {
-		return err
-	}
-	if err := authz.ValidateType(req.ResourceType); err != nil {
-		return err
-	}
-	if err := authz.ValidateName(req.Permission); err != nil {
-		return err
-	}
 	if req.Limit < 0 {
 		return authz.Invalidf("spicedbadapter: negative limit %d", req.Limit)
 	}
-	return nil
+	return req.Validate()
 }
 
 // Register writes the owner and parent relationships in one
@@ -505,6 +533,9 @@ func (a *Adapter) write(ctx context.Context, req *v1.WriteRelationshipsRequest) 
 		resp, err = a.client.WriteRelationships(ctx, req)
 		return err
 	})
+	if refused := refusedContext(req, err); refused != nil {
+		return authz.Token{}, refused
+	}
 	if err != nil {
 		return authz.Token{}, translate(ctx, err)
 	}
@@ -512,7 +543,7 @@ func (a *Adapter) write(ctx context.Context, req *v1.WriteRelationshipsRequest) 
 }
 
 // ReadRelationships streams every relationship whose resource is
-// req.Resource. Caveats and expiries are not part of the result.
+// req.Resource, with their caveats (and stored contexts) and expirations.
 func (a *Adapter) ReadRelationships(ctx context.Context, req authz.ReadRequest) ([]authz.Relationship, error) {
 	if err := req.Resource.Validate(); err != nil {
 		return nil, err

@@ -38,15 +38,21 @@ var errNoSnapshot = fmt.Errorf("%w: spicedbadapter: spicedb did not name the rev
 // wildcard excludes what every path's wildcard excludes and no subject
 // found on its own. Conditional results (a caveat needing context the
 // adapter does not send) are left out, and a conditional exclusion is kept,
-// so the answer is never wider than what holds. If the stream fails
-// part-way, the whole call is repeated under the retry budget, and then
-// fails: no partial list is returned.
+// so the answer is never wider than what holds. Unless
+// [Config].UnverifiedLookups is set, every subject listed and every subject
+// a wildcard excludes is then confirmed with CheckBulkPermissions (see
+// verifySubjects: SpiceDB's LookupSubjects disagrees with its own check on
+// all-arrows); that costs one bulk check per 1,000 subjects. If the stream
+// fails part-way, the whole call is repeated under the retry budget, and
+// then fails: no partial list is returned.
 //
 // SpiceDB's LookupSubjects has no cursors or limits (it refuses a limit
 // since v1.40), so a lookup with a limit reads the whole set, returns up to
 // req.Limit subjects with a cursor that names the snapshot read and the
 // last id returned, and each continuation reads the set again at that exact
-// snapshot. A malformed request or cursor fails with
+// snapshot (confirmed as fresh as the caller asks then, so that what was
+// revoked since drops out). A cursor continues only the lookup it came
+// from. A malformed request or cursor fails with
 // [authz.ErrInvalidRequest] before any call; an unknown type, permission or
 // subject relation is SpiceDB's error, translated to the same, and so is a
 // cursor whose snapshot SpiceDB has garbage-collected.
@@ -57,7 +63,7 @@ func (a *Adapter) LookupSubjects(ctx context.Context, req authz.SubjectLookupReq
 	c, after := consistency(req.Consistency), ""
 	if req.Cursor != "" {
 		var err error
-		if c, after, err = decodeSubjectsCursor(req.Cursor); err != nil {
+		if c, after, err = decodeSubjectsCursor(req, req.Cursor); err != nil {
 			return authz.SubjectLookupResult{}, err
 		}
 	}
@@ -89,7 +95,59 @@ func (a *Adapter) LookupSubjects(ctx context.Context, req authz.SubjectLookupReq
 	if err != nil {
 		return authz.SubjectLookupResult{}, err
 	}
+	if !a.opts.noVerify {
+		confirm := authz.AtLeastAsFresh(authz.NewToken(set.snapshot))
+		if req.Cursor != "" {
+			// A continued lookup: confirm as fresh as the caller asks
+			// now, so that what was revoked since drops out.
+			confirm = req.Consistency
+		}
+		if err := a.verifySubjects(ctx, req, &set, confirm); err != nil {
+			return authz.SubjectLookupResult{}, err
+		}
+	}
 	return set.page(req, after)
+}
+
+// verifySubjects confirms set with CheckBulkPermissions at consistency c,
+// as [Adapter.Lookup] confirms its ids: SpiceDB v1.56.2's LookupSubjects
+// disagrees with its own CheckPermission on permissions with an all-arrow
+// (rel.all(perm)) over objects that lack perm, listing subjects the check
+// denies and excluding from a wildcard subjects the check allows (found by
+// fgac's outside review). A listed subject the check denies is dropped; an
+// excluded subject the check allows is no longer excluded. Any item error
+// fails the lookup: the answer is never wider than the checks allow.
+func (a *Adapter) verifySubjects(ctx context.Context, req authz.SubjectLookupRequest, set *subjectSet, c authz.Consistency) error {
+	ids := distinctIDs(slices.Clone(set.concrete))
+	excluded := slices.Sorted(maps.Keys(set.excluded))
+	all := append(slices.Clip(ids), excluded...)
+	if len(all) == 0 {
+		return nil
+	}
+	allowed := make(map[string]bool, len(all))
+	const batch = maxPageSize
+	items := make([]authz.CheckRequest, 0, min(len(all), batch))
+	for start := 0; start < len(all); start += batch {
+		items = items[:0]
+		for _, id := range all[start:min(start+batch, len(all))] {
+			items = append(items, authz.CheckRequest{Subject: authz.Subject{Type: req.SubjectType, ID: id, Relation: req.SubjectRelation}, Resource: req.Resource, Permission: req.Permission})
+		}
+		res, err := a.checkMany(ctx, authz.CheckManyRequest{Items: items, Consistency: c}, batch)
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			if r.Err != nil {
+				return r.Err
+			}
+			if r.Decision.Allowed() {
+				allowed[items[i].Subject.ID] = true
+			}
+		}
+	}
+	set.concrete = slices.DeleteFunc(ids, func(id string) bool { return !allowed[id] })
+	maps.DeleteFunc(set.excluded, func(id string, _ bool) bool { return allowed[id] })
+	return nil
 }
 
 // subjectSet gathers the results of one LookupSubjects stream.
@@ -176,7 +234,7 @@ func (s *subjectSet) page(req authz.SubjectLookupRequest, after string) (authz.S
 		if s.snapshot == "" {
 			return authz.SubjectLookupResult{}, errNoSnapshot
 		}
-		res.Cursor = encodeSubjectsCursor(s.snapshot, out[len(out)-1].Subject.ID)
+		res.Cursor = encodeSubjectsCursor(req, s.snapshot, out[len(out)-1].Subject.ID)
 	}
 	return res, nil
 }

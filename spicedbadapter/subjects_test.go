@@ -51,6 +51,11 @@ func subjectStream(t *testing.T, results []found, err error) grpc.ServerStreamin
 	return s
 }
 
+// unverified leaves out the confirming checks, for the tests of how the
+// adapter unites SpiceDB's stream; TestLookupSubjectsConfirmsWithChecks
+// covers the confirmation.
+var unverified = spicedbadapter.Config{UnverifiedLookups: true}
+
 var whoReadsT1 = authz.SubjectLookupRequest{Resource: task("t1"), Permission: "read", SubjectType: "user"}
 
 // subjectStrings renders found subjects in notation.
@@ -64,7 +69,7 @@ func subjectStrings(fs []authz.FoundSubject) []string {
 
 func TestLookupSubjectsRequestShape(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t)
+	a, m := newMock(t, unverified)
 	want := &v1.LookupSubjectsRequest{
 		Consistency:             &v1.Consistency{Requirement: &v1.Consistency_FullyConsistent{FullyConsistent: true}},
 		Resource:                &v1.ObjectReference{ObjectType: "task", ObjectId: "t1"},
@@ -101,7 +106,7 @@ func TestLookupSubjectsUnitesWhatSpiceDBRepeats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a, m := newMock(t)
+			a, m := newMock(t, unverified)
 			m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).Return(subjectStream(t, tt.results, io.EOF), nil)
 			res, err := a.LookupSubjects(t.Context(), whoReadsT1)
 			if err != nil {
@@ -118,7 +123,7 @@ func TestLookupSubjectsUnitesWhatSpiceDBRepeats(t *testing.T) {
 
 func TestLookupSubjectsConditionalExclusionExcludes(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t)
+	a, m := newMock(t, unverified)
 	s := mockv1.NewMockServerStreamingClient[v1.LookupSubjectsResponse](gomock.NewController(t))
 	gomock.InOrder(
 		s.EXPECT().Recv().Return(&v1.LookupSubjectsResponse{
@@ -139,7 +144,7 @@ func TestLookupSubjectsConditionalExclusionExcludes(t *testing.T) {
 
 func TestLookupSubjectsFailingMidStreamReturnsNothing(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t)
+	a, m := newMock(t, unverified)
 	m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).DoAndReturn(
 		func(context.Context, *v1.LookupSubjectsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[v1.LookupSubjectsResponse], error) {
 			return subjectStream(t, []found{{id: "alice"}}, status.Error(codes.Unavailable, "connection reset")), nil
@@ -155,7 +160,7 @@ func TestLookupSubjectsFailingMidStreamReturnsNothing(t *testing.T) {
 
 func TestLookupSubjectsRetriesTheWholeStream(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t)
+	a, m := newMock(t, unverified)
 	gomock.InOrder(
 		m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).Return(subjectStream(t, []found{{id: "alice"}, {id: "mal"}}, status.Error(codes.Unavailable, "reset")), nil),
 		m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).Return(subjectStream(t, []found{{id: "bob"}}, io.EOF), nil),
@@ -182,7 +187,7 @@ func TestLookupSubjectsPermanentErrorsAreTranslated(t *testing.T) {
 	} {
 		t.Run(tt.code.String(), func(t *testing.T) {
 			t.Parallel()
-			a, m := newMock(t)
+			a, m := newMock(t, unverified)
 			m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).Return(nil, status.Error(tt.code, "no")).Times(1)
 			if _, err := a.LookupSubjects(t.Context(), whoReadsT1); !errors.Is(err, tt.want) || status.Code(err) != tt.code {
 				t.Errorf("LookupSubjects error = %v, want %v with code %v", err, tt.want, tt.code)
@@ -193,7 +198,7 @@ func TestLookupSubjectsPermanentErrorsAreTranslated(t *testing.T) {
 
 func TestLookupSubjectsPagesAtOneSnapshot(t *testing.T) {
 	t.Parallel()
-	a, m := newMock(t)
+	a, m := newMock(t, unverified)
 	all := []found{{id: "carol"}, {id: "*", excluded: []string{"mal"}}, {id: "alice"}, {id: "bob"}}
 	snapshot := &v1.Consistency{Requirement: &v1.Consistency_AtExactSnapshot{AtExactSnapshot: &v1.ZedToken{Token: "snap"}}}
 	gomock.InOrder(
@@ -234,7 +239,7 @@ func TestLookupSubjectsMalformedRequestsMakeNoCall(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a, _ := newMock(t) // any call fails the test
+			a, _ := newMock(t, unverified) // any call fails the test
 			req := whoReadsT1
 			tt.mutate(&req)
 			if _, err := a.LookupSubjects(t.Context(), req); !errors.Is(err, authz.ErrInvalidRequest) {
@@ -253,5 +258,92 @@ func TestLookupSubjectsNeedsAClientThatHasIt(t *testing.T) {
 	a := spicedbadapter.New(checksOnly{m}, nil)
 	if _, err := a.LookupSubjects(t.Context(), whoReadsT1); !errors.Is(err, authz.ErrInvalidRequest) {
 		t.Errorf("LookupSubjects error = %v, want %v", err, authz.ErrInvalidRequest)
+	}
+}
+
+// TestLookupSubjectsConfirmsWithChecks: by default every listed subject
+// and every subject a wildcard excludes is confirmed with one bulk check at
+// the lookup's snapshot: a listed subject the check denies is dropped, and
+// an excluded one the check allows is no longer excluded (SpiceDB v1.56.2's
+// LookupSubjects disagrees with its own check on all-arrows). A continued
+// lookup confirms as fresh as the caller asks now.
+func TestLookupSubjectsConfirmsWithChecks(t *testing.T) {
+	a, m := newMock(t)
+	stream := func() { // bob and alice listed, a wildcard excluding mal and eve
+		m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).Return(subjectStream(t, []found{{id: "*", excluded: []string{"mal", "eve"}}, {id: "bob"}, {id: "alice"}}, io.EOF), nil)
+	}
+	allow := map[string]bool{"bob": true, "eve": true} // alice denied, eve allowed
+	var asked []*v1.Consistency
+	checks := func() {
+		m.EXPECT().CheckBulkPermissions(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, in *v1.CheckBulkPermissionsRequest, _ ...grpc.CallOption) (*v1.CheckBulkPermissionsResponse, error) {
+			asked = append(asked, in.GetConsistency())
+			resp := &v1.CheckBulkPermissionsResponse{CheckedAt: &v1.ZedToken{Token: "snap"}}
+			for _, it := range in.GetItems() {
+				p := v1.CheckPermissionResponse_PERMISSIONSHIP_NO_PERMISSION
+				if allow[it.GetSubject().GetObject().GetObjectId()] {
+					p = v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION
+				}
+				resp.Pairs = append(resp.Pairs, &v1.CheckBulkPermissionsPair{Request: it, Response: &v1.CheckBulkPermissionsPair_Item{Item: &v1.CheckBulkPermissionsResponseItem{Permissionship: p}}})
+			}
+			return resp, nil
+		})
+	}
+	stream()
+	checks()
+	res, err := a.LookupSubjects(t.Context(), whoReadsT1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"user:* - {user:mal}", "user:bob"}, subjectStrings(res.Subjects)); diff != "" {
+		t.Errorf("subjects (-want +got):\n%s", diff)
+	}
+	if len(asked) != 1 || asked[0].GetAtLeastAsFresh().GetToken() != "snap" {
+		t.Errorf("confirmed at %v, want the lookup's snapshot", asked)
+	}
+	// A second page confirms at the caller's consistency, not the cursor's
+	// snapshot.
+	asked = nil
+	stream()
+	checks()
+	req := whoReadsT1
+	req.Limit = 1
+	stream()
+	checks()
+	first, err := a.LookupSubjects(t.Context(), req)
+	if err != nil || first.Cursor == "" {
+		t.Fatalf("first page: %+v, %v", first, err)
+	}
+	req.Cursor, req.Consistency = first.Cursor, authz.FullyConsistent()
+	if _, err := a.LookupSubjects(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 2 || !asked[1].GetFullyConsistent() {
+		t.Errorf("continuation confirmed at %v, want fully consistent", asked)
+	}
+}
+
+// TestSubjectCursorsContinueOnlyTheirLookup: a cursor is bound to the
+// question it came from and names a valid id: a cursor of another lookup,
+// or one whose last id is malformed, is ErrInvalidRequest before any call.
+func TestSubjectCursorsContinueOnlyTheirLookup(t *testing.T) {
+	a, m := newMock(t, unverified)
+	m.EXPECT().LookupSubjects(gomock.Any(), gomock.Any()).Return(subjectStream(t, []found{{id: "bob"}, {id: "alice"}}, io.EOF), nil)
+	req := whoReadsT1
+	req.Limit = 1
+	first, err := a.LookupSubjects(t.Context(), req)
+	if err != nil || first.Cursor == "" {
+		t.Fatalf("first page: %+v, %v", first, err)
+	}
+	other := req
+	other.Resource = task("t2")
+	other.Cursor = first.Cursor
+	if _, err := a.LookupSubjects(t.Context(), other); !errors.Is(err, authz.ErrInvalidRequest) {
+		t.Errorf("another lookup's cursor: %v, want ErrInvalidRequest", err)
+	}
+	other = req
+	other.Permission = "update"
+	other.Cursor = first.Cursor
+	if _, err := a.LookupSubjects(t.Context(), other); !errors.Is(err, authz.ErrInvalidRequest) {
+		t.Errorf("another permission's cursor: %v, want ErrInvalidRequest", err)
 	}
 }

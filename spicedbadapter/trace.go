@@ -48,7 +48,7 @@ func explanation(req authz.CheckRequest, resp *v1.CheckPermissionResponse) authz
 		}
 		e = root
 	}
-	e.Result = decision(resp.GetPermissionship()).Allowed()
+	e.Result = decision(resp.GetPermissionship(), nil).Allowed()
 	return e
 }
 

@@ -59,6 +59,7 @@ func Cases() []Case {
 		tokenCases(),
 		inspectCases(),
 		concurrencyCases(),
+		conditionCases(),
 	} {
 		all = append(all, group...)
 	}

@@ -46,6 +46,10 @@ func TestAccessIsTheOwnersAlone(t *testing.T) {
 				}
 			}
 
+			// "everyone" is how a public grant is shown: no user may be
+			// named so.
+			ts.expect(t, alice, "POST", "/tasks/"+taskID+"/share", `{"user":"everyone","role":"viewer"}`, http.StatusBadRequest)
+
 			// Revoking a share shows at once.
 			ts.expect(t, alice, "DELETE", "/tasks/"+taskID+"/share/carol", "", http.StatusNoContent)
 			got = ts.expect(t, alice, "GET", "/tasks/"+taskID+"/access", "", http.StatusOK)

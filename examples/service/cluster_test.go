@@ -60,7 +60,15 @@ func permissionCalls(t testing.TB, c *clustertest.Cluster, i int) float64 {
 // after the node's return. The test reports the window and how long the restarted
 // node took to serve again. A list that leaves out a task the caller could
 // read fails closed; it is reported apart (see the report in the log).
+//
+// SpiceDB's fully consistent reads are not read-your-writes under
+// concurrent load (see staleWindow): a 404 or 403, or a list that leaves a
+// task out, that a state replaced less than staleWindow before the request
+// was sent explains is tolerated and reported as stale; an allow is
+// checked against the states possible while the request was in flight
+// only, so a stale allow fails the test.
 func TestLoadSurvivesNodeKill(t *testing.T) {
+	t.Parallel()
 	users := map[string]string{}
 	for _, u := range loadUsers {
 		users["tok-"+u] = u
@@ -83,6 +91,7 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 				prefix: fmt.Sprintf("w%d", wi),
 				rng:    rand.New(rand.NewPCG(uint64(ui), uint64(wi))),
 				outage: true,
+				stale:  true,
 				stop:   stop,
 			}
 			workers = append(workers, w)
@@ -109,10 +118,11 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 	if err := c.Nodes[victim].Kill(); err != nil {
 		t.Fatal(err)
 	}
-	// Down for longer than the 503s should last: the peers' discovery
-	// interval, a request's deadline and slack. That the 503s stopped
-	// while the node was still down is checked at the end.
-	time.Sleep(clustertest.DiscoveryInterval + 20*time.Second)
+	// Down for longer than the 503s may last (bound, below), so that 503s
+	// that go on until the node's return fail the test. That the 503s
+	// stopped while the node was still down is checked at the end.
+	bound := clustertest.DiscoveryInterval + clusterRequestTimeout + 3*time.Second
+	time.Sleep(bound + 2*time.Second)
 	downFor := time.Since(killed)
 	if err := c.Nodes[victim].Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -126,18 +136,19 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	back := time.Since(restarted)
-	time.Sleep(8 * time.Second)
+	time.Sleep(6 * time.Second)
 	halt()
 	elapsed := time.Since(begin)
 
 	var lat []time.Duration
-	var wrong, omitted []string
+	var wrong, omitted, stale []string
 	var failures []time.Time
 	fivexx := 0
 	for _, w := range workers {
 		lat = append(lat, w.latencies...)
 		wrong = append(wrong, w.wrong...)
 		omitted = append(omitted, w.omitted...)
+		stale = append(stale, w.staleAnswers...)
 		failures = append(failures, w.failures...)
 		fivexx += w.fivexx
 	}
@@ -156,9 +167,12 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 		}
 		window = max(window, at.Sub(killed))
 	}
-	t.Logf("node kill under load: %d requests in %v, %d answered 503 (all 5xx: %d), the last before the node's return %v after the kill, %d after it (node down %v); %d wrong; %d lists left out a readable task; the restarted node served calls %v after it was up",
-		len(lat), elapsed.Round(time.Millisecond), len(failures), fivexx, window.Round(time.Millisecond), afterBack, downFor.Round(time.Millisecond), len(wrong), len(omitted), back.Round(time.Millisecond))
+	t.Logf("node kill under load: %d requests in %v, %d answered 503 (all 5xx: %d), the last before the node's return %v after the kill, %d after it (node down %v); %d wrong; %d stale refusals (fail closed); %d other lists left out a readable task; the restarted node served calls %v after it was up",
+		len(lat), elapsed.Round(time.Millisecond), len(failures), fivexx, window.Round(time.Millisecond), afterBack, downFor.Round(time.Millisecond), len(wrong), len(stale), len(omitted), back.Round(time.Millisecond))
 	t.Logf("503s at kill+: %s", strings.Join(offsets, " "))
+	for _, o := range stale {
+		t.Log("stale (fails closed): " + o)
+	}
 	for _, o := range omitted {
 		t.Log("omitted (fails closed): " + o)
 	}
@@ -167,7 +181,7 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 	}
 	// The peers must have dropped the dead node while it was still down:
 	// the 503s stop well before its return.
-	if bound := clustertest.DiscoveryInterval + clusterRequestTimeout + 3*time.Second; window > bound {
+	if window > bound {
 		t.Errorf("503s went on for %v after the kill, want them to stop within %v, while the node was down", window, bound)
 	}
 	if n := len(failures); n > 0 && failures[n-1].After(time.Now().Add(-3*time.Second)) {
@@ -185,10 +199,12 @@ func TestLoadSurvivesNodeKill(t *testing.T) {
 // TestPostgresOutageFailsClosed stops PostgreSQL under the cluster: every
 // request, for an existing task, a missing one, another user's, a create
 // and a delete, answers 503 within the request deadline, and no handler
-// runs (no row appears or disappears). Once PostgreSQL is back the service
+// runs (no row appears or disappears). The requests are sent at once: each
+// waits out its deadline. Once PostgreSQL is back the service
 // answers again without being restarted, and a reconcile finds the graph
 // and the database in agreement.
 func TestPostgresOutageFailsClosed(t *testing.T) {
+	t.Parallel()
 	c, ts := startOnCluster(t)
 	agentID, _ := ts.createAgent(t, alice, "helper")
 	taskID := ts.createTask(t, alice, agentID, "report")
@@ -208,17 +224,25 @@ func TestPostgresOutageFailsClosed(t *testing.T) {
 		{"share", alice, "POST", "/tasks/" + taskID + "/share", `{"user":"bob","role":"viewer"}`},
 		{"list", alice, "GET", "/tasks", ""},
 	}
+	took := make([]time.Duration, len(requests))
+	got := make([]response, len(requests))
+	var wg sync.WaitGroup
+	for i, r := range requests {
+		wg.Go(func() {
+			began := time.Now()
+			got[i] = ts.do(t, r.credential, r.method, r.path, r.body)
+			took[i] = time.Since(began)
+		})
+	}
+	wg.Wait()
 	slowest := time.Duration(0)
-	for _, r := range requests {
-		began := time.Now()
-		got := ts.do(t, r.credential, r.method, r.path, r.body)
-		took := time.Since(began)
-		slowest = max(slowest, took)
-		if got.Status != http.StatusServiceUnavailable {
-			t.Errorf("%s during the outage: status %d, want 503; body %s", r.name, got.Status, got.Body)
+	for i, r := range requests {
+		slowest = max(slowest, took[i])
+		if got[i].Status != http.StatusServiceUnavailable {
+			t.Errorf("%s during the outage: status %d, want 503; body %s", r.name, got[i].Status, got[i].Body)
 		}
-		if took > clusterRequestTimeout+time.Second {
-			t.Errorf("%s took %v, past the request deadline of %v", r.name, took, clusterRequestTimeout)
+		if took[i] > clusterRequestTimeout+time.Second {
+			t.Errorf("%s took %v, past the request deadline of %v", r.name, took[i], clusterRequestTimeout)
 		}
 	}
 	if diff := cmp.Diff(rowsBefore, ts.rows(t, "tasks")); diff != "" {

@@ -399,11 +399,15 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		Subject: func(r *http.Request) (authz.Subject, bool) { return subjectFrom(r.Context()) },
 		// Every check reads the newest graph. SpiceDB's default,
 		// minimize_latency, may answer from a snapshot a few seconds old,
-		// so a task shared a moment ago could still answer 404. The cheaper
-		// alternative, the ZedToken of each resource's last write
-		// (dualwrite and Grant return it) chosen per request with
-		// Config.ConsistencyFor as authz.AtLeastAsFresh(token), would need
-		// the service to keep those tokens; this example does not.
+		// so a task shared a moment ago could still answer 404. Even fully
+		// consistent, SpiceDB may answer a request sent just after a write
+		// from a snapshot without it while other fully consistent requests
+		// are in flight (milliseconds; see the README's consistency
+		// notes). The ZedToken of each resource's last write (dualwrite
+		// and Grant return it) chosen per request with
+		// Config.ConsistencyFor as authz.AtLeastAsFresh(token) closes that
+		// gap and is cheaper, but needs the service to keep those tokens;
+		// this example does not.
 		Consistency: authz.FullyConsistent(),
 		// Allowed decisions at debug, denials and not-founds at info.
 		Hook: audit.Slog{Logger: log, Level: slog.LevelDebug},

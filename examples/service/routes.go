@@ -472,7 +472,9 @@ func (s *server) shareTask(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "role must be viewer or editor"))
 		return
 	}
-	if !authz.ValidID(in.User) {
+	if !authz.ValidID(in.User) || in.User == everyone {
+		// "everyone" is how GET /tasks/{id}/access shows a public grant:
+		// no user may be named so, or a grant to them would read as one.
 		writeError(w, r, problem(http.StatusBadRequest, httpauthz.CodeInvalidField, "user is not a valid user id"))
 		return
 	}
@@ -525,6 +527,10 @@ func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// everyone is how a public grant (a wildcard) is shown; no user may have
+// it as an id.
+const everyone = "everyone"
+
 // userName names a user found by a subject lookup: its id, or "everyone"
 // for a wildcard, with the users it excludes.
 func userName(f authz.FoundSubject) string {
@@ -532,13 +538,13 @@ func userName(f authz.FoundSubject) string {
 		return f.Subject.ID
 	}
 	if len(f.Excluded) == 0 {
-		return "everyone"
+		return everyone
 	}
 	ids := make([]string, len(f.Excluded))
 	for i, x := range f.Excluded {
 		ids[i] = x.ID
 	}
-	return "everyone except " + strings.Join(ids, ", ")
+	return everyone + " except " + strings.Join(ids, ", ")
 }
 
 // unshareTask removes the role sharing gave a user on the task, whichever

@@ -1,0 +1,377 @@
+package authztest
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// ValidationFile is a SpiceDB validation file, the YAML that `zed
+// validate` reads: a schema, relationships (with caveats and expirations),
+// assertions, and the expected relations of the validation section. A team
+// keeps one such file that both zed and `go test` (through
+// [RunValidationFile]) check.
+type ValidationFile struct {
+	// Schema is the schema text.
+	Schema string
+	// Relationships are the relationships to write, in file order.
+	Relationships []authz.Relationship
+	// Assertions are the assertTrue, assertFalse and assertCaveated
+	// entries, in file order.
+	Assertions []Assertion
+	// Expected are the subjects the validation section lists, by
+	// "resource#permission", in file order.
+	Expected []Expected
+}
+
+// Assertion is one entry of a validation file's assertions.
+type Assertion struct {
+	// Want is "allowed" (assertTrue), "denied" (assertFalse) or
+	// "conditional" (assertCaveated): the String of the expected
+	// [authz.Decision].
+	Want string
+	// Check is the question, with the context of `with {...}`.
+	Check authz.CheckRequest
+	// Text is the entry as written.
+	Text string
+}
+
+// Expected is one subject of the validation section: `[user:tom] is
+// <document:d#viewer>` under "document:d#view".
+type Expected struct {
+	// Resource and Permission are the key of the section's entry.
+	Resource   authz.Resource
+	Permission string
+	// Subject is the subject listed; a wildcard for [user:*].
+	Subject authz.Subject
+	// Conditional is set for a subject listed with [...] (caveated).
+	Conditional bool
+	// Excluded are the subjects a wildcard entry excludes
+	// ([user:* - {user:banned}]).
+	Excluded []authz.Subject
+	// Text is the entry as written.
+	Text string
+}
+
+// validationYAML is the file's shape.
+type validationYAML struct {
+	Schema        string              `yaml:"schema"`
+	Relationships string              `yaml:"relationships"`
+	Assertions    map[string][]string `yaml:"assertions"`
+	Validation    map[string][]string `yaml:"validation"`
+}
+
+// ParseValidationFile parses a validation file. Errors name the entry that
+// could not be read and match [authz.ErrInvalidRequest].
+func ParseValidationFile(data []byte) (*ValidationFile, error) {
+	var y validationYAML
+	if err := yaml.Unmarshal(data, &y); err != nil {
+		return nil, authz.Invalidf("authztest: validation file: %v", err)
+	}
+	f := &ValidationFile{Schema: y.Schema}
+	for _, line := range strings.Split(y.Relationships, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "//") {
+			continue
+		}
+		r, err := parseRelationship(line)
+		if err != nil {
+			return nil, err
+		}
+		f.Relationships = append(f.Relationships, r)
+	}
+	for _, kind := range []struct{ key, want string }{
+		{"assertTrue", "allowed"}, {"assertFalse", "denied"}, {"assertCaveated", "conditional"},
+	} {
+		for _, text := range y.Assertions[kind.key] {
+			req, err := parseAssertion(text)
+			if err != nil {
+				return nil, err
+			}
+			f.Assertions = append(f.Assertions, Assertion{Want: kind.want, Check: req, Text: text})
+		}
+	}
+	for key := range y.Assertions {
+		switch key {
+		case "assertTrue", "assertFalse", "assertCaveated":
+		default:
+			return nil, authz.Invalidf("authztest: validation file: unknown assertion kind %q", key)
+		}
+	}
+	keys := make([]string, 0, len(y.Validation))
+	for k := range y.Validation {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		objPerm, err := parseObjectRelation(key)
+		if err != nil {
+			return nil, err
+		}
+		for _, text := range y.Validation[key] {
+			exp, err := parseExpected(text)
+			if err != nil {
+				return nil, err
+			}
+			exp.Resource, exp.Permission = objPerm.Resource, objPerm.Relation
+			f.Expected = append(f.Expected, exp)
+		}
+	}
+	return f, nil
+}
+
+// parseRelationship parses
+// `res:id#rel@sub:id[#rel][caveat[:{ctx}]][expiration:RFC3339]`.
+func parseRelationship(s string) (authz.Relationship, error) {
+	body, conds, _ := strings.Cut(s, "[")
+	r, err := parseObjectRelation(body)
+	if err != nil {
+		return authz.Relationship{}, err
+	}
+	if r.Subject == (authz.Subject{}) {
+		return authz.Relationship{}, authz.Invalidf("authztest: relationship %q has no subject", s)
+	}
+	if conds == "" {
+		return r, nil
+	}
+	rest := "[" + conds
+	for rest != "" {
+		if rest[0] != '[' {
+			return authz.Relationship{}, authz.Invalidf("authztest: relationship %q: cannot read %q", s, rest)
+		}
+		end := strings.IndexAny(rest, ":]")
+		if end < 0 {
+			return authz.Relationship{}, authz.Invalidf("authztest: relationship %q: unterminated [", s)
+		}
+		name, arg := rest[1:end], ""
+		if rest[end] == ']' {
+			rest = rest[end+1:]
+		} else {
+			arg, rest, err = bracketArg(rest[end+1:])
+			if err != nil {
+				return authz.Relationship{}, authz.Invalidf("authztest: relationship %q: %v", s, err)
+			}
+		}
+		if name == "expiration" {
+			t, err := time.Parse(time.RFC3339Nano, arg)
+			if err != nil {
+				return authz.Relationship{}, authz.Invalidf("authztest: relationship %q: malformed expiration", s)
+			}
+			r.Expiration = t
+			continue
+		}
+		var ctx map[string]any
+		if arg != "" {
+			if err := json.Unmarshal([]byte(arg), &ctx); err != nil {
+				return authz.Relationship{}, authz.Invalidf("authztest: relationship %q: malformed caveat context: %v", s, err)
+			}
+		}
+		r.Caveat = authz.Caveat{Name: name, Context: authz.NewContext(ctx)}
+	}
+	return r, nil
+}
+
+// bracketArg reads the argument of a [name:arg] suffix, up to the closing
+// bracket: a JSON object (braces balanced, strings skipped) or plain text.
+// It returns the argument and what follows the bracket.
+func bracketArg(s string) (arg, rest string, err error) {
+	if !strings.HasPrefix(s, "{") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", "", fmt.Errorf("unterminated [")
+		}
+		return s[:end], s[end+1:], nil
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				if i+1 >= len(s) || s[i+1] != ']' {
+					return "", "", fmt.Errorf("want ] after the context")
+				}
+				return s[:i+1], s[i+2:], nil
+			}
+		}
+	}
+	return "", "", fmt.Errorf("unterminated context")
+}
+
+// parseObjectRelation parses `res:id#rel@sub:id[#rel]`, or `res:id#rel`
+// alone (then Subject is zero).
+func parseObjectRelation(s string) (authz.Relationship, error) {
+	left, subj, hasSubject := strings.Cut(strings.TrimSpace(s), "@")
+	obj, rel, ok := strings.Cut(left, "#")
+	typ, id, ok2 := strings.Cut(obj, ":")
+	if !ok || !ok2 {
+		return authz.Relationship{}, authz.Invalidf("authztest: cannot read %q as resource#relation@subject", s)
+	}
+	r := authz.Relationship{Resource: authz.Resource{Type: typ, ID: id}, Relation: rel}
+	if hasSubject {
+		sub, err := parseSubject(subj)
+		if err != nil {
+			return authz.Relationship{}, err
+		}
+		r.Subject = sub
+	}
+	return r, nil
+}
+
+// parseSubject parses `type:id`, `type:id#rel`, `type:id#...` or
+// `type:*`.
+func parseSubject(s string) (authz.Subject, error) {
+	obj, rel, _ := strings.Cut(strings.TrimSpace(s), "#")
+	if rel == "..." {
+		rel = ""
+	}
+	typ, id, ok := strings.Cut(obj, ":")
+	if !ok {
+		return authz.Subject{}, authz.Invalidf("authztest: cannot read subject %q", s)
+	}
+	if id == authz.WildcardID && rel == "" {
+		return authz.Wildcard(typ), nil
+	}
+	return authz.Subject{Type: typ, ID: id, Relation: rel}, nil
+}
+
+// parseAssertion parses `res:id#perm@sub:id` with an optional
+// ` with {json}`.
+func parseAssertion(s string) (authz.CheckRequest, error) {
+	text, ctxText, hasCtx := strings.Cut(s, " with ")
+	r, err := parseObjectRelation(text)
+	if err != nil {
+		return authz.CheckRequest{}, err
+	}
+	if r.Subject == (authz.Subject{}) {
+		return authz.CheckRequest{}, authz.Invalidf("authztest: assertion %q has no subject", s)
+	}
+	req := authz.CheckRequest{Subject: r.Subject, Resource: r.Resource, Permission: r.Relation, Consistency: authz.FullyConsistent()}
+	if hasCtx {
+		var ctx map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSpace(ctxText)), &ctx); err != nil {
+			return authz.CheckRequest{}, authz.Invalidf("authztest: assertion %q: malformed context: %v", s, err)
+		}
+		req.Context = authz.NewContext(ctx)
+	}
+	return req, nil
+}
+
+// expectedRe matches `[subject] is <...>` and `[subject[...]] is <...>`.
+var expectedRe = regexp.MustCompile(`^\[(.+?)(\[\.\.\.\])?\](?: is .*)?$`)
+
+// parseExpected parses one subject of the validation section.
+func parseExpected(s string) (Expected, error) {
+	m := expectedRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return Expected{}, authz.Invalidf("authztest: cannot read expected subject %q", s)
+	}
+	exp := Expected{Conditional: m[2] != "", Text: s}
+	subject, excluded, hasExcl := strings.Cut(m[1], " - ")
+	sub, err := parseSubject(subject)
+	if err != nil {
+		return Expected{}, err
+	}
+	exp.Subject = sub
+	if hasExcl {
+		for x := range strings.SplitSeq(strings.Trim(strings.TrimSpace(excluded), "{}"), ",") {
+			x = strings.TrimSuffix(strings.TrimSpace(x), "[...]")
+			xs, err := parseSubject(x)
+			if err != nil {
+				return Expected{}, err
+			}
+			exp.Excluded = append(exp.Excluded, xs)
+		}
+	}
+	return exp, nil
+}
+
+// ValidationCounts are what [RunValidationFile] checked.
+type ValidationCounts struct {
+	// Relationships written, assertions checked, and expected subjects of
+	// the validation section checked.
+	Relationships, Assertions, Expected int
+}
+
+// RunValidationFile writes the file's schema (through newAuthorizer) and
+// relationships, and checks every assertion: assertTrue must allow,
+// assertFalse must deny (and not be conditional), assertCaveated must be
+// conditional. Each subject listed in the validation section must have the
+// permission (conditionally for [subject[...]]); for a wildcard a subject
+// id written nowhere must, and each excluded subject must not. (That no
+// other subject has it, which zed also checks, needs a subject lookup and
+// is not checked here.) Failures are reported on t with the entry as
+// written.
+func RunValidationFile(t *testing.T, data []byte, newAuthorizer func(t *testing.T, schema string) authz.Authorizer) ValidationCounts {
+	t.Helper()
+	f, err := ParseValidationFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAuthorizer(t, f.Schema)
+	// SpiceDB refuses a write of more than 1,000 updates; write in chunks
+	// of that size.
+	var tok authz.Token
+	for rels := range slices.Chunk(f.Relationships, 1000) {
+		tok, err = a.Write(t.Context(), authz.WriteRequest{Touch: rels})
+		if err != nil {
+			t.Fatalf("write relationships: %v", err)
+		}
+	}
+	c := authz.AtLeastAsFresh(tok)
+	for _, as := range f.Assertions {
+		req := as.Check
+		req.Consistency = c
+		d, err := a.Check(t.Context(), req)
+		switch {
+		case err != nil:
+			t.Errorf("%s (want %s): %v", as.Text, as.Want, err)
+		case d.String() != as.Want:
+			t.Errorf("%s = %s (missing %v), want %s", as.Text, d, d.Missing(), as.Want)
+		}
+	}
+	for _, exp := range f.Expected {
+		sub := exp.Subject
+		if sub.IsWildcard() {
+			sub = authz.Subject{Type: sub.Type, ID: "authztest-subject-written-nowhere"}
+		}
+		want := "allowed"
+		if exp.Conditional {
+			want = "conditional"
+		}
+		d, err := a.Check(t.Context(), authz.CheckRequest{Subject: sub, Resource: exp.Resource, Permission: exp.Permission, Consistency: c})
+		switch {
+		case err != nil:
+			t.Errorf("validation %s#%s: %s: %v", exp.Resource, exp.Permission, exp.Text, err)
+		case d.String() != want:
+			t.Errorf("validation %s#%s: %s: %s is %s, want %s", exp.Resource, exp.Permission, exp.Text, sub, d, want)
+		}
+		for _, x := range exp.Excluded {
+			d, err := a.Check(t.Context(), authz.CheckRequest{Subject: x, Resource: exp.Resource, Permission: exp.Permission, Consistency: c})
+			if err != nil || d.Allowed() {
+				t.Errorf("validation %s#%s: %s: excluded %s is %s (%v), want not allowed", exp.Resource, exp.Permission, exp.Text, x, d, err)
+			}
+		}
+	}
+	return ValidationCounts{Relationships: len(f.Relationships), Assertions: len(f.Assertions), Expected: len(f.Expected)}
+}
+
+// String returns the counts for a log line.
+func (c ValidationCounts) String() string {
+	return fmt.Sprintf("%d relationships, %d assertions, %d expected subjects", c.Relationships, c.Assertions, c.Expected)
+}

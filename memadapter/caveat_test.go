@@ -1,0 +1,128 @@
+package memadapter_test
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/memadapter"
+)
+
+const expirySchema = `use expiration
+caveat on_network(ip ipaddress, cidr string) {
+	ip.in_cidr(cidr)
+}
+definition user {}
+definition group {
+	relation member: user | user with expiration
+}
+definition doc {
+	relation viewer: user with expiration | group#member | user with on_network
+	permission view = viewer
+}
+`
+
+// clock is a settable clock for Config.Now.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) now() time.Time  { return time.Unix(0, c.ns.Load()) }
+func (c *clock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+func TestExpiryAtTheBoundaryInstant(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	var c clock
+	c.set(at.Add(-time.Nanosecond))
+	a, err := memadapter.NewWithConfig(expirySchema, memadapter.Config{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	rels := []authz.Relationship{
+		{Resource: authz.Resource{Type: "doc", ID: "d1"}, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: "alice"}, Expiration: at},
+		{Resource: authz.Resource{Type: "doc", ID: "d2"}, Relation: "viewer", Subject: authz.Subject{Type: "group", ID: "g1", Relation: "member"}},
+		{Resource: authz.Resource{Type: "group", ID: "g1"}, Relation: "member", Subject: authz.Subject{Type: "user", ID: "bob"}, Expiration: at},
+	}
+	if _, err := a.Write(ctx, authz.WriteRequest{Touch: rels}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(doc, user string) bool {
+		t.Helper()
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: user}, Resource: authz.Resource{Type: "doc", ID: doc}, Permission: "view"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed()
+	}
+	lookup := func(user string) []string {
+		t.Helper()
+		r, err := a.Lookup(ctx, authz.LookupRequest{Subject: authz.Subject{Type: "user", ID: user}, ResourceType: "doc", Permission: "view"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.IDs()
+	}
+	enumerate := func(typ string) []string {
+		t.Helper()
+		r, err := a.Enumerate(ctx, authz.EnumerateRequest{ResourceType: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.IDs
+	}
+	if !check("d1", "alice") || !check("d2", "bob") {
+		t.Fatal("denied one nanosecond before the expiration")
+	}
+	if diff := cmp.Diff([]string{"d1"}, lookup("alice")); diff != "" {
+		t.Errorf("Lookup before expiry mismatch (-want +got):\n%s", diff)
+	}
+	c.set(at)
+	if check("d1", "alice") || check("d2", "bob") {
+		t.Error("allowed at the expiration instant")
+	}
+	if got := lookup("alice"); len(got) != 0 {
+		t.Errorf("Lookup at expiry = %v, want none", got)
+	}
+	read, err := a.ReadRelationships(ctx, authz.ReadRequest{Resource: authz.Resource{Type: "doc", ID: "d1"}})
+	if err != nil || len(read) != 0 {
+		t.Errorf("ReadRelationships at expiry = %v, %v; want none", read, err)
+	}
+	if diff := cmp.Diff([]string{"d2"}, enumerate("doc")); diff != "" {
+		t.Errorf("Enumerate(doc) at expiry mismatch (-want +got):\n%s", diff)
+	}
+	if got := enumerate("group"); len(got) != 0 {
+		t.Errorf("Enumerate(group) at expiry = %v, want none", got)
+	}
+	// Touching with a later expiration revives it.
+	rels[0].Expiration = at.Add(time.Hour)
+	if _, err := a.Write(ctx, authz.WriteRequest{Touch: rels[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if !check("d1", "alice") {
+		t.Error("a touch with a later expiration did not revive the relationship")
+	}
+}
+
+func TestExplainShowsConditional(t *testing.T) {
+	t.Parallel()
+	a, err := memadapter.New(expirySchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := authz.Relationship{Resource: authz.Resource{Type: "doc", ID: "d1"}, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: "alice"},
+		Caveat: authz.Caveat{Name: "on_network", Context: authz.NewContext(map[string]any{"cidr": "10.0.0.0/8"})}}
+	if _, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{r}}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.Explain(t.Context(), authz.CheckRequest{Subject: r.Subject, Resource: r.Resource, Permission: "view"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Result || !strings.Contains(e.String(), "conditional: missing ip") {
+		t.Errorf("Explain = \n%s\nwant a denial noted conditional on ip", e)
+	}
+}

@@ -1,0 +1,421 @@
+package schema
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+
+	"github.com/fgac-go/fgac/authz"
+)
+
+// program is a caveat's compiled CEL: one program for complete contexts
+// and one that evaluates partially, with the parameters the contexts lack
+// left unknown (as SpiceDB evaluates caveats).
+type program struct {
+	env     *cel.Env
+	full    cel.Program
+	partial cel.Program
+}
+
+// ipType is the CEL type of ipaddress parameters.
+var ipType = cel.OpaqueType("ipaddress")
+
+// celType returns the CEL type of a parameter type, or an error naming
+// what is wrong with it.
+func celType(t *ParamType) (*cel.Type, *Error) {
+	want := 0
+	switch t.Name {
+	case "list", "map":
+		want = 1
+	}
+	if len(t.Args) != want {
+		return nil, errorf(t.Pos, "type %s takes %d type arguments, not %d", strconv.Quote(t.Name), want, len(t.Args))
+	}
+	switch t.Name {
+	case "int", "uint":
+		// SpiceDB declares uint parameters as CEL int too: `x > 1u` does
+		// not compile, `x > 1` does.
+		return cel.IntType, nil
+	case "bool":
+		return cel.BoolType, nil
+	case "string":
+		return cel.StringType, nil
+	case "double":
+		return cel.DoubleType, nil
+	case "bytes":
+		return cel.BytesType, nil
+	case "duration":
+		return cel.DurationType, nil
+	case "timestamp":
+		return cel.TimestampType, nil
+	case "ipaddress":
+		return ipType, nil
+	case "any":
+		return cel.DynType, nil
+	case "list", "map":
+		arg, err := celType(t.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		if t.Name == "list" {
+			return cel.ListType(arg), nil
+		}
+		return cel.MapType(cel.StringType, arg), nil
+	}
+	return nil, errorf(t.Pos, "unknown parameter type %s; want int, uint, bool, string, double, bytes, duration, timestamp, ipaddress, any, list<T> or map<T>", strconv.Quote(t.Name))
+}
+
+// compileCaveat type-checks c's expression and builds its programs.
+func compileCaveat(c *Caveat) *Error {
+	opts := []cel.EnvOption{
+		cel.Function("in_cidr", cel.MemberOverload("ipaddress_in_cidr_string",
+			[]*cel.Type{ipType, cel.StringType}, cel.BoolType,
+			cel.BinaryBinding(inCIDR))),
+	}
+	for _, p := range c.Params {
+		t, err := celType(p.Type)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, cel.Variable(p.Name, t))
+	}
+	env, err := cel.NewEnv(opts...)
+	if err != nil {
+		return errorf(c.Pos, "caveat %s: %v", strconv.Quote(c.Name), err)
+	}
+	ast, iss := env.Compile(c.Expr)
+	if iss != nil && iss.Err() != nil {
+		e := iss.Errors()[0]
+		return errorf(c.exprPos(e.Location.Line(), e.Location.Column()), "caveat %s: %s", strconv.Quote(c.Name), e.Message)
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		return errorf(c.ExprPos, "caveat %s: the expression is of type %s; a caveat must be boolean", strconv.Quote(c.Name), ast.OutputType())
+	}
+	used := make(map[string]bool)
+	for _, r := range ast.NativeRep().ReferenceMap() {
+		if len(r.OverloadIDs) == 0 {
+			used[r.Name] = true
+		}
+	}
+	for _, p := range c.Params {
+		if !used[p.Name] {
+			return errorf(p.Pos, "caveat %s: parameter %s is not used in the expression", strconv.Quote(c.Name), strconv.Quote(p.Name))
+		}
+	}
+	full, err := env.Program(ast)
+	if err != nil {
+		return errorf(c.ExprPos, "caveat %s: %v", strconv.Quote(c.Name), err)
+	}
+	partial, err := env.Program(ast, cel.EvalOptions(cel.OptPartialEval))
+	if err != nil {
+		return errorf(c.ExprPos, "caveat %s: %v", strconv.Quote(c.Name), err)
+	}
+	c.prog = &program{env: env, full: full, partial: partial}
+	return nil
+}
+
+// exprPos maps a CEL location (line from 1, column from 0) to schema text.
+func (c *Caveat) exprPos(line, col int) Pos {
+	if line <= 1 {
+		return Pos{Line: c.ExprPos.Line, Column: c.ExprPos.Column + col}
+	}
+	return Pos{Line: c.ExprPos.Line + line - 1, Column: col + 1}
+}
+
+// CaveatResult is the outcome of evaluating a caveat: true, false, or, when
+// Missing is not empty, undecided for lack of those parameters.
+type CaveatResult struct {
+	// Value is the expression's value; it is false when Missing is set.
+	Value bool
+	// Missing names the parameters the contexts lacked and the expression
+	// needed, sorted and distinct. It is empty when Value is decided.
+	Missing []string
+}
+
+// Conditional reports whether the result is undecided.
+func (r CaveatResult) Conditional() bool { return len(r.Missing) > 0 }
+
+// Eval evaluates the caveat with the relationship's stored context and the
+// request's context; a stored value wins over the request's value for the
+// same key, and request keys that are not parameters are ignored, as in
+// SpiceDB. A parameter neither context has is unknown: the result is then
+// decided if the expression is decided without it (`false && x`), and
+// otherwise conditional, naming what is missing. A request value that
+// cannot be converted to its parameter's type (or null), and an evaluation
+// error (such as reading a key a map does not have), are errors matching
+// [authz.ErrInvalidRequest].
+func (c *Caveat) Eval(stored, request authz.Context) (CaveatResult, error) {
+	vars := make(map[string]any, len(c.Params))
+	for _, p := range c.Params {
+		v, ok := stored.Value(p.Name)
+		if !ok {
+			v, ok = request.Value(p.Name)
+		}
+		if !ok {
+			continue
+		}
+		cv, err := convertParam(p.Type, v)
+		if err != nil {
+			return CaveatResult{}, fmt.Errorf("schema: caveat %s: parameter %s: %w: %s", strconv.Quote(c.Name), strconv.Quote(p.Name), authz.ErrInvalidRequest, err)
+		}
+		vars[p.Name] = cv
+	}
+	if len(vars) == len(c.Params) {
+		out, _, err := c.prog.full.Eval(vars)
+		return c.result(out, err)
+	}
+	act, err := c.prog.env.PartialVars(vars)
+	if err != nil {
+		return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: %v", strconv.Quote(c.Name), authz.ErrInvalidRequest, err)
+	}
+	out, _, err := c.prog.partial.Eval(act)
+	return c.result(out, err)
+}
+
+func (c *Caveat) result(out ref.Val, err error) (CaveatResult, error) {
+	if err != nil {
+		return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: evaluation failed: %v", strconv.Quote(c.Name), authz.ErrInvalidRequest, err)
+	}
+	if u, ok := out.(*types.Unknown); ok {
+		var missing []string
+		for _, id := range u.IDs() {
+			trails, _ := u.GetAttributeTrails(id)
+			for _, t := range trails {
+				missing = append(missing, t.Variable())
+			}
+		}
+		slices.Sort(missing)
+		missing = slices.Compact(missing)
+		if len(missing) == 0 {
+			return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: undecided without a missing parameter", strconv.Quote(c.Name), authz.ErrInvalidRequest)
+		}
+		return CaveatResult{Missing: missing}, nil
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: evaluated to %s, not a boolean", strconv.Quote(c.Name), authz.ErrInvalidRequest, out.Type().TypeName())
+	}
+	return CaveatResult{Value: bool(b)}, nil
+}
+
+// CheckContext reports whether ctx can be stored with a relationship that
+// has this caveat: every key a parameter, every value convertible to its
+// parameter's type. The error matches [authz.ErrInvalidRequest] and names
+// the parameter, never the value.
+func (c *Caveat) CheckContext(ctx authz.Context) error {
+	for _, k := range ctx.Keys() {
+		p := c.params[k]
+		if p == nil {
+			return fmt.Errorf("schema: caveat %s: %w: context key %s is not a parameter", strconv.Quote(c.Name), authz.ErrInvalidRequest, strconv.Quote(truncate(k)))
+		}
+		v, _ := ctx.Value(k)
+		if _, err := convertParam(p.Type, v); err != nil {
+			return fmt.Errorf("schema: caveat %s: parameter %s: %w: %s", strconv.Quote(c.Name), strconv.Quote(p.Name), authz.ErrInvalidRequest, err)
+		}
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// convertParam converts a value of the JSON model to the CEL value of a
+// parameter of type t, accepting what SpiceDB accepts from a
+// google.protobuf.Struct. Its error never quotes the value.
+func convertParam(t *ParamType, v any) (any, error) {
+	if v == nil {
+		if t.Name == "any" {
+			return types.NullValue, nil
+		}
+		return nil, fmt.Errorf("null is not a %s", t)
+	}
+	switch t.Name {
+	case "int", "uint":
+		var f float64
+		switch v := v.(type) {
+		case float64:
+			f = v
+		case string:
+			i, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("a string that is not an integer is not a %s", t)
+			}
+			if t.Name == "uint" && i < 0 {
+				return nil, fmt.Errorf("a negative number is not a uint")
+			}
+			return i, nil
+		default:
+			return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
+		}
+		if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+			return nil, fmt.Errorf("a fractional or out-of-range number is not a %s", t)
+		}
+		if t.Name == "uint" && f < 0 {
+			return nil, fmt.Errorf("a negative number is not a uint")
+		}
+		return int64(f), nil
+	case "double":
+		switch v := v.(type) {
+		case float64:
+			return v, nil
+		case string:
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("a string that is not a number is not a double")
+			}
+			return f, nil
+		}
+	case "bool":
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case "string":
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case "bytes":
+		if s, ok := v.(string); ok {
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return nil, fmt.Errorf("a string that is not base64 is not bytes")
+			}
+			return b, nil
+		}
+	case "duration":
+		if s, ok := v.(string); ok {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return nil, fmt.Errorf("a string that is not a Go duration is not a duration")
+			}
+			return d, nil
+		}
+	case "timestamp":
+		if s, ok := v.(string); ok {
+			ts, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, fmt.Errorf("a string that is not an RFC 3339 time is not a timestamp")
+			}
+			return ts, nil
+		}
+	case "ipaddress":
+		if s, ok := v.(string); ok {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("a string that is not an IP address is not an ipaddress")
+			}
+			return ipAddress{ip.Unmap()}, nil
+		}
+	case "list":
+		if l, ok := v.([]any); ok {
+			out := make([]any, len(l))
+			for i, x := range l {
+				cx, err := convertParam(t.Args[0], x)
+				if err != nil {
+					return nil, fmt.Errorf("list element %d: %w", i, err)
+				}
+				out[i] = cx
+			}
+			return out, nil
+		}
+	case "map":
+		if m, ok := v.(map[string]any); ok {
+			out := make(map[string]any, len(m))
+			for k, x := range m {
+				cx, err := convertParam(t.Args[0], x)
+				if err != nil {
+					return nil, fmt.Errorf("map value: %w", err)
+				}
+				out[k] = cx
+			}
+			return out, nil
+		}
+	case "any":
+		return v, nil
+	}
+	return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
+}
+
+// kind names the JSON kind of v.
+func kind(v any) string {
+	switch v.(type) {
+	case float64:
+		return "number"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "object"
+	}
+	return "value"
+}
+
+// ipAddress is the CEL value of an ipaddress parameter.
+type ipAddress struct{ ip netip.Addr }
+
+// ConvertToNative implements ref.Val.
+func (a ipAddress) ConvertToNative(t reflect.Type) (any, error) {
+	if t.Kind() == reflect.String {
+		return a.ip.String(), nil
+	}
+	return nil, fmt.Errorf("ipaddress cannot be converted to %v", t)
+}
+
+// ConvertToType implements ref.Val.
+func (a ipAddress) ConvertToType(t ref.Type) ref.Val {
+	switch t {
+	case types.StringType:
+		return types.String(a.ip.String())
+	case types.TypeType:
+		return ipType
+	}
+	return types.NewErr("ipaddress cannot be converted to %s", t)
+}
+
+// Equal implements ref.Val.
+func (a ipAddress) Equal(o ref.Val) ref.Val {
+	b, ok := o.(ipAddress)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(o)
+	}
+	return types.Bool(a == b)
+}
+
+// Type implements ref.Val.
+func (a ipAddress) Type() ref.Type { return ipType }
+
+// Value implements ref.Val.
+func (a ipAddress) Value() any { return a }
+
+// inCIDR is ipaddress.in_cidr(string): whether the address is in the
+// network; a malformed network is an evaluation error.
+func inCIDR(l, r ref.Val) ref.Val {
+	a, ok := l.(ipAddress)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(l)
+	}
+	s, ok := r.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(r)
+	}
+	prefix, err := netip.ParsePrefix(string(s))
+	if err != nil {
+		return types.NewErr("in_cidr: malformed network")
+	}
+	return types.Bool(prefix.Contains(a.ip))
+}
