@@ -143,7 +143,7 @@ func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel strin
 func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel string) *subjectEval {
 	ev, _ := a.evals.Get().(*subjectEval)
 	if ev == nil {
-		ev = &subjectEval{keys: make(map[vertexKey]int32)}
+		ev = &subjectEval{keys: make(map[edgeKey]int32)}
 	}
 	ev.caveated, ev.now = len(a.g.edges) > 0, 0
 	if a.g.expiring > 0 {
@@ -225,11 +225,15 @@ type lookupVertex struct {
 	walk, at int32
 }
 
-// vertexKey identifies a vertex: its relation and object, and its
-// polarity.
-type vertexKey struct {
-	k   edgeKey
-	neg bool
+// vertexKey returns the key of the vertex of relation n on object o with
+// polarity neg: keyOf's, with its top bit (above the object's 32 bits and
+// the relation's 16) set for a negative polarity in a graph with caveats
+// or expirations, so that the key stays a uint64.
+func (ev *subjectEval) vertexKey(o objID, n nodeID, neg bool) edgeKey {
+	if neg && ev.caveated {
+		return keyOf(o, n) | 1<<63
+	}
+	return keyOf(o, n)
 }
 
 // frame is a vertex being visited by Tarjan's algorithm and its next edge.
@@ -257,7 +261,7 @@ type subjectEval struct {
 	caveated bool
 	now      int64
 
-	keys  map[vertexKey]int32
+	keys  map[edgeKey]int32
 	vs    []lookupVertex
 	edges []lookupEdge
 	// comps holds the vertices by component in the order Tarjan's
@@ -297,12 +301,12 @@ func (ev *subjectEval) tick(n int) bool {
 // vertex returns the vertex of n on o with polarity neg, adding it if it
 // is new.
 func (ev *subjectEval) vertex(n *node, o objID, neg bool) int32 {
-	k := vertexKey{k: keyOf(o, n.id), neg: neg && ev.caveated}
+	k := ev.vertexKey(o, n.id, neg)
 	if v, ok := ev.keys[k]; ok {
 		return v
 	}
 	v := int32(len(ev.vs))
-	ev.vs = append(ev.vs, lookupVertex{n: n, o: o, neg: k.neg, index: -1})
+	ev.vs = append(ev.vs, lookupVertex{n: n, o: o, neg: neg && ev.caveated, index: -1})
 	ev.keys[k] = v
 	return v
 }
@@ -817,7 +821,7 @@ func (ev *subjectEval) localExpr(e *expr, o objID, neg bool) *foundSet {
 // is read through an exclusion's right side (neg) from within the
 // component alternate computes.
 func (ev *subjectEval) value(n *node, o objID, pol, neg bool) *foundSet {
-	v, ok := ev.keys[vertexKey{k: keyOf(o, n.id), neg: pol && ev.caveated}]
+	v, ok := ev.keys[ev.vertexKey(o, n.id, pol)]
 	if !ok || !ev.vs[v].kept {
 		if ev.err == nil {
 			ev.err = fmt.Errorf("memadapter: subject lookup: no set for %s#%s: %w", n.def.name, n.name, authz.ErrInternal)
