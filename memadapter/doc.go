@@ -94,9 +94,16 @@
 // over an object without perm holds for nobody (SpiceDB's lookup skips that
 // object). Beside a wildcard, that skip can also make SpiceDB list a
 // subject the wildcard covers anyway, which this engine does not list.
-// Recursive groups are computed as a fixpoint, so a subject
-// lookup never fails with a depth error where a check would; only a cycle
-// through the right side of an exclusion that never settles is an error.
+// Recursive groups are computed as a least fixpoint, so a subject
+// lookup never fails with a depth error where a check would, in time and
+// memory about linear in the relationships it reaches: the lookup finds
+// the strongly connected components of the (relation, object) pairs it
+// reaches, gathers a union of nested or cyclic groups in one walk, and
+// iterates only a component with a cycle through an intersection, an
+// exclusion or an all-arrow. A permission that excludes something derived
+// from itself gets its well-founded value (the alternating fixpoint); a
+// lookup that reads a set holding a subject neither in nor out of it (view
+// = viewer - view) is an error matching [authz.ErrInvalidRequest].
 // On two runs of 200 random graphs (57,315 and 60,136 subject lookups)
 // this agreed with SpiceDB v1.56.2 everywhere except in 55 and 40 lookups
 // where SpiceDB's lookup contradicted its own checks, all in schemas with

@@ -40,6 +40,10 @@ type Authorizer struct {
 	// store keeps the relationships on disk for an Authorizer from Open;
 	// it is nil for one from New.
 	store *store
+
+	// evals holds the *subjectEval of past subject lookups, for their
+	// buffers; see newSubjectEval.
+	evals sync.Pool
 }
 
 // Config configures an [Authorizer]. The zero Config is the default.

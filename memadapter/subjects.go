@@ -2,19 +2,13 @@ package memadapter
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/fgac-go/fgac/authz"
 )
 
 var _ authz.SubjectLookuper = (*Authorizer)(nil)
-
-// maxSubjectRounds bounds the rounds of a subject lookup's fixpoint. A
-// cycle of relations and unions, intersections and arrows settles in a few
-// rounds; only a cycle through the right side of an exclusion (a permission
-// that excludes something derived from itself) can oscillate, and reaches
-// the bound.
-const maxSubjectRounds = 1000
 
 // LookupSubjects returns the subjects of req.SubjectType (through
 // req.SubjectRelation, if set) that hold req.Permission on req.Resource,
@@ -38,9 +32,11 @@ const maxSubjectRounds = 1000
 // a check would allow. `self` yields the resource itself.
 //
 // Recursive relationships (groups that contain each other) are computed as
-// a fixpoint, never failing with a depth error. A cycle through the right
-// side of an exclusion that does not settle is an error matching
-// [authz.ErrInvalidRequest].
+// a least fixpoint, never failing with a depth error, in time and memory
+// about linear in the relationships the lookup reaches (see subjectsOf). A
+// cycle through the right side of an exclusion that does not settle is an
+// error matching [authz.ErrInvalidRequest]. A done ctx stops the lookup
+// with an error matching [authz.ErrUnavailable].
 //
 // Subjects are returned in ascending order of id, a wildcard ("*") first;
 // with a positive req.Limit, at most Limit of them after req.Cursor, with
@@ -78,225 +74,343 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 // subjectsOf computes the subjects of n on object id; the caller holds the
 // read lock.
 //
-// A cycle is computed by rounds: within a round, a node met again while it
-// is being computed contributes its value of the previous round (nothing in
-// the first), and the rounds repeat until those values are the ones the
-// round computed. Every operation but an exclusion's right side is
-// monotone, so from nothing this reaches the least fixpoint. Graphs without
-// cycles take one round.
+// The lookup works on the graph of the (relation or permission, object)
+// pairs it reaches from n on id, a dependency being an edge; each edge is
+// in a union position (a relation's subject set, or a reference or an
+// any-arrow reached from the expression's root through unions only), an
+// operand (of an intersection, an exclusion or an all-arrow), or negated
+// (under the right side of an exclusion). The strongly connected components
+// of that graph are found once (Tarjan's algorithm, without recursion, so
+// that a chain of any length cannot exhaust the stack) and evaluated
+// dependencies first:
+//
+//   - Sets are kept only for the pairs that need one: n on id, the
+//     operands, and the pairs in and below a component with an operand
+//     edge inside it. The set of such a pair is the union of the local
+//     subjects (direct subjects, itself as a subject set, and its
+//     non-union subexpressions, computed from kept sets) of every pair its
+//     union edges reach, collected in one walk that stops at kept sets of
+//     earlier components. A cycle of unions therefore costs one walk, and
+//     a chain of 5,000 nested groups neither copies nor keeps 5,000 sets.
+//   - A component with an operand edge inside it (a cycle through an
+//     intersection, an exclusion or an all-arrow) is iterated to a
+//     fixpoint from the empty sets, a pair being computed again only when
+//     a set it depends on inside the component changed. Every operation
+//     but an exclusion's right side is monotone, so this reaches the least
+//     fixpoint. A component with a negated edge inside it gets its
+//     well-founded value (see alternate); reading a set it leaves
+//     undecided is an error.
+//
+// The sets of a component are computed even where a short-circuit (an
+// exclusion's empty left side, an intersection's empty operand) means
+// that no set read reaches them; an undecided set is an error only when
+// read, so such a lookup fails no more than it did by short-circuits.
+//
+// When the graph has caveated or expiring relationships, a pair is also
+// told apart by its polarity, whether it is under an odd number of
+// exclusions' right sides, where a relationship whose caveat needs
+// parameters counts (see counts); a graph without them keeps one pair per
+// relation and object.
+//
+// ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
+// subject merged).
 func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
-	ev := subjectEval{a: a, ctx: ctx, typ: typ, rel: rel}
+	ev := a.newSubjectEval(ctx, id, typ, rel)
+	defer a.releaseSubjectEval(ev)
+	start := ev.vertex(n, a.g.lookup(n.def, id), false)
+	ev.components(start)
+	if ev.err != nil {
+		return nil, ev.err
+	}
+	ev.classify(start)
+	for c := range ev.compEnd {
+		ev.evaluate(int32(c))
+		if ev.err != nil {
+			if ev.unsettled {
+				return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
+			}
+			return nil, ev.err
+		}
+	}
+	if set := ev.read(start); ev.err == nil {
+		return set, nil
+	}
+	return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
+}
+
+// newSubjectEval returns an evaluator for a lookup of the subjects of typ
+// (and rel), reusing the buffers of a past lookup.
+func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel string) *subjectEval {
+	ev, _ := a.evals.Get().(*subjectEval)
+	if ev == nil {
+		ev = &subjectEval{keys: make(map[edgeKey]int32)}
+	}
+	ev.caveated, ev.now = len(a.g.edges) > 0, 0
 	if a.g.expiring > 0 {
 		ev.now = a.now()
 	}
-	for range maxSubjectRounds {
-		ev.done = make(map[objRel]*foundSet)
-		ev.active = make(map[objRel]bool)
-		ev.used = nil
-		set := ev.node(n, id)
-		if ev.err != nil {
-			return nil, ev.err
-		}
-		settled := true
-		for key := range ev.used {
-			if !ev.done[key].equal(ev.prev[key]) {
-				settled = false
-			}
-		}
-		if settled {
-			return set, nil
-		}
-		next := make(map[objRel]*foundSet, len(ev.used))
-		for key := range ev.used {
-			next[key] = ev.done[key]
-		}
-		ev.prev = next
+	ev.a, ev.ctx, ev.startID, ev.subjDef, ev.subjRel = a, ctx, startID, a.defs[typ], 0
+	if rel != "" {
+		ev.subjRel = ev.subjDef.nodes[rel].id
 	}
-	return nil, invalidf("subject lookup of %s#%s does not settle (a cycle through an exclusion)", n.def.name, n.name)
+	ev.frozen, ev.walks, ev.steps, ev.nextCheck, ev.err, ev.unsettled = -1, 0, 0, lookupCheckEvery, nil, false
+	return ev
+}
+
+// maxPooledVertices is the size past which a lookup's buffers are left to
+// the garbage collector rather than kept for the next lookup.
+const maxPooledVertices = 1 << 12
+
+// releaseSubjectEval keeps the buffers of ev for the next lookup, without
+// the sets they point to.
+func (a *Authorizer) releaseSubjectEval(ev *subjectEval) {
+	if cap(ev.vs) > maxPooledVertices || cap(ev.edges) > 4*maxPooledVertices {
+		return
+	}
+	clear(ev.keys)
+	clear(ev.vs)
+	ev.vs, ev.edges, ev.comps, ev.compEnd = ev.vs[:0], ev.edges[:0], ev.comps[:0], ev.compEnd[:0]
+	ev.flags, ev.frames, ev.tarjan, ev.stack = ev.flags[:0], ev.frames[:0], ev.tarjan[:0], ev.stack[:0]
+	if cap(ev.parts) > maxPooledVertices {
+		ev.parts = nil
+	}
+	ev.a, ev.ctx, ev.subjDef = nil, nil, nil
+	a.evals.Put(ev)
+}
+
+// lookupCheckEvery is how many steps of a subject lookup pass between
+// checks of its context: a few hundred microseconds of work at most.
+const lookupCheckEvery = 512
+
+// Flags of a component of the lookup graph; see subjectsOf.
+const (
+	compGeneral uint8 = 1 << iota // an operand edge inside
+	compNegated                   // a negated edge inside
+)
+
+// Positions of an edge of the lookup graph; see subjectsOf.
+const (
+	posUnion uint8 = iota
+	posOperand
+	posNegated
+)
+
+// lookupVertex is a pair of the lookup graph: a relation or permission
+// and an object (0 for the looked-up object when no relationship names
+// it).
+type lookupVertex struct {
+	n *node
+	o objID
+	// neg is its polarity (see subjectsOf): whether it is under an odd
+	// number of exclusions' right sides, in a graph with caveats or
+	// expirations only.
+	neg bool
+	// first and end delimit its edges in subjectEval.edges.
+	first, end int32
+	// index and low are Tarjan's (index -1 before the visit), comp its
+	// component.
+	index, low, comp int32
+	onStack          bool
+	// kept reports whether its set is computed and kept in value;
+	// unsettled that it is in a component that did not settle, an error
+	// for the lookup only if an evaluation reads it (as one that skips an
+	// exclusion's right side for an empty left side does not).
+	kept, unsettled bool
+	value           *foundSet
+	// held is its set as read through an exclusion's right side from its
+	// own component, while alternate computes that.
+	held *foundSet
+	// walk is the last walk that met it; at its position in its
+	// component while that is iterated.
+	walk, at int32
+}
+
+// vertexKey returns the key of the vertex of relation n on object o with
+// polarity neg: keyOf's, with its top bit (above the object's 32 bits and
+// the relation's 16) set for a negative polarity in a graph with caveats
+// or expirations, so that the key stays a uint64.
+func (ev *subjectEval) vertexKey(o objID, n nodeID, neg bool) edgeKey {
+	if neg && ev.caveated {
+		return keyOf(o, n) | 1<<63
+	}
+	return keyOf(o, n)
+}
+
+// frame is a vertex being visited by Tarjan's algorithm and its next edge.
+type frame struct{ v, next int32 }
+
+// lookupEdge is an edge of the lookup graph.
+type lookupEdge struct {
+	to  int32
+	pos uint8
 }
 
 // subjectEval computes the subjects of one type and subject relation;
 // the caller holds the read lock.
 type subjectEval struct {
-	a        *Authorizer
-	ctx      context.Context
-	typ, rel string
-	visits   int
-	err      error
-	// now is the instant expirations are compared with; neg counts the
-	// exclusions' right sides the computation is under (see edge).
-	now int64
-	neg int
+	a       *Authorizer
+	ctx     context.Context
+	startID string
+	// subjDef and subjRel are the subject type and relation asked for
+	// (subjRel 0 for none).
+	subjDef *definition
+	subjRel nodeID
 
-	// done holds the nodes computed in this round, active those being
-	// computed, used those met while active, and prev the values of the
-	// previous round for the nodes it met while active.
-	done   map[objRel]*foundSet
-	active map[objRel]bool
-	used   map[objRel]bool
-	prev   map[objRel]*foundSet
+	// caveated reports whether the graph has caveated or expiring
+	// relationships; now is the instant expirations are compared with.
+	caveated bool
+	now      int64
+
+	keys  map[edgeKey]int32
+	vs    []lookupVertex
+	edges []lookupEdge
+	// comps holds the vertices by component in the order Tarjan's
+	// algorithm emits them (a component after those it depends on);
+	// component c is comps[compEnd[c-1]:compEnd[c]]. flags[c] has
+	// compGeneral if component c has an operand edge inside, and
+	// compNegated if a negated one.
+	comps   []int32
+	compEnd []int32
+	flags   []uint8
+	// parts collects the sets of a walk.
+	parts []*foundSet
+	// frames and tarjan are the stacks of Tarjan's algorithm.
+	frames []frame
+	tarjan []int32
+
+	// frozen is the component alternate computes, or -1.
+	frozen           int32
+	walks            int32
+	stack            []int32
+	steps, nextCheck int
+	err              error
+	unsettled        bool
 }
 
-// node returns the subjects of n on object id.
-func (ev *subjectEval) node(n *node, id string) *foundSet {
-	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	if ev.neg%2 == 1 && len(ev.a.g.edges) > 0 {
-		// Under an exclusion's right side caveated relationships count
-		// (see edge), so the node has another value there.
-		key.rel += "\x00-"
-	}
-	if set, ok := ev.done[key]; ok {
-		return set
-	}
-	if ev.active[key] {
-		if ev.used == nil {
-			ev.used = make(map[objRel]bool)
-		}
-		ev.used[key] = true
-		return ev.prev[key]
-	}
-	if ev.visits++; ev.visits%1024 == 0 && ev.err == nil {
+// tick counts n steps and checks the context every lookupCheckEvery; it
+// reports whether the lookup goes on.
+func (ev *subjectEval) tick(n int) bool {
+	ev.steps += n
+	if ev.steps >= ev.nextCheck && ev.err == nil {
+		ev.nextCheck = ev.steps + lookupCheckEvery
 		ev.err = contextErr(ev.ctx)
 	}
-	if ev.err != nil {
-		return nil
-	}
-	ev.active[key] = true
-	var set *foundSet
-	if n.expr != nil {
-		set = ev.expr(n.expr, n.def, id)
-	} else {
-		set = ev.relation(n, id)
-	}
-	if ev.rel != "" && ev.rel == n.name && ev.typ == n.def.name {
-		// A subject set is a member of itself.
-		set = set.union(concrete(id))
-	}
-	delete(ev.active, key)
-	ev.done[key] = set
-	return set
+	return ev.err == nil
 }
 
-// relation returns the subjects of relation n on object id: those of its
-// relationships whose subject has the type and relation asked for, and
-// those of its subject sets.
-func (ev *subjectEval) relation(n *node, id string) *foundSet {
-	o := ev.a.g.lookup(n.def, id)
+// vertex returns the vertex of n on o with polarity neg, adding it if it
+// is new.
+func (ev *subjectEval) vertex(n *node, o objID, neg bool) int32 {
+	k := ev.vertexKey(o, n.id, neg)
+	if v, ok := ev.keys[k]; ok {
+		return v
+	}
+	v := int32(len(ev.vs))
+	ev.vs = append(ev.vs, lookupVertex{n: n, o: o, neg: neg && ev.caveated, index: -1})
+	ev.keys[k] = v
+	return v
+}
+
+// idOf returns the id of object o.
+func (ev *subjectEval) idOf(o objID) string {
 	if o == 0 {
-		return nil
+		return ev.startID
 	}
-	s, ok := ev.a.g.out[keyOf(o, n.id)]
-	if !ok {
-		return nil
-	}
-	direct := &foundSet{concrete: make([]string, 0, s.size())}
-	sets := []*foundSet{direct}
-	for i := range s.size() {
-		t := s.at(i)
-		if !ev.edge(keyOf(o, n.id), t) {
-			continue
-		}
-		sub := ev.a.subjectOf(t)
-		switch {
-		case sub.typ != ev.typ || sub.rel != ev.rel:
-		case sub.id == authz.WildcardID && sub.rel == "":
-			direct.wildcard = true
-		default:
-			direct.concrete = append(direct.concrete, sub.id)
-		}
-		if t.rel != 0 { // a subject set: its members too
-			sets = append(sets, ev.node(ev.a.byID[t.rel], sub.id))
-		}
-	}
-	slices.Sort(direct.concrete)
-	return unionAll(sets)
+	return ev.a.g.names[o]
 }
 
-// expr returns the subjects of permission expression e on object id of d.
-func (ev *subjectEval) expr(e *expr, d *definition, id string) *foundSet {
+// addEdges adds the edges of v.
+func (ev *subjectEval) addEdges(v int32) {
+	n, o, neg := ev.vs[v].n, ev.vs[v].o, ev.vs[v].neg
+	first := len(ev.edges)
+	if n.expr == nil {
+		if o != 0 {
+			k := keyOf(o, n.id)
+			s := ev.a.g.sets[k]
+			for i := range s.size() {
+				if t := s.at(i); ev.counts(k, t, neg) {
+					ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(ev.a.byID[t.rel], t.obj, neg), pos: posUnion})
+				}
+			}
+		}
+	} else {
+		ev.exprEdges(n.expr, o, posUnion, neg)
+	}
+	ev.vs[v].first, ev.vs[v].end = int32(first), int32(len(ev.edges))
+	ev.tick(1 + len(ev.edges) - first)
+}
+
+// exprEdges adds the edges of expression e on o, at position pos, for a
+// vertex of polarity neg.
+func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8, neg bool) {
 	switch e.kind {
 	case exprRef:
-		return ev.node(e.ref, id)
-	case exprNil:
-		return nil
-	case exprSelf:
-		if ev.rel == "" && ev.typ == d.name {
-			return concrete(id)
-		}
-		return nil
+		ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(e.ref, o, neg), pos: pos})
+	case exprNil, exprSelf:
 	case exprUnion:
-		sets := make([]*foundSet, len(e.children))
-		for i, c := range e.children {
-			sets[i] = ev.expr(c, d, id)
+		for _, c := range e.children {
+			ev.exprEdges(c, o, pos, neg)
 		}
-		return unionAll(sets)
 	case exprIntersection:
-		set := ev.expr(e.children[0], d, id)
-		for _, c := range e.children[1:] {
-			if set.empty() {
-				return nil
-			}
-			set = set.intersect(ev.expr(c, d, id))
+		for _, c := range e.children {
+			ev.exprEdges(c, o, max(pos, posOperand), neg)
 		}
-		return set
 	case exprExclusion:
-		base := ev.expr(e.children[0], d, id)
-		if base.empty() {
-			return nil
+		ev.exprEdges(e.children[0], o, max(pos, posOperand), neg)
+		ev.exprEdges(e.children[1], o, posNegated, !neg)
+	default:
+		if e.kind == exprArrowAll {
+			pos = max(pos, posOperand)
 		}
-		ev.neg++
-		excluded := ev.expr(e.children[1], d, id)
-		ev.neg--
-		return base.subtract(excluded)
+		k, s, ok := ev.arrowSet(e, o, neg)
+		if !ok {
+			return
+		}
+		for i := range s.size() {
+			t := s.at(i)
+			if !ev.counts(k, t, neg) {
+				continue
+			}
+			if target := e.targets[ev.a.g.defs[t.obj].name]; target != nil {
+				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(target, t.obj, neg), pos: pos})
+			}
+		}
 	}
-	return ev.arrow(e, d, id)
 }
 
-// arrow returns the subjects of an arrow or all-arrow e on object id of d.
-func (ev *subjectEval) arrow(e *expr, d *definition, id string) *foundSet {
-	o := ev.a.g.lookup(d, id)
+// arrowSet returns the key and the relationships arrow e walks from o
+// (those that count are the ones counts reports at polarity neg), and
+// false if there are none or if e is an all-arrow and one of the objects
+// that count has no target (the arrow is then empty, as Check decides).
+func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, set1[target], bool) {
 	if o == 0 {
-		return nil
+		return 0, set1[target]{}, false
 	}
-	s, ok := ev.a.g.out[keyOf(o, e.via.id)]
+	k := keyOf(o, e.via.id)
+	s, ok := ev.a.g.out[k]
 	if !ok {
-		return nil
+		return k, s, false
 	}
-	var set *foundSet
-	var sets []*foundSet // of an any-arrow
-	first := true
-	for i := range s.size() {
-		if !ev.edge(keyOf(o, e.via.id), s.at(i)) {
-			continue
-		}
-		obj := ev.a.subjectOf(s.at(i))
-		target := e.targets[obj.typ]
-		switch {
-		case target == nil && e.kind == exprArrowAll:
-			return nil // as Check decides: not every object has the target
-		case target == nil:
-		case e.kind == exprArrow:
-			sets = append(sets, ev.node(target, obj.id))
-		case first:
-			set, first = ev.node(target, obj.id), false
-		default:
-			set = set.intersect(ev.node(target, obj.id))
+	if e.kind == exprArrowAll {
+		for i := range s.size() {
+			t := s.at(i)
+			if ev.counts(k, t, neg) && e.targets[ev.a.g.defs[t.obj].name] == nil {
+				return k, s, false
+			}
 		}
 	}
-	if e.kind == exprArrow {
-		return unionAll(sets)
-	}
-	return set
+	return k, s, true
 }
 
-// edge reports whether the relationship of key k to t counts: it has not
-// expired, and its caveat holds. A caveat that its stored context decides
-// counts as decided; one that needs parameters (a lookup brings no
-// context) counts as not holding, so that the subjects found are never
-// more than those that hold, except under the right side of an exclusion,
-// where it counts as holding, so that what is excluded is never less.
-func (ev *subjectEval) edge(k edgeKey, t target) bool {
-	if len(ev.a.g.edges) == 0 {
+// counts reports whether the relationship of key k to t counts at
+// polarity neg: it has not expired, and its caveat holds. A caveat that
+// its stored context decides counts as decided; one that needs parameters
+// or fails (a lookup brings no context) counts as not holding, so that the
+// subjects found are never more than those that hold, except under an odd
+// number of exclusions' right sides (neg), where it counts as holding, so
+// that what is excluded is never less.
+func (ev *subjectEval) counts(k edgeKey, t target, neg bool) bool {
+	if !ev.caveated {
 		return true
 	}
 	e := ev.a.g.edgeOf(k, t)
@@ -308,9 +422,495 @@ func (ev *subjectEval) edge(k edgeKey, t target) bool {
 	}
 	r, err := e.caveat.def.Eval(e.caveat.ctx, authz.Context{})
 	if err != nil || r.Conditional() {
-		return ev.neg%2 == 1
+		return neg
 	}
 	return r.Value
+}
+
+// components finds the vertices reachable from start and their strongly
+// connected components (Tarjan's algorithm, with an explicit stack).
+func (ev *subjectEval) components(start int32) {
+	frames, stack := ev.frames, ev.tarjan
+	var counter int32
+	defer func() { ev.frames, ev.tarjan = frames[:0], stack[:0] }()
+	visit := func(v int32) {
+		ev.vs[v].index, ev.vs[v].low = counter, counter
+		counter++
+		stack = append(stack, v)
+		ev.vs[v].onStack = true
+		ev.addEdges(v)
+		frames = append(frames, frame{v: v, next: ev.vs[v].first})
+	}
+	visit(start)
+	for len(frames) > 0 && ev.err == nil {
+		f := &frames[len(frames)-1]
+		v := f.v
+		if f.next < ev.vs[v].end {
+			w := ev.edges[f.next].to
+			f.next++
+			switch {
+			case ev.vs[w].index < 0:
+				visit(w)
+			case ev.vs[w].onStack:
+				ev.vs[v].low = min(ev.vs[v].low, ev.vs[w].index)
+			}
+			continue
+		}
+		frames = frames[:len(frames)-1]
+		if ev.vs[v].low == ev.vs[v].index {
+			c := int32(len(ev.compEnd))
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				ev.vs[w].onStack = false
+				ev.vs[w].comp = c
+				ev.comps = append(ev.comps, w)
+				if w == v {
+					break
+				}
+			}
+			ev.compEnd = append(ev.compEnd, int32(len(ev.comps)))
+		}
+		if len(frames) > 0 {
+			p := frames[len(frames)-1].v
+			ev.vs[p].low = min(ev.vs[p].low, ev.vs[v].low)
+		}
+	}
+}
+
+// classify marks the components with an operand or negated edge inside
+// and the vertices whose sets are kept: start, the operands, and the
+// vertices of such components and their dependencies.
+func (ev *subjectEval) classify(start int32) {
+	ev.flags = slices.Grow(ev.flags[:0], len(ev.compEnd))[:len(ev.compEnd)]
+	clear(ev.flags)
+	for v := range ev.vs {
+		c := ev.vs[v].comp
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			if e.pos == posUnion {
+				continue
+			}
+			ev.vs[e.to].kept = true
+			if ev.vs[e.to].comp == c {
+				ev.flags[c] |= compGeneral
+				if e.pos == posNegated {
+					ev.flags[c] |= compNegated
+				}
+			}
+		}
+	}
+	for v := range ev.vs {
+		if ev.flags[ev.vs[v].comp]&compGeneral == 0 {
+			continue
+		}
+		ev.vs[v].kept = true
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			ev.vs[e.to].kept = true
+		}
+	}
+	ev.vs[start].kept = true
+}
+
+// evaluate computes the kept sets of component c, whose dependencies
+// outside it are computed.
+func (ev *subjectEval) evaluate(c int32) {
+	var begin int32
+	if c > 0 {
+		begin = ev.compEnd[c-1]
+	}
+	members := ev.comps[begin:ev.compEnd[c]]
+	if ev.flags[c]&compGeneral != 0 {
+		ev.iterate(c, members)
+		return
+	}
+	for _, v := range members {
+		if !ev.vs[v].kept {
+			continue
+		}
+		// Every member reaches every other through unions: one set.
+		set := ev.walk(v)
+		for _, w := range members {
+			if ev.vs[w].kept {
+				ev.vs[w].value = set
+			}
+		}
+		return
+	}
+}
+
+// walk returns the union of the local subjects of the vertices that the
+// union edges of m reach, stopping at the kept sets of earlier components.
+func (ev *subjectEval) walk(m int32) *foundSet {
+	ev.walks++
+	c := ev.vs[m].comp
+	parts := ev.parts[:0]
+	defer func() { clear(parts); ev.parts = parts[:0] }()
+	ev.stack = append(ev.stack[:0], m)
+	ev.vs[m].walk = ev.walks
+	for len(ev.stack) > 0 {
+		u := ev.stack[len(ev.stack)-1]
+		ev.stack = ev.stack[:len(ev.stack)-1]
+		if ev.vs[u].kept && ev.vs[u].comp != c {
+			parts = append(parts, ev.read(u))
+			continue
+		}
+		local := ev.local(u)
+		if !ev.tick(1 + local.size()) {
+			return nil
+		}
+		if !local.empty() {
+			parts = append(parts, local)
+		}
+		for _, e := range ev.edges[ev.vs[u].first:ev.vs[u].end] {
+			if e.pos == posUnion && ev.vs[e.to].walk != ev.walks {
+				ev.vs[e.to].walk = ev.walks
+				ev.stack = append(ev.stack, e.to)
+			}
+		}
+	}
+	return ev.merge(parts)
+}
+
+// merge returns the union of sets, counting the subjects it merges.
+func (ev *subjectEval) merge(sets []*foundSet) *foundSet {
+	if len(sets) > 1 {
+		n := 0
+		for _, s := range sets {
+			n += s.size()
+		}
+		if !ev.tick(n) {
+			return nil
+		}
+	}
+	return unionMany(sets)
+}
+
+// unionMany returns the union of sets as unionAll does; past a few sets
+// without a wildcard (a walk through many groups), it sorts their ids
+// once rather than copying each about log2(len(sets)) times.
+func unionMany(sets []*foundSet) *foundSet {
+	if len(sets) <= 16 {
+		return unionAll(sets)
+	}
+	n := 0
+	for _, s := range sets {
+		if s != nil && s.wildcard {
+			return unionAll(sets)
+		}
+		n += s.size()
+	}
+	if n == 0 {
+		return nil
+	}
+	ids := make([]string, 0, n)
+	for _, s := range sets {
+		if s != nil {
+			ids = append(ids, s.concrete...)
+		}
+	}
+	slices.Sort(ids)
+	return &foundSet{concrete: slices.Clip(slices.Compact(ids))}
+}
+
+// iterate computes the sets of general component c.
+func (ev *subjectEval) iterate(c int32, members []int32) {
+	for i, v := range members {
+		ev.vs[v].at = int32(i)
+	}
+	// depOn[depStart[i]:depStart[i+1]] are the members whose sets read
+	// member i's.
+	depStart := make([]int32, len(members)+1)
+	for _, v := range members {
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			if ev.vs[e.to].comp == c {
+				depStart[ev.vs[e.to].at+1]++
+			}
+		}
+	}
+	for i := range members {
+		depStart[i+1] += depStart[i]
+	}
+	depOn := make([]int32, depStart[len(members)])
+	fill := slices.Clone(depStart[:len(members)])
+	for i, v := range members {
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			if ev.vs[e.to].comp == c {
+				at := ev.vs[e.to].at
+				depOn[fill[at]] = int32(i)
+				fill[at]++
+			}
+		}
+	}
+	if ev.flags[c]&compNegated == 0 {
+		ev.fixpoint(members, depStart, depOn)
+		return
+	}
+	ev.alternate(c, members, depStart, depOn)
+}
+
+// fixpoint computes the least fixpoint of the sets of members from the
+// empty sets, a member being computed again only when a set it reads
+// changed.
+func (ev *subjectEval) fixpoint(members, depStart, depOn []int32) {
+	queue := make([]int32, len(members))
+	queued := make([]bool, len(members))
+	for i, v := range members {
+		queue[i], queued[i] = int32(i), true
+		ev.vs[v].value = nil
+	}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		queued[i] = false
+		v := members[i]
+		set := ev.full(v)
+		if ev.err != nil || !ev.tick(1+set.size()) {
+			return
+		}
+		if set.equal(ev.vs[v].value) {
+			continue
+		}
+		ev.vs[v].value = set
+		for _, j := range depOn[depStart[i]:depStart[i+1]] {
+			if !queued[j] {
+				queued[j] = true
+				queue = append(queue, j)
+			}
+		}
+	}
+}
+
+// alternate computes the sets of component c, which excludes something
+// derived from itself, as their well-founded values (Van Gelder's
+// alternating fixpoint): the least fixpoint with the sets read through
+// exclusions' right sides inside c held at the previous least fixpoint,
+// starting from empty ones, alternately over- and underestimates the sets;
+// both sequences settle. A member whose estimates still differ then has
+// subjects that are neither in nor out (view = viewer - view): it is
+// unsettled, and a lookup that reads it fails. The result does not depend
+// on the order of evaluation.
+func (ev *subjectEval) alternate(c int32, members, depStart, depOn []int32) {
+	ev.frozen = c
+	defer func() { ev.frozen = -1 }()
+	var last [2][]*foundSet // the last estimates of each parity
+	for k := range maxSubjectRounds {
+		ev.fixpoint(members, depStart, depOn)
+		if ev.err != nil {
+			return
+		}
+		est := make([]*foundSet, len(members))
+		for i, v := range members {
+			est[i] = ev.vs[v].value
+		}
+		if prev := last[k%2]; prev != nil && slices.EqualFunc(prev, est, (*foundSet).equal) {
+			// The next estimate would repeat last[1-k%2]: both settled.
+			other := last[1-k%2]
+			for i, v := range members {
+				ev.vs[v].unsettled = !est[i].equal(other[i])
+			}
+			return
+		}
+		last[k%2] = est
+		for i, v := range members {
+			ev.vs[v].held = est[i]
+		}
+	}
+	for _, v := range members {
+		ev.vs[v].unsettled = true
+	}
+}
+
+// errUnsettled marks a component that did not settle; subjectsOf reports
+// it.
+var errUnsettled = invalidf("a cycle through an exclusion does not settle")
+
+// maxSubjectRounds bounds the estimates of a component with a cycle
+// through the right side of an exclusion (see alternate); they settle long
+// before.
+const maxSubjectRounds = 1000
+
+// local returns the local subjects of v: its direct subjects for a
+// relation, its non-union subexpressions for a permission, and its object
+// if v is the subject set asked for (group:eng#member has member on
+// group:eng).
+func (ev *subjectEval) local(v int32) *foundSet {
+	n, o, neg := ev.vs[v].n, ev.vs[v].o, ev.vs[v].neg
+	var set *foundSet
+	if n.expr == nil {
+		set = ev.direct(n, o, neg)
+	} else {
+		set = ev.localExpr(n.expr, o, neg)
+	}
+	return ev.self(n, o, set)
+}
+
+// full returns the set of v from the kept sets of its dependencies.
+func (ev *subjectEval) full(v int32) *foundSet {
+	n, o, neg := ev.vs[v].n, ev.vs[v].o, ev.vs[v].neg
+	var set *foundSet
+	if n.expr == nil {
+		sets := []*foundSet{ev.direct(n, o, neg)}
+		for _, e := range ev.edges[ev.vs[v].first:ev.vs[v].end] {
+			sets = append(sets, ev.read(e.to))
+		}
+		set = ev.merge(sets)
+	} else {
+		set = ev.expr(n.expr, o, neg, false)
+	}
+	return ev.self(n, o, set)
+}
+
+// self adds o to set if n is the subject relation asked for.
+func (ev *subjectEval) self(n *node, o objID, set *foundSet) *foundSet {
+	if ev.subjRel != 0 && n.id == ev.subjRel && n.def == ev.subjDef {
+		return set.union(concrete(ev.idOf(o)))
+	}
+	return set
+}
+
+// direct returns the subjects of relation n on o whose type and relation
+// are those asked for: concrete ids, and a wildcard, of the relationships
+// that count at polarity neg.
+func (ev *subjectEval) direct(n *node, o objID, neg bool) *foundSet {
+	if o == 0 {
+		return nil
+	}
+	k := keyOf(o, n.id)
+	s, ok := ev.a.g.out[k]
+	if !ok {
+		return nil
+	}
+	g := &ev.a.g
+	set := &foundSet{concrete: make([]string, 0, s.size())}
+	for i := range s.size() {
+		t := s.at(i)
+		switch {
+		case g.defs[t.obj] != ev.subjDef || t.rel != ev.subjRel:
+		case !ev.counts(k, t, neg):
+		case t.rel == 0 && g.names[t.obj] == authz.WildcardID:
+			set.wildcard = true
+		default:
+			set.concrete = append(set.concrete, g.names[t.obj])
+		}
+	}
+	if set.empty() {
+		return nil
+	}
+	slices.Sort(set.concrete)
+	return set
+}
+
+// localExpr returns the subjects of the non-union subexpressions of e on
+// o, for a vertex of polarity neg: those reached from e through unions
+// are the walk's.
+func (ev *subjectEval) localExpr(e *expr, o objID, neg bool) *foundSet {
+	switch e.kind {
+	case exprRef, exprArrow, exprNil:
+		return nil
+	case exprUnion:
+		sets := make([]*foundSet, len(e.children))
+		for i, c := range e.children {
+			sets[i] = ev.localExpr(c, o, neg)
+		}
+		return ev.merge(sets)
+	}
+	return ev.expr(e, o, neg, false)
+}
+
+// value returns the kept set of n on o at polarity pol; its held set if it
+// is read through an exclusion's right side (neg) from within the
+// component alternate computes.
+func (ev *subjectEval) value(n *node, o objID, pol, neg bool) *foundSet {
+	v, ok := ev.keys[ev.vertexKey(o, n.id, pol)]
+	if !ok || !ev.vs[v].kept {
+		if ev.err == nil {
+			ev.err = fmt.Errorf("memadapter: subject lookup: no set for %s#%s: %w", n.def.name, n.name, authz.ErrInternal)
+		}
+		return nil
+	}
+	if neg && ev.vs[v].comp == ev.frozen {
+		return ev.vs[v].held
+	}
+	return ev.read(v)
+}
+
+// read returns the kept set of v, failing the lookup if v did not settle.
+func (ev *subjectEval) read(v int32) *foundSet {
+	if ev.vs[v].unsettled && ev.err == nil {
+		ev.err, ev.unsettled = errUnsettled, true
+	}
+	return ev.vs[v].value
+}
+
+// expr returns the subjects of permission expression e on o from the kept
+// sets of its references and arrows; pol is the polarity the references
+// are read at (see subjectsOf), and neg reports whether e is under an
+// exclusion's right side.
+func (ev *subjectEval) expr(e *expr, o objID, pol, neg bool) *foundSet {
+	switch e.kind {
+	case exprRef:
+		return ev.value(e.ref, o, pol, neg)
+	case exprNil:
+		return nil
+	case exprSelf:
+		if ev.subjRel == 0 && ev.subjDef == e.self {
+			return concrete(ev.idOf(o))
+		}
+		return nil
+	case exprUnion:
+		sets := make([]*foundSet, len(e.children))
+		for i, c := range e.children {
+			sets[i] = ev.expr(c, o, pol, neg)
+		}
+		return ev.merge(sets)
+	case exprIntersection:
+		set := ev.expr(e.children[0], o, pol, neg)
+		for _, c := range e.children[1:] {
+			if set.empty() {
+				return nil
+			}
+			set = set.intersect(ev.expr(c, o, pol, neg))
+		}
+		return set
+	case exprExclusion:
+		base := ev.expr(e.children[0], o, pol, neg)
+		if base.empty() {
+			return nil
+		}
+		return base.subtract(ev.expr(e.children[1], o, !pol, true))
+	}
+	return ev.arrow(e, o, pol, neg)
+}
+
+// arrow returns the subjects of an arrow or all-arrow e on o: the union,
+// or intersection, of its target on the objects it walks to through the
+// relationships that count at polarity pol.
+func (ev *subjectEval) arrow(e *expr, o objID, pol, neg bool) *foundSet {
+	k, s, ok := ev.arrowSet(e, o, pol)
+	if !ok {
+		return nil
+	}
+	var sets []*foundSet
+	for i := range s.size() {
+		t := s.at(i)
+		if !ev.counts(k, t, pol) {
+			continue
+		}
+		if target := e.targets[ev.a.g.defs[t.obj].name]; target != nil {
+			sets = append(sets, ev.value(target, t.obj, pol, neg))
+		}
+	}
+	if e.kind == exprArrow {
+		return ev.merge(sets)
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	set := sets[0]
+	for _, s := range sets[1:] {
+		set = set.intersect(s)
+	}
+	return set
 }
 
 // foundSet is a set of subjects of one type as SpiceDB's subject lookup
@@ -328,6 +928,14 @@ type foundSet struct {
 // concrete returns the set of one concrete id.
 func concrete(id string) *foundSet {
 	return &foundSet{concrete: []string{id}}
+}
+
+// size returns the number of ids s lists, concrete or excluded.
+func (s *foundSet) size() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.concrete) + len(s.excluded)
 }
 
 func (s *foundSet) empty() bool { return s == nil || !s.wildcard && len(s.concrete) == 0 }

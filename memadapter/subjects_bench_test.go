@@ -86,3 +86,77 @@ func BenchmarkLookupSubjects(b *testing.B) {
 		})
 	}
 }
+
+// cyclicGroups returns groupSchema's authorizer holding n groups with one
+// user each (u0..), doc:d1 viewable by group:g0#member, and either every
+// group in every other (clique: n² relationships) or each group in the
+// one before it (a chain).
+func cyclicGroups(tb testing.TB, n int, clique bool) *memadapter.Authorizer {
+	tb.Helper()
+	a, err := memadapter.New(groupSchema)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	group := func(i int) authz.Resource { return authz.Resource{Type: "group", ID: fmt.Sprintf("g%d", i)} }
+	members := func(i int) authz.Subject {
+		return authz.Subject{Type: "group", ID: fmt.Sprintf("g%d", i), Relation: "member"}
+	}
+	touch := []authz.Relationship{{Resource: authz.Resource{Type: "doc", ID: "d1"}, Relation: "viewer", Subject: members(0)}}
+	for i := range n {
+		touch = append(touch, authz.Relationship{Resource: group(i), Relation: "member", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}})
+		switch {
+		case clique:
+			for j := range n {
+				if j != i {
+					touch = append(touch, authz.Relationship{Resource: group(i), Relation: "member", Subject: members(j)})
+				}
+			}
+		case i+1 < n:
+			touch = append(touch, authz.Relationship{Resource: group(i), Relation: "member", Subject: members(i + 1)})
+		}
+	}
+	for len(touch) > 0 { // in writes of at most 1,000
+		k := min(len(touch), 1000)
+		if _, err := a.Write(tb.Context(), authz.WriteRequest{Touch: touch[:k]}); err != nil {
+			tb.Fatal(err)
+		}
+		touch = touch[k:]
+	}
+	return a
+}
+
+// viewersOfD1 is the subject lookup of cyclicGroups: the users who may
+// view doc:d1.
+var viewersOfD1 = authz.SubjectLookupRequest{Resource: authz.Resource{Type: "doc", ID: "d1"}, Permission: "view", SubjectType: "user"}
+
+// BenchmarkLookupSubjectsCyclicGroups lists the viewers of a document
+// shared with a group that is one of 150 groups all containing each other,
+// and one of a chain of 5,000 nested groups: the shapes an outside review
+// of issue 15 found taking seconds and hundreds of megabytes.
+func BenchmarkLookupSubjectsCyclicGroups(b *testing.B) {
+	for _, tt := range []struct {
+		name   string
+		n      int
+		clique bool
+	}{
+		{"clique-150", 150, true},
+		{"chain-5000", 5000, false},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			a := cyclicGroups(b, tt.n, tt.clique)
+			res, err := a.LookupSubjects(b.Context(), viewersOfD1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Subjects) != tt.n {
+				b.Fatalf("found %d subjects, want %d", len(res.Subjects), tt.n)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.LookupSubjects(b.Context(), viewersOfD1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
