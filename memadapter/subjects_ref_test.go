@@ -163,7 +163,7 @@ func describe(s *foundSet) []string {
 func refSubjectsOf(ctx context.Context, a *Authorizer, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := refEval{a: a, ctx: ctx, typ: typ, rel: rel}
 	if a.g.expiring > 0 {
-		ev.now = a.now().UnixNano()
+		ev.now = a.now()
 	}
 	for range maxSubjectRounds {
 		ev.done = make(map[objRel]*foundSet)

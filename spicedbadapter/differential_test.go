@@ -370,7 +370,11 @@ func (d *diffRun) compare(ctx context.Context) {
 		}
 	}
 
-	diffs = append(diffs, d.compareSubjects(ctx, cons)...)
+	if !d.g.cyclic {
+		// SpiceDB's subject lookups on cyclic data, like its lookups, can
+		// run for minutes (and starve the server for the other tests).
+		diffs = append(diffs, d.compareSubjects(ctx, cons)...)
+	}
 
 	d.total.checks.Add(int64(len(items)))
 	d.total.lookups.Add(int64(len(lookups)))
