@@ -48,7 +48,6 @@ import (
 	"github.com/authzed/grpcutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/fgac-go/fgac/internal/spicedbtest"
 )
@@ -65,10 +64,6 @@ const (
 	pollInterval = 20 * time.Millisecond
 	startTries   = 3
 )
-
-// readyService is the health-checked service that says a node answers
-// permission calls.
-const readyService = "authzed.api.v1.PermissionsService"
 
 // Options configure [Start]. The zero value is a cluster of 3 nodes with
 // SpiceDB's default settings.
@@ -301,9 +296,9 @@ func (n *Node) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := waitServing(ctx, n.addr, p); err != nil {
+	if err := spicedbtest.WaitServing(ctx, n.addr, readyTimeout, p.done, func() string { return fmt.Sprintf("%v\n%s", p.err, p.log) }); err != nil {
 		_ = p.kill()
-		return err
+		return fmt.Errorf("clustertest: %w", err)
 	}
 	n.proc = p
 	n.dns.set(n.host, true)
@@ -399,36 +394,6 @@ func containsAll(labelSet string, labels []string) bool {
 		}
 	}
 	return true
-}
-
-// waitServing polls the gRPC health service of addr until it reports
-// SERVING, the process exits, or readyTimeout passes.
-func waitServing(ctx context.Context, addr string, p *process) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("clustertest: dial %s: %w", addr, err)
-	}
-	defer conn.Close()
-	health := healthpb.NewHealthClient(conn)
-	ticker := time.NewTicker(pollInterval)
-	defer ticker.Stop()
-	for {
-		callCtx, callCancel := context.WithTimeout(ctx, time.Second)
-		resp, err := health.Check(callCtx, &healthpb.HealthCheckRequest{Service: readyService})
-		callCancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("clustertest: spicedb exited before serving on %s: %v\n%s", addr, p.err, p.log)
-		case <-ctx.Done():
-			return fmt.Errorf("clustertest: spicedb did not serve on %s within %v (last health check: %v)\n%s", addr, readyTimeout, err, p.log)
-		case <-ticker.C:
-		}
-	}
 }
 
 // runCommand runs bin to completion and returns its combined output.

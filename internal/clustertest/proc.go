@@ -1,12 +1,11 @@
 package clustertest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"github.com/fgac-go/fgac/internal/spicedbtest"
 	"os"
 	"os/exec"
-	"sync"
 	"time"
 )
 
@@ -14,7 +13,7 @@ import (
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	log  *tailBuffer
+	log  *spicedbtest.TailBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // the exit status; read only after done is closed
 }
@@ -24,7 +23,7 @@ type process struct {
 // not nil.
 func launch(name string, cred *credential, bin string, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
-	p := &process{name: name, cmd: cmd, log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, log: &spicedbtest.TailBuffer{Max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
 	cmd.WaitDelay = stopTimeout
@@ -77,27 +76,4 @@ func (p *process) kill() error {
 	}
 	<-p.done
 	return nil
-}
-
-// tailBuffer keeps the last max bytes written to it, for failure messages.
-type tailBuffer struct {
-	max int
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if extra := b.buf.Len() - b.max; extra > 0 {
-		b.buf.Next(extra)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -150,7 +150,7 @@ type Server struct {
 // process is one run of the binary.
 type process struct {
 	cmd  *exec.Cmd
-	log  *tailBuffer
+	log  *TailBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // the exit status; read only after done is closed
 }
@@ -252,7 +252,7 @@ func start(ctx context.Context, args []string, key string) (*Server, error) {
 // launch starts the binary and waits until it serves or exits.
 func (s *Server) launch(ctx context.Context) (*process, error) {
 	cmd := exec.Command(s.bin, slices.Concat(s.args, []string{"--grpc-addr=" + s.addr})...)
-	p := &process{cmd: cmd, log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	p := &process{cmd: cmd, log: &TailBuffer{Max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
 	cmd.WaitDelay = stopTimeout
@@ -264,21 +264,22 @@ func (s *Server) launch(ctx context.Context) (*process, error) {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	if err := waitReady(ctx, s.addr, p); err != nil {
+	if err := WaitServing(ctx, s.addr, readyTimeout, p.done, func() string { return fmt.Sprintf("%v\n%s", p.err, p.log) }); err != nil {
 		_ = p.kill()
-		return nil, err
+		return nil, fmt.Errorf("spicedbtest: %w", err)
 	}
 	return p, nil
 }
 
-// waitReady polls the gRPC health service until the server reports
-// SERVING, the process exits, or readyTimeout passes.
-func waitReady(ctx context.Context, addr string, p *process) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+// WaitServing polls the gRPC health service of the SpiceDB at addr until
+// it reports SERVING, exited is closed (the process ended: why says how,
+// with its output), or timeout passes.
+func WaitServing(ctx context.Context, addr string, timeout time.Duration, exited <-chan struct{}, why func() string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return fmt.Errorf("spicedbtest: dial %s: %w", addr, err)
+		return fmt.Errorf("dial %s: %w", addr, err)
 	}
 	defer conn.Close()
 	health := healthpb.NewHealthClient(conn)
@@ -292,10 +293,10 @@ func waitReady(ctx context.Context, addr string, p *process) error {
 			return nil
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("spicedbtest: spicedb exited before serving on %s: %v\n%s", addr, p.err, p.log)
+		case <-exited:
+			return fmt.Errorf("spicedb exited before serving on %s: %s", addr, why())
 		case <-ctx.Done():
-			return fmt.Errorf("spicedbtest: spicedb did not serve on %s within %v (last health check: %v)\n%s", addr, readyTimeout, err, p.log)
+			return fmt.Errorf("spicedb did not serve on %s within %v (last health check: %v)\n%s", addr, timeout, err, why())
 		case <-ticker.C:
 		}
 	}
@@ -368,24 +369,27 @@ func freeAddr() (string, error) {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
 }
 
-// tailBuffer keeps the last max bytes written to it, for failure messages.
-type tailBuffer struct {
-	max int
+// TailBuffer keeps the last Max bytes written to it: a process's output,
+// for failure messages. It is safe for concurrent use.
+type TailBuffer struct {
+	Max int
 	mu  sync.Mutex // guards buf
 	buf bytes.Buffer
 }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
+// Write appends p, dropping the oldest bytes beyond Max.
+func (b *TailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
-	if extra := b.buf.Len() - b.max; extra > 0 {
+	if extra := b.buf.Len() - b.Max; extra > 0 {
 		b.buf.Next(extra)
 	}
 	return len(p), nil
 }
 
-func (b *tailBuffer) String() string {
+// String returns what the buffer holds.
+func (b *TailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
