@@ -448,3 +448,46 @@ func (e *Enforcer) missing(ctx context.Context, req Request) error {
 	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context}
 	return e.notFound(ctx, q)
 }
+
+// CheckRoute reports, for a transport building a route at setup, whether
+// requests for typ with op can be decided: typ is a valid type, mapped in
+// the Guard's OperationMap or a registered child type whose parent type
+// is; op, and for any other operation the read that separates denied from
+// not found, are mapped for the type checked; and Decoy, if set, returns a
+// valid id for it (only missing ids reach the decoy, so a bad one found at
+// request time would answer them, and only them, differently). It returns
+// the type checked (the parent type of a child) or an error that names
+// the fix; transports panic with it, as http.ServeMux does on a bad
+// pattern.
+func (e *Enforcer) CheckRoute(typ string, op authz.Operation) (string, error) {
+	if err := authz.ValidateType(typ); err != nil {
+		return "", err
+	}
+	target := typ
+	if e.Parents != nil {
+		t, err := e.Parents.TargetType(typ)
+		if err != nil {
+			return "", err
+		}
+		target = t
+	}
+	ops := e.Guard.Operations()
+	if len(ops.Operations(target)) == 0 {
+		if target != typ {
+			return "", fmt.Errorf("%s's permissions come from %s (Parents), which the OperationMap does not map: add %q to the map given to authz.NewOperationMap", typ, target, target)
+		}
+		return "", fmt.Errorf("%q is neither in the OperationMap nor a child type: map its operations in authz.NewOperationMap, or, if it has no permissions of its own, register it with Parents.Register(%q, parentType, resolver)", typ, typ)
+	}
+	if _, err := ops.Permission(target, op); err != nil {
+		return "", fmt.Errorf("%w: add it to the map given to authz.NewOperationMap", err)
+	}
+	if _, err := ops.Permission(target, authz.OpRead); op != authz.OpRead && err != nil {
+		return "", fmt.Errorf("%w: a denied %s answers denied or not found depending on whether the subject may read, so read must be mapped too", err, op)
+	}
+	if e.Decoy != nil {
+		if id := e.Decoy(target); !authz.ValidID(id) {
+			return "", fmt.Errorf("Decoy(%q) returned a malformed id: it must return a valid id, shaped like %s's real ids, that is never a real one", target, target)
+		}
+	}
+	return target, nil
+}

@@ -205,3 +205,18 @@ func TestNewNeedsATable(t *testing.T) {
 		t.Errorf("New(cfg, nil) panicked with %q", msg)
 	}
 }
+
+// TestNewRefusesABadDecoy: only missing ids reach the decoy, so a Decoy
+// that returns a malformed id is refused at setup (enforce.CheckRoute, the
+// check httpauthz shares), not found at request time for missing ids only.
+func TestNewRefusesABadDecoy(t *testing.T) {
+	w := newWorld(t)
+	var table grpcauthz.Methods
+	table.Handle("/fgactest.Chat/Talk", grpcauthz.Method{ResourceType: "task", Operation: authz.OpRead, ID: grpcauthz.Field("resource_name"), Request: &errdetails.ResourceInfo{}})
+	msg := panicMessage(func() {
+		grpcauthz.New(grpcauthz.Config{Guard: w.guard, Subject: subjectFromMetadata, Decoy: func(string) string { return "bad id" }}, &table)
+	})
+	if !strings.Contains(msg, "Decoy") {
+		t.Errorf("New with a bad Decoy panicked with %q", msg)
+	}
+}

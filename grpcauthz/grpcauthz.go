@@ -154,29 +154,9 @@ func requestPrototype(fullMethod string, m Method) proto.Message {
 // tells PermissionDenied from NotFound, are mapped for the type resources
 // of typ are checked as, which it returns.
 func (i *Interceptor) checkSetup(name, typ string, op authz.Operation) string {
-	if err := authz.ValidateType(typ); err != nil {
-		panic(fmt.Sprintf("grpcauthz: route for %s: %v", name, err))
-	}
-	target := typ
-	if i.cfg.Parents != nil {
-		t, err := i.cfg.Parents.TargetType(typ)
-		if err != nil {
-			panic(fmt.Sprintf("grpcauthz: route for %s: %v", name, err))
-		}
-		target = t
-	}
-	ops := i.cfg.Guard.Operations()
-	if len(ops.Operations(target)) == 0 {
-		if target != typ {
-			panic(fmt.Sprintf("grpcauthz: route for %s: %s's permissions come from %s (Config.Parents), which the OperationMap does not map: add %q to the map given to authz.NewOperationMap", name, typ, target, target))
-		}
-		panic(fmt.Sprintf("grpcauthz: route for %s: %q is neither in the OperationMap nor a child type: map its operations in authz.NewOperationMap, or register it with Config.Parents.Register(%q, parentType, resolver)", name, typ, typ))
-	}
-	if _, err := ops.Permission(target, op); err != nil {
-		panic(fmt.Sprintf("grpcauthz: route for %s: %v: add it to the map given to authz.NewOperationMap", name, err))
-	}
-	if _, err := ops.Permission(target, authz.OpRead); op != authz.OpRead && err != nil {
-		panic(fmt.Sprintf("grpcauthz: route for %s: %v: a denied %s answers PermissionDenied or NotFound depending on whether the subject may read, so read must be mapped too", name, err, op))
+	target, err := i.enforcer.CheckRoute(typ, op)
+	if err != nil {
+		panic(fmt.Sprintf("grpcauthz: route for %s: %v (Config.Parents, Config.Decoy)", name, err))
 	}
 	return target
 }

@@ -163,9 +163,6 @@ func (m *Middleware) consistency(r *http.Request) authz.Consistency {
 // route validates a route's setup (see checkSetup) and reports whether
 // its extractors need the body.
 func (m *Middleware) route(typ string, op authz.Operation, ids []Extractor) (usesBody bool) {
-	if err := authz.ValidateType(typ); err != nil {
-		panic(fmt.Sprintf("httpauthz: %v", err))
-	}
 	m.checkSetup(typ, op)
 	for i, x := range ids {
 		if x == nil || isNil(x) {
@@ -203,33 +200,8 @@ func (m *Middleware) start(r *http.Request, typ string, op authz.Operation, rout
 // are checked as: a route that could only ever fail is a setup error, and
 // the message says what to add where.
 func (m *Middleware) checkSetup(typ string, op authz.Operation) {
-	target := typ
-	if m.cfg.Parents != nil {
-		t, err := m.cfg.Parents.TargetType(typ)
-		if err != nil {
-			panic(fmt.Sprintf("httpauthz: %v", err))
-		}
-		target = t
-	}
-	ops := m.cfg.Guard.Operations()
-	if len(ops.Operations(target)) == 0 {
-		if target != typ {
-			panic(fmt.Sprintf("httpauthz: route for %s: its permissions come from %s (Config.Parents), which the OperationMap does not map: add %q to the map given to authz.NewOperationMap", typ, target, target))
-		}
-		panic(fmt.Sprintf("httpauthz: route for %s: %q is neither in the OperationMap nor a child type: map its operations in authz.NewOperationMap, or, if it has no permissions of its own, register it with Config.Parents.Register(%q, parentType, resolver)", typ, typ, typ))
-	}
-	if _, err := ops.Permission(target, op); err != nil {
-		panic(fmt.Sprintf("httpauthz: route for %s: %v: add it to the map given to authz.NewOperationMap", typ, err))
-	}
-	if _, err := ops.Permission(target, authz.OpRead); op != authz.OpRead && err != nil {
-		panic(fmt.Sprintf("httpauthz: route for %s %s: %v: a denied %s answers 403 or 404 depending on whether the subject may read, so read must be mapped too", typ, op, err, op))
-	}
-	if m.cfg.Decoy != nil {
-		// Only missing ids reach the decoy: a bad one found at request
-		// time would answer them (and only them) differently.
-		if id := m.cfg.Decoy(target); !authz.ValidID(id) {
-			panic(fmt.Sprintf("httpauthz: route for %s: Config.Decoy(%q) returned a malformed id: it must return a valid id, shaped like %s's real ids, that is never a real one", typ, target, target))
-		}
+	if _, err := m.enforcer.CheckRoute(typ, op); err != nil {
+		panic(fmt.Sprintf("httpauthz: route for %s %s: %v (Config.Parents, Config.Decoy)", typ, op, err))
 	}
 }
 
