@@ -9,7 +9,10 @@ type nodeKey struct{ typ, name string }
 
 // definition is a compiled schema definition.
 type definition struct {
-	name  string
+	name string
+	// idx numbers the definition in schema order, from 0: the graph's
+	// objects of this type are in its objects[idx].
+	idx   int
 	nodes map[string]*node
 	// relations are the definition's relations in source order.
 	relations []*node
@@ -98,8 +101,8 @@ type expr struct {
 func compile(s *schema.Schema) (map[string]*definition, map[nodeKey]*node) {
 	defs := make(map[string]*definition, len(s.Definitions))
 	nodes := make(map[nodeKey]*node)
-	for _, sd := range s.Definitions {
-		d := &definition{name: sd.Name, nodes: make(map[string]*node, len(sd.Relations)+len(sd.Permissions))}
+	for i, sd := range s.Definitions {
+		d := &definition{name: sd.Name, idx: i, nodes: make(map[string]*node, len(sd.Relations)+len(sd.Permissions))}
 		defs[sd.Name] = d
 		for _, r := range sd.Relations {
 			n := &node{def: d, name: r.Name, rel: r}

@@ -55,16 +55,12 @@ type source struct {
 	subjRel nodeID
 }
 
-// objKey names an object.
-type objKey struct {
-	id  string
-	def *definition
-}
-
 // graph is the compact index of the relationships; the Authorizer's mu
 // guards it.
 type graph struct {
-	objects map[objKey]objID
+	// objects numbers the objects of each definition by id, indexed by
+	// the definition's idx: a string key hashes faster than a struct key.
+	objects []map[string]objID
 	// names, defs and refs describe each objID: its id, its type, and how
 	// many relationship ends name it (the object is freed at zero).
 	// outDeg counts the relationships in which it is the resource.
@@ -73,9 +69,11 @@ type graph struct {
 	refs   []uint32
 	outDeg []uint32
 	free   []objID
-	// last is the object a write numbered or found last: the
-	// relationships of a write mostly come grouped by resource.
-	last    objKey
+	// lastDef, lastID and lastObj are the object a write numbered or
+	// found last: the relationships of a write mostly come grouped by
+	// resource.
+	lastDef *definition
+	lastID  string
 	lastObj objID
 
 	// out maps a resource and relation to its subjects; sets holds the
@@ -133,9 +131,13 @@ func (g *graph) setEdge(k edgeKey, t target, e edge) {
 	}
 }
 
-func newGraph() graph {
+func newGraph(defs int) graph {
+	objects := make([]map[string]objID, defs)
+	for i := range objects {
+		objects[i] = make(map[string]objID)
+	}
 	return graph{
-		objects: make(map[objKey]objID),
+		objects: objects,
 		names:   []string{""}, defs: []*definition{nil}, refs: []uint32{0}, outDeg: []uint32{0},
 		out:  make(map[edgeKey]set1[target]),
 		sets: make(map[edgeKey]set1[target]),
@@ -165,21 +167,20 @@ func numberNodes(s *schema.Schema, defs map[string]*definition) []*node {
 
 // lookup returns the objID of object id of d, or 0.
 func (g *graph) lookup(d *definition, id string) objID {
-	return g.objects[objKey{id: id, def: d}]
+	return g.objects[d.idx][id]
 }
 
 // object returns the objID of object id of d, numbering it if it is new;
 // a new object has no references until the caller adds one.
 func (g *graph) object(d *definition, id string) objID {
-	k := objKey{id: id, def: d}
-	if g.lastObj != 0 && k == g.last {
+	if g.lastObj != 0 && d == g.lastDef && id == g.lastID {
 		return g.lastObj
 	}
-	o, ok := g.objects[k]
+	o, ok := g.objects[d.idx][id]
 	if !ok {
 		o = g.newObject(d, id)
 	}
-	g.last, g.lastObj = k, o
+	g.lastDef, g.lastID, g.lastObj = d, id, o
 	return o
 }
 
@@ -196,14 +197,14 @@ func (g *graph) newObject(d *definition, id string) objID {
 		g.refs = append(g.refs, 0)
 		g.outDeg = append(g.outDeg, 0)
 	}
-	g.objects[objKey{id: id, def: d}] = o
+	g.objects[d.idx][id] = o
 	return o
 }
 
 // objectBytes is object for an id in bytes, which it copies only for a new
 // object.
 func (g *graph) objectBytes(d *definition, id []byte) objID {
-	if o, ok := g.objects[objKey{id: unsafeString(id), def: d}]; ok {
+	if o, ok := g.objects[d.idx][unsafeString(id)]; ok {
 		return o
 	}
 	return g.newObject(d, string(id))
@@ -219,9 +220,9 @@ func (g *graph) release(o objID) {
 		return
 	}
 	if g.lastObj == o {
-		g.last, g.lastObj = objKey{}, 0
+		g.lastDef, g.lastID, g.lastObj = nil, "", 0
 	}
-	delete(g.objects, objKey{id: g.names[o], def: g.defs[o]})
+	delete(g.objects[g.defs[o].idx], g.names[o])
 	g.names[o], g.defs[o] = "", nil
 	g.free = append(g.free, o)
 }

@@ -108,7 +108,7 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 		defs:   defs,
 		nodes:  nodes,
 		byID:   byID,
-		g:      newGraph(),
+		g:      newGraph(len(s.Definitions)),
 	}, nil
 }
 
