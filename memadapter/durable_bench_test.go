@@ -164,7 +164,10 @@ func allRelationships(tb testing.TB, a *memadapter.Authorizer) []authz.Relations
 // graph: alone, and with one goroutine writing continuously, one
 // relationship at a time or 1,000 at a time (a write and then its
 // deletion). The writer/alone ratio of each engine is the cost readers pay
-// for a writer.
+// for a writer. The writer-elsewhere rows are the control: the same writer
+// writes to another engine of the same kind holding the same graph, so
+// that the checks share the CPU (and the collector) with it but never its
+// lock; writer-of-1000 over writer-elsewhere is what the lock costs.
 func BenchmarkCheckUnderWriter(b *testing.B) {
 	req := authz.CheckRequest{
 		Subject:    authz.Subject{Type: "user", ID: "task-owner-042-0421"},
@@ -172,32 +175,50 @@ func BenchmarkCheckUnderWriter(b *testing.B) {
 		Permission: "read",
 	}
 	mem := benchAuthorizer(b)
-	durable, err := memadapter.Open(filepath.Join(b.TempDir(), "graph.db"), benchSchema, nil)
+	rels := allRelationships(b, mem)
+	load := func(a *memadapter.Authorizer) *memadapter.Authorizer {
+		for i := 0; i < len(rels); i += 10_000 {
+			if _, err := a.Write(context.Background(), authz.WriteRequest{Touch: rels[i:min(i+10_000, len(rels))]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return a
+	}
+	open := func(name string) *memadapter.Authorizer {
+		a, err := memadapter.Open(filepath.Join(b.TempDir(), name), benchSchema, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { a.Close() })
+		return load(a)
+	}
+	durable, otherDurable := open("graph.db"), open("other.db")
+	otherMem, err := memadapter.New(benchSchema)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer durable.Close()
-	rels := allRelationships(b, mem)
-	for i := 0; i < len(rels); i += 10_000 {
-		if _, err := durable.Write(context.Background(), authz.WriteRequest{Touch: rels[i:min(i+10_000, len(rels))]}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	load(otherMem)
 	for _, engine := range []struct {
-		name string
-		a    *memadapter.Authorizer
-	}{{"memory", mem}, {"durable", durable}} {
-		for _, batch := range []int{0, 1, 1000} {
+		name     string
+		a, other *memadapter.Authorizer
+	}{{"memory", mem, otherMem}, {"durable", durable, otherDurable}} {
+		for _, batch := range []int{0, 1, 1000, -1000} {
 			name := engine.name + "/alone"
-			if batch > 0 {
+			switch {
+			case batch > 0:
 				name = fmt.Sprintf("%s/writer-of-%d", engine.name, batch)
+			case batch < 0:
+				name = fmt.Sprintf("%s/writer-of-%d-elsewhere", engine.name, -batch)
 			}
 			b.Run(name, func(b *testing.B) {
 				ctx := context.Background()
 				stop := make(chan struct{})
 				var wg sync.WaitGroup
-				if batch > 0 {
+				switch {
+				case batch > 0:
 					wg.Go(func() { writeContinuously(ctx, b, engine.a, batch, stop) })
+				case batch < 0:
+					wg.Go(func() { writeContinuously(ctx, b, engine.other, -batch, stop) })
 				}
 				b.ReportAllocs()
 				for b.Loop() {
