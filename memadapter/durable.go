@@ -616,20 +616,19 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 		}
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
+	var cs []change
 	for _, p := range batch {
 		if p.written {
-			for _, r := range p.del {
-				a.remove(r)
-			}
-			for _, r := range p.removed {
-				a.remove(r)
-			}
-			for _, r := range p.touch {
-				a.touch(r)
-			}
+			cs = a.prepareAll(cs, p.del, nil)
+			cs = a.prepareAll(cs, p.removed, p.touch)
 		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.apply(cs)
+	for _, p := range batch {
 		p.done = true
 	}
 	a.revision = rev

@@ -1,6 +1,7 @@
 package memadapter
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/fgac-go/fgac/authz"
@@ -214,9 +215,9 @@ func (g *graph) objectBytes(d *definition, id []byte) objID {
 // or a check that does not keep the string.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// release frees o if nothing names it.
+// release frees o if nothing names it and it is not free already.
 func (g *graph) release(o objID) {
-	if g.refs[o] > 0 {
+	if g.refs[o] > 0 || g.defs[o] == nil {
 		return
 	}
 	if g.lastObj == o {
@@ -251,26 +252,89 @@ func (a *Authorizer) targetOf(sub subject) target {
 	return t
 }
 
-// touch adds r if it is missing, and otherwise replaces its caveat and
-// expiration; the caller holds the write lock and has validated r.
-func (a *Authorizer) touch(r authz.Relationship) {
+// change is a relationship that a write adds (or removes), resolved by
+// prepare before the write takes the lock: its definitions and nodes, its
+// caveat and expiration, and the numbers of its objects if they have one
+// (0 if not: an object the write itself numbers is numbered by apply).
+type change struct {
+	del          bool
+	d, sd        *definition
+	n            *node
+	srel         nodeID
+	e            edge
+	res, sub     objID
+	resID, subID string
+}
+
+// prepare returns the change that adds r (removes it, if del), which is
+// valid. The caller holds wmu, so that the graph does not change under it,
+// but not mu: prepare only reads.
+func (a *Authorizer) prepare(r authz.Relationship, del bool) change {
 	d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
-	n := d.nodes[r.Relation]
-	g := &a.g
-	res, sub := g.object(d, r.Resource.ID), g.object(sd, r.Subject.ID)
-	t := target{obj: sub}
+	c := change{del: del, d: d, sd: sd, n: d.nodes[r.Relation], resID: r.Resource.ID, subID: r.Subject.ID}
 	if r.Subject.Relation != "" {
-		t.rel = sd.nodes[r.Subject.Relation].id
+		c.srel = sd.nodes[r.Subject.Relation].id
 	}
-	if !g.link(res, n, t) {
-		g.release(res)
-		if sub != res {
-			g.release(sub)
+	if !del {
+		c.e = a.edgeFor(r)
+	}
+	c.res, c.sub = a.g.lookup(d, c.resID), a.g.lookup(sd, c.subID)
+	return c
+}
+
+// prepareAll appends to cs the changes that remove del and then add touch.
+func (a *Authorizer) prepareAll(cs []change, del, touch []authz.Relationship) []change {
+	cs = slices.Grow(cs, len(del)+len(touch))
+	for _, r := range del {
+		cs = append(cs, a.prepare(r, true))
+	}
+	for _, r := range touch {
+		cs = append(cs, a.prepare(r, false))
+	}
+	return cs
+}
+
+// apply makes the changes cs in order: an addition adds its relationship
+// if it is missing and otherwise replaces its caveat and expiration; a
+// removal removes it if it is there. The objects the changes leave
+// unnamed are freed at the end, so that the numbers prepare found stay
+// valid throughout. The caller holds wmu and the write lock.
+func (a *Authorizer) apply(cs []change) {
+	g := &a.g
+	var unnamed []objID
+	for i := range cs {
+		c := &cs[i]
+		res, sub := c.res, c.sub
+		if c.del {
+			// An object numbered earlier in the same write has no
+			// number in its change.
+			if res == 0 {
+				res = g.lookup(c.d, c.resID)
+			}
+			if sub == 0 {
+				sub = g.lookup(c.sd, c.subID)
+			}
+			if res != 0 && sub != 0 && g.unlink(res, c.n, target{obj: sub, rel: c.srel}) {
+				unnamed = append(unnamed, res, sub)
+			}
+			continue
+		}
+		if res == 0 {
+			res = g.object(c.d, c.resID)
+		}
+		if sub == 0 {
+			sub = g.object(c.sd, c.subID)
+		}
+		t := target{obj: sub, rel: c.srel}
+		if !g.link(res, c.n, t) {
+			unnamed = append(unnamed, res, sub)
+		}
+		if c.e != (edge{}) || len(g.edges) > 0 {
+			g.setEdge(keyOf(res, c.n.id), t, c.e)
 		}
 	}
-	e := a.edgeFor(r)
-	if e != (edge{}) || len(g.edges) > 0 {
-		g.setEdge(keyOf(res, n.id), t, e)
+	for _, o := range unnamed {
+		g.release(o)
 	}
 }
 
@@ -311,23 +375,13 @@ func (g *graph) link(res objID, n *node, t target) bool {
 	return true
 }
 
-// remove deletes r if it is present; the caller holds the write lock.
-func (a *Authorizer) remove(r authz.Relationship) {
-	d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
-	n := d.nodes[r.Relation]
-	g := &a.g
-	res, sub := g.lookup(d, r.Resource.ID), g.lookup(sd, r.Subject.ID)
-	if res == 0 || sub == 0 {
-		return
-	}
-	t := target{obj: sub}
-	if r.Subject.Relation != "" {
-		t.rel = sd.nodes[r.Subject.Relation].id
-	}
+// unlink removes the relationship of relation n of res to t, reporting
+// whether it was there.
+func (g *graph) unlink(res objID, n *node, t target) bool {
 	k := keyOf(res, n.id)
 	ts := g.out[k]
 	if !ts.remove(t) {
-		return
+		return false
 	}
 	putSet(g.out, k, ts)
 	if len(g.edges) > 0 {
@@ -338,17 +392,14 @@ func (a *Authorizer) remove(r authz.Relationship) {
 		sets.remove(t)
 		putSet(g.sets, k, sets)
 	}
-	ik := keyOf(sub, n.id)
+	ik := keyOf(t.obj, n.id)
 	srcs := g.in[ik]
 	srcs.remove(source{obj: res, subjRel: t.rel})
 	putSet(g.in, ik, srcs)
 	g.refs[res]--
-	g.refs[sub]--
+	g.refs[t.obj]--
 	g.outDeg[res]--
-	g.release(res)
-	if sub != res {
-		g.release(sub)
-	}
+	return true
 }
 
 // putSet puts s under k in m, or deletes k if s is empty.

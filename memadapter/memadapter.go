@@ -27,7 +27,12 @@ type Authorizer struct {
 	// byID are the nodes by nodeID.
 	byID []*node
 
-	// mu guards the relationships (g) and revision.
+	// wmu serializes writers, from the preparation of a write to its
+	// publication; see index.go. The graph changes only under wmu and mu
+	// both, so a writer holding wmu reads it without mu.
+	wmu sync.Mutex
+	// mu guards the relationships (g) and revision; a writer holds it
+	// only to publish a prepared write.
 	mu sync.RWMutex
 	// g holds the relationships; see index.go.
 	g graph

@@ -66,8 +66,8 @@ func subjectType(r authz.Relationship) string {
 }
 
 // Write applies req atomically: every relationship is validated first (see
-// [Authorizer.Grant]), and then all deletions and touches are applied under
-// one lock. A relationship that appears more than once in req is an error
+// [Authorizer.Grant]), and then all deletions and touches are applied
+// at once, invisible to reads until all are. A relationship that appears more than once in req is an error
 // matching [authz.ErrInvalidRequest], as in SpiceDB. Nothing is written
 // when Write returns an error.
 func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.Token, error) {
@@ -89,14 +89,12 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	if a.store != nil {
 		return a.store.submit(a, &pending{kind: opWrite, touch: req.Touch, del: req.Delete})
 	}
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
+	cs := a.prepareAll(nil, req.Delete, req.Touch)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range req.Delete {
-		a.remove(r)
-	}
-	for _, r := range req.Touch {
-		a.touch(r)
-	}
+	a.apply(cs)
 	a.revision++
 	return a.token(), nil
 }
@@ -141,17 +139,18 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 		return a.store.submit(a, &pending{kind: opRegister, resource: req.Resource, touch: rels})
 	}
 	d := a.defs[req.Resource.Type]
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
 	if existing := a.relationshipsOf(d, req.Resource.ID); len(existing) > 0 {
 		if !sameRelationships(existing, rels) {
 			return authz.Token{}, fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", req.Resource.Type, authz.ErrConflict)
 		}
 		return a.token(), nil
 	}
-	for _, r := range rels {
-		a.touch(r)
-	}
+	cs := a.prepareAll(nil, nil, rels)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.apply(cs)
 	a.revision++
 	return a.token(), nil
 }
@@ -210,11 +209,12 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	if a.store != nil {
 		return a.store.submit(a, &pending{kind: opDeregister, resource: req.Resource})
 	}
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
+	cs := a.prepareAll(nil, a.storedRelationships(d, req.Resource.ID, true), nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.storedRelationships(d, req.Resource.ID, true) {
-		a.remove(r)
-	}
+	a.apply(cs)
 	a.revision++
 	return a.token(), nil
 }
