@@ -3,6 +3,7 @@ package memadapter
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type Authorizer struct {
 	// store keeps the relationships on disk for an Authorizer from Open;
 	// it is nil for one from New.
 	store *store
+
+	// seed seeds the hashes by which a write finds duplicates.
+	seed maphash.Seed
 
 	// evals holds the *subjectEval of past subject lookups, for their
 	// buffers; see newSubjectEval.
@@ -114,6 +118,7 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 		nodes:  nodes,
 		byID:   byID,
 		g:      newGraph(len(s.Definitions)),
+		seed:   maphash.MakeSeed(),
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package memadapter
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"time"
 
@@ -74,17 +75,15 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	if err := contextErr(ctx); err != nil {
 		return authz.Token{}, err
 	}
-	seen := make(map[authz.Relationship]bool, len(req.Touch)+len(req.Delete))
 	for _, list := range [][]authz.Relationship{req.Touch, req.Delete} {
 		for _, r := range list {
 			if err := a.validateRelationship(r); err != nil {
 				return authz.Token{}, err
 			}
-			if seen[r.Key()] {
-				return authz.Token{}, invalidf("a relationship of relation %q of %q appears more than once in one write", r.Relation, r.Resource.Type)
-			}
-			seen[r.Key()] = true
 		}
+	}
+	if r, ok := a.duplicate(req.Touch, req.Delete); ok {
+		return authz.Token{}, invalidf("a relationship of relation %q of %q appears more than once in one write", r.Relation, r.Resource.Type)
 	}
 	if a.store != nil {
 		return a.store.submit(a, &pending{kind: opWrite, touch: req.Touch, del: req.Delete})
@@ -97,6 +96,55 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	a.apply(cs)
 	a.revision++
 	return a.token(), nil
+}
+
+// duplicate returns a relationship that appears more than once in touch
+// and del together (caveats and expirations aside), if one does. It
+// indexes the relationships by a 64-bit hash of their six parts, which
+// hashes faster than the relationships themselves, and compares the
+// relationships whose hashes meet.
+func (a *Authorizer) duplicate(touch, del []authz.Relationship) (authz.Relationship, bool) {
+	n := len(touch) + len(del)
+	if n < 2 {
+		return authz.Relationship{}, false
+	}
+	at := func(i int) authz.Relationship {
+		if i < len(touch) {
+			return touch[i]
+		}
+		return del[i-len(touch)]
+	}
+	first := make(map[uint64]int32, n)
+	var h maphash.Hash
+	h.SetSeed(a.seed)
+	for i := range n {
+		r := at(i)
+		h.Reset()
+		for _, part := range [...]string{r.Resource.Type, r.Resource.ID, r.Relation, r.Subject.Type, r.Subject.ID, r.Subject.Relation} {
+			h.WriteString(part)
+			h.WriteByte(0) // no part holds a NUL byte
+		}
+		sum := h.Sum64()
+		j, ok := first[sum]
+		if !ok {
+			first[sum] = int32(i)
+			continue
+		}
+		if at(int(j)).Key() == r.Key() {
+			return r, true
+		}
+		// Two relationships share a hash: compare them all exactly.
+		seen := make(map[authz.Relationship]bool, n)
+		for i := range n {
+			k := at(i).Key()
+			if seen[k] {
+				return k, true
+			}
+			seen[k] = true
+		}
+		return authz.Relationship{}, false
+	}
+	return authz.Relationship{}, false
 }
 
 // Grant writes req.Relationship if it is not there yet. The relationship

@@ -2,6 +2,8 @@ package memadapter_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,6 +133,53 @@ func TestWriteIsAtomic(t *testing.T) {
 	}
 	if got := readAll(t, a, "task:t1"); len(got) != 0 {
 		t.Errorf("task:t1 not deleted: %v", got)
+	}
+}
+
+// TestWriteRefusesDuplicates writes relationships that appear twice in
+// one write (in Touch, in Delete, or far apart in a long write): each is
+// invalid and writes nothing. Relationships that differ in one part only
+// are not duplicates.
+func TestWriteRefusesDuplicates(t *testing.T) {
+	ctx := context.Background()
+	long := make([]authz.Relationship, 0, 2001)
+	for i := range 2000 {
+		long = append(long, parseRel(t, fmt.Sprintf("task:t%d#viewer@user:u%d", i, i)))
+	}
+	rels := func(ss ...string) []authz.Relationship {
+		out := make([]authz.Relationship, len(ss))
+		for i, s := range ss {
+			out[i] = parseRel(t, s)
+		}
+		return out
+	}
+	tests := []struct {
+		name          string
+		touch, delete []authz.Relationship
+		want          string
+	}{
+		{name: "twice in touch", touch: rels("task:t1#viewer@user:a", "task:t2#viewer@user:a", "task:t1#viewer@user:a"), want: "invalid"},
+		{name: "twice in delete", delete: rels("task:t1#viewer@user:a", "task:t1#viewer@user:a"), want: "invalid"},
+		{name: "far apart in a long write", touch: append(slices.Clone(long), long[3]), want: "invalid"},
+		{name: "a long write without duplicates", touch: long, want: "ok"},
+		{name: "different in one part", touch: rels(
+			"task:t1#viewer@user:a", "task:t1#viewer@user:ab", "task:t1#owner@user:a", "task:t1a#viewer@user:a",
+			"task:t1#owner@group:eng#member", "task:t1#viewer@user:*", "agent:t1#owner@user:a", "group:t1#member@user:a",
+		), want: "ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAuthorizer(t, writeSchema)
+			_, err := a.Write(ctx, authz.WriteRequest{Touch: tt.touch, Delete: tt.delete})
+			if got := errOutcome(err); got != tt.want {
+				t.Fatalf("Write = %v (%s), want %s", err, got, tt.want)
+			}
+			if tt.want != "ok" {
+				if got := dump(t, a); len(got) != 0 {
+					t.Errorf("a refused write wrote %d relationships", len(got))
+				}
+			}
+		})
 	}
 }
 
