@@ -618,16 +618,16 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	var cs []change
+	var b writeBatch
 	for _, p := range batch {
 		if p.written {
-			cs = a.prepareAll(cs, p.del, nil)
-			cs = a.prepareAll(cs, p.removed, p.touch)
+			a.prepare(&b, p.del, nil)
+			a.prepare(&b, p.removed, p.touch)
 		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(cs)
+	a.apply(&b)
 	for _, p := range batch {
 		p.done = true
 	}

@@ -69,13 +69,9 @@ type graph struct {
 	defs   []*definition
 	refs   []uint32
 	outDeg []uint32
-	free   []objID
-	// lastDef, lastID and lastObj are the object a write numbered or
-	// found last: the relationships of a write mostly come grouped by
-	// resource.
-	lastDef *definition
-	lastID  string
-	lastObj objID
+	// free are the numbers of freed objects, for reuse; only writers
+	// use it (under wmu).
+	free []objID
 
 	// out maps a resource and relation to its subjects; sets holds the
 	// subject sets among them again, so that checks walk only those.
@@ -171,35 +167,36 @@ func (g *graph) lookup(d *definition, id string) objID {
 	return g.objects[d.idx][id]
 }
 
-// object returns the objID of object id of d, numbering it if it is new;
-// a new object has no references until the caller adds one.
-func (g *graph) object(d *definition, id string) objID {
-	if g.lastObj != 0 && d == g.lastDef && id == g.lastID {
-		return g.lastObj
-	}
-	o, ok := g.objects[d.idx][id]
-	if !ok {
-		o = g.newObject(d, id)
-	}
-	g.lastDef, g.lastID, g.lastObj = d, id, o
+// newObject numbers object id of d, which has no number.
+func (g *graph) newObject(d *definition, id string) objID {
+	o := g.number()
+	g.place(o, d, id)
 	return o
 }
 
-// newObject numbers object id of d, which has no number.
-func (g *graph) newObject(d *definition, id string) objID {
-	var o objID
+// number returns a number for a new object: a freed one, or the next
+// past the graph's numbers. The caller places the object with that
+// number before it asks for another number past the graph's.
+func (g *graph) number() objID {
 	if n := len(g.free); n > 0 {
-		o, g.free = g.free[n-1], g.free[:n-1]
-		g.names[o], g.defs[o] = id, d
-	} else {
-		o = objID(len(g.names))
+		o := g.free[n-1]
+		g.free = g.free[:n-1]
+		return o
+	}
+	return objID(len(g.names))
+}
+
+// place gives object id of d number o, from number.
+func (g *graph) place(o objID, d *definition, id string) {
+	if int(o) == len(g.names) {
 		g.names = append(g.names, id)
 		g.defs = append(g.defs, d)
 		g.refs = append(g.refs, 0)
 		g.outDeg = append(g.outDeg, 0)
+	} else {
+		g.names[o], g.defs[o] = id, d
 	}
 	g.objects[d.idx][id] = o
-	return o
 }
 
 // objectBytes is object for an id in bytes, which it copies only for a new
@@ -219,9 +216,6 @@ func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), l
 func (g *graph) release(o objID) {
 	if g.refs[o] > 0 || g.defs[o] == nil {
 		return
-	}
-	if g.lastObj == o {
-		g.lastDef, g.lastID, g.lastObj = nil, "", 0
 	}
 	delete(g.objects[g.defs[o].idx], g.names[o])
 	g.names[o], g.defs[o] = "", nil
@@ -253,84 +247,127 @@ func (a *Authorizer) targetOf(sub subject) target {
 }
 
 // change is a relationship that a write adds (or removes), resolved by
-// prepare before the write takes the lock: its definitions and nodes, its
-// caveat and expiration, and the numbers of its objects if they have one
-// (0 if not: an object the write itself numbers is numbered by apply).
+// prepare before the write takes the lock: its nodes, its caveat and
+// expiration, and the numbers of its objects (0 for an object of a
+// removal that has none).
 type change struct {
-	del          bool
-	d, sd        *definition
-	n            *node
-	srel         nodeID
-	e            edge
-	res, sub     objID
-	resID, subID string
+	del      bool
+	n        *node
+	srel     nodeID
+	e        edge
+	res, sub objID
 }
 
-// prepare returns the change that adds r (removes it, if del), which is
-// valid. The caller holds wmu, so that the graph does not change under it,
-// but not mu: prepare only reads.
-func (a *Authorizer) prepare(r authz.Relationship, del bool) change {
-	d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
-	c := change{del: del, d: d, sd: sd, n: d.nodes[r.Relation], resID: r.Resource.ID, subID: r.Subject.ID}
-	if r.Subject.Relation != "" {
-		c.srel = sd.nodes[r.Subject.Relation].id
-	}
-	if !del {
-		c.e = a.edgeFor(r)
-	}
-	c.res, c.sub = a.g.lookup(d, c.resID), a.g.lookup(sd, c.subID)
-	return c
+// writeBatch is a write prepared outside the lock: its changes, in order,
+// and the objects it numbers.
+type writeBatch struct {
+	changes []change
+	fresh   []freshObject
+	// freshIDs indexes fresh by definition (idx) and id; a nil map
+	// until the definition has a fresh object.
+	freshIDs []map[string]objID
+	// past is the number past the last number fresh objects take.
+	past objID
+	// lastDef, lastID and lastObj are the object resolved last: the
+	// relationships of a write mostly come grouped by resource.
+	lastDef *definition
+	lastID  string
+	lastObj objID
 }
 
-// prepareAll appends to cs the changes that remove del and then add touch.
-func (a *Authorizer) prepareAll(cs []change, del, touch []authz.Relationship) []change {
-	cs = slices.Grow(cs, len(del)+len(touch))
-	for _, r := range del {
-		cs = append(cs, a.prepare(r, true))
-	}
-	for _, r := range touch {
-		cs = append(cs, a.prepare(r, false))
-	}
-	return cs
+// freshObject is an object that a write numbers.
+type freshObject struct {
+	o  objID
+	d  *definition
+	id string
 }
 
-// apply makes the changes cs in order: an addition adds its relationship
-// if it is missing and otherwise replaces its caveat and expiration; a
-// removal removes it if it is there. The objects the changes leave
-// unnamed are freed at the end, so that the numbers prepare found stay
-// valid throughout. The caller holds wmu and the write lock.
-func (a *Authorizer) apply(cs []change) {
+// prepare appends to b the changes that remove del and then add touch,
+// all valid. The caller holds wmu, so that the graph does not change
+// under it, but not mu: prepare reads the graph and numbers new objects
+// (from the free numbers, which only writers use) without changing what
+// readers read.
+func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
+	if b.freshIDs == nil {
+		b.freshIDs = make([]map[string]objID, len(a.g.objects))
+		b.past = objID(len(a.g.names))
+	}
+	b.changes = slices.Grow(b.changes, len(del)+len(touch))
+	for i, list := range [2][]authz.Relationship{del, touch} {
+		for _, r := range list {
+			d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
+			c := change{del: i == 0, n: d.nodes[r.Relation]}
+			if r.Subject.Relation != "" {
+				c.srel = sd.nodes[r.Subject.Relation].id
+			}
+			if !c.del {
+				c.e = a.edgeFor(r)
+			}
+			c.res = b.object(&a.g, d, r.Resource.ID, !c.del)
+			c.sub = b.object(&a.g, sd, r.Subject.ID, !c.del)
+			if c.del && (c.res == 0 || c.sub == 0) {
+				continue // not there
+			}
+			b.changes = append(b.changes, c)
+		}
+	}
+}
+
+// object returns the number of object id of d, numbering it if it has
+// none and create is set (and returning 0 otherwise).
+func (b *writeBatch) object(g *graph, d *definition, id string, create bool) objID {
+	if b.lastObj != 0 && d == b.lastDef && id == b.lastID {
+		return b.lastObj
+	}
+	o := g.objects[d.idx][id]
+	if o == 0 {
+		o = b.freshIDs[d.idx][id]
+	}
+	if o == 0 {
+		if !create {
+			return 0
+		}
+		o = g.number()
+		if o == objID(len(g.names)) {
+			o = b.past
+			b.past++
+		}
+		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id})
+		if b.freshIDs[d.idx] == nil {
+			b.freshIDs[d.idx] = make(map[string]objID)
+		}
+		b.freshIDs[d.idx][id] = o
+	}
+	b.lastDef, b.lastID, b.lastObj = d, id, o
+	return o
+}
+
+// apply makes the changes of b in order: an addition adds its
+// relationship if it is missing and otherwise replaces its caveat and
+// expiration; a removal removes it if it is there. It places the objects
+// b numbers first, and frees the objects the changes leave unnamed last,
+// so that the numbers prepare found stay valid throughout. The caller
+// holds wmu and the write lock.
+func (a *Authorizer) apply(b *writeBatch) {
 	g := &a.g
+	for _, f := range b.fresh {
+		g.place(f.o, f.d, f.id)
+	}
 	var unnamed []objID
-	for i := range cs {
-		c := &cs[i]
-		res, sub := c.res, c.sub
+	for i := range b.changes {
+		c := &b.changes[i]
+		t := target{obj: c.sub, rel: c.srel}
 		if c.del {
-			// An object numbered earlier in the same write has no
-			// number in its change.
-			if res == 0 {
-				res = g.lookup(c.d, c.resID)
-			}
-			if sub == 0 {
-				sub = g.lookup(c.sd, c.subID)
-			}
-			if res != 0 && sub != 0 && g.unlink(res, c.n, target{obj: sub, rel: c.srel}) {
-				unnamed = append(unnamed, res, sub)
+			if g.unlink(c.res, c.n, t) {
+				unnamed = append(unnamed, c.res, c.sub)
 			}
 			continue
 		}
-		if res == 0 {
-			res = g.object(c.d, c.resID)
-		}
-		if sub == 0 {
-			sub = g.object(c.sd, c.subID)
-		}
-		t := target{obj: sub, rel: c.srel}
-		if !g.link(res, c.n, t) {
-			unnamed = append(unnamed, res, sub)
+		if !g.link(c.res, c.n, t) {
+			unnamed = append(unnamed, c.res, c.sub)
 		}
 		if c.e != (edge{}) || len(g.edges) > 0 {
-			g.setEdge(keyOf(res, c.n.id), t, c.e)
+			g.setEdge(keyOf(c.res, c.n.id), t, c.e)
 		}
 	}
 	for _, o := range unnamed {

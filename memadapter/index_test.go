@@ -188,3 +188,104 @@ func TestSetsAgreeWithAMap(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchOfWritesAgreesWithAModel prepares many random writes into one
+// batch, as a durable engine's group commit does (an object one write
+// numbers, another deletes the last relationship of, a third names
+// again), applies the batch at once, and compares the index with a model
+// that applied the writes one by one.
+func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
+	t.Parallel()
+	a, err := New(indexSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	model := map[authz.Relationship]bool{}
+	randomRel := func() authz.Relationship {
+		doc := authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", rng.IntN(8))}
+		switch rng.IntN(4) {
+		case 0:
+			return authz.Relationship{Resource: doc, Relation: "parent", Subject: authz.Subject{Type: "doc", ID: fmt.Sprintf("d%d", rng.IntN(8))}}
+		case 1:
+			return authz.Relationship{Resource: doc, Relation: "owner", Subject: authz.Subject{Type: "group", ID: fmt.Sprintf("g%d", rng.IntN(3)), Relation: "member"}}
+		}
+		return authz.Relationship{Resource: doc, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", rng.IntN(10))}}
+	}
+	dumpAll := func() []string {
+		var got []string
+		for _, typ := range []string{"doc", "group"} {
+			res, err := a.Enumerate(ctx, authz.EnumerateRequest{ResourceType: typ, Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range res.IDs {
+				rels, err := a.ReadRelationships(ctx, authz.ReadRequest{Resource: authz.Resource{Type: typ, ID: id}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range rels {
+					got = append(got, r.String())
+				}
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	for round := range 200 {
+		var b writeBatch
+		a.wmu.Lock()
+		for range rng.IntN(8) + 1 {
+			var del, touch []authz.Relationship
+			seen := map[authz.Relationship]bool{}
+			for range rng.IntN(4) + 1 {
+				r := randomRel()
+				if seen[r] {
+					continue
+				}
+				seen[r] = true
+				if rng.IntN(2) == 0 {
+					del = append(del, r)
+				} else {
+					touch = append(touch, r)
+				}
+			}
+			a.prepare(&b, del, touch)
+			for _, r := range del {
+				delete(model, r)
+			}
+			for _, r := range touch {
+				model[r] = true
+			}
+		}
+		a.mu.Lock()
+		a.apply(&b)
+		a.mu.Unlock()
+		a.wmu.Unlock()
+		var want []string
+		for r := range model {
+			want = append(want, r.String())
+		}
+		slices.Sort(want)
+		if got := dumpAll(); !slices.Equal(want, got) {
+			t.Fatalf("round %d: index holds %v, want %v", round, got, want)
+		}
+		reverse, numbered := 0, 0
+		for _, s := range a.g.in {
+			reverse += s.size()
+		}
+		for _, m := range a.g.objects {
+			numbered += len(m)
+		}
+		if reverse != len(model) {
+			t.Fatalf("round %d: %d reverse entries for %d relationships", round, reverse, len(model))
+		}
+		if free := len(a.g.names) - 1 - numbered; free != len(a.g.free) {
+			t.Fatalf("round %d: %d numbers, %d numbered objects, but %d free numbers", round, len(a.g.names)-1, numbered, len(a.g.free))
+		}
+	}
+	if len(a.g.names) > 40 {
+		t.Errorf("%d object numbers used for at most 21 objects: freed numbers are not reused", len(a.g.names))
+	}
+}

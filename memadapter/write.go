@@ -90,10 +90,11 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	cs := a.prepareAll(nil, req.Delete, req.Touch)
+	var b writeBatch
+	a.prepare(&b, req.Delete, req.Touch)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(cs)
+	a.apply(&b)
 	a.revision++
 	return a.token(), nil
 }
@@ -195,10 +196,11 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 		}
 		return a.token(), nil
 	}
-	cs := a.prepareAll(nil, nil, rels)
+	var b writeBatch
+	a.prepare(&b, nil, rels)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(cs)
+	a.apply(&b)
 	a.revision++
 	return a.token(), nil
 }
@@ -259,10 +261,11 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	cs := a.prepareAll(nil, a.storedRelationships(d, req.Resource.ID, true), nil)
+	var b writeBatch
+	a.prepare(&b, a.storedRelationships(d, req.Resource.ID, true), nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(cs)
+	a.apply(&b)
 	a.revision++
 	return a.token(), nil
 }
