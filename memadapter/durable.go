@@ -314,6 +314,10 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		resDef   *definition
 		resBytes []byte
 	)
+	lastSub := make([]struct {
+		o  objID
+		id []byte
+	}, len(a.g.objects))
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if !splitKey(k, &parts) {
@@ -374,7 +378,13 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		if res == 0 || d != resDef || !bytes.Equal(parts[1], resBytes) {
 			res, resDef, resBytes = a.g.objectBytes(d, parts[1]), d, parts[1]
 		}
-		t := target{obj: a.g.objectBytes(sd, parts[4])}
+		// A subject often recurs a few keys later (a parent agent of
+		// consecutive tasks): each type remembers its last.
+		ls := &lastSub[sd.idx]
+		if ls.o == 0 || !bytes.Equal(ls.id, parts[4]) {
+			ls.o, ls.id = a.g.objectBytes(sd, parts[4]), parts[4]
+		}
+		t := target{obj: ls.o}
 		if srel != nil {
 			t.rel = srel.id
 		}

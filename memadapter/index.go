@@ -390,22 +390,30 @@ func (a *Authorizer) edgeFor(r authz.Relationship) edge {
 // link adds the relationship of relation n of res to t, reporting whether
 // it was missing.
 func (g *graph) link(res objID, n *node, t target) bool {
+	// A set of more than one member changes in place: it needs no
+	// store back into its map.
 	k := keyOf(res, n.id)
 	ts := g.out[k]
 	if !ts.add(t, outIndexAfter) {
 		return false
 	}
-	g.out[k] = ts
+	if ts.size() <= 2 {
+		g.out[k] = ts
+	}
 	if t.rel != 0 {
 		sets := g.sets[k]
 		sets.insert(t, outIndexAfter)
-		g.sets[k] = sets
+		if sets.size() <= 2 {
+			g.sets[k] = sets
+		}
 	}
 	// The relationship is new, so its reverse entry is too.
 	ik := keyOf(t.obj, n.id)
 	srcs := g.in[ik]
 	srcs.insert(source{obj: res, subjRel: t.rel}, inIndexAfter)
-	g.in[ik] = srcs
+	if srcs.size() <= 2 {
+		g.in[ik] = srcs
+	}
 	g.refs[res]++
 	g.refs[t.obj]++
 	g.outDeg[res]++
