@@ -314,6 +314,7 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		resDef   *definition
 		resBytes []byte
 	)
+	presize(a, b)
 	lastSub := make([]struct {
 		o  objID
 		id []byte
@@ -405,6 +406,57 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 	slices.Sort(reasons)
 	return fmt.Errorf("memadapter: open %s: the schema does not allow %d stored relationships (%s); nothing was changed: restore the relations they need or delete them with the old schema first: %w",
 		s.path, total, strings.Join(reasons, "; "), authz.ErrInvalidRequest)
+}
+
+// presize makes a's empty graph's maps of resources and of forward
+// entries as large as the relationships of b need, so that a load does
+// not grow them step by step (each step rehashes every entry). The keys
+// are sorted, so a resource's keys, and a resource's keys of one
+// relation, are consecutive: one pass counts both. Malformed keys are
+// left to the load to refuse.
+func presize(a *Authorizer, b *bolt.Bucket) {
+	resources := make([]int, len(a.g.objects))
+	forward := 0
+	var lastRes, lastRel, lastType []byte
+	var d *definition
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		i := bytes.IndexByte(k, 0)
+		if i < 0 {
+			continue
+		}
+		j := bytes.IndexByte(k[i+1:], 0)
+		if j < 0 {
+			continue
+		}
+		j += i + 1
+		l := bytes.IndexByte(k[j+1:], 0)
+		if l < 0 {
+			continue
+		}
+		l += j + 1
+		if !bytes.Equal(k[:l], lastRel) {
+			forward++
+			lastRel = k[:l]
+		}
+		if bytes.Equal(k[:j], lastRes) {
+			continue
+		}
+		lastRes = k[:j]
+		if !bytes.Equal(k[:i], lastType) {
+			lastType = k[:i]
+			d = a.defs[string(lastType)]
+		}
+		if d != nil {
+			resources[d.idx]++
+		}
+	}
+	for i, n := range resources {
+		if n > 0 {
+			a.g.objects[i] = make(map[string]objID, n)
+		}
+	}
+	a.g.out = make(map[edgeKey]set1[target], forward)
 }
 
 // validateShape checks r against the schema as validateRelationship does,
