@@ -289,8 +289,9 @@ type change struct {
 type writeBatch struct {
 	changes []change
 	fresh   []freshObject
-	// freshIDs indexes fresh by definition (idx) and id; a nil map
-	// until the definition has a fresh object.
+	// freshIDs indexes fresh by definition (idx) and id once fresh holds
+	// more than freshScan objects (a small write scans fresh instead,
+	// and allocates no maps).
 	freshIDs []map[string]objID
 	// past is the number past the last number fresh objects take.
 	past objID
@@ -314,8 +315,7 @@ type freshObject struct {
 // (from the free numbers, which only writers use) without changing what
 // readers read.
 func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
-	if b.freshIDs == nil {
-		b.freshIDs = make([]map[string]objID, len(a.g.objects))
+	if b.past == 0 {
 		b.past = objID(len(a.g.names))
 	}
 	b.changes = slices.Grow(b.changes, len(del)+len(touch))
@@ -347,7 +347,7 @@ func (b *writeBatch) object(g *graph, d *definition, id string, create bool) obj
 	}
 	o := g.objects[d.idx][id]
 	if o == 0 {
-		o = b.freshIDs[d.idx][id]
+		o = b.freshObject(d, id)
 	}
 	if o == 0 {
 		if !create {
@@ -359,13 +359,45 @@ func (b *writeBatch) object(g *graph, d *definition, id string, create bool) obj
 			b.past++
 		}
 		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id})
-		if b.freshIDs[d.idx] == nil {
-			b.freshIDs[d.idx] = make(map[string]objID)
+		switch {
+		case b.freshIDs != nil:
+			b.index(b.fresh[len(b.fresh)-1])
+		case len(b.fresh) > freshScan:
+			b.freshIDs = make([]map[string]objID, len(g.objects))
+			for _, f := range b.fresh {
+				b.index(f)
+			}
 		}
-		b.freshIDs[d.idx][id] = o
 	}
 	b.lastDef, b.lastID, b.lastObj = d, id, o
 	return o
+}
+
+// freshScan is the number of fresh objects up to which a write finds them
+// by a scan rather than by an index.
+const freshScan = 16
+
+// freshObject returns the number of object id of d if b numbers it, or 0.
+func (b *writeBatch) freshObject(d *definition, id string) objID {
+	if b.freshIDs != nil {
+		return b.freshIDs[d.idx][id]
+	}
+	for _, f := range b.fresh {
+		if f.d == d && f.id == id {
+			return f.o
+		}
+	}
+	return 0
+}
+
+// index adds f to freshIDs.
+func (b *writeBatch) index(f freshObject) {
+	m := b.freshIDs[f.d.idx]
+	if m == nil {
+		m = make(map[string]objID)
+		b.freshIDs[f.d.idx] = m
+	}
+	m[f.id] = f.o
 }
 
 // apply makes the changes of b in order: an addition adds its

@@ -204,15 +204,18 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	model := map[authz.Relationship]bool{}
+	// Few objects, so that writes of a batch meet again; enough that a
+	// batch numbers more than freshScan objects at times.
+	const nDocs = 40
 	randomRel := func() authz.Relationship {
-		doc := authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", rng.IntN(8))}
+		doc := authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", rng.IntN(nDocs))}
 		switch rng.IntN(4) {
 		case 0:
-			return authz.Relationship{Resource: doc, Relation: "parent", Subject: authz.Subject{Type: "doc", ID: fmt.Sprintf("d%d", rng.IntN(8))}}
+			return authz.Relationship{Resource: doc, Relation: "parent", Subject: authz.Subject{Type: "doc", ID: fmt.Sprintf("d%d", rng.IntN(nDocs))}}
 		case 1:
 			return authz.Relationship{Resource: doc, Relation: "owner", Subject: authz.Subject{Type: "group", ID: fmt.Sprintf("g%d", rng.IntN(3)), Relation: "member"}}
 		}
-		return authz.Relationship{Resource: doc, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", rng.IntN(10))}}
+		return authz.Relationship{Resource: doc, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", rng.IntN(nDocs))}}
 	}
 	dumpAll := func() []string {
 		var got []string
@@ -237,10 +240,10 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 	for round := range 200 {
 		var b writeBatch
 		a.wmu.Lock()
-		for range rng.IntN(8) + 1 {
+		for range rng.IntN(16) + 1 {
 			var del, touch []authz.Relationship
 			seen := map[authz.Relationship]bool{}
-			for range rng.IntN(4) + 1 {
+			for range rng.IntN(8) + 1 {
 				r := randomRel()
 				if seen[r] {
 					continue
@@ -286,8 +289,8 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 			t.Fatalf("round %d: %d numbers, %d numbered objects, but %d free numbers", round, len(a.g.names)-1, numbered, len(a.g.free))
 		}
 	}
-	if len(a.g.names) > 40 {
-		t.Errorf("%d object numbers used for at most 21 objects: freed numbers are not reused", len(a.g.names))
+	if len(a.g.names) > 100 {
+		t.Errorf("%d object numbers used for at most 51 objects: freed numbers are not reused", len(a.g.names))
 	}
 }
 
