@@ -214,33 +214,39 @@ func BenchmarkCheckUnderWriter(b *testing.B) {
 				ctx := context.Background()
 				stop := make(chan struct{})
 				var wg sync.WaitGroup
+				var writes int
 				switch {
 				case batch > 0:
-					wg.Go(func() { writeContinuously(ctx, b, engine.a, batch, stop) })
+					wg.Go(func() { writes = writeContinuously(ctx, b, engine.a, batch, stop) })
 				case batch < 0:
-					wg.Go(func() { writeContinuously(ctx, b, engine.other, -batch, stop) })
+					wg.Go(func() { writes = writeContinuously(ctx, b, engine.other, -batch, stop) })
 				}
 				b.ReportAllocs()
+				start := time.Now()
 				for b.Loop() {
 					if d, _ := engine.a.Check(ctx, req); !d.Allowed() {
 						b.Fatal("denied")
 					}
 				}
+				elapsed := time.Since(start)
 				close(stop)
 				wg.Wait()
+				if batch != 0 {
+					b.ReportMetric(float64(writes)/elapsed.Seconds(), "writes/s")
+				}
 			})
 		}
 	}
 }
 
 // writeContinuously writes batch viewers in one write and deletes them in
-// another, until stop is closed.
-func writeContinuously(ctx context.Context, b *testing.B, a *memadapter.Authorizer, batch int, stop chan struct{}) {
+// another, until stop is closed, and returns the number of writes.
+func writeContinuously(ctx context.Context, b *testing.B, a *memadapter.Authorizer, batch int, stop chan struct{}) (writes int) {
 	rels := make([]authz.Relationship, batch)
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
-			return
+			return 2 * i
 		default:
 		}
 		for j := range rels {
@@ -253,11 +259,11 @@ func writeContinuously(ctx context.Context, b *testing.B, a *memadapter.Authoriz
 		}
 		if _, err := a.Write(ctx, authz.WriteRequest{Touch: rels}); err != nil {
 			b.Error(err)
-			return
+			return 2 * i
 		}
 		if _, err := a.Write(ctx, authz.WriteRequest{Delete: rels}); err != nil {
 			b.Error(err)
-			return
+			return 2 * i
 		}
 	}
 }
