@@ -23,9 +23,9 @@ import (
 // writers take: validation, the search for duplicates, schema names
 // resolved to nodes, caveat contexts, the numbers of the objects it names
 // (new objects get theirs from the free numbers, which only writers use),
-// and, for a durable engine, the commit and its fsync. Preparing only
-// reads the graph, which readers read alike; the graph changes only under
-// wmu and the write lock both. Publishing places the new objects (one
+// and, for a durable engine, the commit and its fsync. Preparing changes
+// nothing readers read (it reads the graph, as they do); what they read
+// changes only under wmu and the write lock both. Publishing places the new objects (one
 // map insert each) and updates two to four entries per relationship, most
 // without an allocation; objects the write leaves unnamed are freed after
 // its last change, so that every number prepared stays valid. Readers
@@ -42,7 +42,7 @@ import (
 //     3M, and bulk loads were 5x slower. Hashing scatters a write's
 //     entries, so nothing amortizes the copies.
 //   - Two copies that readers and the writer swap (left-right): readers
-//     never wait, but the heap doubles (93 -> ~186 bytes per
+//     never wait, but the heap doubles (84 -> ~170 bytes per
 //     relationship at 3M, over the 120 bytes this index must fit) and
 //     every write is applied twice.
 //   - A persistent hash trie: its nodes cost several times the 8 bytes
