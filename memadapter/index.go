@@ -319,6 +319,11 @@ func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
 		b.past = objID(len(a.g.names))
 	}
 	b.changes = slices.Grow(b.changes, len(del)+len(touch))
+	if len(touch) > freshScan {
+		// A large write mostly names new objects (a bulk load): make
+		// room for one per relationship at once.
+		b.fresh = slices.Grow(b.fresh, len(touch))
+	}
 	for i, list := range [2][]authz.Relationship{del, touch} {
 		for _, r := range list {
 			d, sd := a.defs[r.Resource.Type], a.defs[r.Subject.Type]
@@ -394,7 +399,7 @@ func (b *writeBatch) freshObject(d *definition, id string) objID {
 func (b *writeBatch) index(f freshObject) {
 	m := b.freshIDs[f.d.idx]
 	if m == nil {
-		m = make(map[string]objID)
+		m = make(map[string]objID, cap(b.fresh))
 		b.freshIDs[f.d.idx] = m
 	}
 	m[f.id] = f.o
