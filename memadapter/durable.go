@@ -681,16 +681,17 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	var b writeBatch
+	b := a.batch()
+	defer b.reset()
 	for _, p := range batch {
 		if p.written {
-			a.prepare(&b, p.del, nil)
-			a.prepare(&b, p.removed, p.touch)
+			a.prepare(b, p.del, nil)
+			a.prepare(b, p.removed, p.touch)
 		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(&b)
+	a.apply(b)
 	for _, p := range batch {
 		p.done = true
 	}

@@ -1,6 +1,7 @@
 package memadapter
 
 import (
+	"hash/maphash"
 	"slices"
 	"unsafe"
 
@@ -215,6 +216,9 @@ func (g *graph) number() objID {
 // place gives object id of d number o, from number.
 func (g *graph) place(o objID, d *definition, id string) {
 	if int(o) == len(g.names) {
+		if len(g.names) == cap(g.names) {
+			g.reserve(1)
+		}
 		g.names = append(g.names, id)
 		g.defs = append(g.defs, d)
 		g.refs = append(g.refs, 0)
@@ -223,6 +227,21 @@ func (g *graph) place(o objID, d *definition, id string) {
 		g.names[o], g.defs[o] = id, d
 	}
 	g.objects[d.idx][id] = o
+}
+
+// reserve makes room for n more objects in the slices by objID, doubling
+// their capacity when it grows (append grows a large slice by a quarter,
+// so that a bulk load would copy them several times over).
+func (g *graph) reserve(n int) {
+	need := len(g.names) + n
+	if need <= cap(g.names) {
+		return
+	}
+	c := max(need, 2*cap(g.names))
+	g.names = slices.Grow(g.names, c-len(g.names))
+	g.defs = slices.Grow(g.defs, c-len(g.defs))
+	g.refs = slices.Grow(g.refs, c-len(g.refs))
+	g.outDeg = slices.Grow(g.outDeg, c-len(g.outDeg))
 }
 
 // objectBytes is object for an id in bytes, which it copies only for a new
@@ -285,14 +304,18 @@ type change struct {
 }
 
 // writeBatch is a write prepared outside the lock: its changes, in order,
-// and the objects it numbers.
+// and the objects it numbers. Writers reuse one (Authorizer.batch), so
+// that its buffers are not allocated and collected again for every write.
 type writeBatch struct {
 	changes []change
 	fresh   []freshObject
-	// freshIDs indexes fresh by definition (idx) and id once fresh holds
-	// more than freshScan objects (a small write scans fresh instead,
-	// and allocates no maps).
-	freshIDs []map[string]objID
+	// slots indexes fresh by definition and id once fresh holds more
+	// than freshScan objects (a small write scans fresh instead): an
+	// open-addressed table of positions in fresh plus one (0 is an empty
+	// slot), at most half full, probed linearly from a hash of the id.
+	// It holds no pointers, so the collector never scans it.
+	slots []int32
+	seed  maphash.Seed
 	// past is the number past the last number fresh objects take.
 	past objID
 	// lastDef, lastID and lastObj are the object resolved last: the
@@ -300,6 +323,29 @@ type writeBatch struct {
 	lastDef *definition
 	lastID  string
 	lastObj objID
+}
+
+// keepBatch is the largest number of changes whose buffers a writeBatch
+// keeps for the next write (about 2 MB); a larger write's are left to the
+// collector.
+const keepBatch = 1 << 14
+
+// batch returns the writeBatch that writers reuse, empty. The caller holds
+// wmu and calls reset when the write is published.
+func (a *Authorizer) batch() *writeBatch {
+	return &a.spare
+}
+
+// reset empties b for the next write, keeping its buffers unless they are
+// larger than keepBatch, and nothing they pointed to.
+func (b *writeBatch) reset() {
+	if cap(b.changes) > keepBatch || cap(b.fresh) > 2*keepBatch {
+		*b = writeBatch{}
+		return
+	}
+	clear(b.changes)
+	clear(b.fresh)
+	*b = writeBatch{changes: b.changes[:0], fresh: b.fresh[:0], slots: b.slots[:0]}
 }
 
 // freshObject is an object that a write numbers.
@@ -318,6 +364,7 @@ func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
 	if b.past == 0 {
 		b.past = objID(len(a.g.names))
 	}
+	b.seed = a.seed
 	b.changes = slices.Grow(b.changes, len(del)+len(touch))
 	if len(touch) > freshScan {
 		// A large write mostly names new objects (a bulk load): make
@@ -365,13 +412,10 @@ func (b *writeBatch) object(g *graph, d *definition, id string, create bool) obj
 		}
 		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id})
 		switch {
-		case b.freshIDs != nil:
-			b.index(b.fresh[len(b.fresh)-1])
+		case len(b.slots) > 0 && 2*len(b.fresh) <= len(b.slots):
+			b.index(len(b.fresh) - 1)
 		case len(b.fresh) > freshScan:
-			b.freshIDs = make([]map[string]objID, len(g.objects))
-			for _, f := range b.fresh {
-				b.index(f)
-			}
+			b.reindex()
 		}
 	}
 	b.lastDef, b.lastID, b.lastObj = d, id, o
@@ -384,25 +428,58 @@ const freshScan = 16
 
 // freshObject returns the number of object id of d if b numbers it, or 0.
 func (b *writeBatch) freshObject(d *definition, id string) objID {
-	if b.freshIDs != nil {
-		return b.freshIDs[d.idx][id]
+	if len(b.slots) == 0 {
+		for _, f := range b.fresh {
+			if f.d == d && f.id == id {
+				return f.o
+			}
+		}
+		return 0
 	}
-	for _, f := range b.fresh {
-		if f.d == d && f.id == id {
+	mask := uint64(len(b.slots) - 1)
+	for i := b.hash(d, id) & mask; ; i = (i + 1) & mask {
+		p := b.slots[i]
+		if p == 0 {
+			return 0
+		}
+		if f := &b.fresh[p-1]; f.d == d && f.id == id {
 			return f.o
 		}
 	}
-	return 0
 }
 
-// index adds f to freshIDs.
-func (b *writeBatch) index(f freshObject) {
-	m := b.freshIDs[f.d.idx]
-	if m == nil {
-		m = make(map[string]objID, cap(b.fresh))
-		b.freshIDs[f.d.idx] = m
+// hash returns the hash of object id of d by which slots places it.
+func (b *writeBatch) hash(d *definition, id string) uint64 {
+	return maphash.String(b.seed, id) ^ uint64(d.idx)*0x9e3779b97f4a7c15
+}
+
+// index places fresh[i] in slots, which has room for it.
+func (b *writeBatch) index(i int) {
+	f := &b.fresh[i]
+	mask := uint64(len(b.slots) - 1)
+	j := b.hash(f.d, f.id) & mask
+	for b.slots[j] != 0 {
+		j = (j + 1) & mask
 	}
-	m[f.id] = f.o
+	b.slots[j] = int32(i + 1)
+}
+
+// reindex makes slots large enough for fresh to double (or to fill its
+// capacity) and places every fresh object in it.
+func (b *writeBatch) reindex() {
+	n := 64
+	for n < 4*len(b.fresh) || n < 2*cap(b.fresh) {
+		n *= 2
+	}
+	if cap(b.slots) >= n {
+		b.slots = b.slots[:n]
+		clear(b.slots)
+	} else {
+		b.slots = make([]int32, n)
+	}
+	for i := range b.fresh {
+		b.index(i)
+	}
 }
 
 // apply makes the changes of b in order: an addition adds its
@@ -413,6 +490,7 @@ func (b *writeBatch) index(f freshObject) {
 // holds wmu and the write lock.
 func (a *Authorizer) apply(b *writeBatch) {
 	g := &a.g
+	g.reserve(len(b.fresh))
 	for _, f := range b.fresh {
 		g.place(f.o, f.d, f.id)
 	}

@@ -238,8 +238,10 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 		return got
 	}
 	for round := range 200 {
-		var b writeBatch
+		// The writers' reused batch, as every write uses it: what one
+		// round leaves in it must not leak into the next.
 		a.wmu.Lock()
+		b := a.batch()
 		for range rng.IntN(16) + 1 {
 			var del, touch []authz.Relationship
 			seen := map[authz.Relationship]bool{}
@@ -255,7 +257,7 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 					touch = append(touch, r)
 				}
 			}
-			a.prepare(&b, del, touch)
+			a.prepare(b, del, touch)
 			for _, r := range del {
 				delete(model, r)
 			}
@@ -264,8 +266,9 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 			}
 		}
 		a.mu.Lock()
-		a.apply(&b)
+		a.apply(b)
 		a.mu.Unlock()
+		b.reset()
 		a.wmu.Unlock()
 		var want []string
 		for r := range model {

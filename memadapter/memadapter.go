@@ -32,6 +32,8 @@ type Authorizer struct {
 	// publication; see index.go. The graph changes only under wmu and mu
 	// both, so a writer holding wmu reads it without mu.
 	wmu sync.Mutex
+	// spare is the writeBatch writers reuse (see batch); wmu guards it.
+	spare writeBatch
 	// mu guards the relationships (g) and revision; a writer holds it
 	// only to publish a prepared write.
 	mu sync.RWMutex

@@ -90,11 +90,12 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	var b writeBatch
-	a.prepare(&b, req.Delete, req.Touch)
+	b := a.batch()
+	defer b.reset()
+	a.prepare(b, req.Delete, req.Touch)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(&b)
+	a.apply(b)
 	a.revision++
 	return a.token(), nil
 }
@@ -196,11 +197,12 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 		}
 		return a.token(), nil
 	}
-	var b writeBatch
-	a.prepare(&b, nil, rels)
+	b := a.batch()
+	defer b.reset()
+	a.prepare(b, nil, rels)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(&b)
+	a.apply(b)
 	a.revision++
 	return a.token(), nil
 }
@@ -261,11 +263,12 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	var b writeBatch
-	a.prepare(&b, a.storedRelationships(d, req.Resource.ID, true), nil)
+	b := a.batch()
+	defer b.reset()
+	a.prepare(b, a.storedRelationships(d, req.Resource.ID, true), nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.apply(&b)
+	a.apply(b)
 	a.revision++
 	return a.token(), nil
 }

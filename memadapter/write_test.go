@@ -183,6 +183,49 @@ func TestWriteRefusesDuplicates(t *testing.T) {
 	}
 }
 
+// TestLargeWritesNumberEachObjectOnce writes thousands of relationships
+// at a time whose objects share ids across types (task:x1, agent:x1,
+// user:x1) and recur within and across writes, as a bulk load does: each
+// object is found again by its type and id, whichever write names it.
+func TestLargeWritesNumberEachObjectOnce(t *testing.T) {
+	ctx := context.Background()
+	a := newAuthorizer(t, writeSchema)
+	var want []string
+	for w := range 3 {
+		var touch []authz.Relationship
+		for i := w * 1000; i < (w+1)*1000; i++ {
+			touch = append(touch,
+				parseRel(t, fmt.Sprintf("task:x%d#parent@agent:x%d", i, i%50)),
+				parseRel(t, fmt.Sprintf("task:x%d#owner@user:x%d", i, i%700)),
+			)
+			if i < 50*(w+1) && i >= 50*w {
+				touch = append(touch, parseRel(t, fmt.Sprintf("agent:x%d#owner@user:x%d", i, i)))
+			}
+		}
+		if _, err := a.Write(ctx, authz.WriteRequest{Touch: touch}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, relStrings(touch)...)
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, dump(t, a)); diff != "" {
+		t.Fatalf("relationships mismatch (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		user, task string
+		allowed    bool
+	}{{"x7", "x7", true}, {"x7", "x2107", true}, {"x7", "x2057", true}, {"x7", "x8", false}, {"x49", "x1999", true}} {
+		d, err := a.Check(ctx, authz.CheckRequest{
+			Subject:    authz.Subject{Type: "user", ID: tc.user},
+			Resource:   authz.Resource{Type: "task", ID: tc.task},
+			Permission: "read",
+		})
+		if err != nil || d.Allowed() != tc.allowed {
+			t.Errorf("Check(user:%s read task:%s) = %v, %v; want allowed %v", tc.user, tc.task, d, err, tc.allowed)
+		}
+	}
+}
+
 func TestRegisterCreatesOnce(t *testing.T) {
 	ctx := context.Background()
 	task := authz.Resource{Type: "task", ID: "t1"}
