@@ -216,9 +216,7 @@ func (g *graph) number() objID {
 // place gives object id of d number o, from number.
 func (g *graph) place(o objID, d *definition, id string) {
 	if int(o) == len(g.names) {
-		if len(g.names) == cap(g.names) {
-			g.reserve(1)
-		}
+		g.reserve(1)
 		g.names = append(g.names, id)
 		g.defs = append(g.defs, d)
 		g.refs = append(g.refs, 0)
@@ -233,15 +231,19 @@ func (g *graph) place(o objID, d *definition, id string) {
 // their capacity when it grows (append grows a large slice by a quarter,
 // so that a bulk load would copy them several times over).
 func (g *graph) reserve(n int) {
-	need := len(g.names) + n
-	if need <= cap(g.names) {
-		return
+	g.names = reserve(g.names, n)
+	g.defs = reserve(g.defs, n)
+	g.refs = reserve(g.refs, n)
+	g.outDeg = reserve(g.outDeg, n)
+}
+
+// reserve returns s with room for n more elements, at least doubling its
+// capacity if it has to grow.
+func reserve[T any](s []T, n int) []T {
+	if len(s)+n <= cap(s) {
+		return s
 	}
-	c := max(need, 2*cap(g.names))
-	g.names = slices.Grow(g.names, c-len(g.names))
-	g.defs = slices.Grow(g.defs, c-len(g.defs))
-	g.refs = slices.Grow(g.refs, c-len(g.refs))
-	g.outDeg = slices.Grow(g.outDeg, c-len(g.outDeg))
+	return slices.Grow(s, max(n, cap(s)))
 }
 
 // objectBytes is object for an id in bytes, which it copies only for a new
