@@ -316,6 +316,7 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 		resBytes []byte
 	)
 	presize(a, b)
+	var ids idArena
 	lastSub := make([]struct {
 		o  objID
 		id []byte
@@ -378,13 +379,13 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 			return s.corruptf("malformed id in a relationship of relation %q of %q", n.name, d.name)
 		}
 		if res == 0 || d != resDef || !bytes.Equal(parts[1], resBytes) {
-			res, resDef, resBytes = a.g.objectBytes(d, parts[1]), d, parts[1]
+			res, resDef, resBytes = a.g.objectBytes(d, parts[1], &ids), d, parts[1]
 		}
 		// A subject often recurs a few keys later (a parent agent of
 		// consecutive tasks): each type remembers its last.
 		ls := &lastSub[sd.idx]
 		if ls.o == 0 || !bytes.Equal(ls.id, parts[4]) {
-			ls.o, ls.id = a.g.objectBytes(sd, parts[4]), parts[4]
+			ls.o, ls.id = a.g.objectBytes(sd, parts[4], &ids), parts[4]
 		}
 		t := target{obj: ls.o}
 		if srel != nil {

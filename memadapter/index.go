@@ -246,13 +246,37 @@ func reserve[T any](s []T, n int) []T {
 	return slices.Grow(s, max(n, cap(s)))
 }
 
-// objectBytes is object for an id in bytes, which it copies only for a new
-// object.
-func (g *graph) objectBytes(d *definition, id []byte) objID {
+// objectBytes is object for an id in bytes, which it copies into ids only
+// for a new object.
+func (g *graph) objectBytes(d *definition, id []byte, ids *idArena) objID {
 	if o, ok := g.objects[d.idx][unsafeString(id)]; ok {
 		return o
 	}
-	return g.newObject(d, string(id))
+	return g.newObject(d, ids.copy(id))
+}
+
+// idArena copies the ids of a load into shared chunks, so that a load of
+// many objects makes one allocation per chunk, not one per id, and leaves
+// the collector one object to mark per chunk. A chunk lives as long as any
+// id in it: ids of objects freed later keep their bytes, so that the ids
+// held never take more than the load copied.
+type idArena struct{ chunk []byte }
+
+// idChunk is the size of an idArena's chunks; an id longer than an eighth
+// of it gets its own allocation.
+const idChunk = 32 << 10
+
+// copy returns a string holding the bytes of id.
+func (ar *idArena) copy(id []byte) string {
+	if len(id) == 0 || len(id) > idChunk/8 {
+		return string(id)
+	}
+	if len(id) > cap(ar.chunk)-len(ar.chunk) {
+		ar.chunk = make([]byte, 0, idChunk)
+	}
+	i := len(ar.chunk)
+	ar.chunk = append(ar.chunk, id...)
+	return unsafe.String(&ar.chunk[i], len(id))
 }
 
 // unsafeString returns b as a string without copying it, for a map lookup
