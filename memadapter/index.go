@@ -89,13 +89,13 @@ type graph struct {
 	// objects numbers the objects of each definition by id, indexed by
 	// the definition's idx: a string key hashes faster than a struct key.
 	objects []map[string]objID
-	// names, defs and refs describe each objID: its id, its type, and how
-	// many relationship ends name it (the object is freed at zero).
-	// outDeg counts the relationships in which it is the resource.
-	names  []string
-	defs   []*definition
-	refs   []uint32
-	outDeg []uint32
+	// objs describes each objID (see obj), in chunks of objChunk: the
+	// graph grows a chunk at a time and never copies what it holds
+	// (a slice grown by append copied them about four times over in a
+	// bulk load, and doubling left up to half unused).
+	objs [][]objInfo
+	// end is the number past the last number in objs.
+	end objID
 	// free are the numbers of freed objects, for reuse; only writers
 	// use it (under wmu).
 	free []objID
@@ -117,6 +117,25 @@ type graph struct {
 	edges    map[edgeAt]edge
 	expiring int
 }
+
+// objInfo describes an object: its id, its type, how many relationship
+// ends name it (the object is freed at zero), and how many relationships
+// it is the resource of.
+type objInfo struct {
+	name   string
+	def    *definition
+	refs   uint32
+	outDeg uint32
+}
+
+// objChunk is the number of objects in a chunk of graph.objs (128 KB).
+const (
+	objShift = 12
+	objChunk = 1 << objShift
+)
+
+// obj returns the description of o, which is below g.end.
+func (g *graph) obj(o objID) *objInfo { return &g.objs[o>>objShift][o&(objChunk-1)] }
 
 // edgeAt names a relationship by its forward key and its subject.
 type edgeAt struct {
@@ -162,7 +181,7 @@ func newGraph(defs int) graph {
 	}
 	return graph{
 		objects: objects,
-		names:   []string{""}, defs: []*definition{nil}, refs: []uint32{0}, outDeg: []uint32{0},
+		objs:    [][]objInfo{{{}}}, end: 1,
 		out:  make(map[edgeKey]set1[target]),
 		sets: make(map[edgeKey]set1[target]),
 		in:   make(map[edgeKey]set1[source]),
@@ -210,42 +229,23 @@ func (g *graph) number() objID {
 		g.free = g.free[:n-1]
 		return o
 	}
-	return objID(len(g.names))
+	return g.end
 }
 
 // place gives object id of d number o, from number.
 func (g *graph) place(o objID, d *definition, id string) {
-	if int(o) == len(g.names) {
-		g.reserve(1)
-		g.names = append(g.names, id)
-		g.defs = append(g.defs, d)
-		g.refs = append(g.refs, 0)
-		g.outDeg = append(g.outDeg, 0)
-	} else {
-		g.names[o], g.defs[o] = id, d
+	if o == g.end {
+		last := len(g.objs) - 1
+		if len(g.objs[last]) == objChunk {
+			g.objs = append(g.objs, make([]objInfo, 0, objChunk))
+			last++
+		}
+		g.objs[last] = append(g.objs[last], objInfo{})
+		g.end++
 	}
+	inf := g.obj(o)
+	inf.name, inf.def = id, d
 	g.objects[d.idx][id] = o
-}
-
-// reserve makes room for n more objects in the slices by objID, growing
-// their capacity by at least half when it grows: append grows a large
-// slice by a quarter, so that a bulk load copied them about four times
-// over; doubling would leave up to half of them unused (8 more heap bytes
-// per relationship at 1M).
-func (g *graph) reserve(n int) {
-	g.names = reserve(g.names, n)
-	g.defs = reserve(g.defs, n)
-	g.refs = reserve(g.refs, n)
-	g.outDeg = reserve(g.outDeg, n)
-}
-
-// reserve returns s with room for n more elements, growing its capacity
-// by at least half if it has to grow.
-func reserve[T any](s []T, n int) []T {
-	if len(s)+n <= cap(s) {
-		return s
-	}
-	return slices.Grow(s, max(n, cap(s)-len(s)+cap(s)/2))
 }
 
 // objectBytes is object for an id in bytes, which it copies into ids only
@@ -287,17 +287,19 @@ func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), l
 
 // release frees o if nothing names it and it is not free already.
 func (g *graph) release(o objID) {
-	if g.refs[o] > 0 || g.defs[o] == nil {
+	inf := g.obj(o)
+	if inf.refs > 0 || inf.def == nil {
 		return
 	}
-	delete(g.objects[g.defs[o].idx], g.names[o])
-	g.names[o], g.defs[o] = "", nil
+	delete(g.objects[inf.def.idx], inf.name)
+	inf.name, inf.def = "", nil
 	g.free = append(g.free, o)
 }
 
 // subjectOf returns the subject that t names.
 func (a *Authorizer) subjectOf(t target) subject {
-	s := subject{typ: a.g.defs[t.obj].name, id: a.g.names[t.obj]}
+	inf := a.g.obj(t.obj)
+	s := subject{typ: inf.def.name, id: inf.name}
 	if t.rel != 0 {
 		s.rel = a.byID[t.rel].name
 	}
@@ -390,7 +392,7 @@ type freshObject struct {
 // readers read.
 func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
 	if b.past == 0 {
-		b.past = objID(len(a.g.names))
+		b.past = a.g.end
 	}
 	b.seed = a.seed
 	b.changes = slices.Grow(b.changes, len(del)+len(touch))
@@ -434,7 +436,7 @@ func (b *writeBatch) object(g *graph, d *definition, id string, create bool) obj
 			return 0
 		}
 		o = g.number()
-		if o == objID(len(g.names)) {
+		if o == g.end {
 			o = b.past
 			b.past++
 		}
@@ -518,7 +520,6 @@ func (b *writeBatch) reindex() {
 // holds wmu and the write lock.
 func (a *Authorizer) apply(b *writeBatch) {
 	g := &a.g
-	g.reserve(len(b.fresh))
 	for _, f := range b.fresh {
 		g.place(f.o, f.d, f.id)
 	}
@@ -583,9 +584,10 @@ func (g *graph) link(res objID, n *node, t target) bool {
 	if srcs.size() <= 2 {
 		g.in[ik] = srcs
 	}
-	g.refs[res]++
-	g.refs[t.obj]++
-	g.outDeg[res]++
+	ri := g.obj(res)
+	ri.refs++
+	ri.outDeg++
+	g.obj(t.obj).refs++
 	return true
 }
 
@@ -610,9 +612,10 @@ func (g *graph) unlink(res objID, n *node, t target) bool {
 	srcs := g.in[ik]
 	srcs.remove(source{obj: res, subjRel: t.rel})
 	putSet(g.in, ik, srcs)
-	g.refs[res]--
-	g.refs[t.obj]--
-	g.outDeg[res]--
+	ri := g.obj(res)
+	ri.refs--
+	ri.outDeg--
+	g.obj(t.obj).refs--
 	return true
 }
 

@@ -185,7 +185,7 @@ func (a *Authorizer) addSources(set idSet, o objID, n *node, subjRel nodeID, mat
 	srcs := a.g.in[keyOf(o, n.id)]
 	for i := range srcs.size() {
 		if s := srcs.at(i); !match || s.subjRel == subjRel {
-			set[a.g.names[s.obj]] = struct{}{}
+			set[a.g.obj(s.obj).name] = struct{}{}
 		}
 	}
 }

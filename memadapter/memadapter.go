@@ -328,9 +328,11 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 	}
 	a.mu.RLock()
 	var ids []string
-	for o, od := range a.g.defs {
-		if od == d && a.g.outDeg[o] > 0 && a.g.names[o] > req.Cursor {
-			ids = append(ids, a.g.names[o])
+	for _, chunk := range a.g.objs {
+		for i := range chunk {
+			if inf := &chunk[i]; inf.def == d && inf.outDeg > 0 && inf.name > req.Cursor {
+				ids = append(ids, inf.name)
+			}
 		}
 	}
 	if a.g.expiring > 0 {

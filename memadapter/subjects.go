@@ -316,7 +316,7 @@ func (ev *subjectEval) idOf(o objID) string {
 	if o == 0 {
 		return ev.startID
 	}
-	return ev.a.g.names[o]
+	return ev.a.g.obj(o).name
 }
 
 // addEdges adds the edges of v.
@@ -371,7 +371,7 @@ func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8, neg bool) {
 			if !ev.counts(k, t, neg) {
 				continue
 			}
-			if target := e.targets[ev.a.g.defs[t.obj].name]; target != nil {
+			if target := e.targets[ev.a.g.obj(t.obj).def.name]; target != nil {
 				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(target, t.obj, neg), pos: pos})
 			}
 		}
@@ -394,7 +394,7 @@ func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, set1[targe
 	if e.kind == exprArrowAll {
 		for i := range s.size() {
 			t := s.at(i)
-			if ev.counts(k, t, neg) && e.targets[ev.a.g.defs[t.obj].name] == nil {
+			if ev.counts(k, t, neg) && e.targets[ev.a.g.obj(t.obj).def.name] == nil {
 				return k, s, false
 			}
 		}
@@ -785,12 +785,12 @@ func (ev *subjectEval) direct(n *node, o objID, neg bool) *foundSet {
 	for i := range s.size() {
 		t := s.at(i)
 		switch {
-		case g.defs[t.obj] != ev.subjDef || t.rel != ev.subjRel:
+		case g.obj(t.obj).def != ev.subjDef || t.rel != ev.subjRel:
 		case !ev.counts(k, t, neg):
-		case t.rel == 0 && g.names[t.obj] == authz.WildcardID:
+		case t.rel == 0 && g.obj(t.obj).name == authz.WildcardID:
 			set.wildcard = true
 		default:
-			set.concrete = append(set.concrete, g.names[t.obj])
+			set.concrete = append(set.concrete, g.obj(t.obj).name)
 		}
 	}
 	if set.empty() {
@@ -896,7 +896,7 @@ func (ev *subjectEval) arrow(e *expr, o objID, pol, neg bool) *foundSet {
 		if !ev.counts(k, t, pol) {
 			continue
 		}
-		if target := e.targets[ev.a.g.defs[t.obj].name]; target != nil {
+		if target := e.targets[ev.a.g.obj(t.obj).def.name]; target != nil {
 			sets = append(sets, ev.value(target, t.obj, pol, neg))
 		}
 	}
