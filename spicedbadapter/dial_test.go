@@ -44,8 +44,8 @@ func TestDialedClientSurvivesAStoppedNode(t *testing.T) {
 	t.Parallel()
 	const key = "fgac-dial-test-key"
 	nodes := []*spicedbtest.Server{
-		spicedbtest.StartServer(t, "--grpc-preshared-key="+key),
-		spicedbtest.StartServer(t, "--grpc-preshared-key="+key),
+		spicedbtest.StartServerWithKey(t, key),
+		spicedbtest.StartServerWithKey(t, key),
 	}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpcutil.WithInsecureBearerToken(key)}
 	var endpoints []string
