@@ -319,6 +319,28 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
+// Pause stops the node's process with SIGSTOP, as a stalled machine or a
+// process stuck on I/O would be: its connections stay open and its peers,
+// its clients' health checks and the cluster's DNS still see it, but it
+// answers nothing until [Node.Resume]. Pausing a stopped node does nothing.
+func (n *Node) Pause() error { return n.suspend(sigStop) }
+
+// Resume continues a paused node with SIGCONT. Resuming a node that is not
+// paused does nothing.
+func (n *Node) Resume() error { return n.suspend(sigCont) }
+
+func (n *Node) suspend(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil || n.proc.exited() {
+		return nil
+	}
+	if err := n.proc.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("clustertest: %v to %s: %w", sig, n.proc.name, err)
+	}
+	return nil
+}
+
 // Stop stops the node gracefully (SIGINT) and waits for it to exit.
 // Stopping a stopped node does nothing.
 func (n *Node) Stop() error { return n.halt(syscall.SIGINT) }
@@ -341,6 +363,8 @@ func (n *Node) halt(sig syscall.Signal) error {
 	if sig == syscall.SIGKILL {
 		return p.kill()
 	}
+	// A paused node handles SIGINT only once it runs again.
+	_ = p.cmd.Process.Signal(sigCont)
 	return p.signal(sig)
 }
 
