@@ -310,6 +310,9 @@ func TestSpiceDBEndpointList(t *testing.T) {
 		{name: "empty entry", endpoint: "127.0.0.1:50051,,127.0.0.1:50052"},
 		{name: "no port", endpoint: "127.0.0.1:50051,127.0.0.1"},
 		{name: "repeated", endpoint: "127.0.0.1:50051,127.0.0.1:50051"},
+		{name: "one node twice", endpoint: "127.0.0.1:50051,localhost:50051"},
+		{name: "port out of range", endpoint: "127.0.0.1:50051,127.0.0.1:99999"},
+		{name: "unix socket", endpoint: "127.0.0.1:50051,unix:///run/spicedb.sock"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := dialSpiceDB(tc.endpoint, "s3cret-preshared")
