@@ -153,9 +153,9 @@ func TestTokensHoldAcrossNodes(t *testing.T) {
 // or allows what a revoke just denied, for as long as such a query runs
 // (milliseconds; more on a loaded machine). Without concurrent fully
 // consistent checks, none was stale in 800 rounds here; with them, about
-// 5% were, in both directions. The example service's load test on the
-// cluster tolerates such stale denials, and no stale allow; see
-// examples/service's staleWindow.
+// 5% were, in both directions. The example service therefore reads at
+// least as fresh as the caller's last write (examples/service's
+// freshness and TestReadYourWritesOnCluster).
 func TestFullyConsistentIsNotReadYourWrites(t *testing.T) {
 	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
