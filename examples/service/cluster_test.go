@@ -310,6 +310,10 @@ func TestSpiceDBEndpointList(t *testing.T) {
 		{name: "one node twice", endpoint: "127.0.0.1:50051,localhost:50051"},
 		{name: "port out of range", endpoint: "127.0.0.1:50051,127.0.0.1:99999"},
 		{name: "unix socket", endpoint: "127.0.0.1:50051,unix:///run/spicedb.sock"},
+		// One endpoint is checked as strictly as a list.
+		{name: "one, port out of range", endpoint: "127.0.0.1:99999"},
+		{name: "one, port zero", endpoint: "127.0.0.1:0"},
+		{name: "one, a scheme", endpoint: "dns:///spicedb:50051"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := dialSpiceDB(tc.endpoint, "s3cret-preshared")

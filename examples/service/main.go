@@ -501,10 +501,9 @@ func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
 		}
 		opts = append(opts, certs, grpcutil.WithBearerToken(key))
 	}
-	if len(endpoints) > 1 {
-		return spicedbadapter.Dial(endpoints, opts...)
-	}
-	return authzed.NewClient(endpoints[0], opts...)
+	// Dial also for one endpoint: it checks every entry (a malformed one
+	// is refused here, not at the first request) and health-checks the node.
+	return spicedbadapter.Dial(endpoints, opts...)
 }
 
 // resolver returns the parent lookup of a child table.
