@@ -218,4 +218,3 @@ definition org {
 		})
 	}
 }
-
