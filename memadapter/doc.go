@@ -50,7 +50,13 @@
 //     needing the parameters of both. Arrows over caveated relationships,
 //     caveated subject sets and caveated wildcards carry the condition.
 //   - `self` (with `use self`) holds for a subject that is the object
-//     itself.
+//     itself: of the object's type, with its id and no relation. On
+//     org:o0, `permission view = self` holds for org:o0 and not for
+//     user:o0, a subject of another type with the same id, in checks,
+//     lookups and subject lookups alike, as the pinned SpiceDB's
+//     CheckPermission, CheckBulkPermissions and LookupResources answer.
+//     SpiceDB's LookupSubjects contradicts them (it lists user:o0 when
+//     asked for the users of org:o0#view); this engine follows the checks.
 //
 // # Cycles and depth
 //
