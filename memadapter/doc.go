@@ -99,7 +99,10 @@
 // lookup disagrees with its check, and follows the check: rel.all(perm)
 // over an object without perm holds for nobody (SpiceDB's lookup skips that
 // object). Beside a wildcard, that skip can also make SpiceDB list a
-// subject the wildcard covers anyway, which this engine does not list.
+// subject the wildcard covers anyway, which this engine does not list. The
+// same holds for `self`: SpiceDB's subject lookup lists user:o0 for
+// org:o0's `permission view = self` while its checks deny user:o0; this
+// engine lists only org:o0.
 // Recursive groups are computed as a least fixpoint, so a subject
 // lookup never fails with a depth error where a check would, in time and
 // memory about linear in the relationships it reaches: the lookup finds
