@@ -343,6 +343,11 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 	first := true
 	for i := range s.size() {
 		if !ev.edge(keyOf(o, e.via.id), s.at(i)) {
+			if e.kind == exprArrowAll && !ev.expired(keyOf(o, e.via.id), s.at(i)) {
+				// Every relationship of an all-arrow must hold: one
+				// whose caveat does not empties it, as Check decides.
+				return nil
+			}
 			continue
 		}
 		obj := ev.a.subjectOf(s.at(i))
@@ -363,6 +368,12 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 		return unionAll(sets)
 	}
 	return set
+}
+
+// expired reports whether the relationship of key k to t has expired.
+func (ev *refEval) expired(k edgeKey, t target) bool {
+	e := ev.a.g.edgeOf(k, t)
+	return e.expires != 0 && ev.now >= e.expires
 }
 
 // edge reports whether the relationship of key k to t counts, as the
