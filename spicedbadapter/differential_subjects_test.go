@@ -187,6 +187,7 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	if err != nil {
 		d.t.Fatalf("seed %d: spicedb CheckMany: %v", d.seed, err)
 	}
+	d.confirmBulk(ctx, d.sp, cons, checks, spChecks, memChecks)
 	altChecks := memChecks
 	if d.twoForms != nil {
 		if altChecks, err = d.twoForms.CheckMany(ctx, authz.CheckManyRequest{Items: checks}); err != nil {
