@@ -145,7 +145,7 @@ func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel strin
 	if ev == nil {
 		ev = &subjectEval{keys: make(map[edgeKey]int32)}
 	}
-	ev.caveated, ev.now = len(a.g.edges) > 0, 0
+	ev.caveated, ev.now = a.g.hasEdges(), 0
 	if a.g.expiring > 0 {
 		ev.now = a.now()
 	}

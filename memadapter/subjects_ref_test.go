@@ -216,7 +216,7 @@ type refEval struct {
 // node returns the subjects of n on object id.
 func (ev *refEval) node(n *node, id string) *foundSet {
 	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	if ev.neg%2 == 1 && len(ev.a.g.edges) > 0 {
+	if ev.neg%2 == 1 && ev.a.g.hasEdges() {
 		// Under an exclusion's right side caveated relationships count
 		// (see edge), so the node has another value there.
 		key.rel += "\x00-"
@@ -381,7 +381,7 @@ func (ev *refEval) expired(k edgeKey, t target) bool {
 // stored context, a caveat that needs parameters counting only under an
 // odd number of exclusions' right sides.
 func (ev *refEval) edge(k edgeKey, t target) bool {
-	if len(ev.a.g.edges) == 0 {
+	if !ev.a.g.hasEdges() {
 		return true
 	}
 	e := ev.a.g.edgeOf(k, t)
