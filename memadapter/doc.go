@@ -102,7 +102,10 @@
 // subject the wildcard covers anyway, which this engine does not list. The
 // same holds for `self`: SpiceDB's subject lookup lists user:o0 for
 // org:o0's `permission view = self` while its checks deny user:o0; this
-// engine lists only org:o0.
+// engine lists only org:o0. Through rel.all(perm), every relationship
+// that has not expired must hold: one whose caveat needs parameters or
+// fails empties the arrow for a lookup (Check answers it conditional or
+// NO), it is not skipped.
 // Recursive groups are computed as a least fixpoint, so a subject
 // lookup never fails with a depth error where a check would, in time and
 // memory about linear in the relationships it reaches: the lookup finds
