@@ -88,12 +88,12 @@ type Config struct {
 	// interceptor does not read). It is called once per call, after the
 	// subject is authenticated and before any engine call. A decision
 	// whose caveats lack parameters is conditional and denied like any
-	// denial (NotFound or PermissionDenied, the missing names in the
-	// event). An error that matches [authz.ErrInvalidRequest], or a
-	// context that is invalid ([authz.Context.Validate]), answers
-	// InvalidArgument; any other error, and a panic, answers Internal:
-	// nothing reaches the engine or the handler, in enforce mode. Nil
-	// means no context.
+	// denial (NotFound, or PermissionDenied where the subject may read,
+	// whose event names the missing parameters). An error that matches
+	// [authz.ErrInvalidRequest], or a context that is invalid
+	// ([authz.Context.Validate]), answers InvalidArgument; any other
+	// error, and a panic, answers Internal: nothing reaches the engine or
+	// the handler, in enforce mode. Nil means no context.
 	Context func(ctx context.Context, req any) (authz.Context, error)
 }
 

@@ -96,8 +96,9 @@ type Config struct {
 	// middleware makes for r. It is called once per request, after the
 	// subject is authenticated and before any engine call. A decision
 	// whose caveats lack parameters is conditional and denied like any
-	// denial (404 or 403, the missing names in the event). An error that
-	// matches [authz.ErrInvalidRequest], or a context that is invalid
+	// denial (404, or 403 where the subject may read, whose event names
+	// the missing parameters). An error that matches
+	// [authz.ErrInvalidRequest], or a context that is invalid
 	// ([authz.Context.Validate]), answers 400 invalid_context; any other
 	// error, and a panic, answers 500: nothing reaches the engine or the
 	// handler, in enforce mode. Nil means no context.
