@@ -97,6 +97,10 @@ type graph struct {
 	edges       map[edgeKey]edgeSlot
 	conditioned int
 	expiring    int
+	// conditional tells, by nodeID, the relations whose schema allows a
+	// caveat or an expiration: only their relationships can have an entry
+	// in edges, so a check consults edges for no other.
+	conditional []bool
 }
 
 // edgeSlot holds the caveats and expirations of the relationships of one
@@ -118,7 +122,7 @@ func (g *graph) hasEdges() bool { return g.conditioned > 0 }
 // edgeOf returns the caveat and expiration of the relationship of key k to
 // t, or the zero edge.
 func (g *graph) edgeOf(k edgeKey, t target) edge {
-	if g.conditioned == 0 {
+	if g.conditioned == 0 || !g.conditional[nodeID(k)] {
 		return edge{}
 	}
 	slot, ok := g.edges[k]
@@ -186,6 +190,23 @@ func newGraph() graph {
 		sets: make(map[edgeKey]set1[target]),
 		in:   make(map[edgeKey]set1[source]),
 	}
+}
+
+// conditionalNodes returns, by nodeID, whether the relation's schema
+// allows a caveat or an expiration.
+func conditionalNodes(byID []*node) []bool {
+	out := make([]bool, len(byID))
+	for id, n := range byID {
+		if n == nil || n.rel == nil {
+			continue
+		}
+		for _, st := range n.rel.Types {
+			if st.Caveat != "" || st.Expiration {
+				out[id] = true
+			}
+		}
+	}
+	return out
 }
 
 // numberNodes gives every relation and permission of s a nodeID, in

@@ -126,6 +126,8 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 			return t
 		}
 	}
+	g := newGraph()
+	g.conditional = conditionalNodes(byID)
 	return &Authorizer{
 		now:    now,
 		floor:  floor,
@@ -133,7 +135,7 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 		defs:   defs,
 		nodes:  nodes,
 		byID:   byID,
-		g:      newGraph(),
+		g:      g,
 	}, nil
 }
 
