@@ -113,9 +113,9 @@ func TestRequestContextReachesEveryCheck(t *testing.T) {
 	}{
 		{name: "get with the parameter", user: "bob", method: "GetTask", ip: inside, code: "OK", reply: "checked=task:t1", outcome: audit.Allowed, req: "ResourceInfo"},
 		{name: "get from another network", user: "bob", method: "GetTask", ip: outside, code: "NotFound", outcome: audit.NotFound, req: "ResourceInfo"},
-		{name: "get without the parameter", user: "bob", method: "GetTask", code: "NotFound", outcome: audit.NotFound, req: "ResourceInfo"},
+		{name: "get without the parameter", user: "bob", method: "GetTask", code: "NotFound", outcome: audit.NotFound, req: "ResourceInfo", missing: []string{"ip"}},
 		{name: "watch with the parameter", user: "bob", method: "WatchTask", ip: inside, code: "OK", reply: "checked=task:t1", outcome: audit.Allowed, req: "ResourceInfo"},
-		{name: "watch without the parameter", user: "bob", method: "WatchTask", code: "NotFound", outcome: audit.NotFound, req: "ResourceInfo"},
+		{name: "watch without the parameter", user: "bob", method: "WatchTask", code: "NotFound", outcome: audit.NotFound, req: "ResourceInfo", missing: []string{"ip"}},
 		{name: "cancel with the parameter", user: "carol", method: "CancelTask", ip: inside, code: "OK", reply: "checked=task:t1", outcome: audit.Allowed, req: "ResourceInfo"},
 		{name: "cancel without the parameter", user: "carol", method: "CancelTask", code: "PermissionDenied", outcome: audit.Denied, missing: []string{"ip"}, req: "ResourceInfo"},
 		{name: "unary list with the parameter", user: "bob", method: "ListTasks", ip: inside, code: "OK", reply: "ids=[t1]", outcome: audit.Allowed, req: "ResourceInfo"},

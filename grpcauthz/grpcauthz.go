@@ -88,8 +88,8 @@ type Config struct {
 	// interceptor does not read). It is called once per call, after the
 	// subject is authenticated and before any engine call. A decision
 	// whose caveats lack parameters is conditional and denied like any
-	// denial (NotFound, or PermissionDenied where the subject may read,
-	// whose event names the missing parameters). An error that matches
+	// denial (NotFound, or PermissionDenied where the subject may read;
+	// either event names the missing parameters). An error that matches
 	// [authz.ErrInvalidRequest], or a context that is invalid
 	// ([authz.Context.Validate]), answers InvalidArgument; any other
 	// error, and a panic, answers Internal: nothing reaches the engine or

@@ -138,7 +138,8 @@ func TestRequestContextReachesEveryCheck(t *testing.T) {
 	}{
 		{name: "read with the parameter", user: "bob", method: "GET", path: "/tasks/t1", ip: inside, status: 200, handled: true, outcome: audit.Allowed},
 		{name: "read from another network", user: "bob", method: "GET", path: "/tasks/t1", ip: outside, status: 404, outcome: audit.NotFound},
-		{name: "read without the parameter is not found", user: "bob", method: "GET", path: "/tasks/t1", status: 404, body: "not_found", outcome: audit.NotFound},
+		{name: "read without the parameter is not found", user: "bob", method: "GET", path: "/tasks/t1", status: 404, body: "not_found", outcome: audit.NotFound, missing: []string{"ip"}},
+		{name: "a missing task is not found, missing nothing", user: "bob", method: "GET", path: "/tasks/t404", status: 404, body: "not_found", outcome: audit.NotFound},
 		{name: "cancel with the parameter", user: "alice", method: "POST", path: "/tasks/t1/cancel", ip: inside, status: 200, handled: true, outcome: audit.Allowed},
 		{name: "cancel from another network", user: "alice", method: "POST", path: "/tasks/t1/cancel", ip: outside, status: 403, outcome: audit.Denied},
 		{name: "cancel of a readable task without the parameter is forbidden", user: "alice", method: "POST", path: "/tasks/t1/cancel", status: 403, body: "forbidden", outcome: audit.Denied, missing: []string{"ip"}},

@@ -96,7 +96,7 @@ type Config struct {
 	// middleware makes for r. It is called once per request, after the
 	// subject is authenticated and before any engine call. A decision
 	// whose caveats lack parameters is conditional and denied like any
-	// denial (404, or 403 where the subject may read, whose event names
+	// denial (404, or 403 where the subject may read; either event names
 	// the missing parameters). An error that matches
 	// [authz.ErrInvalidRequest], or a context that is invalid
 	// ([authz.Context.Validate]), answers 400 invalid_context; any other
