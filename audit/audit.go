@@ -79,7 +79,11 @@ type Event struct {
 	Bypass authz.Subject
 	// Missing names, for a denial that was a conditional decision (see
 	// [authz.Conditional]), the caveat parameters the request's context
-	// lacked; nil otherwise. Only names, never values.
+	// lacked; nil otherwise. Only names, never values. A conditional
+	// decision answered as not found (the caller may not read the
+	// resource without them) names them here too, while the answer
+	// itself stays the bare [authz.ErrNotFound] of a missing resource.
+	// Events are the operator's: never show them to the caller.
 	Missing []string
 	// Err is the error of an [Error] outcome. fgac's errors carry no
 	// secrets.

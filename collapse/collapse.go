@@ -23,6 +23,7 @@ import (
 	"errors"
 
 	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/internal/missing"
 )
 
 // DecoyID is the id checked in place of a resource that does not exist or
@@ -51,6 +52,7 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 		case err != nil:
 			return err
 		case !d.Allowed():
+			missing.Record(ctx, d.Missing())
 			return authz.ErrNotFound
 		}
 		return nil
@@ -69,6 +71,7 @@ func CheckOrNotFound(ctx context.Context, g *authz.Guard, q authz.Question) erro
 	case res[1].Err != nil:
 		return res[1].Err
 	case !res[1].Decision.Allowed():
+		missing.Record(ctx, res[1].Decision.Missing())
 		return authz.ErrNotFound
 	}
 	return g.AuthorizeErr(q, res[0]) // readable: the *authz.DeniedError

@@ -64,7 +64,9 @@ func TestConditionalIsADenial(t *testing.T) {
 		outcome audit.Outcome
 		missing []string
 	}{
-		{"conditional read is not found", enforce.Request{Subject: bob, Resource: task, Operation: authz.OpRead}, authz.ErrNotFound, audit.NotFound, nil},
+		{"conditional read is not found", enforce.Request{Subject: bob, Resource: task, Operation: authz.OpRead}, authz.ErrNotFound, audit.NotFound, []string{"ip"}},
+		{"conditional cancel of an unreadable task is not found", enforce.Request{Subject: bob, Resource: task, Operation: authz.OpCancel}, authz.ErrNotFound, audit.NotFound, []string{"ip"}},
+		{"a missing task is not found, missing nothing", enforce.Request{Subject: bob, Resource: authz.Resource{Type: "task", ID: "t404"}, Operation: authz.OpRead}, authz.ErrNotFound, audit.NotFound, nil},
 		{"conditional cancel of a readable task is denied", enforce.Request{Subject: alice, Resource: task, Operation: authz.OpCancel}, authz.ErrDenied, audit.Denied, []string{"ip"}},
 		{"with the context, read is allowed", enforce.Request{Subject: bob, Resource: task, Operation: authz.OpRead, Context: inside}, nil, audit.Allowed, nil},
 		{"with the context, cancel is allowed", enforce.Request{Subject: alice, Resource: task, Operation: authz.OpCancel, Context: inside}, nil, audit.Allowed, nil},
@@ -73,6 +75,9 @@ func TestConditionalIsADenial(t *testing.T) {
 		_, err := e.Authorize(ctx, tt.req)
 		if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 			t.Errorf("%s: Authorize = %v, want %v", tt.name, err, tt.want)
+		}
+		if tt.want == authz.ErrNotFound && err != authz.ErrNotFound {
+			t.Errorf("%s: Authorize = %#v, want the bare authz.ErrNotFound (a missing resource's answer)", tt.name, err)
 		}
 		if len(events) != 1 {
 			t.Fatalf("%s: %d events, want 1", tt.name, len(events))

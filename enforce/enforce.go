@@ -18,6 +18,7 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/collapse"
+	"github.com/fgac-go/fgac/internal/missing"
 	"github.com/fgac-go/fgac/otelauthz"
 	"github.com/fgac-go/fgac/parent"
 )
@@ -240,7 +241,7 @@ func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(co
 		ctx, span = e.Tracer.StartDecision(ctx)
 	}
 	if mode == Off {
-		e.report(ctx, &req, mode, authz.Resource{}, nil, 0)
+		e.report(ctx, &req, mode, authz.Resource{}, nil, 0, nil)
 		e.endSpan(ctx, span, &req, mode, authz.Resource{}, nil)
 		return authz.Resource{}, nil
 	}
@@ -253,8 +254,11 @@ func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(co
 		return checked, err
 	}
 	start := time.Since(epoch)
-	checked, err := f(ctx, req)
-	if hookErr := e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start); hookErr != nil && mode.Enforced() && err == nil {
+	// A conditional decision answered as not found is the bare
+	// ErrNotFound; collapse records what it lacked for the event.
+	fctx, rec := missing.With(ctx)
+	checked, err := f(fctx, req)
+	if hookErr := e.report(ctx, &req, mode, checked, err, time.Since(epoch)-start, rec.Names()); hookErr != nil && mode.Enforced() && err == nil {
 		// The decision was made but could not be recorded: an enforced
 		// request is not let through unrecorded (fail closed).
 		checked, err = authz.Resource{}, hookErr
@@ -269,7 +273,7 @@ func (e *Enforcer) decide(ctx context.Context, req Request, mode Mode, f func(co
 // report delivers the event of one decision. A panicking Hook is an error
 // matching [authz.ErrInternal]: in shadow and off modes the request goes
 // on unchanged; an enforced request that would have been allowed is not.
-func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked authz.Resource, err error, latency time.Duration) (hookErr error) {
+func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked authz.Resource, err error, latency time.Duration, notFoundMissing []string) (hookErr error) {
 	if e.Hook == nil {
 		return nil
 	}
@@ -294,6 +298,8 @@ func (e *Enforcer) report(ctx context.Context, req *Request, mode Mode, checked 
 		if errors.As(err, &denied) {
 			ev.Missing = denied.Missing
 		}
+	case errors.Is(err, authz.ErrNotFound):
+		ev.Missing = notFoundMissing
 	}
 	e.Hook.Observe(ctx, ev)
 	return nil

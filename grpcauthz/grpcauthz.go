@@ -80,6 +80,21 @@ type Config struct {
 	// engine calls' spans (wrap the Guard's engine with
 	// [otelauthz.Tracer.Engine] for those). Nil means no tracing.
 	Tracer *otelauthz.Tracer
+	// Context, if set, returns the request context (caveat parameters:
+	// the peer's address, the time, a plan) of every check and lookup the
+	// interceptors make for a call. req is the request message (a
+	// stream's first message) for a method routed by id and for a unary
+	// list method, nil for a streaming list method (whose messages the
+	// interceptor does not read). It is called once per call, after the
+	// subject is authenticated and before any engine call. A decision
+	// whose caveats lack parameters is conditional and denied like any
+	// denial (NotFound, or PermissionDenied where the subject may read;
+	// either event names the missing parameters). An error that matches
+	// [authz.ErrInvalidRequest], or a context that is invalid
+	// ([authz.Context.Validate]), answers InvalidArgument; any other
+	// error, and a panic, answers Internal: nothing reaches the engine or
+	// the handler, in enforce mode. Nil means no context.
+	Context func(ctx context.Context, req any) (authz.Context, error)
 }
 
 // Interceptor enforces a [Methods] table on a gRPC server. It is safe for
@@ -237,6 +252,39 @@ func (i *Interceptor) consistency(ctx context.Context) (c authz.Consistency, err
 	return i.cfg.ConsistencyFor(ctx), nil
 }
 
+// errContextPanicked is the error of a Config.Context function that
+// panicked; the panic's value is not kept (it may hold a secret).
+var errContextPanicked = fmt.Errorf("grpcauthz: %w: Config.Context panicked", authz.ErrInternal)
+
+// requestContext returns the request context of a call's checks and
+// lookups: Config.Context's for req, validated. An error matching
+// [authz.ErrInvalidRequest] (the function's or the context's own) comes
+// back matching it only (InvalidArgument); any other error, and a panic,
+// as an error matching [authz.ErrInternal] only (Internal). Only the
+// cause's message is kept, so that what else it matches cannot change
+// the answer.
+func (i *Interceptor) requestContext(ctx context.Context, req any) (c authz.Context, err error) {
+	if i.cfg.Context == nil {
+		return authz.Context{}, nil
+	}
+	defer func() {
+		if recover() != nil {
+			c, err = authz.Context{}, errContextPanicked
+		}
+	}()
+	c, err = i.cfg.Context(ctx, req)
+	if err == nil {
+		err = c.Validate()
+	}
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, authz.ErrInvalidRequest):
+		return authz.Context{}, fmt.Errorf("%w: grpcauthz: request context: %v", authz.ErrInvalidRequest, err)
+	}
+	return authz.Context{}, fmt.Errorf("%w: grpcauthz: Config.Context: %v", authz.ErrInternal, err)
+}
+
 // subject calls the Subject function; a panic is an error (a server
 // error, not a missing subject: a crashing authenticator must not pass
 // for clients without credentials).
@@ -276,7 +324,7 @@ func (i *Interceptor) start(ctx context.Context, method string) (*route, enforce
 func (i *Interceptor) Unary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, msg any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		pm, _ := msg.(proto.Message)
-		ctx, err := i.admit(ctx, info.FullMethod, func() (proto.Message, error) { return pm, nil })
+		ctx, err := i.admit(ctx, info.FullMethod, func() (proto.Message, error) { return pm, nil }, msg)
 		if err != nil {
 			return nil, err
 		}
@@ -289,8 +337,9 @@ func (i *Interceptor) Unary() grpc.UnaryServerInterceptor {
 // returns the request message (a stream's first message). A panic in any
 // callback on the way (Subject, a ModeFunc, ConsistencyFor, a resolver,
 // Rows, a Hook) answers Internal, never a crash or an allow; in shadow
-// mode the call goes on untouched instead.
-func (i *Interceptor) admit(ctx context.Context, method string, first func() (proto.Message, error)) (hctx context.Context, err error) {
+// mode the call goes on untouched instead. unary is the message of a
+// unary call, nil for a stream.
+func (i *Interceptor) admit(ctx context.Context, method string, first func() (proto.Message, error), unary any) (hctx context.Context, err error) {
 	mode := enforce.Enforce
 	defer func() {
 		if p := recover(); p != nil {
@@ -308,7 +357,7 @@ func (i *Interceptor) admit(ctx context.Context, method string, first func() (pr
 		i.enforcer.AuthorizeIn(ctx, req, mode)
 		return unenforced(ctx, r), nil
 	}
-	hctx, err = i.authorize(ctx, r, &req, mode, method, first)
+	hctx, err = i.authorize(ctx, r, &req, mode, method, first, unary)
 	if err == nil && !mode.Enforced() {
 		hctx = unenforced(hctx, r)
 	}
@@ -328,8 +377,9 @@ func unenforced(ctx context.Context, r *route) context.Context {
 
 // authorize decides a call in mode: it returns the context the handler
 // runs with, or the status error the client gets. first returns the
-// request message (a stream's first message).
-func (i *Interceptor) authorize(ctx context.Context, r *route, req *enforce.Request, mode enforce.Mode, method string, first func() (proto.Message, error)) (context.Context, error) {
+// request message (a stream's first message); unary is the message of a
+// unary call, nil for a stream.
+func (i *Interceptor) authorize(ctx context.Context, r *route, req *enforce.Request, mode enforce.Mode, method string, first func() (proto.Message, error), unary any) (context.Context, error) {
 	if r == nil {
 		return i.fail(ctx, req, mode, errUnknownMethod)
 	}
@@ -342,6 +392,9 @@ func (i *Interceptor) authorize(ctx context.Context, r *route, req *enforce.Requ
 		return i.fail(ctx, req, mode, errUnauthenticated)
 	}
 	if r.List {
+		if req.Context, err = i.requestContext(ctx, unary); err != nil {
+			return i.fail(ctx, req, mode, err)
+		}
 		return i.list(ctx, r, req, mode)
 	}
 	msg, err := first()
@@ -350,6 +403,9 @@ func (i *Interceptor) authorize(ctx context.Context, r *route, req *enforce.Requ
 	}
 	if msg != nil && proto.Size(msg) > i.cfg.MaxMessageBytes {
 		return i.fail(ctx, req, mode, errTooLarge)
+	}
+	if req.Context, err = i.requestContext(ctx, msg); err != nil {
+		return i.fail(ctx, req, mode, err)
 	}
 	id, err := r.ID.extract(ctx, msg)
 	var checked authz.Resource
@@ -381,7 +437,7 @@ func (i *Interceptor) fail(ctx context.Context, req *enforce.Request, mode enfor
 
 // list computes the filter of a list method's call.
 func (i *Interceptor) list(ctx context.Context, r *route, req *enforce.Request, mode enforce.Mode) (context.Context, error) {
-	f, err := i.cfg.Guard.Lookup(ctx, authz.ListQuestion{Subject: req.Subject, ResourceType: r.lookupType, Operation: req.Operation, Consistency: req.Consistency})
+	f, err := i.cfg.Guard.Lookup(ctx, authz.ListQuestion{Subject: req.Subject, ResourceType: r.lookupType, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context})
 	if err := i.enforcer.Failed(ctx, *req, mode, err); err != nil {
 		return ctx, Status(err)
 	}
@@ -409,7 +465,7 @@ func (i *Interceptor) Stream() grpc.StreamServerInterceptor {
 				return nil, errNoMessage
 			}
 			return msg, nil
-		})
+		}, nil)
 		if err != nil {
 			return err
 		}

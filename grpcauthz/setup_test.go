@@ -79,6 +79,7 @@ type world struct {
 	handled  int
 	down     atomic.Bool // the engine is unreachable
 	plain    atomic.Bool // the handlers answer as they would without fgac
+	md       metadata.MD // more metadata for every call
 }
 
 // flaky is an engine that can be switched off, for outage tests.
@@ -328,6 +329,9 @@ func (w *world) call(tenantName, user, method string, msg proto.Message) respons
 	md := metadata.Pairs("x-tenant", tenantName)
 	if user != "" {
 		md.Append("x-user", user)
+	}
+	for k, v := range w.md {
+		md.Append(k, v...)
 	}
 	ctx := metadata.NewOutgoingContext(context.Background(), md)
 	w.rec.Reset()

@@ -18,6 +18,7 @@ const (
 	CodeDuplicateKey         Code = "duplicate_key"
 	CodeConflictingIDs       Code = "conflicting_ids"
 	CodeUnknownMethod        Code = "unknown_method"
+	CodeInvalidContext       Code = "invalid_context"
 	CodeBodyTooLarge         Code = "body_too_large"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeUnauthenticated      Code = "unauthenticated"
@@ -65,6 +66,9 @@ var (
 	// It is a fixed text, the same for every request and every cause.
 	problemUnrecorded      = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error (not recorded: httpauthz.Config.Hook is nil; set it, e.g. to audit.Slog, to see the cause)"}
 	problemUnauthenticated = &Problem{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "authentication required"}
+	// problemInvalidContext answers a request whose context
+	// (Config.Context) is invalid.
+	problemInvalidContext = &Problem{Status: http.StatusBadRequest, Code: CodeInvalidContext, Message: "request context is invalid"}
 )
 
 // ProblemFor maps an error of the enforcement path to the answer a client

@@ -235,3 +235,70 @@ func ExampleMiddleware_RPC() {
 	// bob {"method":"task/cancel","params":{"task_id":"t1"}} -> 404 {"error":{"code":"not_found","message":"not found"}}
 	// alice {"method":"task/delete","params":{"task_id":"t1"}} -> 400 {"error":{"code":"unknown_method","message":"unknown method"}}
 }
+
+// Caveat parameters from the request: Config.Context gives every check the
+// client's address, which a caveated grant needs. Bob may read t1 only
+// from the office network; without the address his grant is conditional,
+// which is denied like any denial (here a 404, since he may not read it
+// otherwise).
+func ExampleConfig_context() {
+	const schema = `
+caveat on_network(ip ipaddress, cidr string) {
+	ip.in_cidr(cidr)
+}
+
+definition user {}
+
+definition task {
+	relation viewer: user | user with on_network
+	permission read = viewer
+}`
+	engine, err := memadapter.New(schema)
+	if err != nil {
+		panic(err)
+	}
+	ops, err := authz.NewOperationMap(engine, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read"}})
+	if err != nil {
+		panic(err)
+	}
+	office := authz.Caveat{Name: "on_network", Context: authz.NewContext(map[string]any{"cidr": "10.0.0.0/8"})}
+	if _, err := engine.Write(context.Background(), authz.WriteRequest{Touch: []authz.Relationship{{
+		Resource: authz.Resource{Type: "task", ID: "t1"}, Relation: "viewer",
+		Subject: authz.Subject{Type: "user", ID: "bob"}, Caveat: office,
+	}}}); err != nil {
+		panic(err)
+	}
+	mw := httpauthz.New(httpauthz.Config{
+		Guard:   authz.NewGuard(engine, ops),
+		Subject: exampleSubject,
+		Context: func(r *http.Request) (authz.Context, error) {
+			ip := r.Header.Get("X-Client-IP") // behind a trusted proxy that sets it
+			if ip == "" {
+				return authz.Context{}, nil // no parameters: caveated grants are conditional
+			}
+			if strings.ContainsAny(ip, " ,") {
+				return authz.Context{}, fmt.Errorf("X-Client-IP holds more than one address: %w", authz.ErrInvalidRequest)
+			}
+			return authz.NewContext(map[string]any{"ip": ip}), nil
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /tasks/{task_id}", mw.Require("task", authz.OpRead, httpauthz.PathValue("task_id"))(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "task %s\n", r.PathValue("task_id"))
+		})))
+
+	for _, ip := range []string{"10.1.2.3", "192.168.1.1", "", "10.1.2.3, 10.9.9.9"} {
+		req := httptest.NewRequest("GET", "/tasks/t1", nil)
+		req.Header.Set("X-User", "bob")
+		req.Header.Set("X-Client-IP", ip)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		fmt.Printf("from %q -> %d %s", ip, rec.Code, rec.Body)
+	}
+	// Output:
+	// from "10.1.2.3" -> 200 task t1
+	// from "192.168.1.1" -> 404 {"error":{"code":"not_found","message":"not found"}}
+	// from "" -> 404 {"error":{"code":"not_found","message":"not found"}}
+	// from "10.1.2.3, 10.9.9.9" -> 400 {"error":{"code":"invalid_context","message":"request context is invalid"}}
+}

@@ -91,6 +91,18 @@ type Config struct {
 	// Tracer, if set, makes a span for every decision (see [otelauthz]);
 	// nil means no tracing.
 	Tracer *otelauthz.Tracer
+	// Context, if set, returns the request context (caveat parameters:
+	// the client's IP, the time, a plan) of every check and lookup the
+	// middleware makes for r. It is called once per request, after the
+	// subject is authenticated and before any engine call. A decision
+	// whose caveats lack parameters is conditional and denied like any
+	// denial (404, or 403 where the subject may read; either event names
+	// the missing parameters). An error that matches
+	// [authz.ErrInvalidRequest], or a context that is invalid
+	// ([authz.Context.Validate]), answers 400 invalid_context; any other
+	// error, and a panic, answers 500: nothing reaches the engine or the
+	// handler, in enforce mode. Nil means no context.
+	Context func(r *http.Request) (authz.Context, error)
 }
 
 // Middleware builds per-route enforcement. It is safe for concurrent use.
@@ -241,6 +253,10 @@ func (m *Middleware) require(typ string, op authz.Operation, route string, ids [
 				m.fail(w, r, next, req, mode, problemUnauthenticated)
 				return
 			}
+			if req.Context, err = m.requestContext(r); err != nil {
+				m.fail(w, r, next, req, mode, err)
+				return
+			}
 			body, p := m.readBody(r, usesBody)
 			if p != nil {
 				m.fail(w, r, next, req, mode, p)
@@ -251,6 +267,58 @@ func (m *Middleware) require(typ string, op authz.Operation, route string, ids [
 			m.enforce(w, r, next, req, mode, "", err)
 		})
 	}
+}
+
+// errContextPanicked is the error of a Config.Context function that
+// panicked; the panic's value is not kept (it may hold a secret).
+var errContextPanicked = fmt.Errorf("%w: httpauthz: Config.Context panicked", authz.ErrInternal)
+
+// requestContext returns the request context of r's checks and lookups:
+// Config.Context's, validated. An error matching [authz.ErrInvalidRequest]
+// (the function's or the context's own) comes back as the 400
+// invalid_context problem, still matching it; any other error, and a
+// panic, as an error matching [authz.ErrInternal] (a 500).
+func (m *Middleware) requestContext(r *http.Request) (c authz.Context, err error) {
+	if m.cfg.Context == nil {
+		return authz.Context{}, nil
+	}
+	defer func() {
+		if recover() != nil {
+			c, err = authz.Context{}, errContextPanicked
+		}
+	}()
+	c, err = m.cfg.Context(r)
+	if err == nil {
+		err = c.Validate()
+	}
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, authz.ErrInvalidRequest):
+		return authz.Context{}, &contextError{cause: err.Error()}
+	}
+	// Only the message is kept: whatever else the error matches (a
+	// not-found, say) must not change the answer from a server error.
+	return authz.Context{}, fmt.Errorf("%w: httpauthz: Config.Context: %v", authz.ErrInternal, err)
+}
+
+// contextError is a request context the caller got wrong: answered as
+// problemInvalidContext, it keeps the cause's message for the event and
+// matches [authz.ErrInvalidRequest] only.
+type contextError struct{ cause string }
+
+func (e *contextError) Error() string { return "httpauthz: request context: " + e.cause }
+
+// Unwrap returns [authz.ErrInvalidRequest].
+func (e *contextError) Unwrap() error { return authz.ErrInvalidRequest }
+
+// As makes the error answer as problemInvalidContext.
+func (e *contextError) As(target any) bool {
+	if p, ok := target.(**Problem); ok {
+		*p = problemInvalidContext
+		return true
+	}
+	return false
 }
 
 // problem is [ProblemFor] err, with the 500 of a middleware without a

@@ -135,6 +135,10 @@ func (m *Middleware) listFilter(r *http.Request, req *enforce.Request, mode enfo
 		return authz.Filter{}, problemUnauthenticated
 	}
 	req.Subject = subject
+	var err error
+	if req.Context, err = m.requestContext(r); err != nil {
+		return authz.Filter{}, err
+	}
 	body, p := m.readBody(r, usesBody)
 	if p != nil {
 		return authz.Filter{}, p
@@ -149,7 +153,7 @@ func (m *Middleware) listFilter(r *http.Request, req *enforce.Request, mode enfo
 	case err != nil:
 		return authz.Filter{}, err
 	}
-	f, err := m.cfg.Guard.Lookup(r.Context(), authz.ListQuestion{Subject: subject, ResourceType: lookupType, Operation: req.Operation, Consistency: req.Consistency})
+	f, err := m.cfg.Guard.Lookup(r.Context(), authz.ListQuestion{Subject: subject, ResourceType: lookupType, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context})
 	if err != nil {
 		return authz.Filter{}, err
 	}

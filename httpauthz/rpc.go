@@ -115,11 +115,14 @@ func (m *Middleware) rpcRoute(r *http.Request, req *enforce.Request, method Extr
 	if req.Subject, ok = m.cfg.Subject(r); !ok {
 		return c, problemUnauthenticated
 	}
+	var err error
+	if req.Context, err = m.requestContext(r); err != nil {
+		return c, err
+	}
 	var p *Problem
 	if c.body, p = m.readBody(r, usesBody); p != nil {
 		return c, p
 	}
-	var err error
 	if c.name, err = method.Extract(r, c.body); err != nil {
 		return c, err
 	}

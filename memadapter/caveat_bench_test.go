@@ -75,9 +75,13 @@ var conditionGraphs = sync.OnceValues(func() (map[string]*memadapter.Authorizer,
 // BenchmarkConditions compares, side by side, a direct check of a task's
 // owner on the three graphs of conditionGraphs: plain (target <= 1µs, 0
 // allocs), on the graph where half of the relationships expire (the
-// expiry filter: target <= 10% more than plain), and caveated with the
-// request's ip in the stored network (target <= 3µs); and the arrow check
-// through the agent on the plain and expiring graphs.
+// expiry filter: target <= 10% more than plain) for an owner whose
+// relationship expires in the future (allowed: one clock reading), and
+// caveated with the request's ip in the stored network (target <= 3µs);
+// a denied check of a task whose owner relationship expired (the floor
+// decides it, no clock reading) against the same denied check of a
+// stranger on the plain graph (both walk on to the agent); and the arrow
+// check through the agent on the plain and expiring graphs.
 func BenchmarkConditions(b *testing.B) {
 	graphs, err := conditionGraphs()
 	if err != nil {
@@ -85,26 +89,61 @@ func BenchmarkConditions(b *testing.B) {
 	}
 	ip := authz.NewContext(map[string]any{"ip": "10.1.2.3"})
 	for _, tt := range []struct {
-		name, graph, subject string
-		ctx                  authz.Context
+		name, graph, subject, task string
+		ctx                        authz.Context
+		allowed                    bool
 	}{
-		{"direct/plain", "plain", "task-owner-042-0421", authz.Context{}},
-		{"direct/half-expiring", "expiring", "task-owner-042-0421", authz.Context{}},
-		{"direct/caveated", "caveated", "task-owner-042-0421", ip},
-		{"arrow/plain", "plain", "agent-owner-042", authz.Context{}},
-		{"arrow/half-expiring", "expiring", "agent-owner-042", authz.Context{}},
+		{"direct/plain", "plain", "task-owner-042-0421", "t042-0421", authz.Context{}, true},
+		{"direct/half-expiring", "expiring", "task-owner-042-0421", "t042-0421", authz.Context{}, true},
+		{"direct/caveated", "caveated", "task-owner-042-0421", "t042-0421", ip, true},
+		{"denied/plain", "plain", "stranger", "t042-0423", authz.Context{}, false},
+		{"denied/half-expiring", "expiring", "task-owner-042-0423", "t042-0423", authz.Context{}, false},
+		{"arrow/plain", "plain", "agent-owner-042", "t042-0421", authz.Context{}, true},
+		{"arrow/half-expiring", "expiring", "agent-owner-042", "t042-0421", authz.Context{}, true},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			a := graphs[tt.graph]
 			ctx := context.Background()
-			req := authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: tt.subject}, Resource: authz.Resource{Type: "task", ID: "t042-0421"}, Permission: "read", Context: tt.ctx}
-			if d, err := a.Check(ctx, req); err != nil || !d.Allowed() {
-				b.Fatalf("Check = %v, %v; want allowed", d, err)
+			req := authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: tt.subject}, Resource: authz.Resource{Type: "task", ID: tt.task}, Permission: "read", Context: tt.ctx}
+			if d, err := a.Check(ctx, req); err != nil || d.Allowed() != tt.allowed {
+				b.Fatalf("Check = %v, %v; want allowed %v", d, err, tt.allowed)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if d, _ := a.Check(ctx, req); !d.Allowed() {
-					b.Fatal("denied")
+				if d, _ := a.Check(ctx, req); d.Allowed() != tt.allowed {
+					b.Fatal("decision changed")
+				}
+			}
+		})
+	}
+	// Four owner checks on the plain and half-expiring graphs, with the
+	// same answers: tasks t042-0420..0423, whose owner relationships on
+	// the expiring graph are plain, future-expiring, plain and expired; on
+	// the plain graph the fourth asks a stranger, as the expired owner is
+	// one to every read. This is the expiry filter's cost on a graph where
+	// half the relationships expire, over its questions rather than one.
+	for _, graph := range []string{"plain", "expiring"} {
+		b.Run("mixed/"+map[string]string{"plain": "plain", "expiring": "half-expiring"}[graph], func(b *testing.B) {
+			a := graphs[graph]
+			ctx := context.Background()
+			var reqs [4]authz.CheckRequest
+			for j := range reqs {
+				reqs[j] = authz.CheckRequest{
+					Subject:    authz.Subject{Type: "user", ID: fmt.Sprintf("task-owner-042-%04d", 420+j)},
+					Resource:   authz.Resource{Type: "task", ID: fmt.Sprintf("t042-%04d", 420+j)},
+					Permission: "read",
+				}
+			}
+			if graph == "plain" {
+				reqs[3].Subject.ID = "stranger"
+			}
+			want := [4]bool{true, true, true, false}
+			b.ReportAllocs()
+			for b.Loop() {
+				for j := range reqs {
+					if d, err := a.Check(ctx, reqs[j]); err != nil || d.Allowed() != want[j] {
+						b.Fatalf("Check(%s) = %v, %v; want allowed %v", reqs[j].Resource.ID, d, err, want[j])
+					}
 				}
 			}
 		})

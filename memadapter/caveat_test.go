@@ -2,6 +2,7 @@ package memadapter_test
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,4 +161,58 @@ definition doc {
 	if err != nil || len(r.IDs()) != 0 || len(r.Conditional()) != 0 {
 		t.Errorf("Lookup = %v (conditional %v), %v; want none", r.IDs(), r.Conditional(), err)
 	}
+}
+
+// TestExpiryWithTheSystemClock checks, on the default clock, that a
+// relationship is visible until its expiration and never after, whether
+// the clock or the floor of past readings decides it, under concurrent
+// checks.
+func TestExpiryWithTheSystemClock(t *testing.T) {
+	t.Parallel()
+	const schema = `use expiration
+definition user {}
+definition doc {
+	relation viewer: user with expiration
+}`
+	a, err := memadapter.New(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := authz.Resource{Type: "doc", ID: "d1"}
+	ann, ben := authz.Subject{Type: "user", ID: "ann"}, authz.Subject{Type: "user", ID: "ben"}
+	expires := time.Now().Add(300 * time.Millisecond)
+	if _, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{
+		{Resource: doc, Relation: "viewer", Subject: ann, Expiration: expires},
+		{Resource: doc, Relation: "viewer", Subject: ben, Expiration: time.Now().Add(-time.Hour)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				before := time.Now()
+				d, err := a.Check(t.Context(), authz.CheckRequest{Subject: ann, Resource: doc, Permission: "viewer"})
+				after := time.Now()
+				switch {
+				case err != nil:
+					t.Error(err)
+					return
+				case d.Allowed() && !before.Before(expires):
+					t.Errorf("allowed by a relationship that expired at %v, asked at %v", expires, before)
+					return
+				case !d.Allowed() && after.Before(expires):
+					t.Errorf("denied before the expiration %v (answered by %v)", expires, after)
+					return
+				case before.After(expires.Add(100 * time.Millisecond)):
+					return
+				}
+				if d, err := a.Check(t.Context(), authz.CheckRequest{Subject: ben, Resource: doc, Permission: "viewer"}); err != nil || d.Allowed() {
+					t.Errorf("a relationship expired an hour ago: %v, %v", d, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

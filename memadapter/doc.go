@@ -51,7 +51,13 @@
 //     needing the parameters of both. Arrows over caveated relationships,
 //     caveated subject sets and caveated wildcards carry the condition.
 //   - `self` (with `use self`) holds for a subject that is the object
-//     itself.
+//     itself: of the object's type, with its id and no relation. On
+//     org:o0, `permission view = self` holds for org:o0 and not for
+//     user:o0, a subject of another type with the same id, in checks,
+//     lookups and subject lookups alike, as the pinned SpiceDB's
+//     CheckPermission, CheckBulkPermissions and LookupResources answer.
+//     SpiceDB's LookupSubjects contradicts them (it lists user:o0 when
+//     asked for the users of org:o0#view); this engine follows the checks.
 //
 // # Cycles and depth
 //
@@ -94,7 +100,13 @@
 // lookup disagrees with its check, and follows the check: rel.all(perm)
 // over an object without perm holds for nobody (SpiceDB's lookup skips that
 // object). Beside a wildcard, that skip can also make SpiceDB list a
-// subject the wildcard covers anyway, which this engine does not list.
+// subject the wildcard covers anyway, which this engine does not list. The
+// same holds for `self`: SpiceDB's subject lookup lists user:o0 for
+// org:o0's `permission view = self` while its checks deny user:o0; this
+// engine lists only org:o0. Through rel.all(perm), every relationship
+// that has not expired must hold: one whose caveat needs parameters or
+// fails empties the arrow for a lookup (Check answers it conditional or
+// NO), it is not skipped.
 // Recursive groups are computed as a least fixpoint, so a subject
 // lookup never fails with a depth error where a check would, in time and
 // memory about linear in the relationships it reaches: the lookup finds

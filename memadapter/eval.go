@@ -501,13 +501,20 @@ func (ev *evaluator) edge(k edgeKey, s *set1[target], t target) (edge, bool) {
 
 // visible reports whether a relationship exists at the evaluation's
 // instant: it has no expiration, or expires after now. The clock is read
-// once per evaluation, when the first expiring relationship is met, so
-// that checks that meet none do not read it.
+// once per evaluation, when the first expiring relationship that the
+// floor does not decide is met, so that checks that meet none do not read
+// it: one that expired at or before the floor (a past reading of the
+// default clock) has expired now, whatever the clock would say. The
+// floor only ever hides a relationship that has expired; a relationship
+// is shown only after a reading of the clock.
 func (ev *evaluator) visible(e edge) bool {
 	if e.expires == 0 {
 		return true
 	}
 	if !ev.clocked {
+		if f := ev.a.floor; f != nil && e.expires <= f.Load() {
+			return false
+		}
 		ev.now, ev.clocked = ev.a.now(), true
 	}
 	return ev.now < e.expires

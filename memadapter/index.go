@@ -109,13 +109,20 @@ type graph struct {
 	in map[edgeKey]set1[source]
 
 	// edges holds the caveat and expiration of the relationships that
-	// have one, by forward key and subject; a relationship without either
-	// has no entry, so that a graph without caveats or expirations keeps
-	// it empty and checks never consult it. expiring counts the entries
-	// with an expiration, so that reads look at the clock only when one
-	// might have expired.
-	edges    map[edgeAt]edge
-	expiring int
+	// have one, by forward key (the first such relationship of a key
+	// inline, any others by subject in the slot's map); a relationship
+	// without either has no entry, so that a graph without caveats or
+	// expirations keeps it empty and checks never consult it. Keyed by the
+	// 8-byte forward key, a check's lookup takes the map's fast path.
+	// conditioned counts the relationships held, expiring those with an
+	// expiration.
+	edges       map[edgeKey]edgeSlot
+	conditioned int
+	expiring    int
+	// conditional tells, by nodeID, the relations whose schema allows a
+	// caveat or an expiration: only their relationships can have an entry
+	// in edges, so a check consults edges for no other.
+	conditional []bool
 }
 
 // objInfo describes an object: its id, its type, how many relationship
@@ -137,41 +144,83 @@ const (
 // obj returns the description of o, which is below g.end.
 func (g *graph) obj(o objID) *objInfo { return &g.objs[o>>objShift][o&(objChunk-1)] }
 
-// edgeAt names a relationship by its forward key and its subject.
-type edgeAt struct {
-	k edgeKey
-	t target
+// edgeSlot holds the caveats and expirations of the relationships of one
+// forward key: one inline (t is zero when there is none), the others in
+// more, by packed subject.
+type edgeSlot struct {
+	t    target
+	e    edge
+	more map[uint64]edge
 }
+
+// packed returns t as one integer: obj<<16 | rel.
+func (t target) packed() uint64 { return uint64(t.obj)<<16 | uint64(t.rel) }
+
+// hasEdges reports whether any relationship has a caveat or an
+// expiration.
+func (g *graph) hasEdges() bool { return g.conditioned > 0 }
 
 // edgeOf returns the caveat and expiration of the relationship of key k to
 // t, or the zero edge.
 func (g *graph) edgeOf(k edgeKey, t target) edge {
-	if len(g.edges) == 0 {
+	if g.conditioned == 0 || !g.conditional[nodeID(k)] {
 		return edge{}
 	}
-	return g.edges[edgeAt{k: k, t: t}]
+	slot, ok := g.edges[k]
+	switch {
+	case !ok:
+		return edge{}
+	case slot.t == t:
+		return slot.e
+	case slot.more == nil:
+		return edge{}
+	}
+	return slot.more[t.packed()]
 }
 
 // setEdge records e as the caveat and expiration of the relationship of
 // key k to t, replacing what it had.
 func (g *graph) setEdge(k edgeKey, t target, e edge) {
-	at := edgeAt{k: k, t: t}
-	if old, ok := g.edges[at]; ok {
+	slot := g.edges[k]
+	var old edge
+	had := false
+	switch {
+	case slot.t == t && t.obj != 0:
+		old, had = slot.e, true
+		slot.t, slot.e = target{}, edge{}
+	case slot.more != nil:
+		if old, had = slot.more[t.packed()]; had {
+			delete(slot.more, t.packed())
+		}
+	}
+	if had {
+		g.conditioned--
 		if old.expires != 0 {
 			g.expiring--
 		}
-		delete(g.edges, at)
 	}
-	if e == (edge{}) {
+	if e != (edge{}) {
+		if slot.t.obj == 0 {
+			slot.t, slot.e = t, e
+		} else {
+			if slot.more == nil {
+				slot.more = make(map[uint64]edge)
+			}
+			slot.more[t.packed()] = e
+		}
+		g.conditioned++
+		if e.expires != 0 {
+			g.expiring++
+		}
+	}
+	if slot.t.obj == 0 && len(slot.more) == 0 {
+		delete(g.edges, k)
 		return
 	}
 	if g.edges == nil {
-		g.edges = make(map[edgeAt]edge)
+		g.edges = make(map[edgeKey]edgeSlot)
 	}
-	g.edges[at] = e
-	if e.expires != 0 {
-		g.expiring++
-	}
+	g.edges[k] = slot
 }
 
 func newGraph(defs int) graph {
@@ -186,6 +235,23 @@ func newGraph(defs int) graph {
 		sets: make(map[edgeKey]set1[target]),
 		in:   make(map[edgeKey]set1[source]),
 	}
+}
+
+// conditionalNodes returns, by nodeID, whether the relation's schema
+// allows a caveat or an expiration.
+func conditionalNodes(byID []*node) []bool {
+	out := make([]bool, len(byID))
+	for id, n := range byID {
+		if n == nil || n.rel == nil {
+			continue
+		}
+		for _, st := range n.rel.Types {
+			if st.Caveat != "" || st.Expiration {
+				out[id] = true
+			}
+		}
+	}
+	return out
 }
 
 // numberNodes gives every relation and permission of s a nodeID, in
@@ -536,7 +602,7 @@ func (a *Authorizer) apply(b *writeBatch) {
 		if !g.link(c.res, c.n, t) {
 			unnamed = append(unnamed, c.res, c.sub)
 		}
-		if c.e != (edge{}) || len(g.edges) > 0 {
+		if c.e != (edge{}) || g.hasEdges() {
 			g.setEdge(keyOf(c.res, c.n.id), t, c.e)
 		}
 	}
@@ -600,7 +666,7 @@ func (g *graph) unlink(res objID, n *node, t target) bool {
 		return false
 	}
 	putSet(g.out, k, ts)
-	if len(g.edges) > 0 {
+	if g.hasEdges() {
 		g.setEdge(k, t, edge{})
 	}
 	if t.rel != 0 {

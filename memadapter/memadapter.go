@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fgac-go/fgac/authz"
@@ -44,6 +45,14 @@ type Authorizer struct {
 	// now is the clock expirations are compared with, in Unix
 	// nanoseconds.
 	now func() int64
+	// floor, for the default clock (nil for Config.Now, which tests may
+	// move backwards), is an instant the clock has already passed: a past
+	// reading of now, raised by readings at most every floorStep. A
+	// relationship that expired at or before it has expired now, so a
+	// check that meets one needs no clock reading; one that expires later
+	// still needs one (now may be anywhere after the floor), so the floor
+	// can hide a relationship only once it has expired, never show one.
+	floor *atomic.Int64
 
 	// store keeps the relationships on disk for an Authorizer from Open;
 	// it is nil for one from New.
@@ -67,6 +76,11 @@ type Config struct {
 }
 
 var _ authz.Authorizer = (*Authorizer)(nil)
+
+// floorStep is how far past the floor a clock reading must be to raise
+// it: at most one store per millisecond, so that concurrent checks rarely
+// write the floor's cache line.
+const floorStep = int64(time.Millisecond)
 
 // objRel is a resource and one of its relations (or permissions).
 type objRel struct{ typ, id, rel string }
@@ -105,21 +119,34 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 		return nil, invalidf("schema has %d relations and permissions, more than %d", len(byID)-1, 1<<16-1)
 	}
 	now := func() int64 { return cfg.Now().UnixNano() }
+	var floor *atomic.Int64
 	if cfg.Now == nil {
 		// The wall clock at creation, advanced by the monotonic clock:
 		// reading only the monotonic clock is cheaper on the check path
-		// than time.Now.
+		// than time.Now. A reading raises the floor (see
+		// Authorizer.floor) when it is floorStep past it.
 		base := time.Now()
 		wall := base.UnixNano()
-		now = func() int64 { return wall + int64(time.Since(base)) }
+		floor = new(atomic.Int64)
+		floor.Store(wall)
+		now = func() int64 {
+			t := wall + int64(time.Since(base))
+			if t-floor.Load() > floorStep {
+				floor.Store(t) // racing stores keep some past reading: still a floor
+			}
+			return t
+		}
 	}
+	g := newGraph(len(s.Definitions))
+	g.conditional = conditionalNodes(byID)
 	return &Authorizer{
 		now:    now,
+		floor:  floor,
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
 		byID:   byID,
-		g:      newGraph(len(s.Definitions)),
+		g:      g,
 		seed:   maphash.MakeSeed(),
 	}, nil
 }

@@ -145,7 +145,7 @@ func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel strin
 	if ev == nil {
 		ev = &subjectEval{keys: make(map[edgeKey]int32)}
 	}
-	ev.caveated, ev.now = len(a.g.edges) > 0, 0
+	ev.caveated, ev.now = a.g.hasEdges(), 0
 	if a.g.expiring > 0 {
 		ev.now = a.now()
 	}
@@ -380,8 +380,13 @@ func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8, neg bool) {
 
 // arrowSet returns the key and the relationships arrow e walks from o
 // (those that count are the ones counts reports at polarity neg), and
-// false if there are none or if e is an all-arrow and one of the objects
-// that count has no target (the arrow is then empty, as Check decides).
+// false if there are none or if e is an all-arrow that is empty, as Check
+// decides: one of the objects it walks to has no target, or one of its
+// relationships that has not expired does not count (its caveat fails,
+// or needs parameters at a positive polarity). Such a relationship is not
+// skipped: the all-arrow asks every relationship to hold, and one whose
+// caveat is not known to hold makes the whole arrow at most conditional,
+// which a lookup leaves out.
 func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, set1[target], bool) {
 	if o == 0 {
 		return 0, set1[target]{}, false
@@ -394,12 +399,24 @@ func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, set1[targe
 	if e.kind == exprArrowAll {
 		for i := range s.size() {
 			t := s.at(i)
-			if ev.counts(k, t, neg) && e.targets[ev.a.g.obj(t.obj).def.name] == nil {
+			switch {
+			case ev.expired(k, t):
+			case !ev.counts(k, t, neg), e.targets[ev.a.g.obj(t.obj).def.name] == nil:
 				return k, s, false
 			}
 		}
 	}
 	return k, s, true
+}
+
+// expired reports whether the relationship of key k to t has expired at
+// the lookup's instant.
+func (ev *subjectEval) expired(k edgeKey, t target) bool {
+	if !ev.caveated {
+		return false
+	}
+	e := ev.a.g.edgeOf(k, t)
+	return e.expires != 0 && ev.now >= e.expires
 }
 
 // counts reports whether the relationship of key k to t counts at

@@ -216,7 +216,7 @@ type refEval struct {
 // node returns the subjects of n on object id.
 func (ev *refEval) node(n *node, id string) *foundSet {
 	key := objRel{typ: n.def.name, id: id, rel: n.name}
-	if ev.neg%2 == 1 && len(ev.a.g.edges) > 0 {
+	if ev.neg%2 == 1 && ev.a.g.hasEdges() {
 		// Under an exclusion's right side caveated relationships count
 		// (see edge), so the node has another value there.
 		key.rel += "\x00-"
@@ -343,6 +343,11 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 	first := true
 	for i := range s.size() {
 		if !ev.edge(keyOf(o, e.via.id), s.at(i)) {
+			if e.kind == exprArrowAll && !ev.expired(keyOf(o, e.via.id), s.at(i)) {
+				// Every relationship of an all-arrow must hold: one
+				// whose caveat does not empties it, as Check decides.
+				return nil
+			}
 			continue
 		}
 		obj := ev.a.subjectOf(s.at(i))
@@ -365,12 +370,18 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 	return set
 }
 
+// expired reports whether the relationship of key k to t has expired.
+func (ev *refEval) expired(k edgeKey, t target) bool {
+	e := ev.a.g.edgeOf(k, t)
+	return e.expires != 0 && ev.now >= e.expires
+}
+
 // edge reports whether the relationship of key k to t counts, as the
 // rounds decided it: it has not expired, and its caveat holds on its
 // stored context, a caveat that needs parameters counting only under an
 // odd number of exclusions' right sides.
 func (ev *refEval) edge(k edgeKey, t target) bool {
-	if len(ev.a.g.edges) == 0 {
+	if !ev.a.g.hasEdges() {
 		return true
 	}
 	e := ev.a.g.edgeOf(k, t)

@@ -231,3 +231,71 @@ func TestDeleteUnderHungSpiceDBHoldsTheCleanupTimeout(t *testing.T) {
 		t.Errorf("events = %v, want [deregister_failed]", got)
 	}
 }
+
+// hang is a call on a node that stalled: it answers only when its context
+// ends.
+func hang[T any](ctx context.Context) (T, error) {
+	<-ctx.Done()
+	var zero T
+	return zero, status.FromContextError(ctx.Err()).Err()
+}
+
+// TestStalledReadIsRepeatedWithinTheDeadline: a check whose first attempt
+// a node holds without answering is abandoned after its share of the
+// caller's deadline and repeated; the repeat's answer is the result, well
+// before the deadline. Without per-attempt limits the first attempt would
+// hold the whole deadline.
+func TestStalledReadIsRepeatedWithinTheDeadline(t *testing.T) {
+	t.Parallel()
+	m := mockv1.NewMockPermissionsServiceClient(gomock.NewController(t))
+	a := spicedbadapter.New(m, nil) // default floor, backoff and budget
+	var calls atomic.Int64
+	m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).DoAndReturn(
+		func(ctx context.Context, _ *v1.CheckPermissionRequest, _ ...grpc.CallOption) (*v1.CheckPermissionResponse, error) {
+			if calls.Add(1) == 1 {
+				return hang[*v1.CheckPermissionResponse](ctx)
+			}
+			return allowed(), nil
+		}).AnyTimes()
+	const deadline = 3 * time.Second
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
+	defer cancel()
+	start := time.Now()
+	d, err := a.Check(ctx, aliceReadsT1)
+	elapsed := time.Since(start)
+	t.Logf("check whose first attempt stalls: %d calls, %v (deadline %v)", calls.Load(), elapsed, deadline)
+	if err != nil || !d.Allowed() {
+		t.Fatalf("Check = %v, %v; want allowed by the repeat", d, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2", n)
+	}
+	if elapsed > deadline/2 {
+		t.Errorf("the stalled attempt held the check %v of its %v deadline, want about a third", elapsed, deadline)
+	}
+}
+
+// TestStalledWriteIsNotRepeatedEarly: a write attempt is never abandoned
+// before the caller's deadline (a node that stalled could apply it after a
+// repeat and after the caller's next write), so a write on a node that
+// never answers makes one call and fails at the deadline.
+func TestStalledWriteIsNotRepeatedEarly(t *testing.T) {
+	t.Parallel()
+	m := mockv1.NewMockPermissionsServiceClient(gomock.NewController(t))
+	a := spicedbadapter.New(m, nil)
+	var calls atomic.Int64
+	m.EXPECT().WriteRelationships(gomock.Any(), gomock.Any()).DoAndReturn(
+		func(ctx context.Context, _ *v1.WriteRelationshipsRequest, _ ...grpc.CallOption) (*v1.WriteRelationshipsResponse, error) {
+			calls.Add(1)
+			return hang[*v1.WriteRelationshipsResponse](ctx)
+		}).AnyTimes()
+	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
+	defer cancel()
+	_, err := a.Grant(ctx, authz.GrantRequest{Relationship: rel(task("t1"), "viewer", user("bob"))})
+	if !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("Grant = %v, want %v", err, authz.ErrUnavailable)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("a stalled grant made %d calls, want 1", n)
+	}
+}

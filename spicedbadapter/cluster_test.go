@@ -30,6 +30,12 @@ import (
 // (all of them if nodes is empty), load balanced by [spicedbadapter.Dial].
 func clusterAdapter(t testing.TB, c *clustertest.Cluster, nodes ...int) *spicedbadapter.Adapter {
 	t.Helper()
+	return clusterAdapterWith(t, c, nil, nodes...)
+}
+
+// clusterAdapterWith is clusterAdapter with the adapter's configuration.
+func clusterAdapterWith(t testing.TB, c *clustertest.Cluster, cfg *spicedbadapter.Config, nodes ...int) *spicedbadapter.Adapter {
+	t.Helper()
 	endpoints := c.Endpoints()
 	if len(nodes) > 0 {
 		endpoints = nil
@@ -42,7 +48,7 @@ func clusterAdapter(t testing.TB, c *clustertest.Cluster, nodes ...int) *spicedb
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	return spicedbadapter.New(client, nil)
+	return spicedbadapter.New(client, cfg)
 }
 
 // startCluster starts a cluster holding the package's test schema.
@@ -147,9 +153,9 @@ func TestTokensHoldAcrossNodes(t *testing.T) {
 // or allows what a revoke just denied, for as long as such a query runs
 // (milliseconds; more on a loaded machine). Without concurrent fully
 // consistent checks, none was stale in 800 rounds here; with them, about
-// 5% were, in both directions. The example service's load test on the
-// cluster tolerates such stale denials, and no stale allow; see
-// examples/service's staleWindow.
+// 5% were, in both directions. The example service therefore reads at
+// least as fresh as the caller's last write (examples/service's
+// freshness and TestReadYourWritesOnCluster).
 func TestFullyConsistentIsNotReadYourWrites(t *testing.T) {
 	t.Parallel() // each test has its own cluster
 	c := startCluster(t, clustertest.Options{})
@@ -610,4 +616,165 @@ func TestPostgresStop(t *testing.T) {
 	if err != nil || !d.Allowed() {
 		t.Errorf("check after recovery: %v, %v; want allowed", d, err)
 	}
+}
+
+// TestStalledNodeCostsNoRead pauses one node with SIGSTOP: its process
+// stops but its connections stay open, so gRPC's health checks still see
+// it SERVING and round robin still sends it calls, which it never answers.
+// Workers read (checks whose answers are known and lookups, each under a
+// 5 s deadline) through two balanced clients side by side: the default
+// adapter, whose read attempts get a share of the deadline and are
+// repeated on the next node, and a control whose attempts may take the
+// whole deadline (MinAttemptTimeout of an hour), as before per-attempt
+// limits. No answer may be wrong and every failure must be ErrUnavailable.
+//
+// With the nodes answering alone (no dispatch between them) the default
+// adapter must answer every read, and the control must fail some (the
+// test has teeth). With dispatch, SpiceDB routes sub-problems that hash to
+// the paused node to it from every node, with no fallback, so those reads
+// fail through any node; the test reports those counts.
+func TestStalledNodeCostsNoRead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		flags    []string
+		dispatch bool
+	}{
+		{name: "nodes answer alone", flags: []string{"--dispatch-cluster-enabled=false", "--dispatch-upstream-addr="}},
+		{name: "nodes dispatch", dispatch: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each on its own cluster
+			c := startCluster(t, clustertest.Options{Flags: tc.flags})
+			seeder := clusterAdapter(t, c, 0)
+			var rels []authz.Relationship
+			for i := range 50 {
+				rels = append(rels, rel(task(fmt.Sprintf("seed%d", i)), "owner", user("alice")))
+			}
+			tok := mustWrite(t, seeder, rels...)
+			fixed := clusterAdapter(t, c)
+			control := clusterAdapterWith(t, c, &spicedbadapter.Config{MinAttemptTimeout: time.Hour})
+
+			victim := c.Nodes[1]
+			// Both clients must have a ready connection to the victim before
+			// it stalls (else round robin never picks it): read through each
+			// until the victim has served one of its reads.
+			for _, a := range []*spicedbadapter.Adapter{fixed, control} {
+				before := permissionCalls(t, c, 1)
+				for i := 0; permissionCalls(t, c, 1) == before; i++ {
+					if i == 100 {
+						t.Fatal("100 reads through the balanced client, none answered by node 1")
+					}
+					if _, err := a.Check(t.Context(), authz.CheckRequest{Subject: user("alice"), Resource: task("seed0"), Permission: "read", Consistency: authz.AtLeastAsFresh(tok)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := victim.Pause(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = victim.Resume() })
+
+			// One reader per client first: round robin then sends the repeat
+			// of a stalled attempt to the next node, so every read must
+			// succeed. Then four per client, whose picks interleave, so a
+			// read's three attempts can all meet the paused node: the
+			// default adapter must fail at most a third as often as the
+			// control.
+			for _, phase := range []struct {
+				workers int
+				strict  bool
+			}{{1, true}, {4, false}} {
+				fixedStats, controlStats := stalledReads(t, tc.name, phase.workers, tok, fixed, control)
+				if tc.dispatch {
+					continue
+				}
+				fixedRate := float64(fixedStats.count()) / float64(max(fixedStats.ops, 1))
+				controlRate := float64(controlStats.count()) / float64(max(controlStats.ops, 1))
+				switch {
+				case controlStats.count() == 0:
+					t.Errorf("%d readers: the control failed no read: the paused node was never asked, so the test has no teeth", phase.workers)
+				case phase.strict && fixedStats.count() > 0:
+					t.Errorf("%d reader: %d reads failed with one node paused, want none: each should be repeated on another node within its deadline", phase.workers, fixedStats.count())
+				case fixedRate > controlRate/3:
+					t.Errorf("%d readers: %.1f %% of reads failed, the control %.1f %%: want at most a third as many", phase.workers, 100*fixedRate, 100*controlRate)
+				}
+			}
+			if err := victim.Resume(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// stalledReads runs workers readers through each of fixed and control for
+// 15 s, each read under a 5 s deadline, checks every answer against the
+// seeded data, and returns the outcomes.
+func stalledReads(t *testing.T, name string, workers int, tok authz.Token, fixed, control *spicedbadapter.Adapter) (fixedStats, controlStats *loadStats) {
+	t.Helper()
+	const (
+		duration = 15 * time.Second
+		deadline = 5 * time.Second
+	)
+	ctx, stop := context.WithTimeout(t.Context(), duration)
+	defer stop()
+	fixedStats, controlStats = &loadStats{}, &loadStats{}
+	var slowest [2]atomic.Int64 // the slowest successful read of each, in ns
+	var wg sync.WaitGroup
+	for k, run := range []struct {
+		a     *spicedbadapter.Adapter
+		stats *loadStats
+	}{{fixed, fixedStats}, {control, controlStats}} {
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; ctx.Err() == nil; i++ {
+					opCtx, cancel := context.WithTimeout(context.Background(), deadline)
+					start := time.Now()
+					var err error
+					var wrong string
+					tk := task(fmt.Sprintf("seed%d", i%50))
+					switch i % 3 {
+					case 0:
+						var d authz.Decision
+						d, err = run.a.Check(opCtx, authz.CheckRequest{Subject: user("alice"), Resource: tk, Permission: "read", Consistency: authz.AtLeastAsFresh(tok)})
+						wrong = wrongIf(err == nil && !d.Allowed(), "alice denied on %s", tk)
+					case 1:
+						var d authz.Decision
+						d, err = run.a.Check(opCtx, authz.CheckRequest{Subject: user("mallory"), Resource: tk, Permission: "read", Consistency: authz.AtLeastAsFresh(tok)})
+						wrong = wrongIf(err == nil && d.Allowed(), "mallory allowed on %s", tk)
+					case 2:
+						var res authz.LookupResult
+						res, err = run.a.Lookup(opCtx, authz.LookupRequest{Subject: user("alice"), ResourceType: "task", Permission: "read", Consistency: authz.AtLeastAsFresh(tok)})
+						wrong = wrongIf(err == nil && len(res.IDs()) != 50, "alice's lookup listed %d tasks, want 50", len(res.IDs()))
+					}
+					if err == nil {
+						took := int64(time.Since(start))
+						for {
+							old := slowest[k].Load()
+							if took <= old || slowest[k].CompareAndSwap(old, took) {
+								break
+							}
+						}
+					}
+					cancel()
+					run.stats.record(err, wrong)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	report := func(what string, s *loadStats, slow time.Duration) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t.Logf("%s, node 1 paused, %d readers, %s: %d reads, %d failed, %d wrong; slowest success %v", name, workers, what, s.ops, len(s.errs), len(s.wrong), slow.Round(time.Millisecond))
+		for _, w := range s.wrong {
+			t.Errorf("%s: wrong answer: %s", what, w)
+		}
+		for _, err := range s.otherErrs {
+			t.Errorf("%s: failure that is not ErrUnavailable: %v", what, err)
+		}
+	}
+	report("default adapter", fixedStats, time.Duration(slowest[0].Load()))
+	report("control (attempts take the whole deadline)", controlStats, time.Duration(slowest[1].Load()))
+	return fixedStats, controlStats
 }

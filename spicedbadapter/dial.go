@@ -1,9 +1,13 @@
 package spicedbadapter
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	authzed "github.com/authzed/authzed-go/v1"
@@ -54,21 +58,31 @@ const clusterServiceConfig = `{
 // left idle for long after its return. Options in opts come after Dial's
 // own, so a grpc.WithConnectParams there replaces this backoff.
 //
-// No endpoint, a malformed one or a repeated one is an error matching
-// [authz.ErrInvalidRequest]. Dial does not wait for any node: connections
+// Each endpoint is host:port: an IP address (IPv6 in brackets) or a DNS
+// name, and a port from 1 to 65535. No endpoint, an empty or malformed one
+// (spaces, a scheme such as unix://, a port out of range) or one naming a
+// node already listed (the same endpoint twice, localhost and 127.0.0.1 or
+// [::1] on one port, a name in another case) is an error matching
+// [authz.ErrInvalidRequest] that names the entry. Dial does not wait for any node: connections
 // are made in the background, as by grpc.NewClient.
 func Dial(endpoints []string, opts ...grpc.DialOption) (*authzed.Client, error) {
 	if len(endpoints) == 0 {
 		return nil, authz.Invalidf("spicedbadapter: dial: no endpoint")
 	}
 	addrs := make([]resolver.Address, 0, len(endpoints))
+	seen := make(map[string]int, len(endpoints)) // endpoint key -> its number
 	for i, e := range endpoints {
-		host, port, err := net.SplitHostPort(e)
-		if err != nil || host == "" || port == "" {
-			return nil, authz.Invalidf("spicedbadapter: dial: endpoint %d is not host:port", i+1)
+		host, keys, err := parseEndpoint(e)
+		if err != nil {
+			return nil, authz.Invalidf("spicedbadapter: dial: endpoint %d %s: %v", i+1, quoteEndpoint(e), err)
 		}
-		if slices.Contains(endpoints[:i], e) {
-			return nil, authz.Invalidf("spicedbadapter: dial: endpoint %d repeats an earlier one", i+1)
+		for _, k := range keys {
+			if j, ok := seen[k]; ok {
+				return nil, authz.Invalidf("spicedbadapter: dial: endpoint %d %s names the same node as endpoint %d", i+1, quoteEndpoint(e), j)
+			}
+		}
+		for _, k := range keys {
+			seen[k] = i + 1
 		}
 		// ServerName: each node's certificate is checked against its own
 		// host name, not the synthetic target's.
@@ -88,4 +102,73 @@ func Dial(endpoints []string, opts ...grpc.DialOption) (*authzed.Client, error) 
 		return nil, fmt.Errorf("spicedbadapter: dial: %w", err)
 	}
 	return c, nil
+}
+
+// parseEndpoint checks that e is host:port with a valid host and port, and
+// returns the host and the keys of the nodes e may name: a lower-case name
+// without a trailing dot, an IP address in canonical form, or for
+// localhost both loopback addresses, so that the same node listed twice
+// under two spellings is caught.
+func parseEndpoint(e string) (host string, keys []string, err error) {
+	host, port, err := net.SplitHostPort(e)
+	if err != nil {
+		return "", nil, errors.New("is not host:port")
+	}
+	if host == "" {
+		return "", nil, errors.New("has no host")
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 || port[0] == '0' {
+		return "", nil, errors.New("has no port from 1 to 65535")
+	}
+	var names []string
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" {
+			return "", nil, errors.New("has an IPv6 zone")
+		}
+		names = []string{ip.Unmap().String()}
+	} else {
+		name := strings.TrimSuffix(strings.ToLower(host), ".")
+		if !validHostname(name) {
+			return "", nil, errors.New("has a host that is neither an IP address nor a DNS name")
+		}
+		names = []string{name}
+		if name == "localhost" {
+			names = []string{"127.0.0.1", "::1"}
+		}
+	}
+	for _, h := range names {
+		keys = append(keys, net.JoinHostPort(h, strconv.FormatUint(n, 10)))
+	}
+	return host, keys, nil
+}
+
+// validHostname reports whether name (lower case, no trailing dot) is a DNS
+// name: dot-separated labels of 1 to 63 letters, digits and hyphens, not
+// starting or ending with a hyphen, 253 characters at most.
+func validHostname(name string) bool {
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// quoteEndpoint returns e quoted for an error message, unless it could
+// hold a secret (user information such as user:password@) or is too long
+// to be an address, in which case only its length is named.
+func quoteEndpoint(e string) string {
+	if strings.Contains(e, "@") || len(e) > 300 {
+		return fmt.Sprintf("(%d characters, not shown)", len(e))
+	}
+	return strconv.Quote(e)
 }

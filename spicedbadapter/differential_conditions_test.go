@@ -108,12 +108,13 @@ func (g *diffGraph) condition(types []diffSubjectType) []diffSubjectType {
 				continue
 			}
 			out[i].expiration = false
-			if out[j].rel != out[i].rel {
-				// SpiceDB v1.56.2 answers NO to a check of exactly the
-				// subject of a caveated group:g2 relationship when the
-				// relation also allows group#member (with the caveat
-				// satisfied, and HAS without the caveat): not a
-				// condition memadapter should copy.
+			if out[j].rel != out[i].rel && g.rng.IntN(2) == 0 {
+				// SpiceDB v1.56.2 ignores a caveated group:g2
+				// relationship when the relation also allows
+				// group#member (a check of group:g2 is NO whatever the
+				// context): not a rule memadapter copies. Half of such
+				// relations keep the caveat, and the answers that follow
+				// SpiceDB's rule are counted apart (see twoFormsHidden).
 				out[i].caveat = ""
 			}
 		}
@@ -231,6 +232,27 @@ func (g *diffGraph) flattened() []authz.Relationship {
 		walk(gid)
 		for u := range users {
 			out = append(out, authz.Relationship{Resource: authz.Resource{Type: "group", ID: gid}, Relation: "member", Subject: u})
+		}
+	}
+	return out
+}
+
+// twoFormsHidden returns the relationships SpiceDB v1.56.2 ignores: a
+// caveated relationship to an object (group:g2, no relation) in a relation
+// that also allows a subject set of the object's type (group#member).
+// memadapter counts them, as their caveat says; an answer of SpiceDB's
+// that differs from memadapter's but equals memadapter's on the graph
+// without them is counted as this known contradiction, not a difference
+// (TestTwoFormsCaveatIsIgnoredBySpiceDB shows the rule on its own).
+func (g *diffGraph) twoFormsHidden() []authz.Relationship {
+	var out []authz.Relationship
+	for _, r := range g.relationshipList() {
+		if r.Caveat.Name == "" || r.Subject.Relation != "" || r.Subject.IsWildcard() {
+			continue
+		}
+		rel := g.byName[r.Resource.Type].relation(r.Relation)
+		if slices.ContainsFunc(rel.types, func(st diffSubjectType) bool { return st.typ == r.Subject.Type && st.rel != "" }) {
+			out = append(out, r)
 		}
 	}
 	return out

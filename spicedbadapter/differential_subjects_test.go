@@ -3,7 +3,6 @@ package spicedbadapter_test
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -64,7 +63,7 @@ func (g *diffGraph) subjectLookups() ([]subjectLookup, []authz.CheckRequest) {
 						req:   authz.SubjectLookupRequest{Resource: res, Permission: name, SubjectType: k.typ, SubjectRelation: k.rel},
 						first: len(checks),
 					}
-					for _, sid := range append(slices.Clone(g.byName[k.typ].ids), neverWritten) {
+					for _, sid := range g.universeIDs(k) {
 						s := authz.Subject{Type: k.typ, ID: sid, Relation: k.rel}
 						l.universe = append(l.universe, s)
 						checks = append(checks, authz.CheckRequest{Subject: s, Resource: res, Permission: name})
@@ -75,6 +74,63 @@ func (g *diffGraph) subjectLookups() ([]subjectLookup, []authz.CheckRequest) {
 		}
 	}
 	return lookups, checks
+}
+
+// universeIDs returns the ids of the subjects of kind k a subject lookup
+// must cover exactly: every object of the type, the ids of the checks'
+// subjects of that kind (user:o0 beside a self permission of org), and
+// one never written.
+func (g *diffGraph) universeIDs(k diffSubjectType) []string {
+	ids := slices.Clone(g.byName[k.typ].ids)
+	for _, s := range g.subjects() {
+		if s.Type == k.typ && s.Relation == k.rel && !slices.Contains(ids, s.ID) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return append(ids, neverWritten)
+}
+
+// selfListing reports whether sp, SpiceDB's answer to subject lookup req,
+// differs from mem, memadapter's, exactly as SpiceDB's subject lookup of a
+// self permission contradicts its checks: both hold a wildcard with the
+// same exclusions, and sp lists the same subjects and more, each more a
+// subject of the asked type (no relation) whose id is that of an object of
+// another type with a self permission.
+func (g *diffGraph) selfListing(req authz.SubjectLookupRequest, sp, mem authz.SubjectLookupResult) bool {
+	if req.SubjectRelation != "" {
+		return false
+	}
+	selfIDs := map[string]bool{}
+	for _, t := range g.types {
+		if t.name != req.SubjectType && t.usesSelf() {
+			for _, id := range t.ids {
+				selfIDs[id] = true
+			}
+		}
+	}
+	var spWild, memWild *authz.FoundSubject
+	memIDs := map[string]bool{}
+	for _, f := range mem.Subjects {
+		if f.Subject.IsWildcard() {
+			memWild = &f
+		} else {
+			memIDs[f.Subject.ID] = true
+		}
+	}
+	extra := 0
+	for _, f := range sp.Subjects {
+		switch {
+		case f.Subject.IsWildcard():
+			spWild = &f
+		case memIDs[f.Subject.ID]:
+			delete(memIDs, f.Subject.ID)
+		case selfIDs[f.Subject.ID] && !slices.Contains(g.byName[req.SubjectType].ids, f.Subject.ID):
+			extra++
+		default:
+			return false
+		}
+	}
+	return extra > 0 && len(memIDs) == 0 && spWild != nil && memWild != nil && spWild.String() == memWild.String()
 }
 
 // subjectsOutcome names the answer of a subject lookup: its subjects in
@@ -93,9 +149,6 @@ func subjectsOutcome(res authz.SubjectLookupResult, err error) string {
 	slices.Sort(out) // the order of an unlimited lookup is the engine's
 	return "[" + strings.Join(out, " ") + "]"
 }
-
-// usesSelf matches a schema with a self permission.
-var usesSelf = regexp.MustCompile(`\bself\b`)
 
 // coverage compares a subject lookup with the checks of its universe. It
 // returns "" if the lookup covers exactly the subjects the checks allow,
@@ -134,9 +187,17 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	if err != nil {
 		d.t.Fatalf("seed %d: spicedb CheckMany: %v", d.seed, err)
 	}
+	d.confirmBulk(ctx, d.sp, cons, checks, spChecks, memChecks)
+	altChecks := memChecks
+	if d.twoForms != nil {
+		if altChecks, err = d.twoForms.CheckMany(ctx, authz.CheckManyRequest{Items: checks}); err != nil {
+			d.t.Fatalf("seed %d: memadapter without the ignored relationships: CheckMany: %v", d.seed, err)
+		}
+	}
 	var diffs []string
 	for i, c := range checks {
-		if want, got := checkOutcome(spChecks[i].Decision, spChecks[i].Err), checkOutcome(memChecks[i].Decision, memChecks[i].Err); want != got {
+		want, got := checkOutcome(spChecks[i].Decision, spChecks[i].Err), checkOutcome(memChecks[i].Decision, memChecks[i].Err)
+		if want != got && !d.knownTwoForms(want, got, checkOutcome(altChecks[i].Decision, altChecks[i].Err)) {
 			diffs = append(diffs, fmt.Sprintf("check %s#%s@%s: spicedb %s, memadapter %s", c.Resource, c.Permission, c.Subject, want, got))
 		}
 	}
@@ -144,7 +205,7 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	spAnswers := make([]authz.SubjectLookupResult, len(lookups))
 	spErrs := make([]error, len(lookups))
 	contradicted := make([]string, len(lookups))
-	var contradictions, forms atomic.Int64
+	var contradictions, forms, selfListings atomic.Int64
 	group, gctx := errgroup.WithContext(ctx)
 	group.SetLimit(4)
 	for i, l := range lookups {
@@ -177,18 +238,29 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 			}
 		}
 		want, got := subjectsOutcome(spAnswers[i], spErrs[i]), subjectsOutcome(memRes, memErr)
+		alt := got
+		if d.twoForms != nil {
+			alt = subjectsOutcome(d.twoForms.LookupSubjects(ctx, l.req))
+		}
 		switch {
+		case d.knownTwoForms(want, got, alt):
+		case want != got && spErrs[i] == nil && memErr == nil && contradicted[i] == "" && memBad == "" && d.g.selfListing(l.req, spAnswers[i], memRes):
+			// Both answers cover exactly what the checks allow, but
+			// SpiceDB's subject lookup of a self permission listed,
+			// beside a wildcard that covers it, a subject of the asked
+			// type whose id is that of an object with self (user:o0
+			// through org:o0): a subject its check does not grant
+			// through self (TestSelfHoldsOnlyForTheObjectItself).
+			selfListings.Add(1)
+			d.t.Logf("seed %d: %s: spicedb %s, memadapter %s: the same subjects, SpiceDB listing through self a subject of another type beside a wildcard", d.seed, name, want, got)
 		case want != got && spErrs[i] == nil && memErr == nil && contradicted[i] == "" && memBad == "" && strings.Contains(d.g.schema, ".all("):
 			// Both answers cover exactly what the checks allow, but
 			// SpiceDB's skip of objects without perm under rel.all
 			// listed different subjects beside a wildcard.
 			forms.Add(1)
 			d.t.Logf("seed %d: %s: spicedb %s, memadapter %s: the same subjects, listed differently through rel.all", d.seed, name, want, got)
-		case spErrs[i] == nil && contradicted[i] != "" && !strings.Contains(d.g.schema, ".all(") && !usesSelf.MatchString(d.g.schema):
-			// The known causes are rel.all(perm) and self (SpiceDB's
-			// LookupSubjects of a self permission lists a subject of the
-			// asked type whose id is the resource's, e.g. user:o0 on
-			// org:o0, and its bulk check confirms it): anything else is a
+		case spErrs[i] == nil && contradicted[i] != "" && !strings.Contains(d.g.schema, ".all("):
+			// The one known cause is rel.all(perm): anything else is a
 			// difference to look into.
 			diffs = append(diffs, fmt.Sprintf("%s: spicedb %s contradicts its checks (%s) in a schema without .all(); memadapter %s", name, want, contradicted[i], got))
 		case spErrs[i] == nil && contradicted[i] != "":
@@ -203,6 +275,7 @@ func (d *diffRun) compareSubjects(ctx context.Context, cons authz.Consistency) [
 	d.total.subjectLookups.Add(int64(len(lookups)))
 	d.total.subjectContradictions.Add(contradictions.Load())
 	d.total.subjectForms.Add(forms.Load())
+	d.total.selfListings.Add(selfListings.Load())
 	d.total.bothErrors.Add(bothErrors)
 	return diffs
 }

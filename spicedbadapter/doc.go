@@ -54,6 +54,18 @@
 // repeat goes to the next healthy node, so a call that a dying node drops
 // is answered by another within the same budget.
 //
+// A node can also stall without dying (a stopped process, a hung disk):
+// its connection stays open and its health checks pass, but it answers
+// nothing. So when the caller's context has a deadline, each attempt of a
+// read but the last gets the time left divided by the attempts left, at
+// least [Config].MinAttemptTimeout ([DefaultMinAttemptTimeout], 1s), and is
+// then abandoned (DeadlineExceeded) and repeated; the last attempt gets
+// what is left. Write attempts are never cut short: a write abandoned on a
+// stalled node could still be applied when the node resumes, after its
+// repeat and after the caller's next write (a revoked grant would come
+// back), so a write on a stalled node fails at the caller's deadline, an
+// ambiguous failure as any other.
+//
 // # Consistency
 //
 // Writes return the ZedToken of the write as an [authz.Token]. Reads map

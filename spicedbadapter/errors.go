@@ -79,21 +79,44 @@ func tokenRejected(err error) bool {
 // It is fgac's only retry loop: package dualwrite, the adapter's main
 // caller for writes, makes one call per operation and relies on it.
 type retryPolicy struct {
-	attempts int           // calls in all, the first included; at least 1
-	base     time.Duration // the first backoff, before jitter
-	max      time.Duration // the longest backoff
+	attempts   int           // calls in all, the first included; at least 1
+	base       time.Duration // the first backoff, before jitter
+	max        time.Duration // the longest backoff
+	minAttempt time.Duration // the shortest time a read attempt but the last is given
 }
+
+// callKind says whether an abandoned attempt of a call may be repeated
+// while it could still run.
+type callKind int
+
+const (
+	// writeCall: every attempt may use all the time left. An attempt abandoned
+	// on a node that stalled (rather than died) may still be applied when
+	// the node resumes, after the repeat and after the caller's next write
+	// (a grant abandoned, repeated, then revoked would come back), so a
+	// write is repeated only after a failure that says it did not run or
+	// that the caller sees (its own deadline).
+	writeCall callKind = iota
+	// readCall: each attempt but the last is given an equal share of the
+	// time left before the caller's deadline (the time left divided by the
+	// attempts left), at least minAttempt, and repeated when that passes; a
+	// late answer to an abandoned read is simply dropped.
+	readCall
+)
 
 // do calls op until it succeeds, fails for good, has been called
 // p.attempts times, or ctx is done; it returns op's last error untranslated
 // (or ctx's error if op was never called). It never calls op once ctx is
-// done and never sleeps past ctx's deadline.
-func (p retryPolicy) do(ctx context.Context, op func(context.Context) error) error {
+// done and never sleeps past ctx's deadline. For a read, op's context ends
+// at the attempt's deadline (see [readCall]); a read attempt that runs out of
+// its share fails with DeadlineExceeded, which is transient, so it is
+// repeated, on a client from [Dial] by the next node.
+func (p retryPolicy) do(ctx context.Context, kind callKind, op func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := op(ctx)
+		err := p.attempt(ctx, kind, attempt, op)
 		if err == nil || attempt >= p.attempts || !transient(ctx, err) {
 			return err
 		}
@@ -109,6 +132,38 @@ func (p retryPolicy) do(ctx context.Context, op func(context.Context) error) err
 		case <-timer.C:
 		}
 	}
+}
+
+// attempt makes attempt n of op, limited to [retryPolicy.attemptTimeout].
+func (p retryPolicy) attempt(ctx context.Context, kind callKind, n int, op func(context.Context) error) error {
+	d, ok := p.attemptTimeout(ctx, kind, n)
+	if !ok {
+		return op(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return op(ctx)
+}
+
+// attemptTimeout returns how long attempt n of a call may take, or false
+// when it may take until ctx's deadline: every attempt of a write, the
+// last attempt of a read, and every attempt without a deadline. Otherwise
+// it is the time left divided by the attempts left (a third of the
+// deadline for the first of three), at least p.minAttempt: a read held by
+// a node that stalled while still passing its health checks is repeated
+// on another node in time, and the floor keeps short deadlines from
+// being cut into attempts too short for a healthy node.
+func (p retryPolicy) attemptTimeout(ctx context.Context, kind callKind, n int) (time.Duration, bool) {
+	deadline, ok := ctx.Deadline()
+	if kind != readCall || !ok || n >= p.attempts {
+		return 0, false
+	}
+	left := time.Until(deadline)
+	d := max(left/time.Duration(p.attempts-n+1), p.minAttempt)
+	if d >= left {
+		return 0, false
+	}
+	return d, true
 }
 
 // backoff returns the wait after failed attempt n (1 for the first): base

@@ -22,6 +22,10 @@ const (
 	DefaultBackoffBase = 50 * time.Millisecond
 	DefaultBackoffMax  = time.Second
 	DefaultPageSize    = 1_000
+	// DefaultMinAttemptTimeout is the shortest time a read attempt that is
+	// not the last is given before it is abandoned and repeated (see
+	// [Config].MinAttemptTimeout).
+	DefaultMinAttemptTimeout = time.Second
 )
 
 // Config configures an [Adapter]. The zero value (or a nil *Config) gives
@@ -45,6 +49,24 @@ type Config struct {
 	// (50ms) and [DefaultBackoffMax] (1s); a BackoffMax below BackoffBase
 	// means BackoffBase. No wait runs past the caller's deadline.
 	BackoffBase, BackoffMax time.Duration
+	// MinAttemptTimeout bounds from below how long a read attempt may take
+	// before the adapter abandons it and repeats the read, within the
+	// retry budget, on a client from [Dial] on the next node. When the
+	// caller's context has a deadline, each read attempt but the last is
+	// given the time left divided by the attempts left (a third of the
+	// deadline for the first of three), at least MinAttemptTimeout, and the
+	// last attempt all of it; without a deadline, and for every attempt of a
+	// write, an attempt may take until the caller's deadline. So a node
+	// that stalls (a stopped process, a full disk) while still passing
+	// health checks costs a read one share of its deadline, not all of it.
+	// A read that a healthy node answers in more than its share of the
+	// caller's deadline (and more than MinAttemptTimeout) fails where it
+	// would have succeeded; give such reads longer deadlines, or raise
+	// MinAttemptTimeout. Writes are not cut
+	// short: a write abandoned on a stalled node may still be applied when
+	// it resumes, after its repeat and after the caller's next write. Zero
+	// or negative means [DefaultMinAttemptTimeout] (1s).
+	MinAttemptTimeout time.Duration
 	// PageSize is how many results the adapter asks for in one streamed
 	// LookupResources or ReadRelationships call while paging, and the page
 	// size of [Adapter.Enumerate] when its request has no limit. Zero means
@@ -84,7 +106,7 @@ func (cfg *Config) resolve() options {
 	}
 	o := options{
 		chunk:    DefaultBulkChunkSize,
-		retry:    retryPolicy{attempts: DefaultMaxAttempts, base: DefaultBackoffBase, max: DefaultBackoffMax},
+		retry:    retryPolicy{attempts: DefaultMaxAttempts, base: DefaultBackoffBase, max: DefaultBackoffMax, minAttempt: DefaultMinAttemptTimeout},
 		pageSize: DefaultPageSize,
 		noVerify: c.UnverifiedLookups,
 	}
@@ -102,6 +124,9 @@ func (cfg *Config) resolve() options {
 		o.retry.max = max(c.BackoffMax, c.BackoffBase)
 	} else if c.BackoffMax > 0 {
 		o.retry.max = max(c.BackoffMax, o.retry.base)
+	}
+	if c.MinAttemptTimeout > 0 {
+		o.retry.minAttempt = c.MinAttemptTimeout
 	}
 	if c.PageSize > 0 {
 		o.pageSize = uint32(min(c.PageSize, maxPageSize))

@@ -62,7 +62,7 @@ func New(client Client, cfg *Config) *Adapter {
 // Adapter with default options.
 func WriteSchema(ctx context.Context, client v1.SchemaServiceClient, schema string) (authz.Token, error) {
 	var resp *v1.WriteSchemaResponse
-	err := (*Config)(nil).resolve().retry.do(ctx, func(ctx context.Context) error {
+	err := (*Config)(nil).resolve().retry.do(ctx, writeCall, func(ctx context.Context) error {
 		var err error
 		resp, err = client.WriteSchema(ctx, schemaRequest(schema))
 		return err
@@ -414,7 +414,7 @@ func (a *Adapter) Register(ctx context.Context, req authz.RegisterRequest) (auth
 	}
 	rels := req.Relationships()
 	var resp *v1.WriteRelationshipsResponse
-	err := a.opts.retry.do(ctx, func(ctx context.Context) error {
+	err := a.opts.retry.do(ctx, writeCall, func(ctx context.Context) error {
 		var err error
 		resp, err = a.client.WriteRelationships(ctx, registerRequest(req.Resource, rels))
 		return err
@@ -464,7 +464,7 @@ func (a *Adapter) Deregister(ctx context.Context, req authz.DeregisterRequest) (
 		return authz.Token{}, err
 	}
 	var resp *v1.DeleteRelationshipsResponse
-	err := a.opts.retry.do(ctx, func(ctx context.Context) error {
+	err := a.opts.retry.do(ctx, writeCall, func(ctx context.Context) error {
 		var err error
 		resp, err = a.client.DeleteRelationships(ctx, deregisterRequest(req.Resource))
 		return err
@@ -528,7 +528,7 @@ func distinct(rels []authz.Relationship) []authz.Relationship {
 
 func (a *Adapter) write(ctx context.Context, req *v1.WriteRelationshipsRequest) (authz.Token, error) {
 	var resp *v1.WriteRelationshipsResponse
-	err := a.opts.retry.do(ctx, func(ctx context.Context) error {
+	err := a.opts.retry.do(ctx, writeCall, func(ctx context.Context) error {
 		var err error
 		resp, err = a.client.WriteRelationships(ctx, req)
 		return err
@@ -689,10 +689,10 @@ func (a *Adapter) readBatch(ctx context.Context, filter *v1.RelationshipFilter, 
 // not fail a read that full consistency can answer), and translates its
 // error.
 func (a *Adapter) read(ctx context.Context, c *v1.Consistency, op func(context.Context, *v1.Consistency) error) error {
-	err := a.opts.retry.do(ctx, func(ctx context.Context) error { return op(ctx, c) })
+	err := a.opts.retry.do(ctx, readCall, func(ctx context.Context) error { return op(ctx, c) })
 	if err != nil && hasToken(c) && tokenRejected(err) && ctx.Err() == nil {
 		full := fullyConsistent()
-		err = a.opts.retry.do(ctx, func(ctx context.Context) error { return op(ctx, full) })
+		err = a.opts.retry.do(ctx, readCall, func(ctx context.Context) error { return op(ctx, full) })
 	}
 	return translate(ctx, err)
 }

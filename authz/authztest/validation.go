@@ -30,6 +30,16 @@ type ValidationFile struct {
 	// Expected are the subjects the validation section lists, by
 	// "resource#permission", in file order.
 	Expected []Expected
+	// Validated are the keys of the validation section, an empty one
+	// included (it says that no subject has the permission), in the
+	// order of Expected.
+	Validated []ValidationKey
+}
+
+// ValidationKey is a key of the validation section: "document:d#view".
+type ValidationKey struct {
+	Resource   authz.Resource
+	Permission string
 }
 
 // Assertion is one entry of a validation file's assertions.
@@ -124,6 +134,7 @@ func ParseValidationFile(data []byte) (*ValidationFile, error) {
 			exp.Resource, exp.Permission = objPerm.Resource, objPerm.Relation
 			f.Expected = append(f.Expected, exp)
 		}
+		f.Validated = append(f.Validated, ValidationKey{Resource: objPerm.Resource, Permission: objPerm.Relation})
 	}
 	return f, nil
 }
@@ -306,6 +317,9 @@ type ValidationCounts struct {
 	// Relationships written, assertions checked, and expected subjects of
 	// the validation section checked.
 	Relationships, Assertions, Expected int
+	// SubjectLookups are the subject lookups that checked the validation
+	// section for completeness.
+	SubjectLookups int
 }
 
 // RunValidationFile writes the file's schema (through newAuthorizer) and
@@ -313,17 +327,29 @@ type ValidationCounts struct {
 // assertFalse must deny (and not be conditional), assertCaveated must be
 // conditional. Each subject listed in the validation section must have the
 // permission (conditionally for [subject[...]]); for a wildcard a subject
-// id written nowhere must, and each excluded subject must not. (That no
-// other subject has it, which zed also checks, needs a subject lookup and
-// is not checked here.) Failures are reported on t with the entry as
-// written.
+// id written nowhere must, and each excluded subject must not. And, as
+// `zed validate` checks, the section must be complete: every subject that
+// has the permission must be listed, and a wildcard must exclude what the
+// listed one excludes. That is asked of the engine's subject lookup
+// ([authz.SubjectLookuper], which the authorizer must implement if the
+// file has a validation section), for every kind of subject the file's
+// relationships name (user, group#member, a wildcard's type) and the
+// resource's own type (self); subjects a lookup leaves out as conditional
+// are only checked where listed. Failures are reported on t with the entry
+// as written.
 func RunValidationFile(t *testing.T, data []byte, newAuthorizer func(t *testing.T, schema string) authz.Authorizer) ValidationCounts {
+	t.Helper()
+	return runValidationFile(t, data, func(schema string) authz.Authorizer { return newAuthorizer(t, schema) })
+}
+
+// runValidationFile is [RunValidationFile], reporting on any testing.TB.
+func runValidationFile(t testing.TB, data []byte, newAuthorizer func(schema string) authz.Authorizer) ValidationCounts {
 	t.Helper()
 	f, err := ParseValidationFile(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAuthorizer(t, f.Schema)
+	a := newAuthorizer(f.Schema)
 	// SpiceDB refuses a write of more than 1,000 updates; write in chunks
 	// of that size.
 	var tok authz.Token
@@ -368,10 +394,94 @@ func RunValidationFile(t *testing.T, data []byte, newAuthorizer func(t *testing.
 			}
 		}
 	}
-	return ValidationCounts{Relationships: len(f.Relationships), Assertions: len(f.Assertions), Expected: len(f.Expected)}
+	n := ValidationCounts{Relationships: len(f.Relationships), Assertions: len(f.Assertions), Expected: len(f.Expected)}
+	if len(f.Validated) == 0 {
+		return n
+	}
+	l, ok := a.(authz.SubjectLookuper)
+	if !ok {
+		t.Errorf("validation: %T has no LookupSubjects, so the validation section cannot be checked for completeness", a)
+		return n
+	}
+	n.SubjectLookups = checkComplete(t, f, l, c)
+	return n
+}
+
+// checkComplete reports every subject that has a permission of the
+// validation section but is not listed under it, and every subject a
+// found wildcard excludes that the listed wildcard does not (or the
+// other way round). It returns the number of subject lookups made.
+func checkComplete(t testing.TB, f *ValidationFile, l authz.SubjectLookuper, c authz.Consistency) int {
+	t.Helper()
+	type kind struct{ typ, rel string }
+	var kinds []kind
+	add := func(k kind) {
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	for _, r := range f.Relationships {
+		add(kind{r.Subject.Type, r.Subject.Relation})
+		add(kind{r.Resource.Type, ""}) // self
+	}
+	for _, e := range f.Expected {
+		add(kind{e.Subject.Type, e.Subject.Relation})
+	}
+	for _, key := range f.Validated {
+		add(kind{key.Resource.Type, ""}) // self
+	}
+	lookups := 0
+	for _, key := range f.Validated {
+		listed := map[authz.Subject]Expected{}
+		for _, e := range f.Expected {
+			if e.Resource == key.Resource && e.Permission == key.Permission {
+				listed[e.Subject] = e
+			}
+		}
+		for _, k := range kinds {
+			req := authz.SubjectLookupRequest{Resource: key.Resource, Permission: key.Permission, SubjectType: k.typ, SubjectRelation: k.rel, Consistency: c}
+			lookups++
+			for found, err := range authz.AllSubjects(t.Context(), l, req) {
+				if err != nil {
+					t.Errorf("validation %s#%s: subjects of type %s: %v", key.Resource, key.Permission, subjectKind(k.typ, k.rel), err)
+					break
+				}
+				e, ok := listed[found.Subject]
+				switch {
+				case !ok:
+					t.Errorf("validation %s#%s: %s has the permission but is not listed", key.Resource, key.Permission, found)
+				case found.Subject.IsWildcard() && !sameSubjects(found.Excluded, e.Excluded):
+					t.Errorf("validation %s#%s: %s: the wildcard excludes %v, not %v", key.Resource, key.Permission, e.Text, found.Excluded, e.Excluded)
+				}
+			}
+		}
+	}
+	return lookups
+}
+
+// subjectKind names a kind of subject: user, group#member.
+func subjectKind(typ, rel string) string {
+	if rel == "" {
+		return typ
+	}
+	return typ + "#" + rel
+}
+
+// sameSubjects reports whether a and b hold the same subjects, in any
+// order.
+func sameSubjects(a, b []authz.Subject) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the counts for a log line.
 func (c ValidationCounts) String() string {
-	return fmt.Sprintf("%d relationships, %d assertions, %d expected subjects", c.Relationships, c.Assertions, c.Expected)
+	return fmt.Sprintf("%d relationships, %d assertions, %d expected subjects, %d subject lookups", c.Relationships, c.Assertions, c.Expected, c.SubjectLookups)
 }

@@ -14,39 +14,65 @@
 //	FGAC_SPICEDB_ENDPOINT=127.0.0.1:port1,127.0.0.1:port2,127.0.0.1:port3
 //	FGAC_SPICEDB_KEY=<random key>
 //
-// and runs until interrupted, then stops every process and removes the
-// data. examples/cluster/run-service.sh does both steps and starts the
-// service on the cluster.
+// and runs until interrupted (SIGINT or SIGTERM), then stops every process
+// and removes its directory: -dir if given (made if missing), else a new
+// fgac-cluster-* directory under $TMPDIR. Its processes die with it if it
+// is killed (Linux), and a directory of a cluster that was killed before
+// it could clean up is removed at the next start. PostgreSQL accepts only
+// the password login the nodes get through their environment; the key and
+// the password never appear on a command line.
+// examples/cluster/run-service.sh does both steps and starts the service
+// on the cluster.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/fgac-go/fgac/internal/clustertest"
 )
 
+// dirPrefix names the directories the command makes under $TMPDIR.
+const dirPrefix = "fgac-cluster-"
+
+// pidFile, in the cluster's directory, holds the PID of the command that
+// owns it.
+const pidFile = "pid"
+
 func main() {
-	if err := run(); err != nil {
+	dir := flag.String("dir", "", "`directory` for the cluster's data, removed at exit (default: a new one under $TMPDIR)")
+	flag.Parse()
+	if err := run(*dir); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(dir string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dir, err := os.MkdirTemp("", "fgac-cluster-")
-	if err != nil {
+	removeStale()
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", dirPrefix); err != nil {
+			return err
+		}
+	} else if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return err
+	}
 	// PostgreSQL's data goes one level down, as under t.TempDir.
-	data := dir + "/data"
+	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		return err
 	}
@@ -59,4 +85,36 @@ func run() error {
 	fmt.Fprintln(os.Stderr, "cluster: 3 SpiceDB nodes over PostgreSQL serving; interrupt to stop")
 	<-ctx.Done()
 	return c.Close()
+}
+
+// removeStale removes the fgac-cluster-* directories under $TMPDIR whose
+// owning command no longer runs (it was killed before it could clean up).
+// A directory whose PID file is missing or unreadable is left alone: it
+// may be starting.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, pidFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || running(pid) {
+			continue
+		}
+		if err := os.RemoveAll(d); err == nil {
+			fmt.Fprintf(os.Stderr, "cluster: removed %s, left by a cluster that was killed\n", d)
+		}
+	}
+}
+
+// running reports whether a process with this PID exists (or may: a PID
+// we may not signal belongs to a running process of another user).
+func running(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -296,7 +296,7 @@ func TestReconcilerRestoresALostGraph(t *testing.T) {
 // schema is written at start and the walkthrough's first steps work.
 func TestSpiceDBFromFlags(t *testing.T) {
 	const key = "fgac-service-test-key"
-	srv := spicedbtest.StartServer(t, "--grpc-preshared-key="+key)
+	srv := spicedbtest.StartServerWithKey(t, key)
 	cfg, err := parseConfig([]string{"-users", "alice=tok-alice,bob=tok-bob", "-spicedb-endpoint", srv.Addr()},
 		func(name string) string {
 			if name == "FGAC_SPICEDB_KEY" {

@@ -120,7 +120,6 @@ type taskState struct {
 	cancelled        bool
 	viewers, editors uint8 // one bit per user
 	start, commit    uint64
-	committed        time.Time // when commit was recorded; zero while pending
 }
 
 type taskModel struct {
@@ -179,57 +178,21 @@ func (m *model) done(t *taskModel) {
 	defer m.mu.Unlock()
 	m.seq++
 	t.history[len(t.history)-1].commit = m.seq
-	t.history[len(t.history)-1].committed = time.Now()
-}
-
-// revert records that the latest change of t, whose request was refused,
-// did not happen: t is again as it was before it.
-func (m *model) revert(t *taskModel) {
-	m.mu.Lock()
-	prev := t.history[len(t.history)-2]
-	m.mu.Unlock()
-	m.change(t, func(s *taskState) {
-		s.exists, s.cancelled, s.viewers, s.editors = prev.exists, prev.cancelled, prev.viewers, prev.editors
-	})
-	m.done(t)
 }
 
 // possible returns the states of t that could have been current at some
 // moment between a and b. Call with m.mu held.
 func (t *taskModel) possible(a, b uint64) []taskState {
-	return t.possibleStale(a, b, time.Time{})
-}
-
-// possibleStale returns the states possible between a and b, and also
-// those replaced at or after since (see staleWindow). Call with m.mu held.
-func (t *taskModel) possibleStale(a, b uint64, since time.Time) []taskState {
 	var out []taskState
 	for k, s := range t.history {
 		if s.start > b {
 			continue
 		}
-		if k == len(t.history)-1 || t.history[k+1].commit >= a || (!since.IsZero() && !t.history[k+1].committed.Before(since)) {
+		if k == len(t.history)-1 || t.history[k+1].commit >= a {
 			out = append(out, s)
 		}
 	}
 	return out
-}
-
-// staleWindow is how long before a request was sent a change may have
-// committed and still be missing from a fully consistent answer on the
-// SpiceDB cluster. SpiceDB shares one in-flight HeadRevision query among
-// the fully consistent requests that arrive while it runs, so a request
-// sent after a write was acknowledged may be answered at a snapshot taken
-// before the write committed (see spicedbadapter's
-// TestFullyConsistentIsNotReadYourWrites): at most as long before as such a
-// query runs, milliseconds, more on a loaded machine. The cluster tests
-// tolerate an answer such a snapshot explains only where it fails closed:
-// a 404 or 403, a list that leaves a task out, never an allow.
-const staleWindow = 2 * time.Second
-
-// failsClosed reports whether status refuses the request.
-func failsClosed(status int) bool {
-	return status == http.StatusNotFound || status == http.StatusForbidden
 }
 
 func (s taskState) canRead(u int, owner int) bool {
@@ -266,14 +229,6 @@ type loadWorker struct {
 	failures []time.Time
 	omitted  []string        // lists that left out a readable task, in an outage
 	stop     <-chan struct{} // closed to end run early; nil: run to the deadline
-
-	// stale tolerates answers that fail closed and that a state replaced
-	// less than staleWindow before the request was sent explains (the
-	// cluster tests); staleAnswers records them. sent is when the last
-	// request was sent.
-	stale        bool
-	staleAnswers []string
-	sent         time.Time
 }
 
 func (w *loadWorker) stopped() bool {
@@ -312,7 +267,6 @@ func (w *loadWorker) send(op, method, path, body string) (res response, a, b uin
 	w.ops[op]++
 	a = w.m.now()
 	start := time.Now()
-	w.sent = start
 	res = w.ts.do(w.t, "tok-"+loadUsers[w.user], method, path, body)
 	w.latencies = append(w.latencies, time.Since(start))
 	b = w.m.now()
@@ -341,21 +295,11 @@ func (w *loadWorker) expectOneOf(op string, got response, allowed map[int]bool) 
 	if allowed[got.Status] {
 		return
 	}
-	if allowed[staleKey(got.Status)] {
-		w.staleAnswers = append(w.staleAnswers, fmt.Sprintf("%s at %s: %s: status %d, allowed %v", w.name, time.Now().Format("15:04:05.000"), op, got.Status, allowed))
-		return
-	}
 	w.wrongf("%s: status %d, allowed %v; body %s", op, got.Status, allowed, got.Body)
 }
 
-// staleKey is the key under which allowed marks a status that only a stale
-// state explains.
-func staleKey(status int) int { return -status }
-
 // allowed maps each possible state of t in [a, b] to a status with f; nil
-// (anything) for an uncertain task. With w.stale, a status that fails
-// closed and that only a state replaced within staleWindow before the
-// request was sent gives is marked under staleKey.
+// (anything) for an uncertain task.
 func (w *loadWorker) allowed(t *taskModel, a, b uint64, f func(taskState) int) map[int]bool {
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
@@ -366,34 +310,7 @@ func (w *loadWorker) allowed(t *taskModel, a, b uint64, f func(taskState) int) m
 	for _, s := range t.possible(a, b) {
 		out[f(s)] = true
 	}
-	if w.stale {
-		for _, s := range t.possibleStale(a, b, w.sent.Add(-staleWindow)) {
-			if st := f(s); !out[st] && failsClosed(st) {
-				out[staleKey(st)] = true
-			}
-		}
-	}
 	return out
-}
-
-// staleRefusal reports whether a 404 to the owner's change of t, whose
-// request was sent at sent, is a stale answer (see staleWindow): t's
-// create committed within staleWindow before. The change did not happen,
-// and the model records so.
-func (w *loadWorker) staleRefusal(op string, t *taskModel, res response) bool {
-	if !w.stale || res.Status != http.StatusNotFound {
-		return false
-	}
-	w.m.mu.Lock()
-	created := t.history[1].committed
-	w.m.mu.Unlock()
-	if created.Before(w.sent.Add(-staleWindow)) {
-		return false
-	}
-	w.m.revert(t)
-	w.staleAnswers = append(w.staleAnswers, fmt.Sprintf("%s at %s: %s %s: 404 %v after its create was answered",
-		w.name, time.Now().Format("15:04:05.000"), op, t.id, w.sent.Sub(created).Round(time.Millisecond)))
-	return true
 }
 
 // readable is the status of a read: 200 if the user can read, else 404.
@@ -508,7 +425,7 @@ func (w *loadWorker) share() {
 	})
 	res, _, _ := w.send("share", "POST", "/tasks/"+t.id+"/share", `{"user":"`+loadUsers[other]+`","role":"`+role+`"}`)
 	w.m.done(t)
-	if res.Status != http.StatusOK && !w.failed(res, t) && !w.staleRefusal("share", t, res) {
+	if res.Status != http.StatusOK && !w.failed(res, t) {
 		again := ""
 		if w.outage {
 			again = "; asked again: " + w.askAgain(t)
@@ -531,7 +448,7 @@ func (w *loadWorker) unshare() {
 	})
 	res, _, _ := w.send("unshare", "DELETE", "/tasks/"+t.id+"/share/"+loadUsers[other], "")
 	w.m.done(t)
-	if res.Status != http.StatusNoContent && !w.failed(res, t) && !w.staleRefusal("unshare", t, res) {
+	if res.Status != http.StatusNoContent && !w.failed(res, t) {
 		w.wrongf("unshare %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
 }
@@ -551,7 +468,7 @@ func (w *loadWorker) cancelOwn() {
 	if was {
 		want = http.StatusConflict
 	}
-	if res.Status != want && !w.failed(res, t) && !w.staleRefusal("cancel own", t, res) {
+	if res.Status != want && !w.failed(res, t) {
 		w.wrongf("cancel own %s: status %d, want %d; body %s", t.id, res.Status, want, res.Body)
 	}
 }
@@ -582,10 +499,6 @@ func (w *loadWorker) delete() {
 	w.m.change(t, func(s *taskState) { s.exists = false })
 	res, _, _ := w.send("delete", "DELETE", "/tasks/"+t.id, "")
 	w.m.done(t)
-	if w.staleRefusal("delete", t, res) {
-		w.mine = append(w.mine, t) // still there
-		return
-	}
 	if res.Status != http.StatusNoContent && !w.failed(res, t) {
 		w.wrongf("delete %s: status %d; body %s", t.id, res.Status, res.Body)
 	}
@@ -741,11 +654,6 @@ func (w *loadWorker) list() {
 		}
 		ps := t.possible(a, b)
 		if len(ps) > 0 && !slices.ContainsFunc(ps, func(s taskState) bool { return !s.canRead(w.user, t.owner) }) {
-			if w.stale && slices.ContainsFunc(t.possibleStale(a, b, w.sent.Add(-staleWindow)), func(s taskState) bool { return !s.canRead(w.user, t.owner) }) {
-				w.staleAnswers = append(w.staleAnswers, fmt.Sprintf("%s at %s: list: %s (%s) left out, readable only since less than %v before the list was asked for",
-					w.name, time.Now().Format("15:04:05.000"), t.name, t.id, staleWindow))
-				continue
-			}
 			if w.outage {
 				// Fails closed (nothing is shown that should not be), so
 				// the cluster tests count it apart from wrong answers.
@@ -769,59 +677,4 @@ func (w *loadWorker) askAgain(t *taskModel) string {
 	d, err := e.Check(ctx, authz.CheckRequest{Subject: subject, Resource: resource, Permission: "read", Consistency: authz.FullyConsistent()})
 	lookup, lerr := e.Lookup(ctx, authz.LookupRequest{Subject: subject, ResourceType: "task", Permission: "read", Consistency: authz.FullyConsistent()})
 	return fmt.Sprintf("check allowed=%v err=%v; lookup lists it=%v err=%v", d.Allowed(), err, slices.Contains(lookup.IDs(), t.id), lerr)
-}
-
-// TestLoadModelStaleWindow checks what the cluster load tolerates as stale
-// (see staleWindow): a refusal that a state replaced within the window
-// explains, never an allow, and nothing older than the window.
-func TestLoadModelStaleWindow(t *testing.T) {
-	m := &model{tasks: map[taskKey]*taskModel{}, owners: map[string]int{}}
-	task := &taskModel{id: "task_1", owner: 0, history: []taskState{{}}}
-	step := func(f func(*taskState)) {
-		m.change(task, f)
-		m.done(task)
-	}
-	reader := &loadWorker{t: t, m: m, user: 1, name: "reader", stale: true}
-	ask := func(status int, sent time.Time) {
-		reader.sent = sent
-		a := m.now()
-		b := m.now()
-		reader.expectOneOf("get", response{Status: status}, reader.allowed(task, a, b, reader.readable(task.owner)))
-	}
-	step(func(s *taskState) { s.exists = true })
-	step(func(s *taskState) { s.viewers |= 1 << 1 })
-
-	ask(http.StatusNotFound, time.Now()) // the share committed just now
-	if len(reader.staleAnswers) != 1 || len(reader.wrong) != 0 {
-		t.Fatalf("a 404 just after the share: stale %q, wrong %q; want it stale", reader.staleAnswers, reader.wrong)
-	}
-	ask(http.StatusNotFound, time.Now().Add(staleWindow+time.Second)) // long after
-	if len(reader.wrong) != 1 {
-		t.Fatalf("a 404 past the window: wrong %q; want it wrong", reader.wrong)
-	}
-
-	step(func(s *taskState) { s.viewers &^= 1 << 1 })
-	ask(http.StatusOK, time.Now()) // the unshare committed just now
-	if len(reader.wrong) != 2 {
-		t.Fatalf("a 200 just after the unshare: wrong %q; a stale allow must be wrong", reader.wrong)
-	}
-
-	// The owner's share, refused just after the create: stale, and the
-	// model records that the share did not happen.
-	owner := &loadWorker{t: t, m: m, user: 0, name: "owner", stale: true}
-	step(func(s *taskState) { s.viewers |= 1 << 2 })
-	owner.sent = task.history[1].committed.Add(time.Millisecond)
-	if !owner.staleRefusal("share", task, response{Status: http.StatusNotFound}) {
-		t.Fatal("a 404 to the owner's share just after the create is not stale")
-	}
-	if last := task.history[len(task.history)-1]; last.viewers&(1<<2) != 0 || !last.exists {
-		t.Errorf("after the refused share the model has %+v, want the task without the share", last)
-	}
-	owner.sent = task.history[1].committed.Add(staleWindow + time.Second)
-	if owner.staleRefusal("share", task, response{Status: http.StatusNotFound}) {
-		t.Error("a 404 to the owner's share long after the create is stale")
-	}
-	if owner.staleRefusal("share", task, response{Status: http.StatusForbidden}) {
-		t.Error("a 403 to the owner's share is stale")
-	}
 }

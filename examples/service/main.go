@@ -129,6 +129,10 @@ type config struct {
 	// wrapEngine, if set, wraps the engine before anything uses it. Tests
 	// set it to inject faults (an engine that hangs); main never does.
 	wrapEngine func(authz.Authorizer) authz.Authorizer
+	// noFreshTokens makes every check fully consistent instead of at least
+	// as fresh as the caller's last write (see freshness). Tests set it for
+	// a side-by-side control; main never does.
+	noFreshTokens bool
 }
 
 // parseConfig reads the flags in args, each defaulting to its environment
@@ -302,6 +306,7 @@ type server struct {
 	writer         *dualwrite.Writer
 	mw             *httpauthz.Middleware
 	guard          *authz.Guard // the middleware's, for GET /tasks/{id}/access
+	fresh          *freshness   // the engine's write tokens; nil: reads are fully consistent
 	auth           *authenticator
 	reconcileEvery time.Duration // 0: only at start
 	requestTimeout time.Duration // deadline of every request
@@ -347,6 +352,12 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 	}
 	if cfg.wrapEngine != nil {
 		s.engine = cfg.wrapEngine(s.engine)
+	}
+	if !cfg.noFreshTokens {
+		// Every write, the dual writes and the reconciler's included,
+		// records its token (see freshness).
+		s.fresh = newFreshness(s.engine)
+		s.engine = s.fresh
 	}
 	s.requestTimeout = cmp.Or(cfg.requestTimeout, defaultRequestTimeout)
 
@@ -397,22 +408,31 @@ func (s *server) setup(ctx context.Context, cfg config) error {
 		// ones (newID's), so that no engine answers it faster.
 		Decoy:   decoyID,
 		Subject: func(r *http.Request) (authz.Subject, bool) { return subjectFrom(r.Context()) },
-		// Every check reads the newest graph. SpiceDB's default,
-		// minimize_latency, may answer from a snapshot a few seconds old,
-		// so a task shared a moment ago could still answer 404. Even fully
-		// consistent, SpiceDB may answer a request sent just after a write
-		// from a snapshot without it while other fully consistent requests
-		// are in flight (milliseconds; see the README's consistency
-		// notes). The ZedToken of each resource's last write (dualwrite
-		// and Grant return it) chosen per request with
-		// Config.ConsistencyFor as authz.AtLeastAsFresh(token) closes that
-		// gap and is cheaper, but needs the service to keep those tokens;
-		// this example does not.
-		Consistency: authz.FullyConsistent(),
+		// Every check reads at least every write acknowledged before its
+		// request that can change what the caller may do: AtLeastAsFresh
+		// the token of the last write naming the caller (see freshness).
+		// SpiceDB's default, minimize_latency, may answer from a snapshot
+		// a few seconds old, so a task shared a moment ago could still
+		// answer 404; fully consistent, it may answer a request sent just
+		// after a write from a snapshot without it while other fully
+		// consistent requests are in flight (milliseconds; see the
+		// README's consistency notes).
+		ConsistencyFor: s.consistencyFor,
 		// Allowed decisions at debug, denials and not-founds at info.
 		Hook: audit.Slog{Logger: log, Level: slog.LevelDebug},
 	})
 	return nil
+}
+
+// consistencyFor returns the consistency of a request's checks: at least
+// as fresh as the last write naming its caller, fully consistent if there
+// was none lately or tokens are not kept.
+func (s *server) consistencyFor(r *http.Request) authz.Consistency {
+	caller, ok := subjectFrom(r.Context())
+	if s.fresh == nil || !ok {
+		return authz.FullyConsistent()
+	}
+	return s.fresh.consistency(subjectKey(caller))
 }
 
 // newEngine returns memadapter loaded with the schema, or, when SpiceDB is
@@ -481,10 +501,9 @@ func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
 		}
 		opts = append(opts, certs, grpcutil.WithBearerToken(key))
 	}
-	if len(endpoints) > 1 {
-		return spicedbadapter.Dial(endpoints, opts...)
-	}
-	return authzed.NewClient(endpoints[0], opts...)
+	// Dial also for one endpoint: it checks every entry (a malformed one
+	// is refused here, not at the first request) and health-checks the node.
+	return spicedbadapter.Dial(endpoints, opts...)
 }
 
 // resolver returns the parent lookup of a child table.

@@ -502,7 +502,13 @@ func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	task := authz.Resource{Type: "task", ID: checked(r)}
 	caller, _ := subjectFrom(ctx)
-	err := s.guard.Authorize(ctx, authz.Question{Subject: caller, Resource: task, Operation: opShare, Consistency: authz.FullyConsistent()})
+	// Who has access changes with every write on the task, whoever makes
+	// it: read at least as fresh as the last one (see freshness).
+	cons := authz.FullyConsistent()
+	if s.fresh != nil {
+		cons = s.fresh.consistency(resourceKey(task))
+	}
+	err := s.guard.Authorize(ctx, authz.Question{Subject: caller, Resource: task, Operation: opShare, Consistency: cons})
 	if errors.Is(err, authz.ErrDenied) {
 		err = authz.ErrNotFound
 	}
@@ -512,7 +518,7 @@ func (s *server) taskAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"task_id": task.ID}
 	for _, op := range []authz.Operation{authz.OpRead, authz.OpUpdate, authz.OpCancel} {
-		res, err := s.guard.Subjects(ctx, authz.SubjectsQuestion{Resource: task, Operation: op, SubjectType: "user", Consistency: authz.FullyConsistent()})
+		res, err := s.guard.Subjects(ctx, authz.SubjectsQuestion{Resource: task, Operation: op, SubjectType: "user", Consistency: cons})
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -258,7 +258,7 @@ func TestProbeTiming(t *testing.T) {
 		ts = start(t, "spicedb", opts...)
 	case *timingServer == "serve":
 		const key = "fgac-timing-key"
-		srv := spicedbtest.StartServer(t, "--grpc-preshared-key="+key)
+		srv := spicedbtest.StartServerWithKey(t, key)
 		ts = start(t, "memadapter", append(opts, func(c *config) { c.spicedbClient = srv.Client(t) })...)
 	default:
 		t.Fatalf("-timing.spicedb=%q: want serve-testing or serve", *timingServer)
@@ -320,7 +320,7 @@ func TestProbeTiming(t *testing.T) {
 // srv whose logs are the process's standard error.
 func timingStartBinary(t *testing.T, dbPath string) *testServer {
 	const key = "fgac-timing-key"
-	spice := spicedbtest.StartServer(t, "--grpc-preshared-key="+key)
+	spice := spicedbtest.StartServerWithKey(t, key)
 	bin := filepath.Join(t.TempDir(), "service")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -15,6 +15,13 @@
 // the kernel if the test binary dies first (Linux); no process outlives the
 // test.
 //
+// Secrets: PostgreSQL accepts only password (SCRAM-SHA-256) connections on
+// 127.0.0.1, with a random password, and every node requires a random
+// preshared key. Both reach SpiceDB through its environment
+// (SPICEDB_GRPC_PRESHARED_KEY, SPICEDB_DATASTORE_CONN_URI), which only the
+// process's owner can read, never through its command line, which every
+// local user can (/proc/PID/cmdline, ps).
+//
 // Dispatch: each node serves SpiceDB's dispatch API on its own loopback
 // address (127.0.0.1, 127.0.0.2, ...) and one shared port, and finds its
 // peers by resolving one DNS name, served by the test binary, that lists
@@ -93,9 +100,10 @@ type Node struct {
 	bin         string
 	host        netip.Addr // the loopback address of its dispatch API
 	dns         *dnsServer // lists host while the node runs
-	args        []string
-	addr        string // gRPC, host:port on 127.0.0.1
-	metricsAddr string // Prometheus metrics over HTTP
+	args        []string   // no secret: any local user can read them
+	env         []string   // the key and the datastore URI
+	addr        string     // gRPC, host:port on 127.0.0.1
+	metricsAddr string     // Prometheus metrics over HTTP
 
 	mu   sync.Mutex // guards proc
 	proc *process   // nil while stopped
@@ -149,8 +157,8 @@ func Launch(ctx context.Context, dir string, opts Options) (c *Cluster, err erro
 	if c.Postgres, err = startPostgres(ctx, dir); err != nil {
 		return c, err
 	}
-	if out, err := runCommand(ctx, bin, "datastore", "migrate", "head", "--skip-release-check", "--log-level=warn",
-		"--datastore-engine=postgres", "--datastore-conn-uri="+c.Postgres.URI()); err != nil {
+	if out, err := runCommand(ctx, []string{envConnURI + "=" + c.Postgres.uri()}, bin, "datastore", "migrate", "head", "--skip-release-check", "--log-level=warn",
+		"--datastore-engine=postgres"); err != nil {
 		return c, fmt.Errorf("clustertest: spicedb datastore migrate head: %w\n%s", err, out)
 	}
 	hosts := make([]netip.Addr, n)
@@ -195,6 +203,7 @@ func (c *Cluster) startNode(ctx context.Context, bin string, host netip.Addr, di
 			dns:         c.dns,
 			addr:        net.JoinHostPort("127.0.0.1", strconv.Itoa(grpcPort)),
 			metricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(metricsPort)),
+			env:         []string{envPresharedKey + "=" + c.Key, envConnURI + "=" + c.Postgres.uri()},
 		}
 		node.args = slices.Concat([]string{
 			"serve",
@@ -202,13 +211,11 @@ func (c *Cluster) startNode(ctx context.Context, bin string, host netip.Addr, di
 			"--log-level=warn",
 			"--telemetry-endpoint=",
 			"--grpc-shutdown-grace-period=1s",
-			"--grpc-preshared-key=" + c.Key,
 			"--grpc-addr=" + node.addr,
 			"--http-enabled=false",
 			"--metrics-enabled=true",
 			"--metrics-addr=" + node.metricsAddr,
 			"--datastore-engine=postgres",
-			"--datastore-conn-uri=" + c.Postgres.URI(),
 			"--datastore-conn-pool-read-min-open=1",
 			"--datastore-conn-pool-read-max-open=10",
 			"--datastore-conn-pool-write-min-open=1",
@@ -225,6 +232,13 @@ func (c *Cluster) startNode(ctx context.Context, bin string, host netip.Addr, di
 	}
 	return nil, errors.Join(errs...)
 }
+
+// SpiceDB reads every flag from an environment variable named
+// SPICEDB_<FLAG_IN_UPPER_CASE_WITH_UNDERSCORES>; these carry the secrets.
+const (
+	envPresharedKey = "SPICEDB_GRPC_PRESHARED_KEY"
+	envConnURI      = "SPICEDB_DATASTORE_CONN_URI"
+)
 
 // DiscoveryInterval is the shortest time between two resolutions of the
 // dispatch name by a node: gRPC's DNS resolver re-resolves when a
@@ -292,7 +306,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.proc != nil {
 		return nil
 	}
-	p, err := launch("spicedb "+n.addr, nil, n.bin, n.args...)
+	p, err := launch("spicedb "+n.addr, nil, n.env, n.bin, n.args...)
 	if err != nil {
 		return err
 	}
@@ -302,6 +316,28 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.proc = p
 	n.dns.set(n.host, true)
+	return nil
+}
+
+// Pause stops the node's process with SIGSTOP, as a stalled machine or a
+// process stuck on I/O would be: its connections stay open and its peers,
+// its clients' health checks and the cluster's DNS still see it, but it
+// answers nothing until [Node.Resume]. Pausing a stopped node does nothing.
+func (n *Node) Pause() error { return n.suspend(sigStop) }
+
+// Resume continues a paused node with SIGCONT. Resuming a node that is not
+// paused does nothing.
+func (n *Node) Resume() error { return n.suspend(sigCont) }
+
+func (n *Node) suspend(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil || n.proc.exited() {
+		return nil
+	}
+	if err := n.proc.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("clustertest: %v to %s: %w", sig, n.proc.name, err)
+	}
 	return nil
 }
 
@@ -327,6 +363,8 @@ func (n *Node) halt(sig syscall.Signal) error {
 	if sig == syscall.SIGKILL {
 		return p.kill()
 	}
+	// A paused node handles SIGINT only once it runs again.
+	_ = p.cmd.Process.Signal(sigCont)
 	return p.signal(sig)
 }
 
@@ -396,9 +434,10 @@ func containsAll(labelSet string, labels []string) bool {
 	return true
 }
 
-// runCommand runs bin to completion and returns its combined output.
-func runCommand(ctx context.Context, bin string, args ...string) (string, error) {
-	p, err := launch(bin, nil, bin, args...)
+// runCommand runs bin with env added to its environment to completion and
+// returns its combined output.
+func runCommand(ctx context.Context, env []string, bin string, args ...string) (string, error) {
+	p, err := launch(bin, nil, env, bin, args...)
 	if err != nil {
 		return "", err
 	}
@@ -437,11 +476,20 @@ func sharedFreePort(hosts []netip.Addr) (int, error) {
 
 // newKey returns a random preshared key.
 func newKey() (string, error) {
+	s, err := randomHex()
+	if err != nil {
+		return "", err
+	}
+	return "fgac-cluster-" + s, nil
+}
+
+// randomHex returns 128 random bits in hexadecimal: a key or a password.
+func randomHex() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("clustertest: random key: %w", err)
+		return "", fmt.Errorf("clustertest: random secret: %w", err)
 	}
-	return "fgac-cluster-" + hex.EncodeToString(b), nil
+	return hex.EncodeToString(b), nil
 }
 
 func cmpOr(n, def int) int {

@@ -21,22 +21,34 @@ import (
 const envPostgresBin = "FGAC_POSTGRES_BIN"
 
 // Postgres is a throwaway PostgreSQL server: its own data directory under
-// the test's temporary directory, listening on one loopback port with
-// trust authentication. Its methods are safe for concurrent use.
+// the test's temporary directory, listening on one port of 127.0.0.1 and
+// accepting only the user "postgres" with its random password
+// (SCRAM-SHA-256): no trust, no peer authentication, no Unix socket. Its
+// methods are safe for concurrent use.
 type Postgres struct {
-	bin  string      // directory of initdb, postgres and pg_isready
-	dir  string      // the data directory
-	port int         // loopback port
-	cred *credential // whom the server runs as; nil: this process's user
+	bin      string      // directory of initdb, postgres and pg_isready
+	dir      string      // the data directory
+	port     int         // loopback port
+	cred     *credential // whom the server runs as; nil: this process's user
+	password string      // of the user "postgres"; secret
 
 	mu   sync.Mutex // guards proc
 	proc *process   // nil while stopped
 }
 
-// URI returns the connection URI of the server's "postgres" database.
-func (p *Postgres) URI() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+// uri returns the connection URI of the server's "postgres" database. It
+// holds the password: it goes into environments, never onto a command line.
+func (p *Postgres) uri() string {
+	return fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", p.password, p.port)
 }
+
+// Port returns the server's port on 127.0.0.1.
+func (p *Postgres) Port() int { return p.port }
+
+// hbaConf is the whole of pg_hba.conf: password connections of the user
+// postgres over TCP from 127.0.0.1, nothing else (the server has no Unix
+// socket and listens on 127.0.0.1 alone).
+const hbaConf = "# clustertest: SCRAM-SHA-256 from 127.0.0.1 only\nhost all postgres 127.0.0.1/32 scram-sha-256\n"
 
 // postgresBin returns the directory holding PostgreSQL's server binaries:
 // $FGAC_POSTGRES_BIN, else the newest /usr/lib/postgresql/*/bin (Debian's
@@ -111,19 +123,12 @@ func startPostgres(ctx context.Context, tmp string) (*Postgres, error) {
 			return nil, fmt.Errorf("clustertest: %w", err)
 		}
 	}
-	initdb, err := launch("initdb", cred, filepath.Join(bin, "initdb"),
-		"-D", dir, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
+	password, err := randomHex()
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-initdb.done:
-	case <-ctx.Done():
-		_ = initdb.kill()
-		return nil, fmt.Errorf("clustertest: initdb: %w", ctx.Err())
-	}
-	if initdb.err != nil {
-		return nil, fmt.Errorf("clustertest: initdb: %v\n%s", initdb.err, initdb.log)
+	if err := initdb(ctx, bin, dir, cred, password); err != nil {
+		return nil, err
 	}
 	var errs []error
 	for range startTries {
@@ -131,7 +136,7 @@ func startPostgres(ctx context.Context, tmp string) (*Postgres, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &Postgres{bin: bin, dir: dir, port: port, cred: cred}
+		p := &Postgres{bin: bin, dir: dir, port: port, cred: cred, password: password}
 		if err := p.Start(ctx); err != nil {
 			errs = append(errs, err)
 			continue
@@ -139,6 +144,50 @@ func startPostgres(ctx context.Context, tmp string) (*Postgres, error) {
 		return p, nil
 	}
 	return nil, errors.Join(errs...)
+}
+
+// initdb creates the database cluster in dir with the superuser postgres
+// and password, read from a file only the server's user can read, removed
+// again once initdb is done, and replaces pg_hba.conf with [hbaConf].
+func initdb(ctx context.Context, bin, dir string, cred *credential, password string) error {
+	pwfile := filepath.Join(filepath.Dir(dir), "pwfile")
+	if err := writeOwned(pwfile, password+"\n", cred); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	p, err := launch("initdb", cred, nil, filepath.Join(bin, "initdb"),
+		"-D", dir, "-U", "postgres", "--pwfile="+pwfile, "--auth=scram-sha-256",
+		"--no-sync", "-E", "UTF8", "--locale=C")
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		_ = p.kill()
+		return fmt.Errorf("clustertest: initdb: %w", ctx.Err())
+	}
+	if p.err != nil {
+		return fmt.Errorf("clustertest: initdb: %v\n%s", p.err, p.log)
+	}
+	return writeOwned(filepath.Join(dir, "pg_hba.conf"), hbaConf, cred)
+}
+
+// writeOwned writes a file that only its owner may read or write, owned by
+// cred's user if cred is not nil.
+func writeOwned(name, content string, cred *credential) error {
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("clustertest: %w", err)
+	}
+	if err := os.Chmod(name, 0o600); err != nil { // an existing file keeps its mode
+		return fmt.Errorf("clustertest: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(name, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("clustertest: %w", err)
+		}
+	}
+	return nil
 }
 
 // Start starts the server on its port if it is stopped and waits until it
@@ -149,7 +198,7 @@ func (p *Postgres) Start(ctx context.Context) error {
 	if p.proc != nil {
 		return nil
 	}
-	proc, err := launch("postgres", p.cred, filepath.Join(p.bin, "postgres"),
+	proc, err := launch("postgres", p.cred, nil, filepath.Join(p.bin, "postgres"),
 		"-D", p.dir,
 		"-p", strconv.Itoa(p.port),
 		"-c", "listen_addresses=127.0.0.1",

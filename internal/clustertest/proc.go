@@ -3,10 +3,11 @@ package clustertest
 import (
 	"errors"
 	"fmt"
-	"github.com/fgac-go/fgac/internal/spicedbtest"
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/fgac-go/fgac/internal/spicedbtest"
 )
 
 // process is one run of a binary: PostgreSQL or a SpiceDB node.
@@ -19,10 +20,15 @@ type process struct {
 }
 
 // launch starts the command with its output kept in a tail buffer, tied to
-// the life of the test binary (see dieWithParent) and run as cred if it is
-// not nil.
-func launch(name string, cred *credential, bin string, args ...string) (*process, error) {
+// the life of the test binary (see sysProcAttr) and run as cred if it is
+// not nil. env is added to this process's environment: secrets go there,
+// never into args, because any local user can read a process's command
+// line (/proc/PID/cmdline) but only its owner its environment.
+func launch(name string, cred *credential, env []string, bin string, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	p := &process{name: name, cmd: cmd, log: &spicedbtest.TailBuffer{Max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log

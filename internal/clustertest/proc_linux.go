@@ -18,3 +18,9 @@ func newCredential(uid, gid uint32) *credential {
 func sysProcAttr(cmd *exec.Cmd, cred *credential) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
 }
+
+// The signals of [Node.Pause] and [Node.Resume].
+const (
+	sigStop = syscall.SIGSTOP
+	sigCont = syscall.SIGCONT
+)

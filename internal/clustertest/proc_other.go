@@ -22,3 +22,9 @@ func sysProcAttr(cmd *exec.Cmd, cred *credential) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
 }
+
+// The signals of [Node.Pause] and [Node.Resume].
+const (
+	sigStop = syscall.SIGSTOP
+	sigCont = syscall.SIGCONT
+)

@@ -20,7 +20,10 @@
 //
 // [StartServer] starts a separate `spicedb serve` (memory datastore, one
 // preshared key) with extra flags, for tests that need a setting
-// serve-testing does not offer or that stop and restart the server.
+// serve-testing does not offer or that stop and restart the server. Its
+// key reaches SpiceDB through the environment (SPICEDB_GRPC_PRESHARED_KEY),
+// which only the process's owner can read, never through the command line,
+// which every local user can.
 package spicedbtest
 
 import (
@@ -35,6 +38,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,7 +145,7 @@ type Server struct {
 	bin  string
 	args []string // everything but the address flag
 	addr string
-	key  string // the preshared key of `spicedb serve`; empty for serve-testing
+	key  string // the preshared key of `spicedb serve`; empty for serve-testing; secret
 
 	mu   sync.Mutex // guards proc
 	proc *process   // nil while stopped
@@ -156,15 +160,29 @@ type process struct {
 }
 
 // StartServer starts a separate `spicedb serve` with the in-memory
-// datastore, one random preshared key and flags appended to the harness's
-// own (later flags win), and stops it when t ends. It fails t if the server
-// cannot start.
+// datastore, one random preshared key ([Server.Key]) and flags appended to
+// the harness's own (later flags win), and stops it when t ends. It fails t
+// if the server cannot start, or if flags name a preshared key: a secret on
+// the command line is readable by every local user.
 func StartServer(t testing.TB, flags ...string) *Server {
 	t.Helper()
-	key := newKey(t)
+	return StartServerWithKey(t, newKey(t), flags...)
+}
+
+// StartServerWithKey is [StartServer] with the preshared key key, for
+// tests that run several servers one client authenticates to.
+func StartServerWithKey(t testing.TB, key string, flags ...string) *Server {
+	t.Helper()
+	if key == "" {
+		t.Fatal("spicedbtest: StartServerWithKey needs a key")
+	}
+	for _, f := range flags {
+		if strings.HasPrefix(f, "--grpc-preshared-key") {
+			t.Fatal("spicedbtest: StartServer chooses the preshared key (Server.Key) and passes it in the environment; a --grpc-preshared-key flag would show in every process listing")
+		}
+	}
 	args := slices.Concat([]string{
 		"serve",
-		"--grpc-preshared-key=" + key,
 		"--datastore-engine=memory",
 		"--http-enabled=false",
 		"--metrics-enabled=false",
@@ -185,6 +203,15 @@ func StartServer(t testing.TB, flags ...string) *Server {
 
 // Addr returns the server's gRPC address, host:port on loopback.
 func (s *Server) Addr() string { return s.addr }
+
+// Key returns the preshared key of a server of [StartServer], or "" for
+// the shared serve-testing server, which accepts any key.
+func (s *Server) Key() string { return s.key }
+
+// envPresharedKey is the environment variable SpiceDB reads the flag
+// --grpc-preshared-key from (SPICEDB_ and the flag's name in upper case,
+// dashes as underscores).
+const envPresharedKey = "SPICEDB_GRPC_PRESHARED_KEY"
 
 // Client returns a client of s closed when t ends. For a server of
 // [StartServer] it carries the server's preshared key, so every client sees
@@ -252,6 +279,9 @@ func start(ctx context.Context, args []string, key string) (*Server, error) {
 // launch starts the binary and waits until it serves or exits.
 func (s *Server) launch(ctx context.Context) (*process, error) {
 	cmd := exec.Command(s.bin, slices.Concat(s.args, []string{"--grpc-addr=" + s.addr})...)
+	if s.key != "" {
+		cmd.Env = append(os.Environ(), envPresharedKey+"="+s.key)
+	}
 	p := &process{cmd: cmd, log: &TailBuffer{Max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log

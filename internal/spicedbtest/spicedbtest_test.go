@@ -2,8 +2,11 @@ package spicedbtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
@@ -80,6 +83,30 @@ func TestServerRequiresItsKey(t *testing.T) {
 	_, err := stranger.ReadSchema(t.Context(), &v1.ReadSchemaRequest{})
 	if got := status.Code(err); got != codes.Unauthenticated && got != codes.PermissionDenied {
 		t.Fatalf("ReadSchema with a wrong key: code %v (err %v), want Unauthenticated or PermissionDenied", got, err)
+	}
+}
+
+// TestServerKeyStaysOffTheCommandLine: the key of a StartServer server is
+// not in its /proc/PID/cmdline (any local user can read that), and a
+// client with it is served, so the key did reach SpiceDB.
+func TestServerKeyStaysOffTheCommandLine(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	srv := StartServer(t)
+	srv.mu.Lock()
+	pid := srv.proc.cmd.Process.Pid
+	srv.mu.Unlock()
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Key()) < 16 || strings.Contains(string(cmdline), srv.Key()) {
+		t.Errorf("the command line of spicedb (pid %d) holds its preshared key", pid)
+	}
+	if _, err := srv.Client(t).WriteSchema(t.Context(), &v1.WriteSchemaRequest{Schema: schema}); err != nil {
+		t.Errorf("WriteSchema with the server's key: %v", err)
 	}
 }
 

@@ -1,0 +1,88 @@
+package authztest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fgac-go/fgac/authz"
+	"github.com/fgac-go/fgac/memadapter"
+)
+
+// recorder is a testing.TB that records the failures it is told of.
+type recorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Helper() {}
+
+// TestRunValidationFileReportsAnIncompleteSection runs
+// testdata/omitted.yaml, whose validation section leaves out a subject
+// that holds a permission and a wildcard's exclusion (zed validate reports
+// both), and checks that the runner reports exactly those, while the
+// complete file passes.
+func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
+	t.Parallel()
+	newMem := func(schema string) authz.Authorizer {
+		a, err := memadapter.New(schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tt := range []struct {
+		file string
+		want []string
+	}{
+		{"complete.yaml", nil},
+		{"omitted.yaml", []string{
+			"validation document:d1#view: group:ops#member has the permission but is not listed",
+			`validation document:d2#view: [user:*] is <document:d2#viewer>: the wildcard excludes [user:eve], not []`,
+		}},
+	} {
+		data, err := os.ReadFile("testdata/" + tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{TB: t}
+		n := runValidationFile(rec, data, newMem)
+		if diff := cmp.Diff(tt.want, rec.errs); diff != "" {
+			t.Errorf("%s: failures mismatch (-want +got):\n%s", tt.file, diff)
+		}
+		if n.SubjectLookups == 0 {
+			t.Errorf("%s: no subject lookup: %s", tt.file, n)
+		}
+	}
+}
+
+// noSubjects is an authorizer without subject lookup.
+type noSubjects struct{ authz.Authorizer }
+
+// TestRunValidationFileNeedsSubjectLookup checks that a file with a
+// validation section is not passed on an engine that cannot check it for
+// completeness.
+func TestRunValidationFileNeedsSubjectLookup(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/complete.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{TB: t}
+	runValidationFile(rec, data, func(schema string) authz.Authorizer {
+		a, err := memadapter.New(schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return noSubjects{a}
+	})
+	if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "has no LookupSubjects") {
+		t.Errorf("failures = %q, want one saying the engine has no LookupSubjects", rec.errs)
+	}
+}
