@@ -16,7 +16,9 @@ import (
 // (forward, for checks) and one under its subject and relation (reverse,
 // for lookups). An id string is stored once however many relationships
 // name it, and most sets (a task's owner, its parent) hold their one member
-// inline in the map slot, with no allocation of their own.
+// inline in the map slot, with no allocation of their own. Each object's
+// id, type and counts are one record, kept in chunks of 4,096 that the
+// graph adds as it grows and never copies.
 //
 // Readers and writers share the Authorizer's RWMutex, and a writer holds
 // its write lock only to publish a write that is ready. A write is
@@ -52,7 +54,17 @@ import (
 // object number (numbered per type) in chunks, copied on write once per
 // write and published by an atomic pointer: a write's new objects are
 // consecutive, so a bulk load copies each chunk about once. It is not
-// done. Measured meanwhile (BenchmarkCheckUnderWriter's control rows): on
+// done; the object records are chunked already (objs), but in place. What
+// it still needs: chunks small enough to copy per write (a 4,096-record
+// chunk is 128 KB, so a grant naming two objects would copy 256 KB; with
+// 256 records a chunk, 16 KB), forward and reverse sets per chunk instead of the two large
+// hash maps, and above all a lookup of ids to numbers that readers can
+// use while a writer changes it: the per-type hash maps scatter a write's
+// ids as the sharded maps did. An insert-only open-addressed table of
+// numbers (a writer fills a slot, then publishes it with an atomic store)
+// would serve, if a freed object stays findable until no reader of an
+// older version remains (a grace period before its number and id are
+// reused). Measured meanwhile (BenchmarkCheckUnderWriter's control rows): on
 // this 2-core machine most of a writer's cost to readers is the CPU and
 // the collector it shares with them, which a writer on another engine
 // costs them too, not the lock.
