@@ -57,10 +57,10 @@ import (
 // done; the object records are chunked already (objs), but in place. What
 // it still needs: chunks small enough to copy per write (a 4,096-record
 // chunk is 128 KB, so a grant naming two objects would copy 256 KB; with
-// 256 records a chunk, 16 KB), forward and reverse sets per chunk instead of the two large
-// hash maps, and above all a lookup of ids to numbers that readers can
-// use while a writer changes it: the per-type hash maps scatter a write's
-// ids as the sharded maps did. An insert-only open-addressed table of
+// 256 records a chunk, 16 KB), forward and reverse sets per chunk instead
+// of the two large hash maps, and above all a lookup of ids to numbers
+// that readers can use while a writer changes it: the per-type hash maps
+// scatter a write's ids as the sharded maps did. An insert-only open-addressed table of
 // numbers (a writer fills a slot, then publishes it with an atomic store)
 // would serve, if a freed object stays findable until no reader of an
 // older version remains (a grace period before its number and id are
