@@ -126,6 +126,9 @@ func parseEndpoint(e string) (host string, keys []string, err error) {
 		if ip.Zone() != "" {
 			return "", nil, errors.New("has an IPv6 zone")
 		}
+		if ip.IsUnspecified() {
+			return "", nil, errors.New("has an unspecified address (0.0.0.0 or ::), which names no node")
+		}
 		names = []string{ip.Unmap().String()}
 	} else {
 		name := strings.TrimSuffix(strings.ToLower(host), ".")
@@ -145,9 +148,15 @@ func parseEndpoint(e string) (host string, keys []string, err error) {
 
 // validHostname reports whether name (lower case, no trailing dot) is a DNS
 // name: dot-separated labels of 1 to 63 letters, digits and hyphens, not
-// starting or ending with a hyphen, 253 characters at most.
+// starting or ending with a hyphen, 253 characters at most, the last not
+// all digits (RFC 3696 section 2: so that an IPv4 address in a short or
+// zero-padded form, 127.1 or 127.0.0.01, which resolvers may read as an
+// address, is not taken for a name and let one node be listed twice).
 func validHostname(name string) bool {
 	if name == "" || len(name) > 253 {
+		return false
+	}
+	if last := name[strings.LastIndexByte(name, '.')+1:]; strings.Trim(last, "0123456789") == "" {
 		return false
 	}
 	for label := range strings.SplitSeq(name, ".") {

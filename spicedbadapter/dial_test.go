@@ -42,6 +42,11 @@ func TestDialRejectsBadEndpoints(t *testing.T) {
 		{name: "localhost and ::1", endpoints: []string{"localhost:50051", "[::1]:50051"}, names: `endpoint 2`},
 		{name: "case and trailing dot", endpoints: []string{"spicedb-0.example.com:50051", "SpiceDB-0.Example.com.:50051"}, names: `endpoint 2`},
 		{name: "mapped IPv4", endpoints: []string{"10.0.0.1:50051", "[::ffff:10.0.0.1]:50051"}, names: `endpoint 2`},
+		{name: "short IPv4", endpoints: []string{"127.0.0.1:50051", "127.1:50051"}, names: `endpoint 2 "127.1:50051"`},
+		{name: "zero-padded IPv4", endpoints: []string{"127.0.0.01:50051"}, names: `"127.0.0.01:50051"`},
+		{name: "numeric name", endpoints: []string{"2130706433:50051"}, names: `"2130706433:50051"`},
+		{name: "unspecified IPv4", endpoints: []string{"0.0.0.0:50051"}, names: `"0.0.0.0:50051"`},
+		{name: "unspecified IPv6", endpoints: []string{"[::]:50051"}, names: `"[::]:50051"`},
 		{name: "credentials are not shown", endpoints: []string{"user:s3cret@10.0.0.1:50051"}, names: `endpoint 1 (26 characters, not shown)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,7 +40,8 @@ import (
 	"github.com/fgac-go/fgac/internal/clustertest"
 )
 
-// dirPrefix names the directories the command makes under $TMPDIR.
+// dirPrefix names the directories the command makes under $TMPDIR, and
+// those run-service.sh makes (fgac-cluster-run-service.*).
 const dirPrefix = "fgac-cluster-"
 
 // pidFile, in the cluster's directory, holds the PID of the command that
@@ -59,7 +60,7 @@ func main() {
 func run(dir string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	removeStale()
+	removeStale(os.TempDir())
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", dirPrefix); err != nil {
 			return err
@@ -87,12 +88,13 @@ func run(dir string) (err error) {
 	return c.Close()
 }
 
-// removeStale removes the fgac-cluster-* directories under $TMPDIR whose
-// owning command no longer runs (it was killed before it could clean up).
+// removeStale removes the fgac-cluster-* directories under tmp whose
+// owning command (this one, or run-service.sh) no longer runs: it was
+// killed before it could clean up.
 // A directory whose PID file is missing or unreadable is left alone: it
 // may be starting.
-func removeStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+func removeStale(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, dirPrefix+"*"))
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, pidFile))
 		if err != nil {

@@ -19,12 +19,33 @@ import (
 	"github.com/fgac-go/fgac/internal/spicedbtest"
 )
 
-// TestRunServiceStopsEverythingOnSIGTERM runs run-service.sh as a user
-// would, waits until the service answers, sends SIGTERM to the script
-// alone (as a supervisor or `kill` would) and requires that it exits, that
-// every process it started (the cluster, PostgreSQL, the SpiceDB nodes,
-// the service) is gone and that it left no file under $TMPDIR.
+// TestRunServiceStopsEverythingOnSIGTERM runs examples/cluster/run-service.sh
+// as the README does, sends the script alone SIGTERM once the service
+// answers, and checks that it exits 143 having stopped every process it
+// started (service, cluster, the SpiceDB nodes, PostgreSQL) and removed
+// every file it made under $TMPDIR.
 func TestRunServiceStopsEverythingOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	runScriptUntil(t, syscall.SIGTERM)
+}
+
+// TestRunServiceStopsEverythingOnSIGKILL is the same with SIGKILL, which
+// the script cannot trap: the kernel sends its children SIGTERM
+// (setpriv --pdeathsig), so every process still stops, and what the
+// script could not remove is removed by the next cluster's start
+// (removeStale).
+func TestRunServiceStopsEverythingOnSIGKILL(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("setpriv (util-linux) is needed for run-service.sh's children to stop with it: %v", err)
+	}
+	runScriptUntil(t, syscall.SIGKILL)
+}
+
+// runScriptUntil runs run-service.sh, sends it sig once the service
+// answers, and checks that nothing it started runs any more and nothing
+// it made is left (after removeStale, for SIGKILL).
+func runScriptUntil(t *testing.T, sig syscall.Signal) {
 	clustertest.Required(t)
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
@@ -68,27 +89,31 @@ func TestRunServiceStopsEverythingOnSIGTERM(t *testing.T) {
 		t.Fatalf("want the service, 3 spicedb and postgres under the script, got %v\n%s", names, out)
 	}
 
-	if err := syscall.Kill(script, syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(script, sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-exited:
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		switch {
+		case sig == syscall.SIGTERM && (!errors.As(err, &ee) || ee.ExitCode() != 143):
 			t.Errorf("the script ended with %v, want exit status 143 (SIGTERM)", err)
 		}
 	case <-time.After(time.Minute):
-		t.Fatalf("the script still ran a minute after SIGTERM\n%s", out)
+		t.Fatalf("the script still ran a minute after %v\n%s", sig, out)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for _, p := range started {
 		for alive(p) {
 			if time.Now().After(deadline) {
-				t.Errorf("%s (pid %d) still runs after the script exited", p.name, p.pid)
+				t.Errorf("%s (pid %d) still runs after the script ended by %v", p.name, p.pid, sig)
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	if sig == syscall.SIGKILL {
+		removeStale(tmp) // what the next cluster's start does
 	}
 	left, err := os.ReadDir(tmp)
 	if err != nil {
@@ -128,7 +153,7 @@ func TestRemoveStaleRemovesOnlyDeadClusters(t *testing.T) {
 			}
 		}
 	}
-	removeStale()
+	removeStale(tmp)
 	for d := range dirs {
 		_, err := os.Stat(filepath.Join(tmp, d))
 		if gone, want := errors.Is(err, os.ErrNotExist), d == dirPrefix+"dead"; gone != want {

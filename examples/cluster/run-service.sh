@@ -4,11 +4,24 @@
 # listing the three nodes. Run it from the repository root; extra arguments
 # go to the service. Ctrl-C (SIGINT), SIGTERM or the service's exit stop
 # both and remove every file the script made (one directory under $TMPDIR,
-# holding the binaries, the cluster's settings and PostgreSQL's data).
+# holding the binaries, the cluster's settings and PostgreSQL's data). If
+# the script itself is killed (SIGKILL), the service and the cluster get
+# SIGTERM from the kernel (setpriv --pdeathsig, where util-linux has it)
+# and the cluster stops its nodes and PostgreSQL and removes their data;
+# the next cluster started removes the rest (the directory's PID file
+# names this script, which no longer runs).
 set -eu
 cd "$(dirname "$0")/../.."
 umask 077 # the settings file holds the cluster's key
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fgac-run-service.XXXXXX")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fgac-cluster-run-service.XXXXXX")
+echo $$ >"$tmp/pid"
+# child runs a command that gets SIGTERM when this script dies.
+child() {
+	if command -v setpriv >/dev/null 2>&1; then
+		exec setpriv --pdeathsig TERM -- "$@"
+	fi
+	exec "$@"
+}
 # Run as root, PostgreSQL runs as the postgres user, which must pass
 # through $tmp to its data (it lists nothing here, and reads no other file).
 chmod 711 "$tmp"
@@ -50,7 +63,7 @@ build() {
 }
 build cluster
 build service
-"$tmp/cluster" -dir "$tmp/data" >"$tmp/env" &
+(child "$tmp/cluster" -dir "$tmp/data") >"$tmp/env" &
 cluster=$!
 while ! grep -q '^FGAC_SPICEDB_KEY=' "$tmp/env"; do
 	kill -0 "$cluster" 2>/dev/null || { echo "run-service.sh: the cluster did not start" >&2; exit 1; }
@@ -61,7 +74,7 @@ set -a
 set +a
 rm -f "$tmp/env" # the key now lives only in this shell's environment and the service's
 echo "run-service.sh: service on SpiceDB nodes $FGAC_SPICEDB_ENDPOINT" >&2
-"$tmp/service" "$@" &
+(child "$tmp/service" "$@") &
 service=$!
 status=0
 wait "$service" || status=$?

@@ -314,6 +314,7 @@ func TestSpiceDBEndpointList(t *testing.T) {
 		{name: "one, port out of range", endpoint: "127.0.0.1:99999"},
 		{name: "one, port zero", endpoint: "127.0.0.1:0"},
 		{name: "one, a scheme", endpoint: "dns:///spicedb:50051"},
+		{name: "short IPv4 of a listed node", endpoint: "127.0.0.1:50051,127.1:50051"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := dialSpiceDB(tc.endpoint, "s3cret-preshared")
@@ -322,6 +323,9 @@ func TestSpiceDBEndpointList(t *testing.T) {
 			}
 			if (err == nil) != tc.ok {
 				t.Errorf("dialSpiceDB(%q): %v, want ok=%v", tc.endpoint, err, tc.ok)
+			}
+			if err != nil && !tc.ok && !strings.Contains(err.Error(), "endpoint ") {
+				t.Errorf("dialSpiceDB(%q): %v does not name the entry", tc.endpoint, err)
 			}
 			if err != nil && strings.Contains(err.Error(), "s3cret-preshared") {
 				t.Errorf("the error shows the key: %v", err)

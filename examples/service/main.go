@@ -485,7 +485,13 @@ func dialSpiceDB(endpoint, key string) (*authzed.Client, error) {
 		endpoints[i] = strings.TrimSpace(e)
 		host, _, err := net.SplitHostPort(endpoints[i])
 		if err != nil {
-			return nil, fmt.Errorf("spicedb endpoint: %w", err)
+			// Dial's error names the entry and what is wrong with it.
+			c, err := spicedbadapter.Dial(endpoints[:i+1])
+			if err == nil {
+				c.Close()
+				err = fmt.Errorf("spicedb endpoint %d %q is not host:port", i+1, endpoints[i])
+			}
+			return nil, err
 		}
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			loopback = false
