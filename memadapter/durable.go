@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -649,9 +650,10 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			rels := tx.Bucket(bucketRelationships)
+			w := &txWrites{b: rels}
 			conditional := false
 			for _, p := range batch {
-				if err := p.decide(rels, rev); err != nil {
+				if err := p.decide(w); err != nil {
 					return err
 				}
 				conditional = conditional || p.written && slices.ContainsFunc(p.touch, isConditional)
@@ -659,6 +661,9 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 					rev++
 				}
 				p.tok = a.tokenAt(rev)
+			}
+			if err := w.flush(rels); err != nil {
+				return err
 			}
 			meta := tx.Bucket(bucketMeta)
 			if conditional && string(meta.Get(keyFormat)) != formatConditional {
@@ -697,19 +702,17 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	a.revision = rev
 }
 
-// decide writes p to b, which holds every request before p in its batch;
-// rev is the revision before p. A conflicting registration is p's error
-// and writes nothing; an error returned fails the whole batch.
-func (p *pending) decide(b *bolt.Bucket, rev uint64) error {
+// decide queues p's writes in w, which holds every request before p in
+// its batch. A conflicting registration is p's error and writes nothing;
+// an error returned fails the whole batch.
+func (p *pending) decide(w *txWrites) error {
 	switch p.kind {
 	case opWrite:
 		for _, r := range p.del {
-			if err := b.Delete(relationshipKey(r)); err != nil {
-				return err
-			}
+			w.add(relationshipKey(r), nil, true)
 		}
 	case opRegister:
-		existing := relationshipsIn(b, p.resource)
+		existing := w.relationshipsIn(p.resource)
 		if len(existing) > 0 {
 			if !sameRelationships(existing, p.touch) {
 				p.err = fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", p.resource.Type, authz.ErrConflict)
@@ -717,32 +720,86 @@ func (p *pending) decide(b *bolt.Bucket, rev uint64) error {
 			return nil
 		}
 	case opDeregister:
-		p.removed = relationshipsIn(b, p.resource)
+		p.removed = w.relationshipsIn(p.resource)
 		for _, r := range p.removed {
-			if err := b.Delete(relationshipKey(r)); err != nil {
-				return err
-			}
+			w.add(relationshipKey(r), nil, true)
 		}
 	default:
 		return fmt.Errorf("memadapter: unknown write kind %d: %w", p.kind, authz.ErrInternal)
 	}
 	for _, r := range p.touch {
-		if err := b.Put(relationshipKey(r), encodeValue(r)); err != nil {
-			return err
-		}
+		w.add(relationshipKey(r), encodeValue(r), false)
 	}
 	p.written = true
 	return nil
 }
 
-// relationshipsIn returns the relationships of res stored in b.
-func relationshipsIn(b *bolt.Bucket, res authz.Resource) []authz.Relationship {
+// txWrites holds the puts and deletes of a batch until its commit, which
+// gives them to bbolt in key order.
+//
+// The order matters: bbolt keeps the leaves a transaction changes in
+// memory until it commits, and a put into one is a slice insertion, so n
+// puts in random order into one transaction take O(n²) time (80,000
+// relationships in one Write: 14 s, all of it under commitMu, blocking
+// every other writer), in key order O(n log n) (0.25 s). The operations
+// are sorted stably, so that several on one key (a grant and a revoke of
+// the same relationship group-committed together) keep their order, and
+// only the last of them reaches bbolt; the state is the same as if they
+// had been applied one by one.
+//
+// Registrations and deregistrations read the relationships of a resource
+// as the requests before them in the batch left them: the bucket, then
+// the queued operations on that resource's keys in order.
+type txWrites struct {
+	b   *bolt.Bucket
+	ops []txOp
+	// byResource indexes ops[:indexed] by the resource prefix of their
+	// keys; it is built on the first read of a batch.
+	byResource map[string][]int
+	indexed    int
+}
+
+// txOp is a queued put (del false) or delete of key.
+type txOp struct {
+	key, value []byte
+	del        bool
+}
+
+// add queues a put of key with value, or a delete of key.
+func (w *txWrites) add(key, value []byte, del bool) {
+	w.ops = append(w.ops, txOp{key: key, value: value, del: del})
+}
+
+// relationshipsIn returns the relationships of res as the bucket and the
+// queued operations make them, in key order.
+func (w *txWrites) relationshipsIn(res authz.Resource) []authz.Relationship {
+	if w.byResource == nil {
+		w.byResource = map[string][]int{}
+	}
+	for ; w.indexed < len(w.ops); w.indexed++ {
+		k := w.ops[w.indexed].key
+		if n := keyResourcePrefixLen(k); n > 0 {
+			w.byResource[string(k[:n])] = append(w.byResource[string(k[:n])], w.indexed)
+		}
+	}
 	prefix := resourcePrefix(nil, res)
+	keys := map[string]bool{}
+	c := w.b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys[string(k)] = true
+	}
+	for _, i := range w.byResource[string(prefix)] {
+		if w.ops[i].del {
+			delete(keys, string(w.ops[i].key))
+		} else {
+			keys[string(w.ops[i].key)] = true
+		}
+	}
+	sorted := slices.Sorted(maps.Keys(keys))
 	var rels []authz.Relationship
 	var parts [6][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if !splitKey(k, &parts) {
+	for _, k := range sorted {
+		if !splitKey([]byte(k), &parts) {
 			continue // load refused such keys
 		}
 		rels = append(rels, authz.Relationship{
@@ -752,6 +809,48 @@ func relationshipsIn(b *bolt.Bucket, res authz.Resource) []authz.Relationship {
 		})
 	}
 	return rels
+}
+
+// keyResourcePrefixLen returns the length of the prefix "type\x00id\x00"
+// of a relationship key, or 0 if k has none.
+func keyResourcePrefixLen(k []byte) int {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 {
+		return 0
+	}
+	j := bytes.IndexByte(k[i+1:], 0)
+	if j < 0 {
+		return 0
+	}
+	return i + 1 + j + 1
+}
+
+// bucketWriter is the part of a [bolt.Bucket] that flush writes to.
+type bucketWriter interface {
+	Put(key, value []byte) error
+	Delete(key []byte) error
+}
+
+// flush gives the queued operations to b (the bucket, but for tests) in
+// key order, the last operation on each key only.
+func (w *txWrites) flush(b bucketWriter) error {
+	slices.SortStableFunc(w.ops, func(x, y txOp) int { return bytes.Compare(x.key, y.key) })
+	for i, op := range w.ops {
+		if i+1 < len(w.ops) && bytes.Equal(op.key, w.ops[i+1].key) {
+			continue // a later operation on the same key decides
+		}
+		var err error
+		if op.del {
+			err = b.Delete(op.key)
+		} else {
+			err = b.Put(op.key, op.value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	w.ops = nil
+	return nil
 }
 
 // Close releases the file of an Authorizer from [Open], after the writes
