@@ -165,6 +165,22 @@ var errClosed = fmt.Errorf("memadapter: the authorizer is closed: %w", authz.Err
 // Authorizer's, or is corrupt or truncated, is an error naming the file
 // that matches [authz.ErrUnavailable]. Nothing is loaded partially.
 //
+// A new file is created only where nothing is at path, and atomically (a
+// crash leaves no file or a whole one): an existing empty file, a file of
+// another program (a bbolt file without this package's buckets among
+// them), or a symbolic link to nothing is an error naming the file that
+// matches [authz.ErrUnavailable], and is left as it is.
+//
+// Some damage cannot be detected, by bbolt or by Open. bbolt keeps two
+// meta pages with checksums and uses the newer valid one: if the newest
+// is damaged, Open falls back to the one before, and the last committed
+// write is lost without an error. bbolt has no checksums of its data
+// pages: a changed byte in a stored key or value opens as a different
+// relationship (or, if it breaks the page's structure, is an error). Keep
+// [Authorizer.Backup] copies on other storage; an engine restored from one
+// answers as of the copy, and its tokens continue from the copy's
+// revision.
+//
 // Call [Authorizer.Close] to release the file.
 func Open(path, schemaText string, opts *Options) (*Authorizer, error) {
 	if opts == nil {
