@@ -2,6 +2,7 @@ package memadapter_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -125,8 +126,12 @@ func TestOperationsOnOneKeyInOneBatchKeepTheirOrder(t *testing.T) {
 	}
 }
 
+// durableWriteSize is the number of relationships of a write of
+// [BenchmarkDurableWriteSorted].
+var durableWriteSize = flag.Int("durablewrite.n", 20_000, "relationships per write of BenchmarkDurableWrite{Sorted,Unsorted}")
+
 // BenchmarkDurableWriteSorted and [BenchmarkDurableWriteUnsorted]
-// measure one Write of 20,000 relationships on the durable engine, given
+// measure one Write of -durablewrite.n relationships (20,000) on the durable engine, given
 // in key order and in random order; their ratio is what the order costs a
 // commit.
 func BenchmarkDurableWriteSorted(b *testing.B) { benchDurableWrite(b, true) }
@@ -146,7 +151,7 @@ func benchDurableWrite(b *testing.B, sorted bool) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		rels := viewers(fmt.Sprintf("w%d-", i), 20_000, sorted, rng)
+		rels := viewers(fmt.Sprintf("w%d-", i), *durableWriteSize, sorted, rng)
 		b.StartTimer()
 		if _, err := a.Write(ctx, authz.WriteRequest{Touch: rels}); err != nil {
 			b.Fatal(err)
