@@ -10,6 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -96,6 +100,8 @@ type store struct {
 	qmu    sync.Mutex
 	queue  []*pending
 	closed bool
+	// closing is closed by Close, which stops running Backups.
+	closing chan struct{}
 
 	// commitMu is held while a batch is committed and applied; it guards
 	// db, failed and the results of pending requests.
@@ -159,6 +165,22 @@ var errClosed = fmt.Errorf("memadapter: the authorizer is closed: %w", authz.Err
 // Authorizer's, or is corrupt or truncated, is an error naming the file
 // that matches [authz.ErrUnavailable]. Nothing is loaded partially.
 //
+// A new file is created only where nothing is at path, and atomically (a
+// crash leaves no file or a whole one): an existing empty file, a file of
+// another program (a bbolt file without this package's buckets among
+// them), or a symbolic link to nothing is an error naming the file that
+// matches [authz.ErrUnavailable], and is left as it is.
+//
+// Some damage cannot be detected, by bbolt or by Open. bbolt keeps two
+// meta pages with checksums and uses the newer valid one: if the newest
+// is damaged, Open falls back to the one before, and the last committed
+// write is lost without an error. bbolt has no checksums of its data
+// pages: a changed byte in a stored key or value opens as a different
+// relationship (or, if it breaks the page's structure, is an error). Keep
+// [Authorizer.Backup] copies on other storage; an engine restored from one
+// answers as of the copy, and its tokens continue from the copy's
+// revision.
+//
 // Call [Authorizer.Close] to release the file.
 func Open(path, schemaText string, opts *Options) (*Authorizer, error) {
 	if opts == nil {
@@ -171,7 +193,7 @@ func Open(path, schemaText string, opts *Options) (*Authorizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &store{path: path}
+	s := &store{path: path, closing: make(chan struct{})}
 	if err := s.open(a, schemaText, cmp.Or(opts.LockTimeout, DefaultLockTimeout)); err != nil {
 		return nil, err
 	}
@@ -196,9 +218,23 @@ func (s *store) open(a *Authorizer, schemaText string, timeout time.Duration) (e
 			err = s.corruptf("%v", p)
 		}
 	}()
+	exists, err := s.exists()
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := s.create(); err != nil {
+			return err
+		}
+	}
 	s.db, err = bolt.Open(s.path, 0o600, &bolt.Options{
-		Timeout:      timeout,
-		FreelistType: bolt.FreelistMapType,
+		Timeout:         timeout,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize(s.path),
+		// The file exists: create creates it whole, or not at all.
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			return os.OpenFile(name, flag&^os.O_CREATE, perm)
+		},
 	})
 	if err != nil {
 		s.db = nil
@@ -210,6 +246,121 @@ func (s *store) open(a *Authorizer, schemaText string, timeout time.Duration) (e
 		return err
 	}
 	return nil
+}
+
+// exists reports whether something is at s.path. A new file is created
+// only where nothing is: an empty file (what a failed copy or restore may
+// leave) is an error, not an empty graph, and so is a symbolic link to
+// nothing, whose target a new file would silently create.
+func (s *store) exists() (bool, error) {
+	fi, err := os.Lstat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, openError(s.path, err, 0)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		fi, err = os.Stat(s.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("memadapter: open %s: a symbolic link to a file that does not exist (a new file is created only where nothing is): %w", s.path, authz.ErrUnavailable)
+		}
+		if err != nil {
+			return false, openError(s.path, err, 0)
+		}
+	}
+	if fi.Mode().IsRegular() && fi.Size() == 0 {
+		return false, s.corruptf("the file is empty, not an fgac memadapter file (a new file is created only where nothing is; an empty one may be what a failed copy or restore left)")
+	}
+	return true, nil
+}
+
+// create makes a new file at s.path holding an empty graph, atomically: it
+// writes the file under a temporary name in the same directory, syncs it,
+// and links it to s.path, so that a crash leaves either no file at s.path
+// or a whole one (never an empty or half-written file that a later Open
+// would refuse). If another process created s.path meanwhile, its file is
+// used.
+func (s *store) create() error {
+	dir := filepath.Dir(s.path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("memadapter: create %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("memadapter: create %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("memadapter: create %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketRelationships); err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, []byte(formatVersion)); err != nil {
+			return err
+		}
+		return meta.Put(keyRevision, revisionBytes(0))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = os.Link(tmp, s.path); errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("memadapter: create %s: %w: %w", s.path, authz.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// initialMmapSize returns the size of the address space bbolt maps the
+// file at path into when it opens it: at least 1 GiB, and twice the file,
+// on 64-bit systems other than Windows; 0 (bbolt's default, the file's
+// size rounded up) elsewhere.
+//
+// bbolt reads pages through that mapping. When a commit needs the file to
+// grow past it, bbolt remaps, and a remap waits for every read
+// transaction to end: a Backup into a slow writer would block every write
+// that grows the file until it finished. While the file fits the mapping,
+// readers never block writers (bbolt's own advice). Address space is
+// cheap on 64-bit systems: the mapping takes no memory beyond the pages
+// read, and the file does not grow with it (it does on Windows, hence the
+// exception).
+func initialMmapSize(path string) int {
+	if strconv.IntSize < 64 || runtime.GOOS == "windows" {
+		return 0
+	}
+	size := 1 << 30
+	if fi, err := os.Stat(path); err == nil && fi.Size() < 1<<40 && int(2*fi.Size()) > size {
+		size = int(2 * fi.Size())
+	}
+	return size
 }
 
 // openError describes a failure of bolt.Open on path.
@@ -235,13 +386,15 @@ func (s *store) corruptf(format string, args ...any) error {
 // read-only transaction first, so that a refused schema or a damaged file
 // leaves the file as it was.
 func (s *store) load(a *Authorizer, schemaText string) error {
-	fresh := false
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		rels := tx.Bucket(bucketRelationships)
-		if meta == nil && rels == nil && isEmpty(tx) {
-			fresh = true
-			return nil
+		// bbolt reads pages through a mapping larger than the file (see
+		// initialMmapSize), and finds no truncation itself.
+		if fi, err := os.Stat(s.path); err != nil {
+			return openError(s.path, err, 0)
+		} else if fi.Size() < tx.Size() {
+			return s.corruptf("the file has %d bytes, its pages need %d", fi.Size(), tx.Size())
 		}
 		if meta == nil || rels == nil {
 			return s.corruptf("not an fgac memadapter file (buckets missing)")
@@ -260,21 +413,7 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 		return err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucketIfNotExists(bucketRelationships); err != nil {
-			return err
-		}
-		if fresh {
-			if err := meta.Put(keyFormat, []byte(formatVersion)); err != nil {
-				return err
-			}
-			if err := meta.Put(keyRevision, revisionBytes(a.revision)); err != nil {
-				return err
-			}
-		}
+		meta := tx.Bucket(bucketMeta)
 		if bytes.Equal(meta.Get(keySchema), []byte(schemaText)) {
 			return nil
 		}
@@ -284,12 +423,6 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 		return fmt.Errorf("memadapter: open %s: %w: %w", s.path, authz.ErrUnavailable, err)
 	}
 	return nil
-}
-
-// isEmpty reports whether tx's database has no bucket at all.
-func isEmpty(tx *bolt.Tx) bool {
-	k, _ := tx.Cursor().First()
-	return k == nil
 }
 
 // loadRelationships adds every relationship of bucket b to a's indexes,
@@ -650,9 +783,10 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			rels := tx.Bucket(bucketRelationships)
+			w := &txWrites{b: rels}
 			conditional := false
 			for _, p := range batch {
-				if err := p.decide(rels, rev); err != nil {
+				if err := p.decide(w); err != nil {
 					return err
 				}
 				conditional = conditional || p.written && slices.ContainsFunc(p.touch, isConditional)
@@ -660,6 +794,9 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 					rev++
 				}
 				p.tok = a.tokenAt(rev)
+			}
+			if err := w.flush(rels); err != nil {
+				return err
 			}
 			meta := tx.Bucket(bucketMeta)
 			if conditional && string(meta.Get(keyFormat)) != formatConditional {
@@ -699,19 +836,17 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	a.revision = rev
 }
 
-// decide writes p to b, which holds every request before p in its batch;
-// rev is the revision before p. A conflicting registration is p's error
-// and writes nothing; an error returned fails the whole batch.
-func (p *pending) decide(b *bolt.Bucket, rev uint64) error {
+// decide queues p's writes in w, which holds every request before p in
+// its batch. A conflicting registration is p's error and writes nothing;
+// an error returned fails the whole batch.
+func (p *pending) decide(w *txWrites) error {
 	switch p.kind {
 	case opWrite:
 		for _, r := range p.del {
-			if err := b.Delete(relationshipKey(r)); err != nil {
-				return err
-			}
+			w.add(relationshipKey(r), nil, true)
 		}
 	case opRegister:
-		existing := relationshipsIn(b, p.resource)
+		existing := w.relationshipsIn(p.resource)
 		if len(existing) > 0 {
 			if !sameRelationships(existing, p.touch) {
 				p.err = fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", p.resource.Type, authz.ErrConflict)
@@ -719,32 +854,86 @@ func (p *pending) decide(b *bolt.Bucket, rev uint64) error {
 			return nil
 		}
 	case opDeregister:
-		p.removed = relationshipsIn(b, p.resource)
+		p.removed = w.relationshipsIn(p.resource)
 		for _, r := range p.removed {
-			if err := b.Delete(relationshipKey(r)); err != nil {
-				return err
-			}
+			w.add(relationshipKey(r), nil, true)
 		}
 	default:
 		return fmt.Errorf("memadapter: unknown write kind %d: %w", p.kind, authz.ErrInternal)
 	}
 	for _, r := range p.touch {
-		if err := b.Put(relationshipKey(r), encodeValue(r)); err != nil {
-			return err
-		}
+		w.add(relationshipKey(r), encodeValue(r), false)
 	}
 	p.written = true
 	return nil
 }
 
-// relationshipsIn returns the relationships of res stored in b.
-func relationshipsIn(b *bolt.Bucket, res authz.Resource) []authz.Relationship {
+// txWrites holds the puts and deletes of a batch until its commit, which
+// gives them to bbolt in key order.
+//
+// The order matters: bbolt keeps the leaves a transaction changes in
+// memory until it commits, and a put into one is a slice insertion, so n
+// puts in random order into one transaction take O(n²) time (80,000
+// relationships in one Write: 14 s, all of it under commitMu, blocking
+// every other writer), in key order O(n log n) (0.25 s). The operations
+// are sorted stably, so that several on one key (a grant and a revoke of
+// the same relationship group-committed together) keep their order, and
+// only the last of them reaches bbolt; the state is the same as if they
+// had been applied one by one.
+//
+// Registrations and deregistrations read the relationships of a resource
+// as the requests before them in the batch left them: the bucket, then
+// the queued operations on that resource's keys in order.
+type txWrites struct {
+	b   *bolt.Bucket
+	ops []txOp
+	// byResource indexes ops[:indexed] by the resource prefix of their
+	// keys; it is built on the first read of a batch.
+	byResource map[string][]int
+	indexed    int
+}
+
+// txOp is a queued put (del false) or delete of key.
+type txOp struct {
+	key, value []byte
+	del        bool
+}
+
+// add queues a put of key with value, or a delete of key.
+func (w *txWrites) add(key, value []byte, del bool) {
+	w.ops = append(w.ops, txOp{key: key, value: value, del: del})
+}
+
+// relationshipsIn returns the relationships of res as the bucket and the
+// queued operations make them, in key order.
+func (w *txWrites) relationshipsIn(res authz.Resource) []authz.Relationship {
+	if w.byResource == nil {
+		w.byResource = map[string][]int{}
+	}
+	for ; w.indexed < len(w.ops); w.indexed++ {
+		k := w.ops[w.indexed].key
+		if n := keyResourcePrefixLen(k); n > 0 {
+			w.byResource[string(k[:n])] = append(w.byResource[string(k[:n])], w.indexed)
+		}
+	}
 	prefix := resourcePrefix(nil, res)
+	keys := map[string]bool{}
+	c := w.b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys[string(k)] = true
+	}
+	for _, i := range w.byResource[string(prefix)] {
+		if w.ops[i].del {
+			delete(keys, string(w.ops[i].key))
+		} else {
+			keys[string(w.ops[i].key)] = true
+		}
+	}
+	sorted := slices.Sorted(maps.Keys(keys))
 	var rels []authz.Relationship
 	var parts [6][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if !splitKey(k, &parts) {
+	for _, k := range sorted {
+		if !splitKey([]byte(k), &parts) {
 			continue // load refused such keys
 		}
 		rels = append(rels, authz.Relationship{
@@ -754,6 +943,48 @@ func relationshipsIn(b *bolt.Bucket, res authz.Resource) []authz.Relationship {
 		})
 	}
 	return rels
+}
+
+// keyResourcePrefixLen returns the length of the prefix "type\x00id\x00"
+// of a relationship key, or 0 if k has none.
+func keyResourcePrefixLen(k []byte) int {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 {
+		return 0
+	}
+	j := bytes.IndexByte(k[i+1:], 0)
+	if j < 0 {
+		return 0
+	}
+	return i + 1 + j + 1
+}
+
+// bucketWriter is the part of a [bolt.Bucket] that flush writes to.
+type bucketWriter interface {
+	Put(key, value []byte) error
+	Delete(key []byte) error
+}
+
+// flush gives the queued operations to b (the bucket, but for tests) in
+// key order, the last operation on each key only.
+func (w *txWrites) flush(b bucketWriter) error {
+	slices.SortStableFunc(w.ops, func(x, y txOp) int { return bytes.Compare(x.key, y.key) })
+	for i, op := range w.ops {
+		if i+1 < len(w.ops) && bytes.Equal(op.key, w.ops[i+1].key) {
+			continue // a later operation on the same key decides
+		}
+		var err error
+		if op.del {
+			err = b.Delete(op.key)
+		} else {
+			err = b.Put(op.key, op.value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	w.ops = nil
+	return nil
 }
 
 // Close releases the file of an Authorizer from [Open], after the writes
@@ -766,7 +997,10 @@ func (a *Authorizer) Close() error {
 		return nil
 	}
 	s.qmu.Lock()
-	s.closed = true
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+	}
 	s.qmu.Unlock()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -786,6 +1020,23 @@ func (a *Authorizer) Close() error {
 // written; opening the copy with [Open] restores it. An Authorizer from
 // [New] has no file: its Backup is an error matching
 // [authz.ErrInvalidRequest].
+//
+// Backup checks ctx before each Write to w and stops with ctx's error
+// (matching [authz.ErrUnavailable] too) once ctx is done; a Write of w
+// already in progress cannot be interrupted, so a w that blocks holds
+// Backup until it returns. Writes to the engine go on meanwhile (up to a
+// file of 1 GiB, or twice its size at Open if larger, on 64-bit systems;
+// beyond that bbolt must remap the file, which waits for the Backup).
+// [Authorizer.Close] stops a running Backup at its next Write to w, which
+// then returns an error matching [authz.ErrUnavailable], and waits for
+// the Write in progress.
+//
+// The copy is the file's pages as they are: bbolt has no checksums of its
+// data pages, so a page damaged on disk is copied as it is (see [Open]).
+// An engine restored from a copy answers as of the copy's last write, and
+// its tokens continue from that write's revision: a token issued after
+// the backup may name a revision the restored engine reaches again with
+// other writes.
 func (a *Authorizer) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err := contextErr(ctx); err != nil {
 		return 0, err
@@ -808,22 +1059,37 @@ func (a *Authorizer) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("memadapter: backup of %s: %w: %w", s.path, authz.ErrUnavailable, err)
 	}
 	defer tx.Rollback()
-	n, err := tx.WriteTo(&ctxWriter{ctx: ctx, w: w})
-	if err != nil {
+	bw := &backupWriter{ctx: ctx, closing: s.closing, w: w}
+	n, err := tx.WriteTo(bw)
+	switch {
+	case bw.stopped != nil:
+		// bbolt wraps the writer's errors with %s: report ours as such.
+		return n, fmt.Errorf("memadapter: backup of %s: %w", s.path, bw.stopped)
+	case err != nil:
 		return n, fmt.Errorf("memadapter: backup of %s: %w: %w", s.path, authz.ErrUnavailable, err)
 	}
 	return n, nil
 }
 
-// ctxWriter stops writing once ctx is done.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
+// backupWriter passes writes on to w until ctx is done or closing is
+// closed; stopped is then the error it returned.
+type backupWriter struct {
+	ctx     context.Context
+	closing <-chan struct{}
+	w       io.Writer
+	stopped error
 }
 
-func (w *ctxWriter) Write(p []byte) (int, error) {
+func (w *backupWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
-		return 0, err
+		w.stopped = fmt.Errorf("%w: %w", authz.ErrUnavailable, err)
+		return 0, w.stopped
+	}
+	select {
+	case <-w.closing:
+		w.stopped = fmt.Errorf("the authorizer was closed: %w", authz.ErrUnavailable)
+		return 0, w.stopped
+	default:
 	}
 	return w.w.Write(p)
 }
