@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"math/big"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -243,41 +244,8 @@ func convertParam(t *ParamType, v any) (any, error) {
 		return nil, fmt.Errorf("null is not a %s", t)
 	}
 	switch t.Name {
-	case "int", "uint":
-		var f float64
-		switch v := v.(type) {
-		case float64:
-			f = v
-		case string:
-			i, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("a string that is not an integer is not a %s", t)
-			}
-			if t.Name == "uint" && i < 0 {
-				return nil, fmt.Errorf("a negative number is not a uint")
-			}
-			return i, nil
-		default:
-			return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
-		}
-		if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-			return nil, fmt.Errorf("a fractional or out-of-range number is not a %s", t)
-		}
-		if t.Name == "uint" && f < 0 {
-			return nil, fmt.Errorf("a negative number is not a uint")
-		}
-		return int64(f), nil
-	case "double":
-		switch v := v.(type) {
-		case float64:
-			return v, nil
-		case string:
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, fmt.Errorf("a string that is not a number is not a double")
-			}
-			return f, nil
-		}
+	case "int", "uint", "double":
+		return convertNumber(t, v)
 	case "bool":
 		if b, ok := v.(bool); ok {
 			return b, nil
@@ -346,6 +314,47 @@ func convertParam(t *ParamType, v any) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
+}
+
+// convertNumber converts a number or a numeric string to an int, uint or
+// double parameter exactly as SpiceDB's convertNumericType does: a string
+// is read by big.ParseFloat (base 10, 64 bits of precision), so "Inf",
+// "-inf" and "1e999" are doubles (infinite) while "NaN", "Infinity",
+// hexadecimal and padded strings are refused; an int or uint takes any
+// integral value and saturates at the int64 range ("1e300" is
+// math.MaxInt64), and a uint refuses a negative one. No double is ever
+// NaN: no string converts to one, and authz.Context refuses NaN numbers.
+func convertNumber(t *ParamType, v any) (any, error) {
+	var f *big.Float
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("a NaN or infinite number is not a %s", t)
+		}
+		if t.Name == "double" {
+			return v, nil
+		}
+		f = big.NewFloat(v)
+	case string:
+		var err error
+		if f, _, err = big.ParseFloat(v, 10, 64, 0); err != nil {
+			return nil, fmt.Errorf("a string that is not a number is not a %s", t)
+		}
+	default:
+		return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
+	}
+	if t.Name == "double" {
+		d, _ := f.Float64()
+		return d, nil
+	}
+	if !f.IsInt() {
+		return nil, fmt.Errorf("a fractional or infinite number is not a %s", t)
+	}
+	i, _ := f.Int64()
+	if t.Name == "uint" && i < 0 {
+		return nil, fmt.Errorf("a negative number is not a uint")
+	}
+	return i, nil
 }
 
 // kind names the JSON kind of v.
