@@ -17,6 +17,11 @@ const (
 	// MaxContextDepth is how deeply objects and lists may nest in a
 	// context; the context itself is level 1.
 	MaxContextDepth = 32
+	// MaxContextBytes is the largest request context an engine answers:
+	// the size of its google.protobuf.Struct encoding, as SpiceDB's
+	// default limit ("request caveat context should have less than 4096
+	// bytes"). memadapter refuses a larger one with a [*ContextError].
+	MaxContextBytes = 4096
 )
 
 // Context holds the values of caveat parameters: the context stored with a

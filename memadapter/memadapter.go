@@ -3,6 +3,8 @@ package memadapter
 import (
 	"context"
 	"fmt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -218,11 +220,11 @@ func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.D
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return a.check(req)
+	return a.check(ctx, req)
 }
 
 // check answers req; the caller holds the read lock.
-func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
+func (a *Authorizer) check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
 	if err := req.Validate(); err != nil {
 		return authz.Deny(), wrap(err)
 	}
@@ -234,12 +236,55 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := a.newEvaluator(sub, req.Context)
+	if err := checkRequestContext(n, req.Context); err != nil {
+		return authz.Deny(), err
+	}
+	ev := a.newEvaluator(ctx, sub, req.Context)
 	r, err := ev.node(n, req.Resource.ID, 0)
 	if err != nil {
 		return authz.Deny(), err
 	}
 	return r.decision(), nil
+}
+
+// checkRequestContext refuses, before any relationship is read, a request
+// context that no answer of n can use, with an [*authz.ContextError]: one
+// larger than [authz.MaxContextBytes] (as SpiceDB measures it, the size of
+// its google.protobuf.Struct), or one with a value that converts to none
+// of the types that the caveats reachable from n give its key. The answer
+// depends on the request and the schema only, so it is the same for an
+// existing resource and a missing one. A key that no reachable caveat
+// declares is ignored, as SpiceDB ignores it.
+func checkRequestContext(n *node, c authz.Context) error {
+	if c.IsZero() {
+		return nil
+	}
+	st, err := structpb.NewStruct(c.Map())
+	if err != nil {
+		return &authz.ContextError{Reason: "not representable as a google.protobuf.Struct"}
+	}
+	if size := proto.Size(st); size > authz.MaxContextBytes {
+		return &authz.ContextError{Reason: fmt.Sprintf("%d bytes, more than %d", size, authz.MaxContextBytes)}
+	}
+	for _, k := range c.Keys() {
+		v, _ := c.Value(k)
+		var first error
+		for _, cv := range n.caveats {
+			if cv.Param(k) == nil {
+				continue
+			}
+			if err := cv.CheckParam(k, v); err == nil {
+				first = nil
+				break
+			} else if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return first
+		}
+	}
+	return nil
 }
 
 // CheckMany answers every item as [Authorizer.Check] would, all against the
@@ -256,7 +301,7 @@ func (a *Authorizer) CheckMany(ctx context.Context, req authz.CheckManyRequest) 
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	for i, item := range req.Items {
-		results[i].Decision, results[i].Err = a.check(item)
+		results[i].Decision, results[i].Err = a.check(ctx, item)
 	}
 	return results, nil
 }
