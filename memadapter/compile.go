@@ -66,6 +66,16 @@ type node struct {
 	// a request context is checked against their parameters before any
 	// relationship is read.
 	caveats []*schema.Caveat
+	// params are the parameters of caveats, by name, each with the
+	// caveats that declare it.
+	params []paramGroup
+}
+
+// paramGroup is a caveat parameter name and the caveats of a node that
+// declare it.
+type paramGroup struct {
+	name    string
+	caveats []*schema.Caveat
 }
 
 // component is a strongly connected component of the lookup dependency
@@ -154,6 +164,7 @@ func compile(s *schema.Schema) (map[string]*definition, map[nodeKey]*node) {
 	for _, n := range nodes {
 		n.exact = exact(n)
 		n.caveats = reachableCaveats(s, n)
+		n.params = groupParams(n.caveats)
 	}
 	return defs, nodes
 }
@@ -219,6 +230,22 @@ func reachableCaveats(s *schema.Schema, n *node) []*schema.Caveat {
 			if m.expr != nil {
 				walk(m.expr)
 			}
+		}
+	}
+	return out
+}
+
+// groupParams computes node.params.
+func groupParams(caveats []*schema.Caveat) []paramGroup {
+	var out []paramGroup
+	for _, c := range caveats {
+		for _, p := range c.Params {
+			i := slices.IndexFunc(out, func(g paramGroup) bool { return g.name == p.Name })
+			if i < 0 {
+				i = len(out)
+				out = append(out, paramGroup{name: p.Name})
+			}
+			out[i].caveats = append(out[i].caveats, c)
 		}
 	}
 	return out

@@ -3,8 +3,6 @@ package memadapter
 import (
 	"context"
 	"fmt"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -101,7 +99,9 @@ type clockAnchor struct {
 // monotonic time has passed, so that a wall clock that was wrong and is
 // corrected, or a host that was suspended (the monotonic clock stops
 // then), delays expirations by at most that much running time, not for
-// the life of the process. A reading raises the floor when it is
+// the life of the process. Between readings it follows the wall clock to
+// within the monotonic clock's drift over reanchorEvery (NTP slews at
+// most 500 ppm: 5 µs). A reading raises the floor when it is
 // floorStep past it, and never lowers it: a wall clock stepped back
 // leaves the floor ahead, which can only hide a relationship early (as
 // though it had expired), never show an expired one.
@@ -294,24 +294,22 @@ func checkRequestContext(n *node, c authz.Context) error {
 	if c.IsZero() {
 		return nil
 	}
-	st, err := structpb.NewStruct(c.Map())
-	if err != nil {
-		return &authz.ContextError{Reason: "not representable as a google.protobuf.Struct"}
-	}
-	if size := proto.Size(st); size > authz.MaxContextBytes {
+	if size := c.EncodedSize(); size > authz.MaxContextBytes {
 		return &authz.ContextError{Reason: fmt.Sprintf("%d bytes, more than %d", size, authz.MaxContextBytes)}
 	}
-	for _, k := range c.Keys() {
-		v, _ := c.Value(k)
+	for _, pg := range n.params {
+		v, ok := c.Value(pg.name)
+		if !ok {
+			continue
+		}
 		var first error
-		for _, cv := range n.caveats {
-			if cv.Param(k) == nil {
-				continue
-			}
-			if err := cv.CheckParam(k, v); err == nil {
+		for _, cv := range pg.caveats {
+			err := cv.CheckParam(pg.name, v)
+			if err == nil {
 				first = nil
 				break
-			} else if first == nil {
+			}
+			if first == nil {
 				first = err
 			}
 		}

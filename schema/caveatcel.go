@@ -195,15 +195,25 @@ func (c *Caveat) EvalContext(ctx context.Context, stored, request authz.Context)
 		}
 		vars[p.Name] = cv
 	}
+	// ContextEval watches ctx from a goroutine-free cancel context of its
+	// own; a ctx that can never be done (Background) needs none.
+	eval := func(p cel.Program, in any) (ref.Val, error) {
+		if ctx.Done() == nil {
+			out, _, err := p.Eval(in)
+			return out, err
+		}
+		out, _, err := p.ContextEval(ctx, in)
+		return out, err
+	}
 	if len(vars) == len(c.Params) {
-		out, _, err := c.prog.full.ContextEval(ctx, vars)
+		out, err := eval(c.prog.full, vars)
 		return c.result(ctx, out, err)
 	}
 	act, err := c.prog.env.PartialVars(vars)
 	if err != nil {
 		return CaveatResult{}, &authz.CaveatError{Caveat: c.Name, Reason: "unknown parameters could not be declared"}
 	}
-	out, _, err := c.prog.partial.ContextEval(ctx, act)
+	out, err := eval(c.prog.partial, act)
 	return c.result(ctx, out, err)
 }
 
@@ -251,10 +261,54 @@ func (c *Caveat) CheckParam(name string, v any) error {
 	if p == nil {
 		return nil
 	}
-	if _, err := convertParam(p.Type, v); err != nil {
+	if err := checkValue(p.Type, v); err != nil {
 		return &authz.ContextError{Caveat: c.Name, Param: name, Reason: err.Error()}
 	}
 	return nil
+}
+
+// checkValue reports whether convertParam(t, v) succeeds, without building
+// the values of the kinds a check meets most (strings, addresses, lists
+// and maps of them), which convertParam would allocate.
+func checkValue(t *ParamType, v any) error {
+	switch t.Name {
+	case "any":
+		return nil
+	case "string":
+		if _, ok := v.(string); ok {
+			return nil
+		}
+	case "bool":
+		if _, ok := v.(bool); ok {
+			return nil
+		}
+	case "ipaddress":
+		if s, ok := v.(string); ok {
+			if _, err := netip.ParseAddr(s); err == nil {
+				return nil
+			}
+		}
+	case "list":
+		if l, ok := v.([]any); ok {
+			for i, x := range l {
+				if err := checkValue(t.Args[0], x); err != nil {
+					return fmt.Errorf("list element %d: %w", i, err)
+				}
+			}
+			return nil
+		}
+	case "map":
+		if m, ok := v.(map[string]any); ok {
+			for _, x := range m {
+				if err := checkValue(t.Args[0], x); err != nil {
+					return fmt.Errorf("map value: %w", err)
+				}
+			}
+			return nil
+		}
+	}
+	_, err := convertParam(t, v)
+	return err
 }
 
 // CheckContext reports whether ctx can be stored with a relationship that
