@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 
@@ -31,8 +32,9 @@ type program struct {
 
 // MaxCaveatCost is the most CEL cost (cel.CostLimit: about one unit per
 // operation, per element of a comprehension) one evaluation of a caveat
-// may spend; one that would spend more fails with an
-// [authz.CaveatError]. The pinned SpiceDB evaluates without a limit and
+// with a comprehension (all, exists, exists_one, map, filter) may spend;
+// one that would spend more fails with an [authz.CaveatError]. (Without
+// a comprehension the work is bounded by the expression and its values.) The pinned SpiceDB evaluates without a limit and
 // bounds work by the 4,096-byte request context alone, which a nested
 // comprehension over a stored list still turns into minutes; this limit
 // stops such an evaluation within about a second and leaves every caveat
@@ -128,7 +130,17 @@ func compileCaveat(c *Caveat) *Error {
 			return errorf(p.Pos, "caveat %s: parameter %s is not used in the expression", strconv.Quote(c.Name), strconv.Quote(p.Name))
 		}
 	}
-	limits := []cel.ProgramOption{cel.CostLimit(MaxCaveatCost), cel.InterruptCheckFrequency(interruptEvery)}
+	// Only a comprehension (all, exists, map, filter) makes work grow
+	// faster than the expression and its values: a caveat without one
+	// spares every evaluation the cost tracker.
+	var limits []cel.ProgramOption
+	loops := false
+	celast.PostOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		loops = loops || e.Kind() == celast.ComprehensionKind
+	}))
+	if loops {
+		limits = []cel.ProgramOption{cel.CostLimit(MaxCaveatCost), cel.InterruptCheckFrequency(interruptEvery)}
+	}
 	full, err := env.Program(ast, limits...)
 	if err != nil {
 		return errorf(c.ExprPos, "caveat %s: %v", strconv.Quote(c.Name), err)
