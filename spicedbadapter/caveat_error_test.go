@@ -31,12 +31,14 @@ definition doc {
 	bob := authz.Subject{Type: "user", ID: "bob"}
 	carol := authz.Subject{Type: "user", ID: "carol"}
 	d1 := authz.Resource{Type: "doc", ID: "d1"}
-	if _, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{
+	tok, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{
 		{Resource: d1, Relation: "viewer", Subject: bob, Caveat: authz.Caveat{Name: "lkk", Context: authz.NewContext(map[string]any{"k": "ALICE-SECRET"})}},
 		{Resource: d1, Relation: "viewer", Subject: carol, Caveat: authz.Caveat{Name: "net", Context: authz.NewContext(map[string]any{"cidr": "10.0.0.0/8"})}},
-	}}); err != nil {
+	}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	fresh := authz.AtLeastAsFresh(tok) // the write, not an older revision
 	ops, err := authz.NewOperationMap(sch, map[string]map[authz.Operation]string{"doc": {authz.OpRead: "read"}})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +54,7 @@ definition doc {
 		{"parameter type error", carol, map[string]any{"ip": "garbage"}, "net"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			req := authz.CheckRequest{Subject: tt.sub, Resource: d1, Permission: "read", Context: authz.NewContext(tt.ctx)}
+			req := authz.CheckRequest{Subject: tt.sub, Resource: d1, Permission: "read", Context: authz.NewContext(tt.ctx), Consistency: fresh}
 			_, err := a.Check(t.Context(), req)
 			var ce *authz.CaveatError
 			if !errors.As(err, &ce) || ce.Caveat != tt.caveat || !errors.Is(err, authz.ErrInvalidRequest) {
@@ -61,7 +63,7 @@ definition doc {
 			if strings.Contains(err.Error(), "SECRET") {
 				t.Errorf("the error quotes a stored value: %v", err)
 			}
-			d, err := g.Decide(t.Context(), authz.Question{Subject: tt.sub, Resource: d1, Operation: authz.OpRead, Context: authz.NewContext(tt.ctx)})
+			d, err := g.Decide(t.Context(), authz.Question{Subject: tt.sub, Resource: d1, Operation: authz.OpRead, Context: authz.NewContext(tt.ctx), Consistency: fresh})
 			if err != nil || d.Allowed() {
 				t.Errorf("Guard.Decide = %v, %v; want a denial without error", d, err)
 			}
