@@ -17,6 +17,11 @@ const (
 	// MaxContextDepth is how deeply objects and lists may nest in a
 	// context; the context itself is level 1.
 	MaxContextDepth = 32
+	// MaxContextBytes is the largest request context an engine answers:
+	// the size of its google.protobuf.Struct encoding, as SpiceDB's
+	// default limit ("request caveat context should have less than 4096
+	// bytes"). memadapter refuses a larger one with a [*ContextError].
+	MaxContextBytes = 4096
 )
 
 // Context holds the values of caveat parameters: the context stored with a
@@ -36,6 +41,7 @@ type contextData struct {
 	values map[string]any
 	keys   []string // sorted
 	err    error    // the first reason the context is invalid, or nil
+	size   int      // the size of the google.protobuf.Struct encoding
 }
 
 // NewContext returns a context holding a deep copy of values, converted to
@@ -62,6 +68,7 @@ func NewContext(values map[string]any) Context {
 			d.keys = append(d.keys, k)
 		}
 		slices.Sort(d.keys)
+		d.size = structSize(m)
 	} else {
 		d.values = nil
 	}
@@ -197,6 +204,61 @@ func (cv *contextConverter) number(f float64) any {
 		return nil
 	}
 	return f
+}
+
+// EncodedSize returns the size in bytes of c encoded as a
+// google.protobuf.Struct, which is what SpiceDB measures against its
+// request context limit ([MaxContextBytes]); 0 for the zero Context and
+// an invalid one.
+func (c Context) EncodedSize() int {
+	if c.c == nil {
+		return 0
+	}
+	return c.c.size
+}
+
+// structSize is the encoded size of a google.protobuf.Struct holding m
+// (map<string, Value> fields = 1): each entry a length-delimited message
+// of its key (field 1) and its Value (field 2).
+func structSize(m map[string]any) int {
+	n := 0
+	for k, v := range m {
+		entry := delimited(len(k)) + delimited(valueSize(v))
+		n += delimited(entry)
+	}
+	return n
+}
+
+// valueSize is the encoded size of a google.protobuf.Value: one field of
+// its oneof, encoded even when it holds the zero value.
+func valueSize(v any) int {
+	switch v := v.(type) {
+	case nil, bool:
+		return 2 // tag, one-byte varint (null_value 0, bool_value)
+	case float64:
+		return 9 // tag, fixed64 number_value
+	case string:
+		return delimited(len(v))
+	case []any:
+		n := 0
+		for _, x := range v {
+			n += delimited(valueSize(x))
+		}
+		return delimited(n) // list_value: ListValue{repeated Value values = 1}
+	case map[string]any:
+		return delimited(structSize(v)) // struct_value
+	}
+	return 0 // unreachable: the converter admits nothing else
+}
+
+// delimited is the size of a length-delimited field of n bytes with a
+// one-byte tag.
+func delimited(n int) int {
+	size := 1 + 1
+	for x := n; x >= 0x80; x >>= 7 {
+		size++
+	}
+	return size + n
 }
 
 // IsZero reports whether c holds no values.

@@ -3,6 +3,7 @@ package authz_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -190,5 +191,49 @@ func TestContextEqualComparesValues(t *testing.T) {
 	r := authz.Relationship{Caveat: authz.Caveat{Name: "cav", Context: a}}
 	if diff := cmp.Diff(r, authz.Relationship{Caveat: authz.Caveat{Name: "cav", Context: b}}); diff != "" {
 		t.Errorf("go-cmp sees a difference (-want +got):\n%s", diff)
+	}
+}
+
+// caveatFailingEngine answers every item of a bulk check with an allow
+// and a *authz.CaveatError, as a faulty engine might.
+type caveatFailingEngine struct{ countingEngine }
+
+func (f *caveatFailingEngine) CheckMany(_ context.Context, req authz.CheckManyRequest) ([]authz.CheckResult, error) {
+	out := make([]authz.CheckResult, len(req.Items))
+	for i := range out {
+		out[i] = authz.CheckResult{Decision: authz.Allow(), Err: &authz.CaveatError{Caveat: "lkk", Reason: "evaluation failed"}}
+	}
+	return out, nil
+}
+
+// TestGuardAnswersCaveatErrorsAsDenials: a caveat that failed on the data
+// a check reached is a denial (never an allow, whatever the engine's
+// decision says, and not an error that would tell an existing resource
+// from a missing one); any other engine error stays an error.
+func TestGuardAnswersCaveatErrorsAsDenials(t *testing.T) {
+	t.Parallel()
+	eng := &caveatFailingEngine{}
+	eng.err = fmt.Errorf("memadapter: %w", &authz.CaveatError{Caveat: "lkk", Reason: "evaluation failed"})
+	g := authz.NewGuard(eng, newOps(t))
+	q := authz.Question{Subject: authz.Subject{Type: "user", ID: "bob"}, Resource: authz.Resource{Type: "task", ID: "t1"}, Operation: authz.OpRead}
+	d, err := g.Decide(context.Background(), q)
+	if err != nil || d.Allowed() || d.Conditional() {
+		t.Errorf("Decide = %v, %v; want a plain denial", d, err)
+	}
+	if err := g.Authorize(context.Background(), q); !errors.Is(err, authz.ErrDenied) {
+		t.Errorf("Authorize = %v, want ErrDenied", err)
+	}
+	res, err := g.DecideMany(context.Background(), []authz.Question{q, q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Decision.Allowed() {
+			t.Errorf("DecideMany[%d] = %v, %v; want a plain denial", i, r.Decision, r.Err)
+		}
+	}
+	eng.err = authz.ErrUnavailable
+	if _, err := g.Decide(context.Background(), q); !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("Decide with an unavailable engine = %v, want ErrUnavailable", err)
 	}
 }

@@ -72,3 +72,53 @@ func invalidf(format string, args ...any) error {
 // Invalidf returns an error matching [ErrInvalidRequest] with a formatted
 // detail. Adapters use it so that every invalid-request message reads alike.
 func Invalidf(format string, args ...any) error { return invalidf(format, args...) }
+
+// ContextError reports a request context that no answer can use: a value
+// of a type no caveat reachable from the permission takes for its key, or
+// a context larger than [MaxContextBytes]. It matches [ErrInvalidRequest]
+// and is decided from the request and the schema alone, before any
+// relationship is read, so it is the same for every resource. It names
+// the caveat and the parameter, never a value.
+type ContextError struct {
+	// Caveat and Param name the caveat parameter the value was refused
+	// for; both are empty for a context that is too large.
+	Caveat, Param string
+	// Reason says what is wrong, without quoting the value.
+	Reason string
+}
+
+// Error implements error.
+func (e *ContextError) Error() string {
+	if e.Param == "" {
+		return "authz: invalid request: request context: " + e.Reason
+	}
+	return fmt.Sprintf("authz: invalid request: request context: caveat %q: parameter %q: %s", e.Caveat, e.Param, e.Reason)
+}
+
+// Unwrap returns [ErrInvalidRequest].
+func (e *ContextError) Unwrap() error { return ErrInvalidRequest }
+
+// CaveatError reports that a caveat could not be evaluated on the data a
+// check reached: a map key its stored context names is not in the
+// request's map, a value converts for another caveat of the same
+// parameter name but not this one, its evaluation exceeded the cost limit.
+// SpiceDB answers these InvalidArgument, so it matches
+// [ErrInvalidRequest]; but it depends on the relationships, not on the
+// request alone, so a [Guard] answers it as a denial (the same 404 or 403
+// as any denial), never as an error that would tell an existing resource
+// from a missing one. It names the caveat, never a value: CEL's own
+// message may quote one (a map key from another user's stored context).
+type CaveatError struct {
+	// Caveat is the caveat's name.
+	Caveat string
+	// Reason says what failed, without quoting a value.
+	Reason string
+}
+
+// Error implements error.
+func (e *CaveatError) Error() string {
+	return fmt.Sprintf("authz: invalid request: caveat %q: %s", e.Caveat, e.Reason)
+}
+
+// Unwrap returns [ErrInvalidRequest].
+func (e *CaveatError) Unwrap() error { return ErrInvalidRequest }

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/fgac-go/fgac/internal/bulk"
@@ -75,7 +76,9 @@ func (g *Guard) request(q Question) (CheckRequest, error) {
 // and operation, so a bypass never admits a malformed resource; the
 // subject is not consulted then); [BypassFor] tells the caller that it
 // did. Errors match [ErrInvalidRequest] for malformed input or an unmapped
-// operation, or are whatever the engine returned.
+// operation, or are whatever the engine returned, except that a
+// [*CaveatError] (a caveat that failed on the data reached) is a denial,
+// so that it reads exactly as the denial of a missing resource.
 func (g *Guard) Decide(ctx context.Context, q Question) (Decision, error) {
 	if bypassCovers(ctx, q.Resource) {
 		if _, err := g.ops.Permission(q.Resource.Type, q.Operation); err != nil {
@@ -92,9 +95,19 @@ func (g *Guard) Decide(ctx context.Context, q Question) (Decision, error) {
 	}
 	d, err := g.engine.Check(ctx, req)
 	if err != nil {
-		return Deny(), err
+		return Deny(), caveatDenies(err)
 	}
 	return d, nil
+}
+
+// caveatDenies returns nil for a [*CaveatError], which the Guard answers
+// as a denial (see [CaveatError]), and err otherwise.
+func caveatDenies(err error) error {
+	var ce *CaveatError
+	if errors.As(err, &ce) {
+		return nil
+	}
+	return err
 }
 
 // Authorize returns nil if q is allowed and an error otherwise: a
@@ -157,6 +170,7 @@ func (g *Guard) DecideMany(ctx context.Context, qs []Question) ([]CheckResult, e
 		for j := range got {
 			if got[j].Err != nil {
 				got[j].Decision = Deny() // an error is a denial, whatever the engine's decision says
+				got[j].Err = caveatDenies(got[j].Err)
 			}
 		}
 	}

@@ -256,13 +256,23 @@ func (i *Interceptor) consistency(ctx context.Context) (c authz.Consistency, err
 // panicked; the panic's value is not kept (it may hold a secret).
 var errContextPanicked = fmt.Errorf("grpcauthz: %w: Config.Context panicked", authz.ErrInternal)
 
+// errContextFailed is the error of a Config.Context function that failed
+// other than with [authz.ErrInvalidRequest]; its message is not kept.
+var errContextFailed = fmt.Errorf("grpcauthz: %w: Config.Context failed", authz.ErrInternal)
+
+// errContextRefused is the error of a Config.Context function that
+// returned an error matching [authz.ErrInvalidRequest]; its message is
+// not kept.
+var errContextRefused = fmt.Errorf("%w: grpcauthz: request context: Config.Context refused it", authz.ErrInvalidRequest)
+
 // requestContext returns the request context of a call's checks and
 // lookups: Config.Context's for req, validated. An error matching
 // [authz.ErrInvalidRequest] (the function's or the context's own) comes
 // back matching it only (InvalidArgument); any other error, and a panic,
-// as an error matching [authz.ErrInternal] only (Internal). Only the
-// cause's message is kept, so that what else it matches cannot change
-// the answer.
+// as an error matching [authz.ErrInternal] only (Internal). The
+// function's own messages are not kept (they may quote metadata or a
+// token), nor what else its error matches; the context's own validation
+// error, which never quotes a value, is.
 func (i *Interceptor) requestContext(ctx context.Context, req any) (c authz.Context, err error) {
 	if i.cfg.Context == nil {
 		return authz.Context{}, nil
@@ -273,16 +283,16 @@ func (i *Interceptor) requestContext(ctx context.Context, req any) (c authz.Cont
 		}
 	}()
 	c, err = i.cfg.Context(ctx, req)
-	if err == nil {
-		err = c.Validate()
-	}
 	switch {
-	case err == nil:
-		return c, nil
 	case errors.Is(err, authz.ErrInvalidRequest):
+		return authz.Context{}, errContextRefused
+	case err != nil:
+		return authz.Context{}, errContextFailed
+	}
+	if err := c.Validate(); err != nil {
 		return authz.Context{}, fmt.Errorf("%w: grpcauthz: request context: %v", authz.ErrInvalidRequest, err)
 	}
-	return authz.Context{}, fmt.Errorf("%w: grpcauthz: Config.Context: %v", authz.ErrInternal, err)
+	return c, nil
 }
 
 // subject calls the Subject function; a panic is an error (a server

@@ -19,6 +19,7 @@ const (
 	CodeConflictingIDs       Code = "conflicting_ids"
 	CodeUnknownMethod        Code = "unknown_method"
 	CodeInvalidContext       Code = "invalid_context"
+	CodeInvalidRequest       Code = "invalid_request"
 	CodeBodyTooLarge         Code = "body_too_large"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeUnauthenticated      Code = "unauthenticated"
@@ -69,23 +70,37 @@ var (
 	// problemInvalidContext answers a request whose context
 	// (Config.Context) is invalid.
 	problemInvalidContext = &Problem{Status: http.StatusBadRequest, Code: CodeInvalidContext, Message: "request context is invalid"}
+	// problemInvalidRequest answers any other request the engine refused
+	// as invalid ([authz.ErrInvalidRequest]).
+	problemInvalidRequest = &Problem{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "invalid request"}
 )
 
 // ProblemFor maps an error of the enforcement path to the answer a client
 // gets. Not-found, denied and unavailable map to 404, 403 and 503; a
-// [*Problem] is answered as it is; anything else is a 500 whose body says
-// nothing about the cause.
+// [*Problem] is answered as it is; an [*authz.ContextError] (a request
+// context the engine refused before reading any relationship) is 400
+// invalid_context and any other [authz.ErrInvalidRequest] 400
+// invalid_request; anything else is a 500 whose body says nothing about
+// the cause. (A [*authz.CaveatError] never gets here: the Guard answers
+// it as a denial.)
 func ProblemFor(err error) *Problem {
-	var p *Problem
+	var (
+		p  *Problem
+		ce *authz.ContextError
+	)
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &ce):
+		return problemInvalidContext
 	case errors.Is(err, authz.ErrNotFound):
 		return problemNotFound
 	case errors.Is(err, authz.ErrDenied):
 		return problemForbidden
 	case errors.Is(err, authz.ErrUnavailable):
 		return problemUnavailable
+	case errors.Is(err, authz.ErrInvalidRequest):
+		return problemInvalidRequest
 	default:
 		return problemInternal
 	}

@@ -273,11 +273,19 @@ func (m *Middleware) require(typ string, op authz.Operation, route string, ids [
 // panicked; the panic's value is not kept (it may hold a secret).
 var errContextPanicked = fmt.Errorf("%w: httpauthz: Config.Context panicked", authz.ErrInternal)
 
+// errContextFailed is the error of a Config.Context function that
+// failed other than with [authz.ErrInvalidRequest]: its message is not
+// kept, nor what else it matches (a not-found must not make it a 404).
+var errContextFailed = fmt.Errorf("%w: httpauthz: Config.Context failed", authz.ErrInternal)
+
 // requestContext returns the request context of r's checks and lookups:
 // Config.Context's, validated. An error matching [authz.ErrInvalidRequest]
 // (the function's or the context's own) comes back as the 400
 // invalid_context problem, still matching it; any other error, and a
-// panic, as an error matching [authz.ErrInternal] (a 500).
+// panic, as an error matching [authz.ErrInternal] (a 500). The function's
+// own error messages are not kept (they may quote a header, a token): an
+// event says only that the function refused or failed; the context's own
+// validation error, which never quotes a value, is kept.
 func (m *Middleware) requestContext(r *http.Request) (c authz.Context, err error) {
 	if m.cfg.Context == nil {
 		return authz.Context{}, nil
@@ -288,18 +296,16 @@ func (m *Middleware) requestContext(r *http.Request) (c authz.Context, err error
 		}
 	}()
 	c, err = m.cfg.Context(r)
-	if err == nil {
-		err = c.Validate()
-	}
 	switch {
-	case err == nil:
-		return c, nil
 	case errors.Is(err, authz.ErrInvalidRequest):
+		return authz.Context{}, &contextError{cause: "Config.Context refused it"}
+	case err != nil:
+		return authz.Context{}, errContextFailed
+	}
+	if err := c.Validate(); err != nil {
 		return authz.Context{}, &contextError{cause: err.Error()}
 	}
-	// Only the message is kept: whatever else the error matches (a
-	// not-found, say) must not change the answer from a server error.
-	return authz.Context{}, fmt.Errorf("%w: httpauthz: Config.Context: %v", authz.ErrInternal, err)
+	return c, nil
 }
 
 // contextError is a request context the caller got wrong: answered as

@@ -180,7 +180,7 @@ definition doc {
 	}
 	doc := authz.Resource{Type: "doc", ID: "d1"}
 	ann, ben := authz.Subject{Type: "user", ID: "ann"}, authz.Subject{Type: "user", ID: "ben"}
-	expires := time.Now().Add(300 * time.Millisecond)
+	expires := time.Now().Round(0).Add(300 * time.Millisecond)
 	if _, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{
 		{Resource: doc, Relation: "viewer", Subject: ann, Expiration: expires},
 		{Resource: doc, Relation: "viewer", Subject: ben, Expiration: time.Now().Add(-time.Hour)},
@@ -191,9 +191,15 @@ definition doc {
 	for range 4 {
 		wg.Go(func() {
 			for {
-				before := time.Now()
+				// Expirations are wall-clock instants, and the clock
+				// follows the wall clock to within the monotonic clock's
+				// drift over 10 ms (NTP slews at most 500 ppm: 5 µs):
+				// compare wall readings (Round(0) drops the monotonic
+				// one), allowing that much.
+				const slack = 50 * time.Microsecond
+				before := time.Now().Round(0).Add(-slack)
 				d, err := a.Check(t.Context(), authz.CheckRequest{Subject: ann, Resource: doc, Permission: "viewer"})
-				after := time.Now()
+				after := time.Now().Round(0).Add(slack)
 				switch {
 				case err != nil:
 					t.Error(err)

@@ -1,6 +1,8 @@
 package memadapter
 
 import (
+	"slices"
+
 	"github.com/fgac-go/fgac/schema"
 )
 
@@ -59,6 +61,21 @@ type node struct {
 	// node it reaches is a relation or a permission of unions, references
 	// and any-arrows, none is recursive, and no check can exceed MaxDepth.
 	exact bool
+	// caveats are the caveats of every relation a check of the node may
+	// reach (through references, subject sets and arrows), deduplicated:
+	// a request context is checked against their parameters before any
+	// relationship is read.
+	caveats []*schema.Caveat
+	// params are the parameters of caveats, by name, each with the
+	// caveats that declare it.
+	params []paramGroup
+}
+
+// paramGroup is a caveat parameter name and the caveats of a node that
+// declare it.
+type paramGroup struct {
+	name    string
+	caveats []*schema.Caveat
 }
 
 // component is a strongly connected component of the lookup dependency
@@ -146,6 +163,8 @@ func compile(s *schema.Schema) (map[string]*definition, map[nodeKey]*node) {
 	plan(nodes)
 	for _, n := range nodes {
 		n.exact = exact(n)
+		n.caveats = reachableCaveats(s, n)
+		n.params = groupParams(n.caveats)
 	}
 	return defs, nodes
 }
@@ -182,6 +201,54 @@ func exact(n *node) bool {
 		}
 	}
 	return maxDepth(n, map[*node]int{}) < MaxDepth
+}
+
+// reachableCaveats computes node.caveats.
+func reachableCaveats(s *schema.Schema, n *node) []*schema.Caveat {
+	var out []*schema.Caveat
+	addRel := func(r *schema.Relation) {
+		for _, t := range r.Types {
+			if c := s.Caveat(t.Caveat); t.Caveat != "" && c != nil && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	var walk func(e *expr)
+	walk = func(e *expr) {
+		if e.kind == exprArrow || e.kind == exprArrowAll {
+			addRel(e.via.rel)
+		}
+		for _, c := range e.children {
+			walk(c)
+		}
+	}
+	for _, c := range n.plan {
+		for _, m := range c.nodes {
+			if m.rel != nil {
+				addRel(m.rel)
+			}
+			if m.expr != nil {
+				walk(m.expr)
+			}
+		}
+	}
+	return out
+}
+
+// groupParams computes node.params.
+func groupParams(caveats []*schema.Caveat) []paramGroup {
+	var out []paramGroup
+	for _, c := range caveats {
+		for _, p := range c.Params {
+			i := slices.IndexFunc(out, func(g paramGroup) bool { return g.name == p.Name })
+			if i < 0 {
+				i = len(out)
+				out = append(out, paramGroup{name: p.Name})
+			}
+			out[i].caveats = append(out[i].caveats, c)
+		}
+	}
+	return out
 }
 
 // conditional reports whether relationships of r may have a caveat or an

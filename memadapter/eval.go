@@ -2,6 +2,7 @@ package memadapter
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -80,6 +81,7 @@ type evaluator struct {
 	// which expirations are compared (Unix nanoseconds), read when
 	// clocked is false and an expiring relationship is met.
 	ctx     authz.Context
+	reqCtx  context.Context // the request's, whose end stops a caveat's evaluation
 	now     int64
 	clocked bool // now has been read
 	visits  int
@@ -106,9 +108,9 @@ type evaluator struct {
 // newEvaluator returns an evaluator of questions about sub under the
 // request context ctx, at the instant of its first expiring relationship;
 // the caller holds the read lock.
-func (a *Authorizer) newEvaluator(sub subject, ctx authz.Context) evaluator {
+func (a *Authorizer) newEvaluator(done context.Context, sub subject, ctx authz.Context) evaluator {
 	// now is read when the first expiring relationship is met (visible).
-	return evaluator{a: a, sub: sub, ctx: ctx, target: a.targetOf(sub)}
+	return evaluator{a: a, sub: sub, ctx: ctx, reqCtx: done, target: a.targetOf(sub)}
 }
 
 // object returns the objID of object id of d, or 0.
@@ -526,7 +528,7 @@ func (ev *evaluator) caveat(e edge) (res, error) {
 	if e.caveat == nil {
 		return resHas, nil
 	}
-	r, err := e.caveat.def.Eval(e.caveat.ctx, ev.ctx)
+	r, err := e.caveat.def.EvalContext(ev.reqCtx, e.caveat.ctx, ev.ctx)
 	switch {
 	case err != nil:
 		return res{}, fmt.Errorf("memadapter: %w", err)

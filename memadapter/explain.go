@@ -65,9 +65,12 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	if err != nil {
 		return authz.Explanation{}, err
 	}
+	if err := checkRequestContext(n, req.Context); err != nil {
+		return authz.Explanation{}, err
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	ev := a.newEvaluator(sub, req.Context)
+	ev := a.newEvaluator(ctx, sub, req.Context)
 	ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
 	var root trace
 	_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)

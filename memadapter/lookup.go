@@ -50,6 +50,10 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 		return authz.LookupResult{}, err
 	}
 
+	if err := checkRequestContext(n, req.Context); err != nil {
+		return authz.LookupResult{}, err
+	}
+
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	cands := a.candidates(n, sub)
@@ -64,7 +68,7 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 	if n.exact {
 		return page(ids, req.Limit), nil
 	}
-	ev := a.newEvaluator(sub, req.Context)
+	ev := a.newEvaluator(ctx, sub, req.Context)
 	var out, conditional []string
 	for i, id := range ids {
 		if i%256 == 0 {

@@ -70,8 +70,9 @@ type Authorizer struct {
 type Config struct {
 	// Now returns the current time, against which relationship expirations
 	// are compared: a relationship is invisible to every read from its
-	// expiration instant on. Nil means the system clock (the wall clock at
-	// New, advanced by the monotonic clock). Tests set it to move time.
+	// expiration instant on. Nil means the system clock (the wall clock,
+	// read again every 10 ms of monotonic time and advanced by the
+	// monotonic clock in between). Tests set it to move time.
 	Now func() time.Time
 }
 
@@ -81,6 +82,56 @@ var _ authz.Authorizer = (*Authorizer)(nil)
 // it: at most one store per millisecond, so that concurrent checks rarely
 // write the floor's cache line.
 const floorStep = int64(time.Millisecond)
+
+// reanchorEvery is how much monotonic time the default clock lets pass
+// before it reads the wall clock again.
+const reanchorEvery = 10 * time.Millisecond
+
+// clockAnchor is a reading of the wall clock (wall) with its monotonic
+// reading (base).
+type clockAnchor struct {
+	base time.Time
+	wall int64
+}
+
+// systemClock returns the default clock and its floor (see
+// Authorizer.floor). The clock is the wall clock at its last reading,
+// advanced by the monotonic clock, which is cheaper on the check path
+// than time.Now; the wall clock is read again once reanchorEvery of
+// monotonic time has passed, so that a wall clock that was wrong and is
+// corrected, or a host that was suspended (the monotonic clock stops
+// then), delays expirations by at most that much running time, not for
+// the life of the process. Between readings it follows the wall clock to
+// within the monotonic clock's drift over reanchorEvery (NTP slews at
+// most 500 ppm: 5 µs). A reading raises the floor when it is
+// floorStep past it, and never lowers it: a wall clock stepped back
+// leaves the floor ahead, which can only hide a relationship early (as
+// though it had expired), never show an expired one.
+//
+// wall reads the wall clock (time.Now().UnixNano(); tests pass a wrong
+// one).
+func systemClock(wall func() int64) (func() int64, *atomic.Int64) {
+	var anchor atomic.Pointer[clockAnchor]
+	first := &clockAnchor{base: time.Now(), wall: wall()}
+	anchor.Store(first)
+	floor := new(atomic.Int64)
+	floor.Store(first.wall)
+	now := func() int64 {
+		a := anchor.Load()
+		el := time.Since(a.base)
+		t := a.wall + int64(el)
+		if el >= reanchorEvery || el < 0 {
+			n := &clockAnchor{base: time.Now(), wall: wall()}
+			anchor.Store(n) // racing stores keep some recent reading
+			t = n.wall
+		}
+		if t-floor.Load() > floorStep {
+			floor.Store(t) // racing stores keep some past reading: still a floor
+		}
+		return t
+	}
+	return now, floor
+}
 
 // objRel is a resource and one of its relations (or permissions).
 type objRel struct{ typ, id, rel string }
@@ -121,21 +172,7 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 	now := func() int64 { return cfg.Now().UnixNano() }
 	var floor *atomic.Int64
 	if cfg.Now == nil {
-		// The wall clock at creation, advanced by the monotonic clock:
-		// reading only the monotonic clock is cheaper on the check path
-		// than time.Now. A reading raises the floor (see
-		// Authorizer.floor) when it is floorStep past it.
-		base := time.Now()
-		wall := base.UnixNano()
-		floor = new(atomic.Int64)
-		floor.Store(wall)
-		now = func() int64 {
-			t := wall + int64(time.Since(base))
-			if t-floor.Load() > floorStep {
-				floor.Store(t) // racing stores keep some past reading: still a floor
-			}
-			return t
-		}
+		now, floor = systemClock(func() int64 { return time.Now().UnixNano() })
 	}
 	g := newGraph(len(s.Definitions))
 	g.conditional = conditionalNodes(byID)
@@ -220,11 +257,11 @@ func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.D
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return a.check(req)
+	return a.check(ctx, req)
 }
 
 // check answers req; the caller holds the read lock.
-func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
+func (a *Authorizer) check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
 	if err := req.Validate(); err != nil {
 		return authz.Deny(), wrap(err)
 	}
@@ -236,12 +273,53 @@ func (a *Authorizer) check(req authz.CheckRequest) (authz.Decision, error) {
 	if err != nil {
 		return authz.Deny(), err
 	}
-	ev := a.newEvaluator(sub, req.Context)
+	if err := checkRequestContext(n, req.Context); err != nil {
+		return authz.Deny(), err
+	}
+	ev := a.newEvaluator(ctx, sub, req.Context)
 	r, err := ev.node(n, req.Resource.ID, 0)
 	if err != nil {
 		return authz.Deny(), err
 	}
 	return r.decision(), nil
+}
+
+// checkRequestContext refuses, before any relationship is read, a request
+// context that no answer of n can use, with an [*authz.ContextError]: one
+// larger than [authz.MaxContextBytes] (as SpiceDB measures it, the size of
+// its google.protobuf.Struct), or one with a value that converts to none
+// of the types that the caveats reachable from n give its key. The answer
+// depends on the request and the schema only, so it is the same for an
+// existing resource and a missing one. A key that no reachable caveat
+// declares is ignored, as SpiceDB ignores it.
+func checkRequestContext(n *node, c authz.Context) error {
+	if c.IsZero() {
+		return nil
+	}
+	if size := c.EncodedSize(); size > authz.MaxContextBytes {
+		return &authz.ContextError{Reason: fmt.Sprintf("%d bytes, more than %d", size, authz.MaxContextBytes)}
+	}
+	for _, pg := range n.params {
+		v, ok := c.Value(pg.name)
+		if !ok {
+			continue
+		}
+		var first error
+		for _, cv := range pg.caveats {
+			err := cv.CheckParam(pg.name, v)
+			if err == nil {
+				first = nil
+				break
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return first
+		}
+	}
+	return nil
 }
 
 // CheckMany answers every item as [Authorizer.Check] would, all against the
@@ -258,7 +336,7 @@ func (a *Authorizer) CheckMany(ctx context.Context, req authz.CheckManyRequest) 
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	for i, item := range req.Items {
-		results[i].Decision, results[i].Err = a.check(item)
+		results[i].Decision, results[i].Err = a.check(ctx, item)
 	}
 	return results, nil
 }

@@ -14,8 +14,9 @@
 //
 // # What is remembered, and for how long
 //
-// A question is its subject, resource, permission and consistency
-// requirement, token included. Answers are remembered only in the request
+// A question is its subject, resource, permission, caveat context (the
+// request's parameters: the same check with another client IP is another
+// question) and consistency requirement, token included. Answers are remembered only in the request
 // cache of the context they were asked in, so they live as long as the
 // request: there is no cross-request decision cache. Only decisions are
 // remembered, allows and denials alike; an error (a failed call, or an

@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -214,5 +215,80 @@ func TestCaveatCheckContext(t *testing.T) {
 		if err := c.CheckContext(authz.NewContext(ctx)); !errors.Is(err, authz.ErrInvalidRequest) {
 			t.Errorf("%s: CheckContext = %v, want ErrInvalidRequest", name, err)
 		}
+	}
+}
+
+// TestCaveatNumbersConvertAsSpiceDB pins the numeric conversions to
+// SpiceDB's convertNumericType (big.ParseFloat, base 10, 64 bits): no
+// string is a NaN, "Infinity" is refused, "Inf" and "1e999" are infinite
+// doubles, integers saturate at the int64 range.
+func TestCaveatNumbersConvertAsSpiceDB(t *testing.T) {
+	t.Parallel()
+	s, err := schema.Parse(`
+caveat under(amount double, limit double) { !(amount > limit) }
+caveat is_int(i int) { i == 9223372036854775807 || i == -9223372036854775808 || i == 5 }
+caveat is_uint(u uint) { u == 9223372036854775807 || u == 5 || u == 0 }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := authz.NewContext(map[string]any{"limit": 100})
+	tests := []struct {
+		caveat, param string
+		value         any
+		want          bool // ignored when wantErr
+		wantErr       bool
+	}{
+		{"under", "amount", "NaN", false, true},
+		{"under", "amount", "nan", false, true},
+		{"under", "amount", "Infinity", false, true},
+		{"under", "amount", "-Infinity", false, true},
+		{"under", "amount", "0x10", false, true},
+		{"under", "amount", " 1", false, true},
+		{"under", "amount", "1_000", false, true},
+		{"under", "amount", "5000", false, false},
+		{"under", "amount", "50", true, false},
+		{"under", "amount", "Inf", false, false},
+		{"under", "amount", "+inf", false, false},
+		{"under", "amount", "-Inf", true, false},
+		{"under", "amount", "1e999", false, false},
+		{"under", "amount", "1e-999", true, false},
+		{"under", "amount", 1e300, false, false},
+		{"is_int", "i", "99999999999999999999", true, false},
+		{"is_int", "i", "-1e300", true, false},
+		{"is_int", "i", 1e300, true, false},
+		{"is_int", "i", "5.", true, false},
+		{"is_int", "i", "1.5", false, true},
+		{"is_int", "i", "Inf", false, true},
+		{"is_int", "i", "NaN", false, true},
+		{"is_uint", "u", "1e30", true, false},
+		{"is_uint", "u", "-0", true, false},
+		{"is_uint", "u", "-1", false, true},
+		{"is_uint", "u", -1e300, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s=%v", tt.param, tt.value), func(t *testing.T) {
+			t.Parallel()
+			c := s.Caveat(tt.caveat)
+			var stored authz.Context
+			if tt.caveat == "under" {
+				stored = limit
+			}
+			req := authz.NewContext(map[string]any{tt.param: tt.value})
+			got, err := c.Eval(stored, req)
+			checkErr := c.CheckContext(req)
+			if tt.wantErr {
+				if !errors.Is(err, authz.ErrInvalidRequest) || !errors.Is(checkErr, authz.ErrInvalidRequest) {
+					t.Fatalf("Eval = %+v, %v; CheckContext = %v; want ErrInvalidRequest from both", got, err, checkErr)
+				}
+				return
+			}
+			if err != nil || checkErr != nil {
+				t.Fatalf("Eval = %v, CheckContext = %v; want no error", err, checkErr)
+			}
+			if got.Value != tt.want || got.Conditional() {
+				t.Errorf("Eval = %+v, want %v", got, tt.want)
+			}
+		})
 	}
 }

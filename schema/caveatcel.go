@@ -1,16 +1,20 @@
 package schema
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"math"
+	"math/big"
 	"net/netip"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 
@@ -25,6 +29,21 @@ type program struct {
 	full    cel.Program
 	partial cel.Program
 }
+
+// MaxCaveatCost is the most CEL cost (cel.CostLimit: about one unit per
+// operation, per element of a comprehension) one evaluation of a caveat
+// with a comprehension (all, exists, exists_one, map, filter) may spend;
+// one that would spend more fails with an [authz.CaveatError]. (Without
+// a comprehension the work is bounded by the expression and its values.) The pinned SpiceDB evaluates without a limit and
+// bounds work by the 4,096-byte request context alone, which a nested
+// comprehension over a stored list still turns into minutes; this limit
+// stops such an evaluation within about a second and leaves every caveat
+// of SpiceDB's test corpus and the differential graphs far below it.
+const MaxCaveatCost = 1_000_000
+
+// interruptEvery is how many comprehension iterations pass between two
+// looks at the evaluation's context (cel.InterruptCheckFrequency).
+const interruptEvery = 100
 
 // ipType is the CEL type of ipaddress parameters.
 var ipType = cel.OpaqueType("ipaddress")
@@ -111,11 +130,22 @@ func compileCaveat(c *Caveat) *Error {
 			return errorf(p.Pos, "caveat %s: parameter %s is not used in the expression", strconv.Quote(c.Name), strconv.Quote(p.Name))
 		}
 	}
-	full, err := env.Program(ast)
+	// Only a comprehension (all, exists, map, filter) makes work grow
+	// faster than the expression and its values: a caveat without one
+	// spares every evaluation the cost tracker.
+	var limits []cel.ProgramOption
+	loops := false
+	celast.PostOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		loops = loops || e.Kind() == celast.ComprehensionKind
+	}))
+	if loops {
+		limits = []cel.ProgramOption{cel.CostLimit(MaxCaveatCost), cel.InterruptCheckFrequency(interruptEvery)}
+	}
+	full, err := env.Program(ast, limits...)
 	if err != nil {
 		return errorf(c.ExprPos, "caveat %s: %v", strconv.Quote(c.Name), err)
 	}
-	partial, err := env.Program(ast, cel.EvalOptions(cel.OptPartialEval))
+	partial, err := env.Program(ast, append(limits, cel.EvalOptions(cel.OptPartialEval))...)
 	if err != nil {
 		return errorf(c.ExprPos, "caveat %s: %v", strconv.Quote(c.Name), err)
 	}
@@ -150,10 +180,18 @@ func (r CaveatResult) Conditional() bool { return len(r.Missing) > 0 }
 // SpiceDB. A parameter neither context has is unknown: the result is then
 // decided if the expression is decided without it (`false && x`), and
 // otherwise conditional, naming what is missing. A request value that
-// cannot be converted to its parameter's type (or null), and an evaluation
-// error (such as reading a key a map does not have), are errors matching
-// [authz.ErrInvalidRequest].
+// cannot be converted to its parameter's type (or null), an evaluation
+// error (such as reading a key a map does not have) and an evaluation
+// over [MaxCaveatCost] are an [*authz.CaveatError] (matching
+// [authz.ErrInvalidRequest]) that names the caveat and the parameter,
+// never a value. It is [Caveat.EvalContext] without a deadline.
 func (c *Caveat) Eval(stored, request authz.Context) (CaveatResult, error) {
+	return c.EvalContext(context.Background(), stored, request)
+}
+
+// EvalContext is [Caveat.Eval] stopped when ctx is done: the error then
+// matches [authz.ErrUnavailable] and ctx's error, never an answer.
+func (c *Caveat) EvalContext(ctx context.Context, stored, request authz.Context) (CaveatResult, error) {
 	vars := make(map[string]any, len(c.Params))
 	for _, p := range c.Params {
 		v, ok := stored.Value(p.Name)
@@ -165,25 +203,44 @@ func (c *Caveat) Eval(stored, request authz.Context) (CaveatResult, error) {
 		}
 		cv, err := convertParam(p.Type, v)
 		if err != nil {
-			return CaveatResult{}, fmt.Errorf("schema: caveat %s: parameter %s: %w: %s", strconv.Quote(c.Name), strconv.Quote(p.Name), authz.ErrInvalidRequest, err)
+			return CaveatResult{}, &authz.CaveatError{Caveat: c.Name, Reason: "parameter " + strconv.Quote(p.Name) + ": " + err.Error()}
 		}
 		vars[p.Name] = cv
 	}
+	// ContextEval watches ctx from a goroutine-free cancel context of its
+	// own; a ctx that can never be done (Background) needs none.
+	eval := func(p cel.Program, in any) (ref.Val, error) {
+		if ctx.Done() == nil {
+			out, _, err := p.Eval(in)
+			return out, err
+		}
+		out, _, err := p.ContextEval(ctx, in)
+		return out, err
+	}
 	if len(vars) == len(c.Params) {
-		out, _, err := c.prog.full.Eval(vars)
-		return c.result(out, err)
+		out, err := eval(c.prog.full, vars)
+		return c.result(ctx, out, err)
 	}
 	act, err := c.prog.env.PartialVars(vars)
 	if err != nil {
-		return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: %v", strconv.Quote(c.Name), authz.ErrInvalidRequest, err)
+		return CaveatResult{}, &authz.CaveatError{Caveat: c.Name, Reason: "unknown parameters could not be declared"}
 	}
-	out, _, err := c.prog.partial.Eval(act)
-	return c.result(out, err)
+	out, err := eval(c.prog.partial, act)
+	return c.result(ctx, out, err)
 }
 
-func (c *Caveat) result(out ref.Val, err error) (CaveatResult, error) {
+// result turns a CEL outcome into a result. CEL's error messages are not
+// kept: they may quote a value (a missing map key is named in full).
+func (c *Caveat) result(ctx context.Context, out ref.Val, err error) (CaveatResult, error) {
 	if err != nil {
-		return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: evaluation failed: %v", strconv.Quote(c.Name), authz.ErrInvalidRequest, err)
+		if cerr := ctx.Err(); cerr != nil {
+			return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: evaluation stopped: %w", strconv.Quote(c.Name), authz.ErrUnavailable, cerr)
+		}
+		reason := "evaluation failed"
+		if strings.Contains(err.Error(), "cost limit exceeded") {
+			reason = fmt.Sprintf("evaluation exceeded the cost limit of %d", MaxCaveatCost)
+		}
+		return CaveatResult{}, &authz.CaveatError{Caveat: c.Name, Reason: reason}
 	}
 	if u, ok := out.(*types.Unknown); ok {
 		var missing []string
@@ -196,15 +253,74 @@ func (c *Caveat) result(out ref.Val, err error) (CaveatResult, error) {
 		slices.Sort(missing)
 		missing = slices.Compact(missing)
 		if len(missing) == 0 {
-			return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: undecided without a missing parameter", strconv.Quote(c.Name), authz.ErrInvalidRequest)
+			return CaveatResult{}, &authz.CaveatError{Caveat: c.Name, Reason: "undecided without a missing parameter"}
 		}
 		return CaveatResult{Missing: missing}, nil
 	}
 	b, ok := out.(types.Bool)
 	if !ok {
-		return CaveatResult{}, fmt.Errorf("schema: caveat %s: %w: evaluated to %s, not a boolean", strconv.Quote(c.Name), authz.ErrInvalidRequest, out.Type().TypeName())
+		return CaveatResult{}, &authz.CaveatError{Caveat: c.Name, Reason: "evaluated to " + out.Type().TypeName() + ", not a boolean"}
 	}
 	return CaveatResult{Value: bool(b)}, nil
+}
+
+// CheckParam reports whether v is a value of parameter name: nil if it
+// converts to the parameter's type or name is not a parameter, otherwise
+// an [*authz.ContextError] naming the caveat and the parameter, never
+// the value.
+func (c *Caveat) CheckParam(name string, v any) error {
+	p := c.params[name]
+	if p == nil {
+		return nil
+	}
+	if err := checkValue(p.Type, v); err != nil {
+		return &authz.ContextError{Caveat: c.Name, Param: name, Reason: err.Error()}
+	}
+	return nil
+}
+
+// checkValue reports whether convertParam(t, v) succeeds, without building
+// the values of the kinds a check meets most (strings, addresses, lists
+// and maps of them), which convertParam would allocate.
+func checkValue(t *ParamType, v any) error {
+	switch t.Name {
+	case "any":
+		return nil
+	case "string":
+		if _, ok := v.(string); ok {
+			return nil
+		}
+	case "bool":
+		if _, ok := v.(bool); ok {
+			return nil
+		}
+	case "ipaddress":
+		if s, ok := v.(string); ok {
+			if _, err := netip.ParseAddr(s); err == nil {
+				return nil
+			}
+		}
+	case "list":
+		if l, ok := v.([]any); ok {
+			for i, x := range l {
+				if err := checkValue(t.Args[0], x); err != nil {
+					return fmt.Errorf("list element %d: %w", i, err)
+				}
+			}
+			return nil
+		}
+	case "map":
+		if m, ok := v.(map[string]any); ok {
+			for _, x := range m {
+				if err := checkValue(t.Args[0], x); err != nil {
+					return fmt.Errorf("map value: %w", err)
+				}
+			}
+			return nil
+		}
+	}
+	_, err := convertParam(t, v)
+	return err
 }
 
 // CheckContext reports whether ctx can be stored with a relationship that
@@ -243,41 +359,8 @@ func convertParam(t *ParamType, v any) (any, error) {
 		return nil, fmt.Errorf("null is not a %s", t)
 	}
 	switch t.Name {
-	case "int", "uint":
-		var f float64
-		switch v := v.(type) {
-		case float64:
-			f = v
-		case string:
-			i, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("a string that is not an integer is not a %s", t)
-			}
-			if t.Name == "uint" && i < 0 {
-				return nil, fmt.Errorf("a negative number is not a uint")
-			}
-			return i, nil
-		default:
-			return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
-		}
-		if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-			return nil, fmt.Errorf("a fractional or out-of-range number is not a %s", t)
-		}
-		if t.Name == "uint" && f < 0 {
-			return nil, fmt.Errorf("a negative number is not a uint")
-		}
-		return int64(f), nil
-	case "double":
-		switch v := v.(type) {
-		case float64:
-			return v, nil
-		case string:
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, fmt.Errorf("a string that is not a number is not a double")
-			}
-			return f, nil
-		}
+	case "int", "uint", "double":
+		return convertNumber(t, v)
 	case "bool":
 		if b, ok := v.(bool); ok {
 			return b, nil
@@ -346,6 +429,47 @@ func convertParam(t *ParamType, v any) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
+}
+
+// convertNumber converts a number or a numeric string to an int, uint or
+// double parameter exactly as SpiceDB's convertNumericType does: a string
+// is read by big.ParseFloat (base 10, 64 bits of precision), so "Inf",
+// "-inf" and "1e999" are doubles (infinite) while "NaN", "Infinity",
+// hexadecimal and padded strings are refused; an int or uint takes any
+// integral value and saturates at the int64 range ("1e300" is
+// math.MaxInt64), and a uint refuses a negative one. No double is ever
+// NaN: no string converts to one, and authz.Context refuses NaN numbers.
+func convertNumber(t *ParamType, v any) (any, error) {
+	var f *big.Float
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("a NaN or infinite number is not a %s", t)
+		}
+		if t.Name == "double" {
+			return v, nil
+		}
+		f = big.NewFloat(v)
+	case string:
+		var err error
+		if f, _, err = big.ParseFloat(v, 10, 64, 0); err != nil {
+			return nil, fmt.Errorf("a string that is not a number is not a %s", t)
+		}
+	default:
+		return nil, fmt.Errorf("a %s is not a %s", kind(v), t)
+	}
+	if t.Name == "double" {
+		d, _ := f.Float64()
+		return d, nil
+	}
+	if !f.IsInt() {
+		return nil, fmt.Errorf("a fractional or infinite number is not a %s", t)
+	}
+	i, _ := f.Int64()
+	if t.Name == "uint" && i < 0 {
+		return nil, fmt.Errorf("a negative number is not a uint")
+	}
+	return i, nil
 }
 
 // kind names the JSON kind of v.

@@ -19,15 +19,22 @@ import (
 
 // diffParamTypes are the caveat parameter types the graphs use, each with
 // CEL over a parameter x of the type and a value that makes it true and one
-// that makes it false.
+// that makes it false. The numeric types have more such values at the
+// edges of SpiceDB's conversion (big.ParseFloat): infinities, exponents
+// beyond float64, integers beyond int64 (which saturate), each picked as
+// often as yes or no. (Strings SpiceDB refuses, such as "NaN", are refused
+// by memadapter before any data is read; TestCaveatNumbersConvertAsSpiceDB
+// in schema and TestRefusedNumbersAreInvalidForEveryResource in memadapter
+// cover them.)
 var diffParamTypes = []struct {
 	typ, expr        string
 	yes, no          any
+	moreYes, moreNo  []any
 	alwaysComparable bool
 }{
-	{typ: "int", expr: "x > 5", yes: 7, no: 3},
-	{typ: "uint", expr: "x >= 3", yes: "4", no: 1},
-	{typ: "double", expr: "x < 2.5", yes: 1.5, no: "3.5"},
+	{typ: "int", expr: "x > 5", yes: 7, no: 3, moreYes: []any{"1e300", "99999999999999999999", 1e300, "6.", "1p3"}, moreNo: []any{"-1e300", -1e300, "-99999999999999999999"}},
+	{typ: "uint", expr: "x >= 3", yes: "4", no: 1, moreYes: []any{"1e30", 1e300, "+4"}, moreNo: []any{"-0", "0e5"}},
+	{typ: "double", expr: "x < 2.5", yes: 1.5, no: "3.5", moreYes: []any{"-Inf", "-inf", "1e-999", "-1e999"}, moreNo: []any{"Inf", "+inf", "1e999", 1e300}},
 	{typ: "bool", expr: "x", yes: true, no: false},
 	{typ: "string", expr: `x.startsWith("a")`, yes: "abc", no: "xyz"},
 	{typ: "bytes", expr: `x == b"ab"`, yes: "YWI=", no: "YWM="},
@@ -176,9 +183,14 @@ func (g *diffGraph) context(params []diffParam, sparsity int) authz.Context {
 			continue
 		}
 		pt := diffParamTypes[p.kind]
-		m[p.name] = pt.no
+		yes, no := pt.yes, pt.no
+		if len(pt.moreYes) > 0 && g.rng.IntN(2) == 0 {
+			yes = pt.moreYes[g.rng.IntN(len(pt.moreYes))]
+			no = pt.moreNo[g.rng.IntN(len(pt.moreNo))]
+		}
+		m[p.name] = no
 		if g.rng.IntN(2) == 0 {
-			m[p.name] = pt.yes
+			m[p.name] = yes
 		}
 	}
 	return authz.NewContext(m)

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -24,6 +26,14 @@ var ErrAuthentication = errors.New("spicedbadapter: spicedb rejected the client'
 // status.Code and errors.Is still see the gRPC status:
 //
 //   - a done ctx: its error, matching [authz.ErrUnavailable];
+//   - a caveat that failed to evaluate, or a context value not of its
+//     parameter's type (InvalidArgument with reason
+//     CAVEAT_EVALUATION_ERROR or CAVEAT_PARAMETER_TYPE_ERROR): an
+//     [*authz.CaveatError] naming the caveat only, without SpiceDB's
+//     message or the status (either may quote a stored value), which the
+//     Guard answers as a denial: SpiceDB meets these only on the data it
+//     reaches, so they must not tell an existing resource from a missing
+//     one;
 //   - InvalidArgument, FailedPrecondition, OutOfRange, NotFound (an unknown
 //     definition, relation or permission, a relationship the schema does
 //     not allow, a malformed or expired cursor): [authz.ErrInvalidRequest];
@@ -40,6 +50,9 @@ func translate(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrUnavailable, ctxErr)
 	}
+	if ce := caveatError(err); ce != nil {
+		return ce
+	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.NotFound:
 		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrInvalidRequest, err)
@@ -50,6 +63,28 @@ func translate(ctx context.Context, err error) error {
 	default:
 		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrUnavailable, err)
 	}
+}
+
+// caveatError returns the [*authz.CaveatError] of a SpiceDB caveat
+// evaluation or parameter type error, or nil.
+func caveatError(err error) *authz.CaveatError {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return nil
+	}
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok {
+			continue
+		}
+		switch info.GetReason() {
+		case v1.ErrorReason_ERROR_REASON_CAVEAT_EVALUATION_ERROR.String():
+			return &authz.CaveatError{Caveat: info.GetMetadata()["caveat_name"], Reason: "evaluation failed in SpiceDB"}
+		case v1.ErrorReason_ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR.String():
+			return &authz.CaveatError{Caveat: info.GetMetadata()["caveat_name"], Reason: "a context value is not of its parameter's type in SpiceDB"}
+		}
+	}
+	return nil
 }
 
 // transient reports whether a failed call may succeed if repeated.

@@ -67,6 +67,9 @@ type Expected struct {
 	// Excluded are the subjects a wildcard entry excludes
 	// ([user:* - {user:banned}]).
 	Excluded []authz.Subject
+	// Paths are the relations written after "is" (<document:d#viewer>,
+	// separated by /): those that hold the subject directly.
+	Paths []authz.Relationship
 	// Text is the entry as written.
 	Text string
 }
@@ -284,7 +287,10 @@ func parseAssertion(s string) (authz.CheckRequest, error) {
 }
 
 // expectedRe matches `[subject] is <...>` and `[subject[...]] is <...>`.
-var expectedRe = regexp.MustCompile(`^\[(.+?)(\[\.\.\.\])?\](?: is .*)?$`)
+var expectedRe = regexp.MustCompile(`^\[(.+?)(\[\.\.\.\])?\](?: is (.*))?$`)
+
+// pathRe matches one `<object#relation>` of an expected subject's paths.
+var pathRe = regexp.MustCompile(`<([^<>]+)>`)
 
 // parseExpected parses one subject of the validation section.
 func parseExpected(s string) (Expected, error) {
@@ -293,6 +299,13 @@ func parseExpected(s string) (Expected, error) {
 		return Expected{}, authz.Invalidf("authztest: cannot read expected subject %q", s)
 	}
 	exp := Expected{Conditional: m[2] != "", Text: s}
+	for _, pm := range pathRe.FindAllStringSubmatch(m[3], -1) {
+		onr, err := parseObjectRelation(pm[1])
+		if err != nil {
+			return Expected{}, err
+		}
+		exp.Paths = append(exp.Paths, onr)
+	}
 	subject, excluded, hasExcl := strings.Cut(m[1], " - ")
 	sub, err := parseSubject(subject)
 	if err != nil {
@@ -393,6 +406,7 @@ func runValidationFile(t testing.TB, data []byte, newAuthorizer func(schema stri
 				t.Errorf("validation %s#%s: %s: excluded %s is %s (%v), want not allowed", exp.Resource, exp.Permission, exp.Text, x, d, err)
 			}
 		}
+		checkPaths(t, f, exp)
 	}
 	n := ValidationCounts{Relationships: len(f.Relationships), Assertions: len(f.Assertions), Expected: len(f.Expected)}
 	if len(f.Validated) == 0 {
@@ -404,7 +418,74 @@ func runValidationFile(t testing.TB, data []byte, newAuthorizer func(schema stri
 		return n
 	}
 	n.SubjectLookups = checkComplete(t, f, l, c)
+	checkConditionalListed(t, f, a, c)
 	return n
+}
+
+// checkPaths reports, as zed validate does, an expected subject whose
+// `is <object#relation>` paths name a relation that does not hold the
+// subject directly: every path must be a relationship of the file (that
+// has not expired) from that relation to exactly the listed subject, or
+// (self) the subject's own object.
+// (zed also requires every such relation that the expansion meets to be
+// listed; the port has no expansion, so a path left out is not found.)
+func checkPaths(t testing.TB, f *ValidationFile, exp Expected) {
+	t.Helper()
+	now := time.Now()
+	for _, p := range exp.Paths {
+		if exp.Subject.Relation == "" && p.Resource == (authz.Resource{Type: exp.Subject.Type, ID: exp.Subject.ID}) {
+			continue // self: the object holds itself
+		}
+		held := slices.ContainsFunc(f.Relationships, func(r authz.Relationship) bool {
+			return r.Resource == p.Resource && r.Relation == p.Relation && r.Subject == exp.Subject &&
+				(r.Expiration.IsZero() || r.Expiration.After(now))
+		})
+		if !held {
+			t.Errorf("validation %s#%s: %s: <%s#%s> does not hold %s directly: no such relationship", exp.Resource, exp.Permission, exp.Text, p.Resource, p.Relation, exp.Subject)
+		}
+	}
+}
+
+// checkConditionalListed reports, as zed validate does, a subject that has
+// a permission of the validation section conditionally (its caveats lack
+// parameters) but is not listed (as [subject[...]]): subject lookups
+// leave such subjects out, so every subject the file's relationships name
+// (and every resource of the key's type, for self) is checked, unless a
+// listed wildcard of its type is itself conditional (then the subject may
+// hold only through that wildcard, which zed lists alone).
+func checkConditionalListed(t testing.TB, f *ValidationFile, a authz.Authorizer, c authz.Consistency) {
+	t.Helper()
+	var candidates []authz.Subject
+	add := func(s authz.Subject) {
+		if !s.IsWildcard() && !slices.Contains(candidates, s) {
+			candidates = append(candidates, s)
+		}
+	}
+	for _, r := range f.Relationships {
+		add(r.Subject)
+		add(authz.Subject{Type: r.Resource.Type, ID: r.Resource.ID})
+	}
+	for _, key := range f.Validated {
+		listed := map[authz.Subject]bool{}
+		condWildcard := map[string]bool{}
+		for _, e := range f.Expected {
+			if e.Resource == key.Resource && e.Permission == key.Permission {
+				listed[e.Subject] = true
+				if e.Subject.IsWildcard() && e.Conditional {
+					condWildcard[e.Subject.Type] = true
+				}
+			}
+		}
+		for _, s := range candidates {
+			if listed[s] || condWildcard[s.Type] {
+				continue
+			}
+			d, err := a.Check(t.Context(), authz.CheckRequest{Subject: s, Resource: key.Resource, Permission: key.Permission, Consistency: c})
+			if err == nil && d.Conditional() {
+				t.Errorf("validation %s#%s: %s has the permission conditionally (missing %v) but is not listed as [%s[...]]", key.Resource, key.Permission, s, d.Missing(), s)
+			}
+		}
+	}
 }
 
 // checkComplete reports every subject that has a permission of the

@@ -26,8 +26,10 @@ func (r *recorder) Helper() {}
 // TestRunValidationFileReportsAnIncompleteSection runs
 // testdata/omitted.yaml, whose validation section leaves out a subject
 // that holds a permission and a wildcard's exclusion (zed validate reports
-// both), and checks that the runner reports exactly those, while the
-// complete file passes.
+// both), conditional_unlisted.yaml, which leaves out a caveated subject,
+// and wrong_path.yaml, whose `is <...>` names a relation that does not
+// hold the subject, and checks that the runner reports exactly those,
+// while the complete files pass.
 func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 	t.Parallel()
 	newMem := func(schema string) authz.Authorizer {
@@ -45,6 +47,17 @@ func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 		{"omitted.yaml", []string{
 			"validation document:d1#view: group:ops#member has the permission but is not listed",
 			`validation document:d2#view: [user:*] is <document:d2#viewer>: the wildcard excludes [user:eve], not []`,
+		}},
+		{"conditional.yaml", nil},
+		// zed validate: "missing expected subject `user:carol`".
+		{"conditional_unlisted.yaml", []string{
+			"validation doc:d#read: user:carol has the permission conditionally (missing [ok]) but is not listed as [user:carol[...]]",
+		}},
+		// zed validate: "found different relationships for subject
+		// `user:bob`: Specified: `<doc:zzz#banned>`, Computed:
+		// `<doc:d#viewer>`".
+		{"wrong_path.yaml", []string{
+			"validation doc:d#read: [user:bob] is <doc:zzz#banned>: <doc:zzz#banned> does not hold user:bob directly: no such relationship",
 		}},
 	} {
 		data, err := os.ReadFile("testdata/" + tt.file)
