@@ -22,6 +22,12 @@ const (
 	// default limit ("request caveat context should have less than 4096
 	// bytes"). memadapter refuses a larger one with a [*ContextError].
 	MaxContextBytes = 4096
+	// MaxStoredCaveatBytes is the largest caveat a relationship may carry:
+	// the size of its name and stored context as SpiceDB encodes them (a
+	// ContextualizedCaveat), SpiceDB's default limit ("exceeded maximum
+	// allowed caveat size of 25000"). memadapter refuses a larger one at
+	// write with an error matching [ErrInvalidRequest].
+	MaxStoredCaveatBytes = 25_000
 )
 
 // Context holds the values of caveat parameters: the context stored with a

@@ -36,11 +36,35 @@ func (a *Authorizer) validateRelationship(r authz.Relationship) error {
 		return invalidf("relation %q of %q does not allow subjects of type %s", r.Relation, r.Resource.Type, subjectType(r))
 	}
 	if r.Caveat.Name != "" {
+		if size := storedCaveatSize(r.Caveat); size > authz.MaxStoredCaveatBytes {
+			return invalidf("the caveat of a relationship of %q#%s is %d bytes, more than %d", r.Resource.Type, r.Relation, size, authz.MaxStoredCaveatBytes)
+		}
 		if err := a.schema.Caveat(r.Caveat.Name).CheckContext(r.Caveat.Context); err != nil {
 			return fmt.Errorf("memadapter: %w", err)
 		}
 	}
 	return nil
+}
+
+// storedCaveatSize is the size of c as SpiceDB measures a relationship's
+// caveat: its ContextualizedCaveat encoding (the name, then the context
+// as a google.protobuf.Struct).
+func storedCaveatSize(c authz.Caveat) int {
+	size := 1 + varintLen(len(c.Name)) + len(c.Name)
+	if !c.Context.IsZero() {
+		n := c.Context.EncodedSize()
+		size += 1 + varintLen(n) + n
+	}
+	return size
+}
+
+// varintLen is the length of n's protobuf varint encoding.
+func varintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 // subjectType returns the schema notation of the type of r's subject, with

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -320,6 +321,8 @@ func conditionCases() []Case {
 					{"missing caveat of `with c and expiration`", expiring(e.caveated("doc:d1#guest@user:alice", "min_level", nil), farFuture)},
 					{"stored context with 10k keys", e.caveated("doc:d1#viewer@user:alice", "on_network", wide)},
 					{"stored context nested 41 deep", e.caveated("doc:d1#viewer@user:alice", "on_network", deep)},
+					// SpiceDB's limit on a relationship's caveat (25,000 bytes).
+					{"stored context of 30,000 bytes", e.caveated("doc:d1#viewer@user:alice", "on_network", map[string]any{"cidr": strings.Repeat("1", 30_000)})},
 				} {
 					_, err := e.a.Write(e.ctx, authz.WriteRequest{Touch: []authz.Relationship{valid, tt.rel}})
 					e.wantInvalid("Write("+tt.name+")", err)
