@@ -209,11 +209,21 @@ func Open(path, schemaText string, opts *Options) (*Authorizer, error) {
 // panic, for this goroutine only).
 func (s *store) open(a *Authorizer, schemaText string, timeout time.Duration) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	// file is the descriptor bbolt opened: a panic inside bolt.Open leaves
+	// no db to close, and the descriptor, its lock and its mapping would
+	// stay until the process exits. Closing it is not enough to let go of
+	// the lock while bbolt's mapping holds the file (flock belongs to the
+	// open file, which the mapping keeps): it is unlocked first. The
+	// mapping itself (address space, not memory) stays.
+	var file *os.File
 	defer func() {
 		if p := recover(); p != nil {
 			if s.db != nil {
 				s.db.Close()
 				s.db = nil
+			} else if file != nil {
+				unlock(file)
+				file.Close()
 			}
 			err = s.corruptf("%v", p)
 		}
@@ -233,7 +243,9 @@ func (s *store) open(a *Authorizer, schemaText string, timeout time.Duration) (e
 		InitialMmapSize: initialMmapSize(s.path),
 		// The file exists: create creates it whole, or not at all.
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			return os.OpenFile(name, flag&^os.O_CREATE, perm)
+			f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+			file = f
+			return f, err
 		},
 	})
 	if err != nil {

@@ -454,6 +454,16 @@ func TestOpenRefusesDamagedFiles(t *testing.T) {
 			if !errors.Is(err, authz.ErrUnavailable) || !strings.Contains(err.Error(), path) {
 				t.Errorf("Open: %v, want ErrUnavailable naming %s", err, path)
 			}
+			// The failed Open let go of the file: repaired in place (the
+			// same inode), it opens at once, not "in use" until restart.
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			b, err = memadapter.Open(path, writeSchema, &memadapter.Options{LockTimeout: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("Open of the repaired file: %v", err)
+			}
+			b.Close()
 		})
 	}
 	t.Run("another bbolt file", func(t *testing.T) {
