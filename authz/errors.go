@@ -98,6 +98,27 @@ func (e *ContextError) Error() string {
 // Unwrap returns [ErrInvalidRequest].
 func (e *ContextError) Unwrap() error { return ErrInvalidRequest }
 
+// UndecidableError reports that an engine could not decide a check on the
+// relationships it reached: its answer depends on itself through an
+// exclusion (a cycle under "-", which has no well-defined value), or the
+// relationships nest deeper than the engine follows. It matches
+// [ErrInvalidRequest]; but like a [*CaveatError] it depends on the
+// relationships, which only exist for an existing resource, so a [Guard]
+// answers it as a denial (the same 404 or 403 as any denial), never as an
+// error that would tell an existing resource from a missing one.
+type UndecidableError struct {
+	// Reason says what could not be decided: "pkg: what".
+	Reason string
+}
+
+// Error implements error.
+func (e *UndecidableError) Error() string {
+	return e.Reason + ": " + ErrInvalidRequest.Error()
+}
+
+// Unwrap returns [ErrInvalidRequest].
+func (e *UndecidableError) Unwrap() error { return ErrInvalidRequest }
+
 // CaveatError reports that a caveat could not be evaluated on the data a
 // check reached: a map key its stored context names is not in the
 // request's map, a value converts for another caveat of the same

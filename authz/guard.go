@@ -77,7 +77,8 @@ func (g *Guard) request(q Question) (CheckRequest, error) {
 // subject is not consulted then); [BypassFor] tells the caller that it
 // did. Errors match [ErrInvalidRequest] for malformed input or an unmapped
 // operation, or are whatever the engine returned, except that a
-// [*CaveatError] (a caveat that failed on the data reached) is a denial,
+// [*CaveatError] (a caveat that failed on the data reached) or an
+// [*UndecidableError] (a check the data makes undecidable) is a denial,
 // so that it reads exactly as the denial of a missing resource.
 func (g *Guard) Decide(ctx context.Context, q Question) (Decision, error) {
 	if bypassCovers(ctx, q.Resource) {
@@ -100,11 +101,13 @@ func (g *Guard) Decide(ctx context.Context, q Question) (Decision, error) {
 	return d, nil
 }
 
-// caveatDenies returns nil for a [*CaveatError], which the Guard answers
-// as a denial (see [CaveatError]), and err otherwise.
+// caveatDenies returns nil for a [*CaveatError] or an
+// [*UndecidableError], which the Guard answers as a denial (see
+// [CaveatError]), and err otherwise.
 func caveatDenies(err error) error {
 	var ce *CaveatError
-	if errors.As(err, &ce) {
+	var ue *UndecidableError
+	if errors.As(err, &ce) || errors.As(err, &ue) {
 		return nil
 	}
 	return err

@@ -138,3 +138,59 @@ func TestCaveatAnswersDoNotRevealExistence(t *testing.T) {
 		})
 	}
 }
+
+// TestUndecidableAnswersDoNotRevealExistence: a folder whose permission
+// depends on itself through an exclusion (a cycle of parents under "-")
+// has no well-defined answer; the engine says so (an
+// *authz.UndecidableError), and the middleware answers it exactly as a
+// missing folder, for a reader on the cycle and for a stranger.
+func TestUndecidableAnswersDoNotRevealExistence(t *testing.T) {
+	ctx := t.Context()
+	mem, err := memadapter.New(`
+definition user {}
+definition folder {
+	relation parent: folder
+	relation member: user
+	permission read = member - parent->read
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(id string) authz.Resource { return authz.Resource{Type: "folder", ID: id} }
+	eve := authz.Subject{Type: "user", ID: "eve"}
+	if _, err := mem.Write(ctx, authz.WriteRequest{Touch: []authz.Relationship{
+		{Resource: f("f1"), Relation: "parent", Subject: authz.Subject{Type: "folder", ID: "f2"}},
+		{Resource: f("f2"), Relation: "parent", Subject: authz.Subject{Type: "folder", ID: "f1"}},
+		{Resource: f("f1"), Relation: "member", Subject: eve},
+		{Resource: f("f2"), Relation: "member", Subject: eve},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mem.Check(ctx, authz.CheckRequest{Subject: eve, Resource: f("f1"), Permission: "read"})
+	var ue *authz.UndecidableError
+	if !errors.As(err, &ue) || !errors.Is(err, authz.ErrInvalidRequest) {
+		t.Fatalf("the engine's check on the cycle: %v, want an *authz.UndecidableError", err)
+	}
+	ops, err := authz.NewOperationMap(mem, map[string]map[authz.Operation]string{"folder": {authz.OpRead: "read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := httpauthz.New(httpauthz.Config{Guard: authz.NewGuard(mem, ops), Subject: exampleSubject})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
+	mux := http.NewServeMux()
+	mux.Handle("GET /folders/{id}", mw.Require("folder", authz.OpRead, httpauthz.PathValue("id"))(ok))
+	get := func(user, id string) (int, string) {
+		req := httptest.NewRequest("GET", "/folders/"+id, nil)
+		req.Header.Set("X-User", user)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for _, user := range []string{"eve", "mallory"} {
+		code, body := get(user, "f1")
+		mcode, mbody := get(user, "nope")
+		if code != http.StatusNotFound || code != mcode || body != mbody {
+			t.Errorf("%s: f1 answers %d %q, a missing folder %d %q: want the same 404", user, code, body, mcode, mbody)
+		}
+	}
+}

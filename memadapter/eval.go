@@ -25,12 +25,12 @@ const fastDepth = 50
 
 var (
 	// errMaxDepth is the error of a check that exceeded MaxDepth.
-	errMaxDepth = fmt.Errorf("memadapter: check exceeded the maximum depth of %d: %w", MaxDepth, authz.ErrInvalidRequest)
+	errMaxDepth error = &authz.UndecidableError{Reason: fmt.Sprintf("memadapter: check exceeded the maximum depth of %d", MaxDepth)}
 	// errNegativeCycle is the error of a check whose answer depends on
 	// itself through the right side of an exclusion (`view = viewer -
 	// parent->view` over a cycle of parents): such a recursion has no
 	// least fixpoint, and no well-defined answer.
-	errNegativeCycle = fmt.Errorf("memadapter: the answer depends on itself through an exclusion (a cycle in the relationships under \"-\"), which has no well-defined value: %w", authz.ErrInvalidRequest)
+	errNegativeCycle error = &authz.UndecidableError{Reason: `memadapter: the answer depends on itself through an exclusion (a cycle in the relationships under "-"), which has no well-defined value`}
 	// errRestart asks the fast mode's caller to restart the check in
 	// the cycle-aware mode. It never leaves the package.
 	errRestart = errors.New("memadapter: restart in the cycle-aware mode")
