@@ -53,6 +53,9 @@ func translate(ctx context.Context, err error) error {
 	if ce := caveatError(err); ce != nil {
 		return ce
 	}
+	if depthExceeded(err) {
+		return &authz.UndecidableError{Reason: "spicedbadapter: SpiceDB exceeded its maximum dispatch depth (a cycle or too deep a nesting in the relationships)"}
+	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.NotFound:
 		return fmt.Errorf("%w: spicedbadapter: %w", authz.ErrInvalidRequest, err)
@@ -87,14 +90,33 @@ func caveatError(err error) *authz.CaveatError {
 	return nil
 }
 
+// depthExceeded reports whether err is SpiceDB's maximum depth error
+// (ResourceExhausted with ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED): the
+// relationships reached make the check undecidable, so repeating it
+// cannot help.
+func depthExceeded(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == v1.ErrorReason_ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED.String() {
+			return true
+		}
+	}
+	return false
+}
+
 // transient reports whether a failed call may succeed if repeated.
 func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	switch status.Code(err) {
-	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
+	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
 		return true
+	case codes.ResourceExhausted:
+		return !depthExceeded(err)
 	}
 	return false
 }

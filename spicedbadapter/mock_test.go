@@ -18,6 +18,7 @@ import (
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/internal/mock/mockv1"
+	"github.com/fgac-go/fgac/memadapter"
 	"github.com/fgac-go/fgac/spicedbadapter"
 )
 
@@ -90,6 +91,38 @@ func TestMaxAttemptsConfig(t *testing.T) {
 				t.Errorf("Check error = %v, want %v", err, authz.ErrUnavailable)
 			}
 		})
+	}
+}
+
+// TestDepthExceededIsUndecidable: SpiceDB's maximum depth error is an
+// *authz.UndecidableError, asked once (repeating cannot help), which the
+// Guard answers as a denial; a plain ResourceExhausted is still retried.
+func TestDepthExceededIsUndecidable(t *testing.T) {
+	a, m := newMock(t)
+	st, err := status.New(codes.ResourceExhausted, "max depth exceeded").WithDetails(&errdetails.ErrorInfo{
+		Reason: v1.ErrorReason_ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED.String(),
+		Domain: "authzed.com",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.EXPECT().CheckPermission(gomock.Any(), gomock.Any()).Return(nil, st.Err()).Times(2)
+	d, err := a.Check(t.Context(), aliceReadsT1)
+	var ue *authz.UndecidableError
+	if !errors.As(err, &ue) || !errors.Is(err, authz.ErrInvalidRequest) || d.Allowed() {
+		t.Fatalf("Check = %v, %v; want an *authz.UndecidableError", d, err)
+	}
+	perms, err := memadapter.New("definition user {}\ndefinition task {\n\trelation owner: user\n\tpermission read = owner\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := authz.NewOperationMap(perms, map[string]map[authz.Operation]string{"task": {authz.OpRead: "read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := authz.NewGuard(a, ops)
+	if d, err := g.Decide(t.Context(), authz.Question{Subject: user("alice"), Resource: task("t1"), Operation: authz.OpRead}); err != nil || d.Allowed() {
+		t.Errorf("Guard.Decide = %v, %v; want a denial without error", d, err)
 	}
 }
 
