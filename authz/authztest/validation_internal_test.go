@@ -45,8 +45,8 @@ func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 	}{
 		{"complete.yaml", nil},
 		{"omitted.yaml", []string{
-			"validation document:d1#view: group:ops#member has the permission but is not listed",
 			`validation document:d2#view: [user:*] is <document:d2#viewer>: the wildcard excludes [user:eve], not []`,
+			"validation document:d1#view: group:ops#member has the permission but is not listed",
 		}},
 		{"conditional.yaml", nil},
 		// zed validate: "missing expected subject `user:carol`".
