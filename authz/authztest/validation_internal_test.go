@@ -75,9 +75,12 @@ func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 			"validation doc:z3#read: [user:* - {user:kim[...], user:bob}] is <doc:z3#viewer>: the wildcard excludes [user:kim[...]], not [user:bob user:kim[...]]",
 		}},
 		// zed validate: "found different relationships for subject
-		// `org:o`: Specified: `<org:o#member>`, Computed: `<org:o#view>`".
+		// `org:o`: Specified: `<org:o#member>`, Computed: `<org:o#view>`",
+		// and for `team:t`: Specified: `<team:t#view>`, Computed:
+		// `<team:t#edit>`.
 		{"self_wrong_path.yaml", []string{
-			"validation org:o#view: [org:o] is <org:o#member>: <org:o#member> does not hold org:o: not by self, no such relationship (denied, <nil>)",
+			"validation org:o#view: [org:o] is <org:o#member>: <org:o#member> does not hold org:o: its expression has no self, and no such relationship",
+			"validation team:t#view: [team:t] is <team:t#view>: <team:t#view> does not hold team:t: its expression has no self, and no such relationship",
 		}},
 	} {
 		data, err := os.ReadFile("testdata/" + tt.file)
