@@ -31,6 +31,7 @@ func (r *recorder) Helper() {}
 // the subject, wildcard_exclusions_wrong.yaml, whose wildcards list the
 // wrong exclusions (a caveated one told from another), and
 // self_wrong_path.yaml, which lists a path self does not grant, and
+// no_path.yaml, which lists subjects without a path, and
 // checks that the runner reports exactly those, while the complete files
 // pass.
 func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
@@ -63,6 +64,13 @@ func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 			"validation doc:d#read: [user:bob] is <doc:zzz#banned>: <doc:zzz#banned> does not hold user:bob directly: no such relationship",
 		}},
 		{"wildcard_exclusions.yaml", nil},
+		// zed validate: "found different relationships for subject
+		// `org:o`: Specified: ``, Computed: `<org:o#view>`", and for
+		// `user:gil`.
+		{"no_path.yaml", []string{
+			"validation org:o#view: [org:o]: no path: zed validate wants `is <object#relation>`",
+			"validation org:o#view: [user:gil]: no path: zed validate wants `is <object#relation>`",
+		}},
 		// zed validate: "found different excluded subjects for subject
 		// `user:*`: Specified: `<user:bob>`, Computed: `<user:kim>`", and
 		// so on for each key.
