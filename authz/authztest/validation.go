@@ -361,18 +361,23 @@ type ValidationCounts struct {
 // RunValidationFile writes the file's schema (through newAuthorizer) and
 // relationships, and checks every assertion: assertTrue must allow,
 // assertFalse must deny (and not be conditional), assertCaveated must be
-// conditional. Each subject listed in the validation section must have the
-// permission (conditionally for [subject[...]]); for a wildcard a subject
-// id written nowhere must, and each excluded subject must not. And, as
-// `zed validate` checks, the section must be complete: every subject that
-// has the permission must be listed, and a wildcard must exclude what the
-// listed one excludes. That is asked of the engine's subject lookup
-// ([authz.SubjectLookuper], which the authorizer must implement if the
-// file has a validation section), for every kind of subject the file's
-// relationships name (user, group#member, a wildcard's type) and the
-// resource's own type (self); subjects a lookup leaves out as conditional
-// are only checked where listed. Failures are reported on t with the entry
-// as written.
+// conditional. The validation section is read as SpiceDB v1.56.2 reads it
+// ([subject], [subject[...]], [type:*[...] - {excluded, excluded[...]}]).
+// Each subject listed there must have the permission (conditionally for
+// [subject[...]]); for a wildcard a subject id written nowhere must, and
+// the wildcard must exclude exactly the subjects listed, a caveated
+// exclusion (excluded[...]) told from another as zed tells them, by checks
+// of every subject of its type the file names. Each entry must have a
+// path, and each `is <object#relation>` path must be a relationship that
+// holds the subject or, for self, a permission of the subject's own object
+// whose expression names self. And, as `zed validate` checks, the section
+// must be complete: every subject that has the permission must be listed.
+// That is asked of the engine's subject lookup ([authz.SubjectLookuper],
+// which the authorizer must implement if the file has a validation
+// section), for every kind of subject the file's relationships name (user,
+// group#member, a wildcard's type) and the resource's own type (self);
+// subjects a lookup leaves out as conditional are checked one by one.
+// Failures are reported on t with the entry as written.
 func RunValidationFile(t *testing.T, data []byte, newAuthorizer func(t *testing.T, schema string) authz.Authorizer) ValidationCounts {
 	t.Helper()
 	return runValidationFile(t, data, func(schema string) authz.Authorizer { return newAuthorizer(t, schema) })
