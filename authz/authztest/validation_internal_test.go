@@ -27,9 +27,13 @@ func (r *recorder) Helper() {}
 // testdata/omitted.yaml, whose validation section leaves out a subject
 // that holds a permission and a wildcard's exclusion (zed validate reports
 // both), conditional_unlisted.yaml, which leaves out a caveated subject,
-// and wrong_path.yaml, whose `is <...>` names a relation that does not
-// hold the subject, and checks that the runner reports exactly those,
-// while the complete files pass.
+// wrong_path.yaml, whose `is <...>` names a relation that does not hold
+// the subject, wildcard_exclusions_wrong.yaml, whose wildcards list the
+// wrong exclusions (a caveated one told from another), and
+// self_wrong_path.yaml, which lists a path self does not grant, and
+// no_path.yaml, which lists subjects without a path, and
+// checks that the runner reports exactly those, while the complete files
+// pass.
 func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 	t.Parallel()
 	newMem := func(schema string) authz.Authorizer {
@@ -45,8 +49,8 @@ func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 	}{
 		{"complete.yaml", nil},
 		{"omitted.yaml", []string{
-			"validation document:d1#view: group:ops#member has the permission but is not listed",
 			`validation document:d2#view: [user:*] is <document:d2#viewer>: the wildcard excludes [user:eve], not []`,
+			"validation document:d1#view: group:ops#member has the permission but is not listed",
 		}},
 		{"conditional.yaml", nil},
 		// zed validate: "missing expected subject `user:carol`".
@@ -58,6 +62,33 @@ func TestRunValidationFileReportsAnIncompleteSection(t *testing.T) {
 		// `<doc:d#viewer>`".
 		{"wrong_path.yaml", []string{
 			"validation doc:d#read: [user:bob] is <doc:zzz#banned>: <doc:zzz#banned> does not hold user:bob directly: no such relationship",
+		}},
+		{"wildcard_exclusions.yaml", nil},
+		// zed validate: "found different relationships for subject
+		// `org:o`: Specified: ``, Computed: `<org:o#view>`", and for
+		// `user:gil`.
+		{"no_path.yaml", []string{
+			"validation org:o#view: [org:o]: no path: zed validate wants `is <object#relation>`",
+			"validation org:o#view: [user:gil]: no path: zed validate wants `is <object#relation>`",
+		}},
+		// zed validate: "found different excluded subjects for subject
+		// `user:*`: Specified: `<user:bob>`, Computed: `<user:kim>`", and
+		// so on for each key.
+		{"wildcard_exclusions_wrong.yaml", []string{
+			"validation doc:x1#read: [user:*[...]] is <doc:x1#viewer>: the wildcard excludes [user:kim], not []",
+			"validation doc:x2#read: [user:*[...] - {user:bob}] is <doc:x2#viewer>: the wildcard excludes [user:kim], not [user:bob]",
+			"validation doc:x3#read: [user:*[...] - {user:kim[...]}] is <doc:x3#viewer>: the wildcard excludes [user:kim], not [user:kim[...]]",
+			"validation doc:z1#read: [user:*] is <doc:z1#viewer>: the wildcard excludes [user:kim[...]], not []",
+			"validation doc:z2#read: [user:* - {user:kim}] is <doc:z2#viewer>: the wildcard excludes [user:kim[...]], not [user:kim]",
+			"validation doc:z3#read: [user:* - {user:kim[...], user:bob}] is <doc:z3#viewer>: the wildcard excludes [user:kim[...]], not [user:bob user:kim[...]]",
+		}},
+		// zed validate: "found different relationships for subject
+		// `org:o`: Specified: `<org:o#member>`, Computed: `<org:o#view>`",
+		// and for `team:t`: Specified: `<team:t#view>`, Computed:
+		// `<team:t#edit>`.
+		{"self_wrong_path.yaml", []string{
+			"validation org:o#view: [org:o] is <org:o#member>: <org:o#member> does not hold org:o: its expression has no self, and no such relationship",
+			"validation team:t#view: [team:t] is <team:t#view>: <team:t#view> does not hold team:t: its expression has no self, and no such relationship",
 		}},
 	} {
 		data, err := os.ReadFile("testdata/" + tt.file)

@@ -101,6 +101,42 @@ func TestRunValidationFileOnMemadapter(t *testing.T) {
 	}
 }
 
+// TestParseValidationFileReadsWildcardsAsSpiceDB checks that an expected
+// wildcard is read as SpiceDB v1.56.2 reads it
+// (vsSubjectWithExceptionsOrCaveatRegex): the caveat mark before the
+// exclusions, each exclusion with its own mark.
+func TestParseValidationFileReadsWildcardsAsSpiceDB(t *testing.T) {
+	t.Parallel()
+	kim, lee := authz.Subject{Type: "user", ID: "kim"}, authz.Subject{Type: "user", ID: "lee"}
+	for _, tt := range []struct {
+		text        string
+		conditional bool
+		excluded    []authz.Subject
+		caveated    []authz.Subject
+	}{
+		{"[user:*[...] - {user:kim}] is <doc:x#viewer>", true, []authz.Subject{kim}, nil},
+		{"[user:* - {user:kim[...]}] is <doc:x#viewer>", false, []authz.Subject{kim}, []authz.Subject{kim}},
+		{"[user:*[...] - {user:kim, user:lee[...]}] is <doc:x#viewer>", true, []authz.Subject{kim, lee}, []authz.Subject{lee}},
+		{"[user:*   -   {user:kim}]", false, []authz.Subject{kim}, nil},
+	} {
+		f, err := authztest.ParseValidationFile([]byte("schema: x\nvalidation:\n  doc:x#read:\n    - '" + tt.text + "'\n"))
+		if err != nil {
+			t.Errorf("%s: %v", tt.text, err)
+			continue
+		}
+		exp := f.Expected[0]
+		if !exp.Subject.IsWildcard() || exp.Conditional != tt.conditional {
+			t.Errorf("%s: subject %s, conditional %t; want user:*, %t", tt.text, exp.Subject, exp.Conditional, tt.conditional)
+		}
+		if diff := cmp.Diff(tt.excluded, exp.Excluded); diff != "" {
+			t.Errorf("%s: excluded mismatch (-want +got):\n%s", tt.text, diff)
+		}
+		if diff := cmp.Diff(tt.caveated, exp.ConditionallyExcluded); diff != "" {
+			t.Errorf("%s: conditionally excluded mismatch (-want +got):\n%s", tt.text, diff)
+		}
+	}
+}
+
 func TestParseValidationFileRejectsMalformedEntries(t *testing.T) {
 	t.Parallel()
 	for name, file := range map[string]string{
@@ -111,6 +147,10 @@ func TestParseValidationFileRejectsMalformedEntries(t *testing.T) {
 		"unterminated bracket":    "schema: x\nrelationships: 'a:b#c@d:e[cav'\n",
 		"malformed context":       "schema: x\nassertions:\n  assertTrue:\n    - 'a:b#c@d:e with {'\n",
 		"expected without braces": "schema: x\nvalidation:\n  a:b#c:\n    - 'user:tom'\n",
+		// SpiceDB reads the caveat mark only before the exclusions.
+		"caveat mark after exclusions": "schema: x\nvalidation:\n  a:b#c:\n    - '[user:* - {user:kim}[...]]'\n",
+		"exclusions without braces":    "schema: x\nvalidation:\n  a:b#c:\n    - '[user:* - user:kim]'\n",
+		"space in the subject":         "schema: x\nvalidation:\n  a:b#c:\n    - '[user: tom]'\n",
 	} {
 		if _, err := authztest.ParseValidationFile([]byte(file)); !errors.Is(err, authz.ErrInvalidRequest) {
 			t.Errorf("%s: ParseValidationFile = %v, want ErrInvalidRequest", name, err)
