@@ -292,19 +292,19 @@ func parseAssertion(s string) (authz.CheckRequest, error) {
 }
 
 // expectedRe finds the subject of an expected entry: what lies between the
-// first [ and the last ], as SpiceDB's validation file reader
-// (vsSubjectRegex, pkg/validationfile/blocks, v1.56.2) takes it.
-var expectedRe = regexp.MustCompile(`(.*?)\[(?P<user_str>.*)](.*?)`)
+// first [ and the last ], which is where zed validate reads it.
+var expectedRe = regexp.MustCompile(`\[(.*)\]`)
 
-// expectedSubjectRe reads that subject exactly as SpiceDB does
-// (vsSubjectWithExceptionsOrCaveatRegex): the subject, then [...] if it
-// is caveated, then a wildcard's exclusions: `user:*[...] - {user:kim}`.
-// The caveat mark comes before the exclusions; `user:* - {user:kim}[...]`
-// is not read (zed validate reports it as an invalid subject).
-var expectedSubjectRe = regexp.MustCompile(`^(?P<subject_onr>[^]\s]+)(?P<caveat>\[\.\.\.])?(\s+-\s+\{(?P<exceptions>[^}]+)})?$`)
+// expectedSubjectRe reads that subject in the grammar zed validate
+// accepts: the subject (no ] or space), then [...] if it is caveated,
+// then a wildcard's exclusions in braces: `user:*[...] - {user:kim}`. The
+// caveat mark comes before the exclusions; zed reports
+// `user:* - {user:kim}[...]` as an invalid subject, and so does this.
+// Groups: 1 the subject, 2 the caveat mark, 3 the exclusions.
+var expectedSubjectRe = regexp.MustCompile(`^([^\]\s]+)(\[\.\.\.\])?(?:\s+-\s+\{([^}]+)\})?$`)
 
 // pathRe matches one `<object#relation>` of an expected entry, anywhere
-// in it, as SpiceDB's vsObjectAndRelationRegex does.
+// in it.
 var pathRe = regexp.MustCompile(`<([^>]+)>`)
 
 // parseExpected parses one subject of the validation section as SpiceDB
@@ -314,7 +314,7 @@ func parseExpected(s string) (Expected, error) {
 	if m == nil {
 		return Expected{}, authz.Invalidf("authztest: cannot read expected subject %q", s)
 	}
-	g := expectedSubjectRe.FindStringSubmatch(strings.TrimSpace(m[2]))
+	g := expectedSubjectRe.FindStringSubmatch(strings.TrimSpace(m[1]))
 	if g == nil {
 		return Expected{}, authz.Invalidf("authztest: cannot read expected subject %q: want [subject], [subject[...]] or [type:*[...] - {excluded[...], ...}]", s)
 	}
@@ -331,7 +331,7 @@ func parseExpected(s string) (Expected, error) {
 		return Expected{}, err
 	}
 	exp.Subject = sub
-	if excluded := strings.TrimSpace(g[4]); excluded != "" {
+	if excluded := strings.TrimSpace(g[3]); excluded != "" {
 		for x := range strings.SplitSeq(excluded, ",") {
 			// As SpiceDB: the [...] mark is cut before the space is.
 			x, caveated := strings.CutSuffix(x, "[...]")
