@@ -252,19 +252,6 @@ func (i *Interceptor) consistency(ctx context.Context) (c authz.Consistency, err
 	return i.cfg.ConsistencyFor(ctx), nil
 }
 
-// errContextPanicked is the error of a Config.Context function that
-// panicked; the panic's value is not kept (it may hold a secret).
-var errContextPanicked = fmt.Errorf("grpcauthz: %w: Config.Context panicked", authz.ErrInternal)
-
-// errContextFailed is the error of a Config.Context function that failed
-// other than with [authz.ErrInvalidRequest]; its message is not kept.
-var errContextFailed = fmt.Errorf("grpcauthz: %w: Config.Context failed", authz.ErrInternal)
-
-// errContextRefused is the error of a Config.Context function that
-// returned an error matching [authz.ErrInvalidRequest]; its message is
-// not kept.
-var errContextRefused = fmt.Errorf("%w: grpcauthz: request context: Config.Context refused it", authz.ErrInvalidRequest)
-
 // requestContext returns the request context of a call's checks and
 // lookups: Config.Context's for req, validated. An error matching
 // [authz.ErrInvalidRequest] (the function's or the context's own) comes
@@ -273,24 +260,16 @@ var errContextRefused = fmt.Errorf("%w: grpcauthz: request context: Config.Conte
 // function's own messages are not kept (they may quote metadata or a
 // token), nor what else its error matches; the context's own validation
 // error, which never quotes a value, is.
-func (i *Interceptor) requestContext(ctx context.Context, req any) (c authz.Context, err error) {
+func (i *Interceptor) requestContext(ctx context.Context, req any) (authz.Context, error) {
 	if i.cfg.Context == nil {
 		return authz.Context{}, nil
 	}
-	defer func() {
-		if recover() != nil {
-			c, err = authz.Context{}, errContextPanicked
-		}
-	}()
-	c, err = i.cfg.Context(ctx, req)
+	c, refused, err := enforce.CallContext("grpcauthz", func() (authz.Context, error) { return i.cfg.Context(ctx, req) })
 	switch {
-	case errors.Is(err, authz.ErrInvalidRequest):
-		return authz.Context{}, errContextRefused
 	case err != nil:
-		return authz.Context{}, errContextFailed
-	}
-	if err := c.Validate(); err != nil {
-		return authz.Context{}, fmt.Errorf("%w: grpcauthz: request context: %v", authz.ErrInvalidRequest, err)
+		return authz.Context{}, err
+	case refused != "":
+		return authz.Context{}, fmt.Errorf("%w: grpcauthz: request context: %s", authz.ErrInvalidRequest, refused)
 	}
 	return c, nil
 }

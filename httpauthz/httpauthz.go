@@ -269,15 +269,6 @@ func (m *Middleware) require(typ string, op authz.Operation, route string, ids [
 	}
 }
 
-// errContextPanicked is the error of a Config.Context function that
-// panicked; the panic's value is not kept (it may hold a secret).
-var errContextPanicked = fmt.Errorf("%w: httpauthz: Config.Context panicked", authz.ErrInternal)
-
-// errContextFailed is the error of a Config.Context function that
-// failed other than with [authz.ErrInvalidRequest]: its message is not
-// kept, nor what else it matches (a not-found must not make it a 404).
-var errContextFailed = fmt.Errorf("%w: httpauthz: Config.Context failed", authz.ErrInternal)
-
 // requestContext returns the request context of r's checks and lookups:
 // Config.Context's, validated. An error matching [authz.ErrInvalidRequest]
 // (the function's or the context's own) comes back as the 400
@@ -286,24 +277,16 @@ var errContextFailed = fmt.Errorf("%w: httpauthz: Config.Context failed", authz.
 // own error messages are not kept (they may quote a header, a token): an
 // event says only that the function refused or failed; the context's own
 // validation error, which never quotes a value, is kept.
-func (m *Middleware) requestContext(r *http.Request) (c authz.Context, err error) {
+func (m *Middleware) requestContext(r *http.Request) (authz.Context, error) {
 	if m.cfg.Context == nil {
 		return authz.Context{}, nil
 	}
-	defer func() {
-		if recover() != nil {
-			c, err = authz.Context{}, errContextPanicked
-		}
-	}()
-	c, err = m.cfg.Context(r)
+	c, refused, err := enforce.CallContext("httpauthz", func() (authz.Context, error) { return m.cfg.Context(r) })
 	switch {
-	case errors.Is(err, authz.ErrInvalidRequest):
-		return authz.Context{}, &contextError{cause: "Config.Context refused it"}
 	case err != nil:
-		return authz.Context{}, errContextFailed
-	}
-	if err := c.Validate(); err != nil {
-		return authz.Context{}, &contextError{cause: err.Error()}
+		return authz.Context{}, err
+	case refused != "":
+		return authz.Context{}, &contextError{cause: refused}
 	}
 	return c, nil
 }
