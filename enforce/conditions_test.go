@@ -10,24 +10,9 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/enforce"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 )
-
-const conditionSchema = `
-caveat on_network(ip ipaddress, cidr string) {
-	ip.in_cidr(cidr)
-}
-
-definition user {}
-
-definition task {
-	relation owner: user
-	relation viewer: user | user with on_network
-	relation canceller: user with on_network
-	permission read = owner + viewer
-	permission cancel = owner + canceller
-}
-`
 
 // TestConditionalIsADenial checks that a conditional decision is enforced
 // as a denial, under the collapse rule (not readable: 404; readable but
@@ -35,7 +20,7 @@ definition task {
 // the context the same request is allowed.
 func TestConditionalIsADenial(t *testing.T) {
 	ctx := context.Background()
-	engine, err := memadapter.New(conditionSchema)
+	engine, err := memadapter.New(testfixture.ConditionSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

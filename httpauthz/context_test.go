@@ -15,25 +15,9 @@ import (
 	"github.com/fgac-go/fgac/audit"
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/httpauthz"
+	"github.com/fgac-go/fgac/internal/testfixture"
 	"github.com/fgac-go/fgac/memadapter"
 )
-
-// conditionSchema grants through a caveat on the client's network.
-const conditionSchema = `
-caveat on_network(ip ipaddress, cidr string) {
-	ip.in_cidr(cidr)
-}
-
-definition user {}
-
-definition task {
-	relation owner: user
-	relation viewer: user | user with on_network
-	relation canceller: user with on_network
-	permission read = owner + viewer
-	permission cancel = owner + canceller
-}
-`
 
 // countingEngine counts the engine calls a request makes.
 type countingEngine struct {
@@ -85,7 +69,7 @@ func clientContext(r *http.Request) (authz.Context, error) {
 // engine call, with no handler run.
 func TestRequestContextReachesEveryCheck(t *testing.T) {
 	ctx := t.Context()
-	mem, err := memadapter.New(conditionSchema)
+	mem, err := memadapter.New(testfixture.ConditionSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

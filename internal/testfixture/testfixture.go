@@ -44,6 +44,26 @@ definition task {
 }
 `
 
+// ConditionSchema is a task world whose grants may hang on the client's
+// network (a caveat), for the tests of conditional decisions: a viewer or
+// a canceller "with on_network" is allowed only when the request's
+// context carries an ip inside the stored cidr.
+const ConditionSchema = `
+caveat on_network(ip ipaddress, cidr string) {
+	ip.in_cidr(cidr)
+}
+
+definition user {}
+
+definition task {
+	relation owner: user
+	relation viewer: user | user with on_network
+	relation canceller: user with on_network
+	permission read = owner + viewer
+	permission cancel = owner + canceller
+}
+`
+
 // Operations returns the operation mapping of [Schema], for
 // [authz.NewOperationMap]. It returns a new map on every call, so a test
 // may change its copy.
