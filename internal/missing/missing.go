@@ -7,16 +7,28 @@ package missing
 
 import "context"
 
-// Recorder holds the names recorded during one decision.
-type Recorder struct{ names []string }
+// Recorder holds the names recorded during one decision. It is also the
+// context that carries itself (one allocation per decision, not two).
+type Recorder struct {
+	context.Context
+	names []string
+}
 
 type key struct{}
+
+// Value returns r for its own key and defers to the parent otherwise.
+func (r *Recorder) Value(k any) any {
+	if k == (key{}) {
+		return r
+	}
+	return r.Context.Value(k)
+}
 
 // With returns a context that records into a new Recorder, and the
 // Recorder.
 func With(ctx context.Context) (context.Context, *Recorder) {
-	r := new(Recorder)
-	return context.WithValue(ctx, key{}, r), r
+	r := &Recorder{Context: ctx}
+	return r, r
 }
 
 // Record keeps names in the Recorder of ctx, if it has one; a later
