@@ -3,6 +3,7 @@ package enforce_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -48,5 +49,27 @@ func TestCallContextFailsClosed(t *testing.T) {
 				t.Errorf("a context came back with a refusal or an error")
 			}
 		})
+	}
+}
+
+// TestCallContextGoexitReturnsNothing: a hook that ends its goroutine
+// (runtime.Goexit) ends the caller's too, as it would without fgac: no
+// context, no allow comes back to the transport.
+func TestCallContextGoexitReturnsNothing(t *testing.T) {
+	returned := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		enforce.CallContext("pkg", func() (authz.Context, error) {
+			runtime.Goexit()
+			return authz.NewContext(map[string]any{"ip": "10.1.2.3"}), nil
+		})
+		close(returned)
+	}()
+	<-done
+	select {
+	case <-returned:
+		t.Fatal("CallContext returned after its hook called runtime.Goexit")
+	default:
 	}
 }
