@@ -96,7 +96,7 @@ func BenchmarkConditions(b *testing.B) {
 		{"direct/plain", "plain", "task-owner-042-0421", "t042-0421", authz.Context{}, true},
 		{"direct/half-expiring", "expiring", "task-owner-042-0421", "t042-0421", authz.Context{}, true},
 		{"direct/caveated", "caveated", "task-owner-042-0421", "t042-0421", ip, true},
-		{"denied/plain", "plain", "stranger", "t042-0423", authz.Context{}, false},
+		{"denied/plain", "plain", "task-owner-042-0424", "t042-0423", authz.Context{}, false},
 		{"denied/half-expiring", "expiring", "task-owner-042-0423", "t042-0423", authz.Context{}, false},
 		{"arrow/plain", "plain", "agent-owner-042", "t042-0421", authz.Context{}, true},
 		{"arrow/half-expiring", "expiring", "agent-owner-042", "t042-0421", authz.Context{}, true},
@@ -135,7 +135,7 @@ func BenchmarkConditions(b *testing.B) {
 				}
 			}
 			if graph == "plain" {
-				reqs[3].Subject.ID = "stranger"
+				reqs[3].Subject.ID = "task-owner-042-0424"
 			}
 			want := [4]bool{true, true, true, false}
 			b.ReportAllocs()
