@@ -281,7 +281,7 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	k := keyOf(obj, n.id)
 	s := ev.a.g.out[k]
 	var found res
-	if e, ok := ev.edge(&s, ev.target); ok {
+	if e, ok := ev.edge(k, &s, ev.target); ok {
 		r, err := ev.caveat(e)
 		t.relationship(n, id, &ev.sub, r)
 		if err != nil || r.state == stateHas {
@@ -293,7 +293,7 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	}
 	if ev.sub.rel == "" && n.wildcards != nil && n.wildcards[ev.sub.typ] {
 		wildcard := subject{typ: ev.sub.typ, id: authz.WildcardID}
-		if e, ok := ev.edge(&s, ev.wildcardTarget()); ok {
+		if e, ok := ev.edge(k, &s, ev.wildcardTarget()); ok {
 			r, err := ev.caveat(e)
 			t.relationship(n, id, &wildcard, r)
 			if err != nil || r.state == stateHas {
@@ -319,7 +319,7 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
 			st = ev.a.targetOf(set)
 		}
-		e := edgeIn(&s, st)
+		e := ev.a.g.edgeOf(k, st)
 		if !ev.visible(e) {
 			continue
 		}
@@ -447,7 +447,7 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 			obj, order = order[0], order[1:]
 			at = ev.a.targetOf(obj)
 		}
-		edge := edgeIn(&s, at)
+		edge := ev.a.g.edgeOf(k, at)
 		if !ev.visible(edge) {
 			continue
 		}
@@ -491,13 +491,13 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	return t.result(found, nil)
 }
 
-// edge returns the caveat and expiration of the relationship of a forward
-// set s to t if s holds t and the relationship has not expired.
-func (ev *evaluator) edge(s *set1[target], t target) (edge, bool) {
+// edge returns the caveat and expiration of the relationship of key k to t
+// if s, the subjects of k, holds t and the relationship has not expired.
+func (ev *evaluator) edge(k edgeKey, s *set1[target], t target) (edge, bool) {
 	if t.obj == 0 || !s.has(t) {
 		return edge{}, false
 	}
-	e := edgeIn(s, t)
+	e := ev.a.g.edgeOf(k, t)
 	return e, ev.visible(e)
 }
 

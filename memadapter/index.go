@@ -120,13 +120,15 @@ type graph struct {
 	// related to it, with the subject relation of each relationship.
 	in map[edgeKey]set1[source]
 
-	// The caveats and expirations of the relationships that have one are
-	// held with their forward set (see smallSet.cond), which a check has
-	// in hand when it needs them: it reads them without a lookup of its
-	// own. A relationship without either has none, so that a graph
-	// without caveats or expirations holds none and its sets stay as they
-	// were. conditioned counts the relationships that have one, expiring
-	// those with an expiration.
+	// edges holds the caveat and expiration of the relationships that
+	// have one, by forward key (the first such relationship of a key
+	// inline, any others by subject in the slot's map); a relationship
+	// without either has no entry, so that a graph without caveats or
+	// expirations keeps it empty and checks never consult it. Keyed by the
+	// 8-byte forward key, a check's lookup takes the map's fast path.
+	// conditioned counts the relationships held, expiring those with an
+	// expiration.
+	edges       map[edgeKey]edgeSlot
 	conditioned int
 	expiring    int
 	// conditional tells, by nodeID, the relations whose schema allows a
@@ -155,7 +157,7 @@ const (
 func (g *graph) obj(o objID) *objInfo { return &g.objs[o>>objShift][o&(objChunk-1)] }
 
 // edgeSlot holds the caveats and expirations of the relationships of one
-// forward set: one inline (t is zero when there is none), the others in
+// forward key: one inline (t is zero when there is none), the others in
 // more, by packed subject.
 type edgeSlot struct {
 	t    target
@@ -166,9 +168,20 @@ type edgeSlot struct {
 // packed returns t as one integer: obj<<16 | rel.
 func (t target) packed() uint64 { return uint64(t.obj)<<16 | uint64(t.rel) }
 
-// get returns the edge of t, or the zero edge.
-func (slot *edgeSlot) get(t target) edge {
+// hasEdges reports whether any relationship has a caveat or an
+// expiration.
+func (g *graph) hasEdges() bool { return g.conditioned > 0 }
+
+// edgeOf returns the caveat and expiration of the relationship of key k to
+// t, or the zero edge.
+func (g *graph) edgeOf(k edgeKey, t target) edge {
+	if g.conditioned == 0 || !g.conditional[nodeID(k)] {
+		return edge{}
+	}
+	slot, ok := g.edges[k]
 	switch {
+	case !ok:
+		return edge{}
 	case slot.t == t:
 		return slot.e
 	case slot.more == nil:
@@ -177,9 +190,12 @@ func (slot *edgeSlot) get(t target) edge {
 	return slot.more[t.packed()]
 }
 
-// put records e as the edge of t (the zero edge removes it) and returns
-// the edge t had, and whether it had one.
-func (slot *edgeSlot) put(t target, e edge) (old edge, had bool) {
+// setEdge records e as the caveat and expiration of the relationship of
+// key k to t, replacing what it had.
+func (g *graph) setEdge(k edgeKey, t target, e edge) {
+	slot := g.edges[k]
+	var old edge
+	had := false
 	switch {
 	case slot.t == t && t.obj != 0:
 		old, had = slot.e, true
@@ -189,88 +205,34 @@ func (slot *edgeSlot) put(t target, e edge) (old edge, had bool) {
 			delete(slot.more, t.packed())
 		}
 	}
-	if e == (edge{}) {
-		return old, had
-	}
-	if slot.t.obj == 0 {
-		slot.t, slot.e = t, e
-		return old, had
-	}
-	if slot.more == nil {
-		slot.more = make(map[uint64]edge)
-	}
-	slot.more[t.packed()] = e
-	return old, had
-}
-
-// empty reports whether the slot holds no edge.
-func (slot *edgeSlot) empty() bool { return slot.t.obj == 0 && len(slot.more) == 0 }
-
-// hasEdges reports whether any relationship has a caveat or an
-// expiration.
-func (g *graph) hasEdges() bool { return g.conditioned > 0 }
-
-// edgeIn returns the caveat and expiration of the relationship of the
-// forward set s to t, or the zero edge: a field read, no lookup.
-func edgeIn(s *set1[target], t target) edge {
-	if s.many == nil || s.many.cond == nil {
-		return edge{}
-	}
-	return s.many.cond.get(t)
-}
-
-// edgeOf returns the caveat and expiration of the relationship of key k to
-// t, or the zero edge, for a caller without the forward set in hand.
-func (g *graph) edgeOf(k edgeKey, t target) edge {
-	if g.conditioned == 0 || !g.conditional[nodeID(k)] {
-		return edge{}
-	}
-	s := g.out[k]
-	return edgeIn(&s, t)
-}
-
-// setEdge records e as the caveat and expiration of the relationship of
-// key k to t, which the graph holds, replacing what it had. A set whose
-// relationships have an edge keeps its members in a smallSet, which holds
-// the edges (cond); the set returns to its inline form when its last edge
-// goes.
-func (g *graph) setEdge(k edgeKey, t target, e edge) {
-	ts := g.out[k]
-	var slot *edgeSlot
-	if ts.many != nil {
-		slot = ts.many.cond
-	}
-	if slot == nil {
-		if e == (edge{}) {
-			return
-		}
-		slot = new(edgeSlot)
-		if ts.many == nil {
-			ts.many = &smallSet[target]{items: []target{ts.one}}
-			ts.one = target{}
-			g.out[k] = ts
-		}
-		ts.many.cond = slot
-	}
-	if old, had := slot.put(t, e); had {
+	if had {
 		g.conditioned--
 		if old.expires != 0 {
 			g.expiring--
 		}
 	}
 	if e != (edge{}) {
+		if slot.t.obj == 0 {
+			slot.t, slot.e = t, e
+		} else {
+			if slot.more == nil {
+				slot.more = make(map[uint64]edge)
+			}
+			slot.more[t.packed()] = e
+		}
 		g.conditioned++
 		if e.expires != 0 {
 			g.expiring++
 		}
 	}
-	if slot.empty() {
-		ts.many.cond = nil
-		if len(ts.many.items) == 1 {
-			ts.one, ts.many = ts.many.items[0], nil
-			g.out[k] = ts
-		}
+	if slot.t.obj == 0 && len(slot.more) == 0 {
+		delete(g.edges, k)
+		return
 	}
+	if g.edges == nil {
+		g.edges = make(map[edgeKey]edgeSlot)
+	}
+	g.edges[k] = slot
 }
 
 func newGraph(defs int) graph {
@@ -712,15 +674,13 @@ func (g *graph) link(res objID, n *node, t target) bool {
 func (g *graph) unlink(res objID, n *node, t target) bool {
 	k := keyOf(res, n.id)
 	ts := g.out[k]
-	if !ts.has(t) {
+	if !ts.remove(t) {
 		return false
 	}
-	if ts.many != nil && ts.many.cond != nil {
-		g.setEdge(k, t, edge{})
-		ts = g.out[k]
-	}
-	ts.remove(t)
 	putSet(g.out, k, ts)
+	if g.hasEdges() {
+		g.setEdge(k, t, edge{})
+	}
 	if t.rel != 0 {
 		sets := g.sets[k]
 		sets.remove(t)
@@ -834,7 +794,7 @@ func (s *set1[T]) remove(v T) bool {
 	if !s.many.remove(v) {
 		return false
 	}
-	if len(s.many.items) == 1 && s.many.cond == nil {
+	if len(s.many.items) == 1 {
 		s.one, s.many = s.many.items[0], nil
 	}
 	return true
@@ -847,10 +807,6 @@ func (s *set1[T]) remove(v T) bool {
 type smallSet[T comparable] struct {
 	items []T
 	index map[T]int32
-	// cond holds the edges of a forward set's relationships that have
-	// one (nil for every other set); a set with one keeps its smallSet
-	// whatever its size.
-	cond *edgeSlot
 }
 
 // has reports whether v is a member.

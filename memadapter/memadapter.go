@@ -383,7 +383,7 @@ func (a *Authorizer) storedRelationships(d *definition, id string, expired bool)
 		start := len(rels)
 		for i := range ts.size() {
 			t := ts.at(i)
-			e := edgeIn(&ts, t)
+			e := a.g.edgeOf(keyOf(obj, n.id), t)
 			if e.expires != 0 && now >= e.expires && !expired {
 				continue // expired: invisible to every read
 			}
