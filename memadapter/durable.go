@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"maps"
@@ -49,16 +50,21 @@ type Options struct {
 //   - "relationships": one key per relationship, its six parts (resource
 //     type, resource id, relation, subject type, subject id, subject
 //     relation) joined by NUL bytes, which no part may contain. The value
-//     is empty for a relationship without caveat or expiration, and
-//     otherwise valueVersion, the expiration (8 bytes, big-endian Unix
-//     nanoseconds as a signed number; 0 if none), the caveat name's length
-//     (a uvarint; 0 if none), the name, and the caveat's stored context as
-//     a JSON object (absent if empty). The keys of one resource share the prefix "type\x00id\x00",
-//     so a registration reads them with one cursor seek.
-//   - "meta": "format" (formatVersion, or formatConditional once a
-//     relationship with a caveat or an expiration was written), "revision" (8 bytes, big-endian:
-//     the revision of the last write, which tokens carry) and "schema"
-//     (the schema text the file was last opened with).
+//     is sealed (see seal): a checksum, then a body that is empty for a
+//     relationship without caveat or expiration, and otherwise
+//     valueVersion, the expiration (8 bytes, big-endian Unix nanoseconds
+//     as a signed number; 0 if none), the caveat name's length (a uvarint;
+//     0 if none), the name, and the caveat's stored context as a JSON
+//     object (absent if empty). The keys of one resource share the prefix
+//     "type\x00id\x00", so a registration reads them with one cursor seek.
+//   - "meta": "format" (formatChecked), "revision" (sealed, 8 bytes,
+//     big-endian: the revision of the last write, which tokens carry) and
+//     "schema" (sealed: the schema text the file was last opened with).
+//
+// bbolt checks the structure of its pages, not the bytes of their keys
+// and values: a flipped bit in a subject id would move a grant to another
+// subject without a word. Every value therefore carries a CRC-32C of its
+// key and its body, which Open verifies for every relationship.
 var (
 	bucketRelationships = []byte("relationships")
 	bucketMeta          = []byte("meta")
@@ -67,15 +73,44 @@ var (
 	keySchema           = []byte("schema")
 )
 
-// formatVersion is the layout described above; formatConditional is the
-// same layout in a file that may hold values that are not empty. A write
-// of a caveated or expiring relationship marks the file formatConditional,
-// so that a build that ignores values (and would read such a relationship
-// as unconditional) refuses the file instead of failing open.
+// formatChecked is the layout described above. formatVersion and
+// formatConditional are the layouts of earlier builds, without checksums
+// (formatConditional once a caveated or expiring relationship was
+// written, so that a build that ignored values refused the file): Open
+// reads them and rewrites them as formatChecked, in one transaction, so
+// that a crash leaves the old file or the new one. A build that does not
+// know formatChecked refuses it.
 const (
 	formatVersion     = "fgac-memadapter-1"
 	formatConditional = "fgac-memadapter-2"
+	formatChecked     = "fgac-memadapter-3"
 )
+
+// castagnoli is the CRC-32C table (hardware-accelerated where the CPU
+// has it).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// seal returns the value stored under key for body: the CRC-32C of key
+// and body (4 bytes, big-endian), then body.
+func seal(key, body []byte) []byte {
+	v := make([]byte, 4, 4+len(body))
+	binary.BigEndian.PutUint32(v, sealSum(key, body))
+	return append(v, body...)
+}
+
+// unseal returns the body of v, the value stored under key, reporting
+// whether its checksum holds.
+func unseal(key, v []byte) ([]byte, bool) {
+	if len(v) < 4 {
+		return nil, false
+	}
+	return v[4:], binary.BigEndian.Uint32(v) == sealSum(key, v[4:])
+}
+
+// sealSum is the checksum seal stores.
+func sealSum(key, body []byte) uint32 {
+	return crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, body)
+}
 
 // store is the durable half of an Authorizer opened on a file.
 //
@@ -316,10 +351,10 @@ func (s *store) create() error {
 		if _, err := tx.CreateBucket(bucketRelationships); err != nil {
 			return err
 		}
-		if err := meta.Put(keyFormat, []byte(formatVersion)); err != nil {
+		if err := meta.Put(keyFormat, []byte(formatChecked)); err != nil {
 			return err
 		}
-		return meta.Put(keyRevision, revisionBytes(0))
+		return meta.Put(keyRevision, seal(keyRevision, revisionBytes(0)))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
@@ -398,6 +433,7 @@ func (s *store) corruptf(format string, args ...any) error {
 // read-only transaction first, so that a refused schema or a damaged file
 // leaves the file as it was.
 func (s *store) load(a *Authorizer, schemaText string) error {
+	checked := false
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		rels := tx.Bucket(bucketRelationships)
@@ -411,25 +447,46 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 		if meta == nil || rels == nil {
 			return s.corruptf("not an fgac memadapter file (buckets missing)")
 		}
-		if f := meta.Get(keyFormat); string(f) != formatVersion && string(f) != formatConditional {
-			return s.corruptf("unknown format %q (want %q or %q)", f, formatVersion, formatConditional)
+		switch f := meta.Get(keyFormat); string(f) {
+		case formatChecked:
+			checked = true
+		case formatVersion, formatConditional:
+		default:
+			return s.corruptf("unknown format %q (want %q)", f, formatChecked)
 		}
 		rev := meta.Get(keyRevision)
+		if checked {
+			var ok bool
+			if rev, ok = unseal(keyRevision, rev); !ok {
+				return s.corruptf("the revision fails its checksum")
+			}
+		}
 		if len(rev) != 8 {
 			return s.corruptf("malformed revision")
 		}
 		a.revision = binary.BigEndian.Uint64(rev)
-		return s.loadRelationships(a, rels)
+		return s.loadRelationships(a, rels, checked)
 	})
 	if err != nil {
 		return err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if bytes.Equal(meta.Get(keySchema), []byte(schemaText)) {
+		if !checked {
+			if err := sealAll(tx.Bucket(bucketRelationships)); err != nil {
+				return err
+			}
+			if err := meta.Put(keyRevision, seal(keyRevision, revisionBytes(a.revision))); err != nil {
+				return err
+			}
+			if err := meta.Put(keyFormat, []byte(formatChecked)); err != nil {
+				return err
+			}
+		}
+		if stored, ok := unseal(keySchema, meta.Get(keySchema)); checked && ok && bytes.Equal(stored, []byte(schemaText)) {
 			return nil
 		}
-		return meta.Put(keySchema, []byte(schemaText))
+		return meta.Put(keySchema, seal(keySchema, []byte(schemaText)))
 	})
 	if err != nil {
 		return fmt.Errorf("memadapter: open %s: %w: %w", s.path, authz.ErrUnavailable, err)
@@ -437,9 +494,42 @@ func (s *store) load(a *Authorizer, schemaText string) error {
 	return nil
 }
 
+// sealAll seals every value of b, a bucket of relationships written
+// without checksums, in batches: bbolt's cursor is not to be trusted
+// across a put, so each batch is read first and written after, and the
+// next one starts past its last key.
+func sealAll(b *bolt.Bucket) error {
+	const batch = 10_000
+	type kv struct{ k, v []byte }
+	var after []byte
+	for {
+		c := b.Cursor()
+		k, v := c.First()
+		if after != nil {
+			if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+		}
+		var todo []kv
+		for ; k != nil && len(todo) < batch; k, v = c.Next() {
+			todo = append(todo, kv{k: bytes.Clone(k), v: seal(k, v)})
+		}
+		for _, e := range todo {
+			if err := b.Put(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		if len(todo) < batch {
+			return nil
+		}
+		after = todo[len(todo)-1].k
+	}
+}
+
 // loadRelationships adds every relationship of bucket b to a's indexes,
-// validating each against a's schema.
-func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
+// validating each against a's schema; checked says that b's values are
+// sealed, and each must pass its checksum.
+func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket, checked bool) error {
 	// The keys are sorted by resource, so consecutive keys mostly share
 	// theirs; an id is copied out of the file only for a new object.
 	// Validation depends only on the shape of a relationship (its nodes
@@ -468,6 +558,12 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket) error {
 	}, len(a.g.objects))
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if checked {
+			var ok bool
+			if v, ok = unseal(k, v); !ok {
+				return s.corruptf("a stored relationship fails its checksum (damaged bytes)")
+			}
+		}
 		if !splitKey(k, &parts) {
 			return s.corruptf("malformed relationship key")
 		}
@@ -796,12 +892,10 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			rels := tx.Bucket(bucketRelationships)
 			w := &txWrites{b: rels}
-			conditional := false
 			for _, p := range batch {
 				if err := p.decide(w); err != nil {
 					return err
 				}
-				conditional = conditional || p.written && slices.ContainsFunc(p.touch, isConditional)
 				if p.written {
 					rev++
 				}
@@ -810,13 +904,7 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 			if err := w.flush(rels); err != nil {
 				return err
 			}
-			meta := tx.Bucket(bucketMeta)
-			if conditional && string(meta.Get(keyFormat)) != formatConditional {
-				if err := meta.Put(keyFormat, []byte(formatConditional)); err != nil {
-					return err
-				}
-			}
-			return meta.Put(keyRevision, revisionBytes(rev))
+			return tx.Bucket(bucketMeta).Put(keyRevision, seal(keyRevision, revisionBytes(rev)))
 		})
 		if err != nil {
 			err = fmt.Errorf("memadapter: write to %s: %w: %w", s.path, authz.ErrUnavailable, err)
@@ -874,7 +962,8 @@ func (p *pending) decide(w *txWrites) error {
 		return fmt.Errorf("memadapter: unknown write kind %d: %w", p.kind, authz.ErrInternal)
 	}
 	for _, r := range p.touch {
-		w.add(relationshipKey(r), encodeValue(r), false)
+		k := relationshipKey(r)
+		w.add(k, seal(k, encodeValue(r)), false)
 	}
 	p.written = true
 	return nil

@@ -56,8 +56,8 @@ func TestDurableKeepsCaveatsAndExpirations(t *testing.T) {
 		return nil
 	})
 	db.Close()
-	if err != nil || format != "fgac-memadapter-2" {
-		t.Errorf("format of a file with caveats = %q (%v), want fgac-memadapter-2", format, err)
+	if err != nil || format != "fgac-memadapter-3" {
+		t.Errorf("format of a file with caveats = %q (%v), want fgac-memadapter-3 (which builds that ignored values refuse)", format, err)
 	}
 
 	a, err = memadapter.Open(path, expirySchema, opts)

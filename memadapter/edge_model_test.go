@@ -39,7 +39,7 @@ const (
 // another kind, deleting, several in one write) and after every write
 // compares what every read answers, and the graph's counts of conditioned
 // and expiring relationships, with a plain map of what was written: the
-// caveats and expirations a forward set holds (smallSet.cond) must follow
+// caveats and expirations the graph holds must follow
 // its members through every change, so that no relationship keeps an
 // edge it lost or loses one it has (an expired relationship shown again
 // would be an allow the graph denies).
