@@ -131,6 +131,16 @@ type graph struct {
 	edges       map[edgeKey]edgeSlot
 	conditioned int
 	expiring    int
+	// edgeBits is a filter of the keys of edges: a key's bit (see
+	// edgeBit) is set while it has an entry, and may stay set after (a
+	// bit is shared by several keys, and bits are cleared only when the
+	// filter is rebuilt). A check reads a bit of it, in a table small
+	// enough to stay in the processor's cache, before it probes edges,
+	// a large map whose probe is a cache miss: on a graph where half the
+	// relationships expire, the other half then pays no probe. It has at
+	// least 16 bits per key of edges, and is rebuilt at twice the size
+	// when edges outgrows that.
+	edgeBits []uint64
 	// conditional tells, by nodeID, the relations whose schema allows a
 	// caveat or an expiration: only their relationships can have an entry
 	// in edges, so a check consults edges for no other.
@@ -176,6 +186,9 @@ func (g *graph) hasEdges() bool { return g.conditioned > 0 }
 // t, or the zero edge.
 func (g *graph) edgeOf(k edgeKey, t target) edge {
 	if g.conditioned == 0 || !g.conditional[nodeID(k)] {
+		return edge{}
+	}
+	if w, bit := g.edgeBit(k); g.edgeBits[w]&bit == 0 {
 		return edge{}
 	}
 	slot, ok := g.edges[k]
@@ -233,6 +246,32 @@ func (g *graph) setEdge(k edgeKey, t target, e edge) {
 		g.edges = make(map[edgeKey]edgeSlot)
 	}
 	g.edges[k] = slot
+	if 16*len(g.edges) > 64*len(g.edgeBits) {
+		g.rebuildEdgeBits()
+	}
+	w, bit := g.edgeBit(k)
+	g.edgeBits[w] |= bit
+}
+
+// edgeBit returns the word and the bit of k in edgeBits.
+func (g *graph) edgeBit(k edgeKey) (int, uint64) {
+	h := uint64(k) * 0x9e3779b97f4a7c15
+	h ^= h >> 29
+	return int(h>>6) & (len(g.edgeBits) - 1), 1 << (h & 63)
+}
+
+// rebuildEdgeBits makes edgeBits large enough for edges to double, with
+// the bits of its keys only.
+func (g *graph) rebuildEdgeBits() {
+	words := 64
+	for 64*words < 32*len(g.edges) {
+		words *= 2
+	}
+	g.edgeBits = make([]uint64, words)
+	for k := range g.edges {
+		w, bit := g.edgeBit(k)
+		g.edgeBits[w] |= bit
+	}
 }
 
 func newGraph(defs int) graph {
