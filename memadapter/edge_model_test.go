@@ -190,3 +190,68 @@ func resources(typ string, ids []string) []authz.Resource {
 	}
 	return out
 }
+
+// TestEdgeFilterNeverHidesAnEdge grows the expiry map through several
+// rebuilds of its filter (edgeBits), with plain relationships between the
+// expired ones and some expired ones deleted again, and checks after every
+// write that each key of the map has its bit (a missing bit would show an
+// expired relationship as a plain one: an allow the graph denies), and
+// at the end that every expired viewer is denied and every plain one
+// allowed.
+func TestEdgeFilterNeverHidesAnEdge(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	a, err := NewWithConfig(edgeModelSchema, Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	viewer := func(i int, expired bool) authz.Relationship {
+		r := authz.Relationship{Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%05d", i)}, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%05d", i)}}
+		if expired {
+			r.Expiration = now.Add(-time.Minute)
+		}
+		return r
+	}
+	const n = 12_000
+	rebuilds, words := 0, 0
+	for start := 0; start < n; start += 500 {
+		var req authz.WriteRequest
+		for i := start; i < start+500; i++ {
+			req.Touch = append(req.Touch, viewer(i, i%3 != 0))
+		}
+		if start > 0 {
+			for i := start - 500; i < start; i += 7 {
+				if i%3 != 0 {
+					req.Delete = append(req.Delete, viewer(i, true))
+				}
+			}
+		}
+		if _, err := a.Write(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		a.mu.RLock()
+		if len(a.g.edgeBits) != words {
+			rebuilds, words = rebuilds+1, len(a.g.edgeBits)
+		}
+		for k := range a.g.edges {
+			if w, bit := a.g.edgeBit(k); a.g.edgeBits[w]&bit == 0 {
+				a.mu.RUnlock()
+				t.Fatalf("after the write of %d: key %x of the expiry map has no bit in its filter", start, k)
+			}
+		}
+		a.mu.RUnlock()
+	}
+	if rebuilds < 3 {
+		t.Errorf("the filter changed size %d times between writes, want at least 3 (the test must grow it)", rebuilds)
+	}
+	for i := range n {
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%05d", i)}, Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%05d", i)}, Permission: "view"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i%3 == 0; d.Allowed() != want {
+			t.Fatalf("u%05d view d%05d = %v, want %v (expired: %v)", i, i, d.Allowed(), want, !want)
+		}
+	}
+}
