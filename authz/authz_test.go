@@ -758,6 +758,31 @@ func TestGuardScopedBypass(t *testing.T) {
 	}
 }
 
+// TestGuardBypassWithAPanickingScope: a Scope that panics admits nothing,
+// so the Guard asks the engine as without a bypass (a denial here) instead
+// of letting the panic escape to the caller; BypassFor says no bypass.
+func TestGuardBypassWithAPanickingScope(t *testing.T) {
+	g, eng := newGuard(t)
+	ctx := authz.WithBypass(t.Context(), authz.Bypass{
+		Identity: authz.Subject{Type: "service", ID: "agent-a1"},
+		Scope:    func(authz.Resource) bool { panic("scope bug") },
+	})
+	q := authz.Question{Subject: alice, Resource: task2, Operation: authz.OpDelete}
+	d, err := g.Decide(ctx, q)
+	if err != nil || d.Allowed() {
+		t.Errorf("Decide under a panicking scope = %v, %v; want the engine's denial", d, err)
+	}
+	if err := g.Authorize(ctx, q); !errors.Is(err, authz.ErrDenied) {
+		t.Errorf("Authorize under a panicking scope = %v, want ErrDenied", err)
+	}
+	if _, ok := authz.BypassFor(ctx, task2); ok {
+		t.Error("BypassFor under a panicking scope = true")
+	}
+	if n := eng.calls.Load(); n != 2 {
+		t.Errorf("engine calls = %d, want 2", n)
+	}
+}
+
 func TestGuardEngineErrorIsNeverAnAllow(t *testing.T) {
 	g, eng := newGuard(t)
 	eng.err = fmt.Errorf("%w: connection refused", authz.ErrUnavailable)

@@ -20,7 +20,9 @@ type Bypass struct {
 	Identity Subject
 	// Scope, if non-nil, limits the bypass to the resources for which it
 	// returns true; other resources are checked by the engine as usual, and
-	// lookups are never unrestricted. A nil Scope bypasses everything.
+	// lookups are never unrestricted. A nil Scope bypasses everything. A
+	// Scope that panics admits nothing: the resource is checked by the
+	// engine as usual.
 	Scope func(Resource) bool
 }
 
@@ -51,10 +53,22 @@ func BypassFrom(ctx context.Context) (Bypass, bool) {
 // exactly when it reports true.
 func BypassFor(ctx context.Context, r Resource) (Bypass, bool) {
 	b, ok := ctx.Value(bypassKey{}).(*Bypass)
-	if !ok || b == nil || (b.Scope != nil && !b.Scope(r)) {
+	if !ok || b == nil || (b.Scope != nil && !scopeAdmits(b.Scope, r)) {
 		return Bypass{}, false
 	}
 	return *b, true
+}
+
+// scopeAdmits reports whether scope admits r. A scope that panics admits
+// nothing: a bypass is a privilege, and one whose limits cannot be
+// decided does not apply.
+func scopeAdmits(scope func(Resource) bool, r Resource) (admits bool) {
+	defer func() {
+		if recover() != nil {
+			admits = false
+		}
+	}()
+	return scope(r)
 }
 
 // bypassCovers reports whether the bypass in ctx applies to r.

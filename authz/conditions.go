@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of a [Context], checked by [Context.Validate] and by every
@@ -56,9 +57,10 @@ type contextData struct {
 // would on the wire), time.Time becomes an RFC 3339 string, time.Duration
 // a Go duration string ("1h30m0s"), []byte a base64 string (what a bytes
 // parameter expects), and slices and maps of these become []any and
-// map[string]any. A value of any other kind, a NaN or an infinity, more
-// than [MaxContextKeys] keys or nesting deeper than [MaxContextDepth] make
-// the context invalid: it is still returned, and [Context.Validate] (and so
+// map[string]any. A value of any other kind, a NaN or an infinity, a key
+// or string that is not valid UTF-8 (which JSON and protobuf cannot carry
+// unchanged), more than [MaxContextKeys] keys or nesting deeper than
+// [MaxContextDepth] make the context invalid: it is still returned, and [Context.Validate] (and so
 // the Validate of every request that carries it) reports the problem. An
 // empty or nil values gives the zero Context.
 func NewContext(values map[string]any) Context {
@@ -114,6 +116,10 @@ func (cv *contextConverter) object(m map[string]any, depth int) map[string]any {
 	}
 	out := make(map[string]any, len(m))
 	for k, v := range m {
+		if !utf8.ValidString(k) {
+			cv.fail("a key that is not valid UTF-8")
+			return nil
+		}
 		out[k] = cv.value(v, depth)
 		if cv.err != nil {
 			return nil
@@ -144,6 +150,13 @@ func (cv *contextConverter) value(v any, depth int) any {
 	case bool:
 		return v
 	case string:
+		if !utf8.ValidString(v) {
+			// JSON and protobuf would each change or refuse it: the
+			// stored context would mean something else after a reopen,
+			// or reach SpiceDB without it.
+			cv.fail("a string that is not valid UTF-8")
+			return nil
+		}
 		return v
 	case float64:
 		return cv.number(v)

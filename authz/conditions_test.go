@@ -91,6 +91,14 @@ func TestContextLimits(t *testing.T) {
 		{"nested 41 lists deep", map[string]any{"l": deepList}},
 		{"a value that is not JSON", map[string]any{"f": func() {}}},
 		{"a channel", map[string]any{"c": make(chan int)}},
+		// JSON and protobuf cannot carry these unchanged: a stored
+		// context would mean something else after a reopen, or reach
+		// SpiceDB without its value.
+		{"a string that is not UTF-8", map[string]any{"s": "acme\xff"}},
+		{"a key that is not UTF-8", map[string]any{"\xfe": 1}},
+		{"a list element that is not UTF-8", map[string]any{"l": []any{"ok", "\xff"}}},
+		{"a []string element that is not UTF-8", map[string]any{"l": []string{"\xc3"}}},
+		{"a nested key that is not UTF-8", map[string]any{"m": map[string]string{"\xff": "v"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -557,3 +557,28 @@ func TestFilterPageBoundsFailClosed(t *testing.T) {
 		t.Errorf("another list's cursor: %v, want %v", err, collapse.ErrBadCursor)
 	}
 }
+
+// TestFilterPageRefusesALongRepositoryCursor: a repository cursor longer
+// than MaxCursorBytes cannot be sealed to the one length every cursor has
+// (its length would tell the length of a hidden row's cursor), so the page
+// fails with ErrLongCursor and hands out nothing.
+func TestFilterPageRefusesALongRepositoryCursor(t *testing.T) {
+	r, fetch := hiddenRig(t)
+	req := collapse.PageRequest[row]{
+		Subject: user("alice"), Operation: authz.OpRead, Consistency: authz.AtLeastAsFresh(r.Token),
+		Size: 3, Batch: 4, MaxCalls: 2, Cursors: collapse.RandomCursors(),
+		Fetch: func(ctx context.Context, cursor string, n int) ([]row, string, error) {
+			items, next, err := fetch(ctx, strings.TrimRight(cursor, "~"), n)
+			if next != "" {
+				next += strings.Repeat("~", collapse.MaxCursorBytes)
+			}
+			return items, next, err
+		},
+		Resource: func(x row) authz.Resource { return authz.Resource{Type: "task", ID: x.id} },
+		CursorOf: func(x row) string { return x.id + strings.Repeat("~", collapse.MaxCursorBytes) },
+	}
+	items, next, err := collapse.FilterPage(context.Background(), r.Guard, req)
+	if !errors.Is(err, collapse.ErrLongCursor) || items != nil || next != "" {
+		t.Fatalf("FilterPage with a %d-byte repository cursor = %d items, %q, %v; want ErrLongCursor and nothing", collapse.MaxCursorBytes+7, len(items), next, err)
+	}
+}

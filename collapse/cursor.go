@@ -18,11 +18,14 @@ import (
 // ran out, say); a plain "last row id" cursor would hand that hidden id to
 // the client. A sealed cursor is the repository's cursor encrypted and
 // authenticated with AES-GCM under a key only the service holds, with a
-// fresh random nonce each time and padded to a fixed length, and bound to
-// the subject, operation and list it was issued for: its bytes, its length and
-// its equality with other cursors say nothing about the position, and a
-// cursor that was altered, forged, or issued to another subject is refused
-// with [ErrBadCursor].
+// fresh random nonce each time and padded to one fixed length (every sealed
+// cursor is 379 characters), and bound to the subject, operation and list
+// it was issued for: its bytes, its length and its equality with other
+// cursors say nothing about the position, and a cursor that was altered,
+// forged, or issued to another subject is refused with [ErrBadCursor]. A
+// repository cursor longer than [MaxCursorBytes] cannot be padded to that
+// length: [FilterPage] fails with [ErrLongCursor] rather than hand out a
+// cursor whose length tells it.
 //
 // A Cursors is safe for concurrent use.
 type Cursors struct {
@@ -35,10 +38,23 @@ type Cursors struct {
 // whatever was wrong with the cursor.
 var ErrBadCursor = fmt.Errorf("collapse: %w: malformed page cursor", authz.ErrInvalidRequest)
 
-// cursorBlock is the length every sealed cursor's plaintext is padded to
-// (a multiple of it for longer cursors), so that a cursor's length does not
-// tell the length of the position it holds.
-const cursorBlock = 128
+// cursorBlock is the length every sealed cursor's plaintext is padded to,
+// so that a cursor's length does not tell the length of the position it
+// holds. (Cursors sealed before it was fixed were padded to multiples of
+// 128 bytes; open still reads them.)
+const (
+	cursorBlock    = 256
+	oldCursorBlock = 128
+)
+
+// MaxCursorBytes is the longest repository cursor (what
+// [PageRequest].Fetch and CursorOf return) that a page cursor can hold.
+const MaxCursorBytes = cursorBlock - 1
+
+// ErrLongCursor is the error of a page whose repository cursor is longer
+// than [MaxCursorBytes]. It matches [authz.ErrInternal]: the repository's
+// cursors are the service's, not the client's.
+var ErrLongCursor = fmt.Errorf("collapse: %w: repository cursor longer than %d bytes", authz.ErrInternal, MaxCursorBytes)
 
 // NewCursors returns Cursors that seal with key, an AES key of 16, 24 or 32
 // bytes. Services with several replicas give them all the same key (and
@@ -75,21 +91,23 @@ func binding(s authz.Subject, op authz.Operation, list string) []byte {
 }
 
 // seal returns the client's form of the repository cursor pos; "" stays ""
-// (the last page).
-func (c *Cursors) seal(pos string, s authz.Subject, op authz.Operation, list string) string {
+// (the last page). A pos longer than MaxCursorBytes is ErrLongCursor.
+func (c *Cursors) seal(pos string, s authz.Subject, op authz.Operation, list string) (string, error) {
 	if pos == "" {
-		return ""
+		return "", nil
 	}
-	// Plaintext: pos, a 0x80 marker, zero padding to a multiple of
-	// cursorBlock.
-	n := (len(pos)/cursorBlock + 1) * cursorBlock
+	if len(pos) > MaxCursorBytes {
+		return "", ErrLongCursor
+	}
+	// Plaintext: pos, a 0x80 marker, zero padding to cursorBlock.
+	n := cursorBlock
 	plain := make([]byte, n)
 	copy(plain, pos)
 	plain[len(pos)] = 0x80
 	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+n+c.aead.Overhead())
 	rand.Read(nonce)
 	sealed := c.aead.Seal(nonce, nonce, plain, binding(s, op, list))
-	return base64.RawURLEncoding.EncodeToString(sealed)
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
 // open returns the repository cursor that seal hid in cursor, or
@@ -99,7 +117,7 @@ func (c *Cursors) open(cursor string, s authz.Subject, op authz.Operation, list 
 		return "", nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead()+cursorBlock {
+	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead()+oldCursorBlock {
 		return "", ErrBadCursor
 	}
 	ns := c.aead.NonceSize()

@@ -110,7 +110,11 @@ func FilterPage[T any](ctx context.Context, g *authz.Guard, req PageRequest[T]) 
 	if err != nil {
 		return nil, "", err
 	}
-	return items, req.Cursors.seal(next, req.Subject, req.Operation, req.List), nil
+	cursor, err := req.Cursors.seal(next, req.Subject, req.Operation, req.List)
+	if err != nil {
+		return nil, "", err
+	}
+	return items, cursor, nil
 }
 
 // The bounds of a [PageRequest].

@@ -64,6 +64,11 @@ func New(next authz.Reader, cfg *Config) *Reader {
 // Errors are the engine's, or match [authz.ErrUnavailable] when ctx ends
 // first.
 func (r *Reader) Check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+	if err := req.Context.Validate(); err != nil {
+		// Refused before it is keyed: every invalid context has the same
+		// text, and two of them must never share an answer.
+		return authz.Deny(), fmt.Errorf("memo: %w", err)
+	}
 	if req.Consistency.Mode() == authz.FullyConsistentMode {
 		d, err := r.check(ctx, req)
 		if err != nil {
@@ -140,6 +145,10 @@ func (r *Reader) CheckMany(ctx context.Context, req authz.CheckManyRequest) ([]a
 	var ask []authz.CheckRequest
 	var askKeys []string
 	for _, item := range req.Items {
+		if err := item.Context.Validate(); err != nil {
+			plan.Answer(authz.CheckResult{Decision: authz.Deny(), Err: fmt.Errorf("memo: %w", err)})
+			continue
+		}
 		k := key(item, req.Consistency)
 		if d, ok := c.get(r, k); ok {
 			plan.Answer(authz.CheckResult{Decision: d})

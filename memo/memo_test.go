@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -651,4 +652,40 @@ func TestWithoutSharingKeepsTheRequestCache(t *testing.T) {
 			t.Errorf("backend calls = %d, want %d (one per request)", calls, n)
 		}
 	})
+}
+
+// TestInvalidContextsAreNeverShared: every invalid context reads the
+// same, so two different ones would share a key, a call in flight and a
+// remembered answer; memo refuses them before keying, as the engine
+// would, without asking it, for Check and for each item of CheckMany.
+func TestInvalidContextsAreNeverShared(t *testing.T) {
+	t.Parallel()
+	rec := record(newEngine(t))
+	r := memo.New(rec, nil)
+	ctx := memo.WithRequestCache(context.Background())
+	bad := []authz.Context{
+		authz.NewContext(map[string]any{"x": math.NaN()}),
+		authz.NewContext(map[string]any{"x": math.Inf(1)}),
+	}
+	for _, c := range bad {
+		q := ask("alice", "t1", "read")
+		q.Context = c
+		if d, err := r.Check(ctx, q); !errors.Is(err, authz.ErrInvalidRequest) || d.Allowed() {
+			t.Errorf("Check with an invalid context = %v, %v; want ErrInvalidRequest", d, err)
+		}
+	}
+	items := []authz.CheckRequest{ask("alice", "t1", "read"), ask("alice", "t1", "read")}
+	items[0].Context, items[1].Context = bad[0], bad[1]
+	res, err := r.CheckMany(ctx, authz.CheckManyRequest{Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range res {
+		if !errors.Is(got.Err, authz.ErrInvalidRequest) || got.Decision.Allowed() {
+			t.Errorf("CheckMany item %d = %v, %v; want ErrInvalidRequest", i, got.Decision, got.Err)
+		}
+	}
+	if got := rec.calls(); got != 0 {
+		t.Errorf("backend calls = %d, want 0", got)
+	}
 }

@@ -42,20 +42,56 @@ func relationshipProto(r authz.Relationship) *v1.Relationship {
 	return p
 }
 
-// contextStruct converts a caveat context, or returns nil for none. The
-// context holds only JSON values (authz.NewContext made sure), so the
-// conversion cannot fail; if it did, nil sends no context, which can only
-// make an answer conditional, never allow.
+// contextStruct converts a caveat context, or returns nil for none. It
+// never drops what it cannot convert: a stored context sent without a
+// value would let the request supply it. authz.NewContext admits only the
+// JSON model, with valid UTF-8, and every request is validated before it
+// is converted, so nothing here can fail; a value that could not be
+// carried anyway (see valueOf) makes the request fail to encode, so that
+// it fails rather than reaches SpiceDB with less than it holds.
 func contextStruct(c authz.Context) *structpb.Struct {
 	if c.IsZero() {
 		return nil
 	}
-	st, err := structpb.NewStruct(c.Map())
-	if err != nil {
-		return nil
-	}
-	return st
+	return structOf(c.Map())
 }
+
+// structOf converts an object of the JSON model.
+func structOf(m map[string]any) *structpb.Struct {
+	fields := make(map[string]*structpb.Value, len(m))
+	for k, v := range m {
+		fields[k] = valueOf(v)
+	}
+	return &structpb.Struct{Fields: fields}
+}
+
+// valueOf converts a value of the JSON model. A value outside it (which
+// authz.NewContext never admits) becomes a string that is not valid UTF-8,
+// which protobuf refuses to encode: the call fails.
+func valueOf(v any) *structpb.Value {
+	switch v := v.(type) {
+	case nil:
+		return structpb.NewNullValue()
+	case bool:
+		return structpb.NewBoolValue(v)
+	case float64:
+		return structpb.NewNumberValue(v)
+	case string:
+		return structpb.NewStringValue(v)
+	case []any:
+		l := &structpb.ListValue{Values: make([]*structpb.Value, len(v))}
+		for i, x := range v {
+			l.Values[i] = valueOf(x)
+		}
+		return structpb.NewListValue(l)
+	case map[string]any:
+		return structpb.NewStructValue(structOf(v))
+	}
+	return structpb.NewStringValue(unencodable)
+}
+
+// unencodable is a string protobuf refuses to encode (not valid UTF-8).
+const unencodable = "\xff"
 
 // relationshipFrom converts a relationship read from SpiceDB, with its
 // caveat and expiration. plain is false if it carries either.
