@@ -127,7 +127,11 @@ type Enforcer struct {
 	// first byte or its length (SpiceDB's memory datastore compares the
 	// ids of every relationship of the type), which would tell a missing
 	// resource from an unreadable one by timing. It must return a valid id
-	// that is never a real one. Nil means [collapse.DecoyID].
+	// that is never a real one. Nil means [collapse.DecoyID]. It is called
+	// for every request of the type, existing resource or not, so that a
+	// Decoy that panics, returns a malformed id or calls runtime.Goexit
+	// fails every request alike (an error matching [authz.ErrInternal])
+	// instead of telling missing resources from unreadable ones.
 	Decoy func(resourceType string) string
 	// Tracer, if set, makes a span for every decision (see [otelauthz]),
 	// the parent of the spans of the decision's engine calls. Nil means no
@@ -332,28 +336,41 @@ func outcome(ctx context.Context, mode Mode, checked authz.Resource, err error) 
 func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, error) {
 	target := req.Resource
 	q := authz.Question{Subject: req.Subject, Resource: target, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context}
-	if e.Parents != nil && e.Parents.IsChild(target.Type) {
+	child := e.Parents != nil && e.Parents.IsChild(target.Type)
+	if child {
 		typ, err := e.Parents.TargetType(target.Type)
 		if err != nil {
 			return authz.Resource{}, err
 		}
 		q.Resource.Type = typ
+	} else if !authz.ValidID(target.ID) {
+		if err := authz.ValidateType(target.Type); err != nil {
+			return authz.Resource{}, err
+		}
+	}
+	// The decoy is taken for every request, whether the resource exists
+	// or not: a Decoy that fails (panics, returns a malformed id, calls
+	// runtime.Goexit) then fails every request alike, where failing only
+	// the requests that need it would tell a missing resource from an
+	// unreadable one.
+	decoy, err := e.decoy(q.Resource.Type)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	if child {
 		if !authz.ValidID(target.ID) {
-			return authz.Resource{}, e.notFound(ctx, q)
+			return authz.Resource{}, e.notFound(ctx, q, decoy)
 		}
 		resolved, err := e.resolve(ctx, target)
 		if errors.Is(err, authz.ErrNotFound) {
-			return authz.Resource{}, e.notFound(ctx, q)
+			return authz.Resource{}, e.notFound(ctx, q, decoy)
 		}
 		if err != nil {
 			return authz.Resource{}, err
 		}
 		q.Resource = resolved
 	} else if !authz.ValidID(target.ID) {
-		if err := authz.ValidateType(target.Type); err != nil {
-			return authz.Resource{}, err
-		}
-		return authz.Resource{}, e.notFound(ctx, q)
+		return authz.Resource{}, e.notFound(ctx, q, decoy)
 	}
 	if e.Rows != nil {
 		if err := collapse.CheckMapped(e.Guard, q.Resource.Type, q.Operation); err != nil {
@@ -366,10 +383,6 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 		case !exists:
 			// The row is gone: answer as for a missing resource, with the
 			// decoy check, whatever the graph still holds.
-			decoy, err := e.decoy(q.Resource.Type)
-			if err != nil {
-				return authz.Resource{}, err
-			}
 			return authz.Resource{}, collapse.NotFoundAs(ctx, e.Guard, q, decoy)
 		}
 	}
@@ -381,12 +394,8 @@ func (e *Enforcer) authorize(ctx context.Context, req Request) (authz.Resource, 
 
 // notFound answers q, whose resource does not exist or whose id is
 // malformed, after the same calls as an existing unreadable resource: the
-// existence query and the check, both on [collapse.DecoyID].
-func (e *Enforcer) notFound(ctx context.Context, q authz.Question) error {
-	decoy, err := e.decoy(q.Resource.Type)
-	if err != nil {
-		return err
-	}
+// existence query and the check, both on decoy.
+func (e *Enforcer) notFound(ctx context.Context, q authz.Question, decoy string) error {
 	if e.Rows != nil {
 		// An unmapped operation spends no store call (CheckOrNotFound
 		// refuses it before any engine call too), as on the path of an
@@ -452,7 +461,11 @@ func (e *Enforcer) missing(ctx context.Context, req Request) error {
 		typ = t
 	}
 	q := authz.Question{Subject: req.Subject, Resource: authz.Resource{Type: typ}, Operation: req.Operation, Consistency: req.Consistency, Context: req.Context}
-	return e.notFound(ctx, q)
+	decoy, err := e.decoy(typ)
+	if err != nil {
+		return err
+	}
+	return e.notFound(ctx, q, decoy)
 }
 
 // CheckRoute reports, for a transport building a route at setup, whether
@@ -460,8 +473,8 @@ func (e *Enforcer) missing(ctx context.Context, req Request) error {
 // the Guard's OperationMap or a registered child type whose parent type
 // is; op, and for any other operation the read that separates denied from
 // not found, are mapped for the type checked; and Decoy, if set, returns a
-// valid id for it (only missing ids reach the decoy, so a bad one found at
-// request time would answer them, and only them, differently). It returns
+// valid id for it (a Decoy that fails at request time fails every request
+// of the type alike, existing resource or not: better found at setup). It returns
 // the type checked (the parent type of a child) or an error that names
 // the fix; transports panic with it, as http.ServeMux does on a bad
 // pattern.

@@ -164,12 +164,49 @@ func TargetFrom(ctx context.Context) (Target, bool) {
 	return *t, true
 }
 
-// consistency returns the consistency of r's checks.
-func (m *Middleware) consistency(r *http.Request) authz.Consistency {
-	if m.cfg.ConsistencyFor != nil {
-		return m.cfg.ConsistencyFor(r)
+// The errors of callbacks that panicked: server errors (500), whose
+// messages leave out the panic's value. A crashing authenticator must not
+// pass for a client without credentials, nor a crashing extractor for bad
+// input, nor drop the connection.
+var (
+	errSubjectPanicked     = fmt.Errorf("httpauthz: %w: Config.Subject panicked", authz.ErrInternal)
+	errConsistencyPanicked = fmt.Errorf("httpauthz: %w: Config.ConsistencyFor panicked", authz.ErrInternal)
+	errExtractorPanicked   = fmt.Errorf("httpauthz: %w: an Extractor panicked", authz.ErrInternal)
+)
+
+// consistency returns the consistency of r's checks; a panic in
+// ConsistencyFor is an error.
+func (m *Middleware) consistency(r *http.Request) (c authz.Consistency, err error) {
+	if m.cfg.ConsistencyFor == nil {
+		return m.cfg.Consistency, nil
 	}
-	return m.cfg.Consistency
+	defer func() {
+		if recover() != nil {
+			c, err = authz.Consistency{}, errConsistencyPanicked
+		}
+	}()
+	return m.cfg.ConsistencyFor(r), nil
+}
+
+// subject calls the Subject function; a panic is an error.
+func (m *Middleware) subject(r *http.Request) (s authz.Subject, ok bool, err error) {
+	defer func() {
+		if recover() != nil {
+			s, ok, err = authz.Subject{}, false, errSubjectPanicked
+		}
+	}()
+	s, ok = m.cfg.Subject(r)
+	return s, ok, nil
+}
+
+// extract calls x; a panic is an error.
+func extract(x Extractor, r *http.Request, body []byte) (id string, err error) {
+	defer func() {
+		if recover() != nil {
+			id, err = "", errExtractorPanicked
+		}
+	}()
+	return x.Extract(r, body)
 }
 
 // route validates a route's setup (see checkSetup) and reports whether
@@ -202,7 +239,11 @@ func (m *Middleware) start(r *http.Request, typ string, op authz.Operation, rout
 	if route == "" {
 		route = r.Pattern
 	}
-	req := enforce.Request{Resource: authz.Resource{Type: typ}, Operation: op, Consistency: m.consistency(r), Route: route}
+	req := enforce.Request{Resource: authz.Resource{Type: typ}, Operation: op, Route: route}
+	var err error
+	if req.Consistency, err = m.consistency(r); err != nil {
+		return req, enforce.Enforce, err
+	}
 	mode, err := m.enforcer.Mode(r.Context(), typ, route)
 	return req, mode, err
 }
@@ -249,7 +290,10 @@ func (m *Middleware) require(typ string, op authz.Operation, route string, ids [
 				return
 			}
 			var ok bool
-			if req.Subject, ok = m.cfg.Subject(r); !ok {
+			if req.Subject, ok, err = m.subject(r); err != nil {
+				m.fail(w, r, next, req, mode, err)
+				return
+			} else if !ok {
 				m.fail(w, r, next, req, mode, problemUnauthenticated)
 				return
 			}
@@ -422,7 +466,7 @@ func (c *targetCtx) Value(key any) any {
 func agree(r *http.Request, body []byte, ids []Extractor, optional bool) (id string, found bool, err error) {
 	var missing, conflict, resolved bool
 	for _, x := range ids {
-		v, err := x.Extract(r, body)
+		v, err := extract(x, r, body)
 		switch {
 		case optional && isAbsent(err):
 			continue

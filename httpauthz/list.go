@@ -130,12 +130,13 @@ func (m *Middleware) listFilter(r *http.Request, req *enforce.Request, mode enfo
 	if mode == enforce.Off {
 		return authz.Filter{}, nil
 	}
-	subject, ok := m.cfg.Subject(r)
-	if !ok {
+	subject, ok, err := m.subject(r)
+	if err != nil {
+		return authz.Filter{}, err
+	} else if !ok {
 		return authz.Filter{}, problemUnauthenticated
 	}
 	req.Subject = subject
-	var err error
 	if req.Context, err = m.requestContext(r); err != nil {
 		return authz.Filter{}, err
 	}

@@ -66,8 +66,12 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			req := enforce.Request{Consistency: m.consistency(r), Route: r.Pattern}
-			call, fault := m.rpcRoute(r, &req, method, table, usesBody)
+			req := enforce.Request{Route: r.Pattern}
+			var fault error
+			var call rpcCall
+			if req.Consistency, fault = m.consistency(r); fault == nil {
+				call, fault = m.rpcRoute(r, &req, method, table, usesBody)
+			}
 			// The mode is chosen once, for the method's resource type, or
 			// with an empty type when the method is not yet known (no
 			// subject, bad input). A method the table lacks is enforced
@@ -87,7 +91,7 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 			case fault != nil:
 				m.fail(w, r, next, req, mode, fault)
 			default:
-				id, err := call.route.ID.Extract(r, call.body)
+				id, err := extract(call.route.ID, r, call.body)
 				req.Resource.ID = id
 				m.enforce(w, r, next, req, mode, call.name, err)
 			}
@@ -112,10 +116,12 @@ type rpcCall struct {
 func (m *Middleware) rpcRoute(r *http.Request, req *enforce.Request, method Extractor, table *Methods, usesBody bool) (rpcCall, error) {
 	var c rpcCall
 	var ok bool
-	if req.Subject, ok = m.cfg.Subject(r); !ok {
+	var err error
+	if req.Subject, ok, err = m.subject(r); err != nil {
+		return c, err
+	} else if !ok {
 		return c, problemUnauthenticated
 	}
-	var err error
 	if req.Context, err = m.requestContext(r); err != nil {
 		return c, err
 	}
@@ -123,7 +129,7 @@ func (m *Middleware) rpcRoute(r *http.Request, req *enforce.Request, method Extr
 	if c.body, p = m.readBody(r, usesBody); p != nil {
 		return c, p
 	}
-	if c.name, err = method.Extract(r, c.body); err != nil {
+	if c.name, err = extract(method, r, c.body); err != nil {
 		return c, err
 	}
 	if c.route, err = table.Lookup(c.name); err != nil {
