@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -897,6 +898,11 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 					return err
 				}
 				if p.written {
+					if rev == math.MaxUint64 {
+						// Only a crafted or damaged file gets here: a
+						// token must never go back to 0.
+						return fmt.Errorf("memadapter: the file's revision is the last there is: %w", authz.ErrInternal)
+					}
 					rev++
 				}
 				p.tok = a.tokenAt(rev)

@@ -223,3 +223,24 @@ func TestOpenSealsAFileOfAnEarlierBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestRevisionNeverWraps: a file whose revision is the largest there is
+// (crafted; no file reaches it by writing) opens, but a write fails
+// instead of returning the token of revision 0 (tokens never go back).
+func TestRevisionNeverWraps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.db")
+	writeOldFile(t, path, formatConditional, 1, time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), ^uint64(0))
+	a, err := Open(path, checksumSchema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	tok, err := a.Write(t.Context(), authz.WriteRequest{Touch: []authz.Relationship{{Resource: authz.Resource{Type: "doc", ID: "d9"}, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: "u9"}}}})
+	if err == nil {
+		t.Fatalf("Write at the last revision = %v, want an error", tok)
+	}
+	rels, err := a.ReadRelationships(t.Context(), authz.ReadRequest{Resource: authz.Resource{Type: "doc", ID: "d9"}})
+	if err != nil || len(rels) != 0 {
+		t.Errorf("after the failed write: %v, %v; want nothing", rels, err)
+	}
+}
