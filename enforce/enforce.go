@@ -129,9 +129,10 @@ type Enforcer struct {
 	// resource from an unreadable one by timing. It must return a valid id
 	// that is never a real one. Nil means [collapse.DecoyID]. It is called
 	// for every request of the type, existing resource or not, so that a
-	// Decoy that panics, returns a malformed id or calls runtime.Goexit
-	// fails every request alike (an error matching [authz.ErrInternal])
-	// instead of telling missing resources from unreadable ones.
+	// Decoy that panics or returns a malformed id fails every request
+	// alike (an error matching [authz.ErrInternal]), and one that calls
+	// runtime.Goexit ends every request alike, instead of telling missing
+	// resources from unreadable ones.
 	Decoy func(resourceType string) string
 	// Tracer, if set, makes a span for every decision (see [otelauthz]),
 	// the parent of the spans of the decision's engine calls. Nil means no

@@ -58,6 +58,12 @@ func TestPanickingCallbacksAreServerErrors(t *testing.T) {
 			c.ConsistencyFor = func(*http.Request) authz.Consistency { panic("token store bug") }
 		}, nil},
 		{"Extractor", func(*httpauthz.Config) {}, panicky{}},
+		// In shadow mode too: a request whose consistency cannot be
+		// known is enforced, through Require and RPC alike.
+		{"ConsistencyFor in shadow mode", func(c *httpauthz.Config) {
+			c.Modes = func(context.Context, enforce.ModeRequest) enforce.Mode { return enforce.Shadow }
+			c.ConsistencyFor = func(*http.Request) authz.Consistency { panic("token store bug") }
+		}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			id := tt.id

@@ -67,9 +67,13 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			req := enforce.Request{Route: r.Pattern}
-			var fault error
+			// A ConsistencyFor that panicked is enforced in every mode,
+			// as in Require.
+			var err error
+			req.Consistency, err = m.consistency(r)
 			var call rpcCall
-			if req.Consistency, fault = m.consistency(r); fault == nil {
+			var fault error
+			if err == nil {
 				call, fault = m.rpcRoute(r, &req, method, table, usesBody)
 			}
 			// The mode is chosen once, for the method's resource type, or
@@ -77,13 +81,14 @@ func (m *Middleware) RPC(table *Methods, method Extractor) func(http.Handler) ht
 			// subject, bad input). A method the table lacks is enforced
 			// whatever the mode function would say: the method table
 			// fails closed in every mode.
-			mode, err := enforce.Enforce, error(nil)
-			if !errors.Is(fault, errUnknownMethod) {
+			mode := enforce.Enforce
+			if err == nil && !errors.Is(fault, errUnknownMethod) {
 				mode, err = m.enforcer.Mode(r.Context(), req.Resource.Type, r.Pattern)
 			}
 			switch {
 			case err != nil:
-				// The mode function panicked: a server error.
+				// ConsistencyFor or the mode function panicked: a server
+				// error.
 				m.fail(w, r, next, req, mode, err)
 			case mode == enforce.Off:
 				m.enforcer.AuthorizeIn(r.Context(), req, mode)
