@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -143,3 +144,48 @@ func TestDecoyThatFailsLaterAnswersAllAlike(t *testing.T) {
 		})
 	}
 }
+
+// TestGoexitInACallbackLetsNothingThrough: a Subject, ConsistencyFor or
+// Extractor that calls runtime.Goexit (t.FailNow in a test double, say)
+// ends the request's goroutine; the middleware cannot answer it, but the
+// handler never runs and the client gets no success, for an existing and
+// a missing task alike (net/http closes the connection).
+func TestGoexitInACallbackLetsNothingThrough(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(*httpauthz.Config)
+		id     httpauthz.Extractor
+	}{
+		{"Subject", func(c *httpauthz.Config) {
+			c.Subject = func(*http.Request) (authz.Subject, bool) { runtime.Goexit(); return authz.Subject{}, true }
+		}, httpauthz.PathValue("id")},
+		{"ConsistencyFor", func(c *httpauthz.Config) {
+			c.ConsistencyFor = func(*http.Request) authz.Consistency { runtime.Goexit(); return authz.Consistency{} }
+		}, httpauthz.PathValue("id")},
+		{"Extractor", func(*httpauthz.Config) {}, goexiting{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mux, handled := callbackMux(t, tt.change, tt.id)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			for _, path := range []string{"/tasks/t1", "/tasks/t-missing"} {
+				res, err := srv.Client().Get(srv.URL + path)
+				if err == nil {
+					res.Body.Close()
+					if res.StatusCode < 400 {
+						t.Errorf("GET %s: %d, want no success", path, res.StatusCode)
+					}
+				}
+			}
+			if n := handled.Load(); n != 0 {
+				t.Errorf("the handler ran %d times", n)
+			}
+		})
+	}
+}
+
+// goexiting is an Extractor that calls runtime.Goexit.
+type goexiting struct{}
+
+func (goexiting) Extract(*http.Request, []byte) (string, error) { runtime.Goexit(); return "", nil }
+func (goexiting) UsesBody() bool                                { return false }
