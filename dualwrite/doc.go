@@ -155,8 +155,8 @@
 // # Limits
 //
 // Every gap below fails closed (a row its owner cannot reach, never a
-// resource someone else can) except the last, which is why it comes with
-// advice.
+// resource someone else can) except the last two, which is why they come
+// with advice.
 //
 //   - Without Exists, a row that committed although Persist reported an
 //     error loses its registration until the next reconciler pass. So does
@@ -190,4 +190,25 @@
 //     from client input, backfill (reconcile with the gate on) before
 //     enabling reads for a tenant, and reconcile with VerifyOwnership
 //     wherever rows were ever written unregistered.
+//   - An id used again for a new row after its old row was deleted (a
+//     name-derived or client-chosen id) is, to every engine call, the same
+//     resource. A grant in flight while the old row is deleted and the new
+//     one created can land after the new registration; Exists then finds a
+//     row and the grant stays, on the new row: its grantee reaches a row
+//     whose owner never shared it. Likewise a verifying pass that read the
+//     old row's owner can write it beside the new row's owner, until the
+//     next pass; and a deletion's deregistration, or a compensation, still
+//     in flight when the id is created again removes the new row's owner
+//     and shares (this one fails closed, but the shares are lost; the
+//     reconciler restores only the owner). None of this happens with ids
+//     that are never reused: generate them on the server (random or
+//     sequential, never recycled). Where ids must be reused, give Exists
+//     the row's identity, not just its id (a generation or creation time
+//     read when the grant was authorized), so that it answers false for a
+//     new row with the old id.
+//   - CleanupTimeout bounds a cleanup step only where the step honours its
+//     context: the engine's calls do (the SpiceDB adapter and memadapter
+//     return at the deadline), but Exists, Registration and a custom
+//     Registrar that ignore ctx hold Create, Delete and Reconcile for as
+//     long as they take.
 package dualwrite

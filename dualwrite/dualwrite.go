@@ -242,12 +242,14 @@ type DeleteRequest struct {
 //
 // It returns Delete's answer: deleted is false when there was no row (or
 // Resolve found none), and err is the error of Resolve or Delete, unchanged;
-// in both cases nothing is deregistered. A malformed type or id is an error
-// matching [authz.ErrInvalidRequest] before anything is deleted.
+// in both cases nothing is deregistered. A malformed type or id, and a
+// Writer without Registrar while the gate is on, are errors matching
+// [authz.ErrInvalidRequest] before anything is deleted.
 //
 // The deregistration is best effort: one Deregister call, detached from ctx
 // and bounded by CleanupTimeout, so a Delete holds its caller at most that
-// long after the row is gone. Its failure does not fail the delete,
+// long after the row is gone (with a Registrar that honours its context,
+// as fgac's engines do; see "Limits" in the package documentation). Its failure does not fail the delete,
 // because the row, which is the source of truth for existence, is gone and
 // the relationships left behind grant nothing; it is reported as a
 // DeregisterFailed event and the reconciler removes the orphan.
@@ -272,6 +274,11 @@ func (w *Writer) Delete(ctx context.Context, req DeleteRequest) (deleted bool, e
 	res := authz.Resource{Type: req.Resource.Type, ID: id}
 	if err := authz.ValidateID(id); err != nil {
 		return false, fmt.Errorf("dualwrite: delete: %w", err)
+	}
+	if w.Registrar == nil && w.enabled(ctx, res) {
+		// Refused before the row goes, as Create refuses: the row's
+		// relationships could not be removed after it.
+		return false, fmt.Errorf("dualwrite: %w: writer has no Registrar", authz.ErrInvalidRequest)
 	}
 	deleted, err = req.Delete(ctx, id)
 	if err != nil || !deleted {

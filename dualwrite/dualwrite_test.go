@@ -670,7 +670,11 @@ func TestDeleteRejectsInvalidRequests(t *testing.T) {
 	tests := []struct {
 		name string
 		req  DeleteRequest
+		w    *Writer
 	}{
+		// Without a Registrar the row's relationships could not be
+		// removed after it: refused before the row goes, as Create is.
+		{name: "no registrar", req: DeleteRequest{Resource: task("t1"), Delete: del}, w: &Writer{}},
 		{name: "no delete", req: DeleteRequest{Resource: task("t1")}},
 		{name: "malformed type", req: DeleteRequest{Resource: authz.Resource{Type: "Task", ID: "t1"}, Delete: del}},
 		{name: "empty id", req: DeleteRequest{Resource: authz.Resource{Type: "task"}, Delete: del}},
@@ -679,7 +683,10 @@ func TestDeleteRejectsInvalidRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &Writer{Registrar: newTestEngine(t)}
+			w := tt.w
+			if w == nil {
+				w = &Writer{Registrar: newTestEngine(t)}
+			}
 			_, err := w.Delete(t.Context(), tt.req)
 			if !errors.Is(err, authz.ErrInvalidRequest) {
 				t.Errorf("Delete error = %v, want a match for ErrInvalidRequest", err)

@@ -17,7 +17,9 @@ type GrantRequest struct {
 	// Exists reports whether the row of the grant's resource still exists.
 	// Grant calls it after writing the grant. It must read what the store
 	// has committed (the primary, not a replica that may lag), or a delete
-	// committed before the grant may go unseen. Required.
+	// committed before the grant may go unseen. Where ids can be reused it
+	// must compare the row's identity too (see "Limits" in the package
+	// documentation). Required.
 	Exists func(ctx context.Context) (bool, error)
 }
 
@@ -69,8 +71,11 @@ type GrantRequest struct {
 // existence in every decision, as it must (httpauthz.Config.Rows or
 // enforce.Enforcer.Rows, see the README); the reconciler removes the
 // relationships of rows that are gone; and until it does, Register's
-// create semantics refuse the id to a new registration, so the grant
-// cannot attach to a new row that reuses the id.
+// create semantics refuse the id to a new registration, so a grant left
+// this way cannot attach to a new row that reuses the id. (A grant still
+// in flight when the old row's deregistration and a new registration of
+// the same id both happen can: see "Limits" in the package documentation
+// for ids that are reused, and what Exists must then compare.)
 //
 // Grant never writes or revokes the relationships that registration
 // writes: a relation equal to the Writer's OwnerRelation or ParentRelation

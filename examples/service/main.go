@@ -563,12 +563,20 @@ func (s *server) reconcile(ctx context.Context, run string) error {
 			},
 		}
 		rep, err := r.Reconcile(ctx)
-		if err != nil {
-			return err
+		if err != nil && rep.Failed == 0 {
+			return err // the pass could not read the graph or the store
 		}
 		level := slog.LevelDebug
 		if rep.Orphans > 0 || rep.Unregistered > 0 || rep.OwnershipMismatches > 0 {
 			level = slog.LevelInfo
+		}
+		if err != nil {
+			// Some repairs failed (a row with a malformed id, say, which no
+			// registration can name): the pass went on past them, and what
+			// it could not repair fails closed (Rows confirms every row);
+			// the next pass tries again. One bad row must not keep the
+			// service down.
+			s.log.Warn("reconcile", "run", run, "type", r.ResourceType, "failed", rep.Failed, "error", err)
 		}
 		s.log.Log(ctx, level, "reconciled", "run", run, "type", r.ResourceType,
 			"registrations", rep.Registrations, "rows", rep.Rows,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -178,4 +179,33 @@ func TestSharesSurviveRestarts(t *testing.T) {
 		verify(p, fmt.Sprintf("after SIGKILL %d", round+1))
 	}
 	t.Logf("%d tasks, last state: %d acknowledged", tasks, len(shared))
+}
+
+// TestStartsPastARowItCannotRegister: a task row inserted into the
+// database directly with an id no registration can name ("imported task
+// 1") made the start-up reconcile fail and the service exit. The pass
+// goes past it (the row stays unreachable: it fails closed), the service
+// starts, logs the failed repair, and serves the other rows.
+func TestStartsPastARowItCannotRegister(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "service.db")
+	p := startProcess(t, db)
+	agentID, _ := p.createAgent(t, alice, "helper")
+	kept := p.createTask(t, alice, agentID, "kept")
+	p.stop(t, syscall.SIGTERM)
+
+	sqldb, err := sql.Open("sqlite", "file:"+db+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqldb.Exec(`INSERT INTO tasks (id, name, agent_id, owner, status, params) VALUES ('imported task 1', 'imported', ?, 'alice', 'running', '{}')`, agentID); err != nil {
+		t.Fatal(err)
+	}
+	sqldb.Close()
+
+	p = startProcess(t, db)
+	p.expect(t, alice, "GET", "/tasks/"+kept, "", http.StatusOK)
+	if !strings.Contains(p.stderr.String(), "repairs failed") {
+		t.Errorf("the failed repair is not in the log:\n%s", p.stderr)
+	}
 }
