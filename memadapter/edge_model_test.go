@@ -23,6 +23,18 @@ definition doc {
 }
 `
 
+// edgeModelAuthorizer returns an Authorizer of edgeModelSchema whose
+// clock stands still at now.
+func edgeModelAuthorizer(t *testing.T) (*Authorizer, time.Time) {
+	t.Helper()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	a, err := NewWithConfig(edgeModelSchema, Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, now
+}
+
 // edgeKind is what a relationship of the model carries.
 type edgeKind int
 
@@ -45,11 +57,7 @@ const (
 // would be an allow the graph denies).
 func TestEdgesFollowWritesAgainstAModel(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
-	a, err := NewWithConfig(edgeModelSchema, Config{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, now := edgeModelAuthorizer(t)
 	ctx := t.Context()
 	type key = edgeModelKey
 	model := map[key]edgeKind{}
@@ -200,11 +208,7 @@ func resources(typ string, ids []string) []authz.Resource {
 // allowed.
 func TestEdgeFilterNeverHidesAnEdge(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
-	a, err := NewWithConfig(edgeModelSchema, Config{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, now := edgeModelAuthorizer(t)
 	ctx := t.Context()
 	viewer := func(i int, expired bool) authz.Relationship {
 		r := authz.Relationship{Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%05d", i)}, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%05d", i)}}
