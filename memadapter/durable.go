@@ -551,12 +551,12 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket, checked bool) e
 		resDef   *definition
 		resBytes []byte
 	)
-	presize(a, b)
+	g := a.cur.Load().next()
 	var ids idArena
 	lastSub := make([]struct {
 		o  objID
 		id []byte
-	}, len(a.g.objects))
+	}, len(a.num.open))
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if checked {
@@ -621,23 +621,22 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket, checked bool) e
 			return s.corruptf("malformed id in a relationship of relation %q of %q", n.name, d.name)
 		}
 		if res == 0 || d != resDef || !bytes.Equal(parts[1], resBytes) {
-			res, resDef, resBytes = a.g.objectBytes(d, parts[1], &ids), d, parts[1]
+			res, resDef, resBytes = g.objectBytes(&a.num, d, parts[1], &ids), d, parts[1]
 		}
 		// A subject often recurs a few keys later (a parent agent of
 		// consecutive tasks): each type remembers its last.
 		ls := &lastSub[sd.idx]
 		if ls.o == 0 || !bytes.Equal(ls.id, parts[4]) {
-			ls.o, ls.id = a.g.objectBytes(sd, parts[4], &ids), parts[4]
+			ls.o, ls.id = g.objectBytes(&a.num, sd, parts[4], &ids), parts[4]
 		}
 		t := target{obj: ls.o}
 		if srel != nil {
 			t.rel = srel.id
 		}
-		if a.g.link(res, n, t) && e != (edge{}) {
-			a.g.setEdge(keyOf(res, n.id), t, e)
-		}
+		g.link(&a.num, res, n, t, e)
 	}
 	if len(stranded) == 0 {
+		a.publish(g, a.revision)
 		return nil
 	}
 	total := 0
@@ -650,57 +649,6 @@ func (s *store) loadRelationships(a *Authorizer, b *bolt.Bucket, checked bool) e
 	slices.Sort(reasons)
 	return fmt.Errorf("memadapter: open %s: the schema does not allow %d stored relationships (%s); nothing was changed: restore the relations they need or delete them with the old schema first: %w",
 		s.path, total, strings.Join(reasons, "; "), authz.ErrInvalidRequest)
-}
-
-// presize makes a's empty graph's maps of resources and of forward
-// entries as large as the relationships of b need, so that a load does
-// not grow them step by step (each step rehashes every entry). The keys
-// are sorted, so a resource's keys, and a resource's keys of one
-// relation, are consecutive: one pass counts both. Malformed keys are
-// left to the load to refuse.
-func presize(a *Authorizer, b *bolt.Bucket) {
-	resources := make([]int, len(a.g.objects))
-	forward := 0
-	var lastRes, lastRel, lastType []byte
-	var d *definition
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		i := bytes.IndexByte(k, 0)
-		if i < 0 {
-			continue
-		}
-		j := bytes.IndexByte(k[i+1:], 0)
-		if j < 0 {
-			continue
-		}
-		j += i + 1
-		l := bytes.IndexByte(k[j+1:], 0)
-		if l < 0 {
-			continue
-		}
-		l += j + 1
-		if !bytes.Equal(k[:l], lastRel) {
-			forward++
-			lastRel = k[:l]
-		}
-		if bytes.Equal(k[:j], lastRes) {
-			continue
-		}
-		lastRes = k[:j]
-		if !bytes.Equal(k[:i], lastType) {
-			lastType = k[:i]
-			d = a.defs[string(lastType)]
-		}
-		if d != nil {
-			resources[d.idx]++
-		}
-	}
-	for i, n := range resources {
-		if n > 0 {
-			a.g.objects[i] = make(map[string]objID, n)
-		}
-	}
-	a.g.out = make(map[edgeKey]set1[target], forward)
 }
 
 // validateShape checks r against the schema as validateRelationship does,
@@ -933,9 +881,7 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 			a.prepare(b, p.removed, p.touch)
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.apply(b)
+	a.publish(a.apply(b), rev)
 	for _, p := range batch {
 		p.done = true
 	}

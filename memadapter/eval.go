@@ -65,7 +65,7 @@ const memoAfter = 64
 // takes a *trace, records in it what it decided, and hands the steps below
 // the node it recorded (see [trace]). A check passes nil.
 type evaluator struct {
-	a   *Authorizer
+	a   reader
 	sub subject
 	// target is sub in the graph, zero if no relationship names it;
 	// wildcard is the wildcard of its type, looked up when first needed
@@ -108,7 +108,7 @@ type evaluator struct {
 // newEvaluator returns an evaluator of questions about sub under the
 // request context ctx, at the instant of its first expiring relationship;
 // the caller holds the read lock.
-func (a *Authorizer) newEvaluator(done context.Context, sub subject, ctx authz.Context) evaluator {
+func (a reader) newEvaluator(done context.Context, sub subject, ctx authz.Context) evaluator {
 	// now is read when the first expiring relationship is met (visible).
 	return evaluator{a: a, sub: sub, ctx: ctx, reqCtx: done, target: a.targetOf(sub)}
 }
@@ -279,7 +279,7 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 		return res{}, nil
 	}
 	k := keyOf(obj, n.id)
-	s := ev.a.g.out[k]
+	s := ev.a.g.out(k)
 	var found res
 	if e, ok := ev.edge(k, &s, ev.target); ok {
 		r, err := ev.caveat(e)
@@ -307,11 +307,11 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 	if obj == 0 || n.subjectSets == nil {
 		return found, nil
 	}
-	sets := ev.a.g.sets[k]
+	sets := ev.a.g.subjectSets(k)
 	var firstErr error
 	order := t.sortedSets(ev.a, &sets) // nil for a check; see trace.sortedSets
-	for i := range sets.size() {
-		st := sets.at(i)
+	for it := sets.iter(); it.next(); {
+		st := unpackTarget(it.member())
 		set := ev.a.subjectOf(st)
 		target := ev.a.byID[st.rel]
 		if order != nil {
@@ -423,11 +423,11 @@ func evalExpr[M mode](ev *evaluator, e *expr, id string, depth int, requireAll b
 // relationship walked applies to what its object answers.
 func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll bool, t *trace) (res, error) {
 	t = traced[M](t).arrow(e, id)
-	var s set1[target]
+	var s slot[*edge]
 	var k edgeKey
 	if o := ev.object(e.via.def, id); o != 0 {
 		k = keyOf(o, e.via.id)
-		s = ev.a.g.out[k]
+		s = ev.a.g.out(k)
 	}
 	if s.size() == 0 {
 		t.nothingToWalk(e)
@@ -437,8 +437,12 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 	walked := false
 	var firstErr error
 	order := t.sortedObjects(ev.a, &s) // nil for a check; see trace.sortedSets
-	for i := range s.size() {
-		at := s.at(i)
+	for it := s.iter(); it.next(); {
+		at := unpackTarget(it.member())
+		var edge edge
+		if e := it.value(); e != nil {
+			edge = *e
+		}
 		obj := ev.a.subjectOf(at)
 		if order != nil {
 			if len(order) == 0 {
@@ -446,8 +450,8 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 			}
 			obj, order = order[0], order[1:]
 			at = ev.a.targetOf(obj)
+			edge = ev.a.g.edgeOf(k, at)
 		}
-		edge := ev.a.g.edgeOf(k, at)
 		if !ev.visible(edge) {
 			continue
 		}
@@ -493,12 +497,18 @@ func evalArrow[M mode](ev *evaluator, e *expr, id string, depth int, requireAll 
 
 // edge returns the caveat and expiration of the relationship of key k to t
 // if s, the subjects of k, holds t and the relationship has not expired.
-func (ev *evaluator) edge(k edgeKey, s *set1[target], t target) (edge, bool) {
-	if t.obj == 0 || !s.has(t) {
+func (ev *evaluator) edge(k edgeKey, s *slot[*edge], t target) (edge, bool) {
+	if t.obj == 0 {
 		return edge{}, false
 	}
-	e := ev.a.g.edgeOf(k, t)
-	return e, ev.visible(e)
+	ep, ok := s.find(t.packed())
+	if !ok {
+		return edge{}, false
+	}
+	if ep == nil {
+		return edge{}, true
+	}
+	return *ep, ev.visible(*ep)
 }
 
 // visible reports whether a relationship exists at the evaluation's

@@ -68,9 +68,7 @@ func (a *Authorizer) Explain(ctx context.Context, req authz.CheckRequest) (authz
 	if err := checkRequestContext(n, req.Context); err != nil {
 		return authz.Explanation{}, err
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	ev := a.newEvaluator(ctx, sub, req.Context)
+	ev := a.read().newEvaluator(ctx, sub, req.Context)
 	ev.expanded, ev.budget = make(map[objRel]bool), explainLimit
 	var root trace
 	_, err = eval[explaining](&ev, n, req.Resource.ID, 0, &root)
@@ -289,17 +287,17 @@ func (t *trace) note(detail string) {
 // time, walks them sorted. There is one loop for both: it ranges over the
 // map, and an explanation takes at each turn the next of its sorted ones
 // in place of the map's.
-func (t *trace) sortedSets(a *Authorizer, s *set1[target]) []subject {
+func (t *trace) sortedSets(a reader, s *slot[struct{}]) []subject {
 	if t == nil {
 		return nil
 	}
 	return sortSets(a, s)
 }
 
-func sortSets(a *Authorizer, s *set1[target]) []subject {
-	sets := make([]subject, s.size())
-	for i := range sets {
-		sets[i] = a.subjectOf(s.at(i))
+func sortSets(a reader, s *slot[struct{}]) []subject {
+	sets := make([]subject, 0, s.size())
+	for it := s.iter(); it.next(); {
+		sets = append(sets, a.subjectOf(unpackTarget(it.member())))
 	}
 	slices.SortFunc(sets, compareSubjects)
 	return sets
@@ -307,17 +305,17 @@ func sortSets(a *Authorizer, s *set1[target]) []subject {
 
 // sortedObjects returns the objects that the subjects of s name, sorted
 // and each once, or nil for a nil t; see sortedSets.
-func (t *trace) sortedObjects(a *Authorizer, s *set1[target]) []subject {
+func (t *trace) sortedObjects(a reader, s *slot[*edge]) []subject {
 	if t == nil {
 		return nil
 	}
 	return sortObjects(a, s)
 }
 
-func sortObjects(a *Authorizer, s *set1[target]) []subject {
+func sortObjects(a reader, s *slot[*edge]) []subject {
 	objs := make([]subject, 0, s.size())
-	for i := range s.size() {
-		obj := a.subjectOf(s.at(i))
+	for it := s.iter(); it.next(); {
+		obj := a.subjectOf(unpackTarget(it.member()))
 		objs = append(objs, subject{typ: obj.typ, id: obj.id})
 	}
 	slices.SortFunc(objs, compareSubjects)

@@ -3,71 +3,56 @@ package memadapter
 import (
 	"hash/maphash"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/fgac-go/fgac/authz"
 	"github.com/fgac-go/fgac/schema"
 )
 
-// The relationships are held in a compact graph: every object (a type and
-// an id) that appears in a relationship is numbered once (an objID), every
-// relation and permission of the schema is numbered once (a nodeID), and a
-// relationship is two 8-byte entries, one under its resource and relation
-// (forward, for checks) and one under its subject and relation (reverse,
-// for lookups). An id string is stored once however many relationships
-// name it, and most sets (a task's owner, its parent) hold their one member
-// inline in the map slot, with no allocation of their own. Each object's
-// id, type and counts are one record, kept in chunks of 4,096 that the
-// graph adds as it grows and never copies.
+// The relationships are held in versions of a compact graph. A version is
+// never changed once it is published: a write builds the next version
+// from the current one and publishes it with one atomic store, and a read
+// loads the current version once and reads only it. Readers therefore take
+// no lock and never wait, not for a writer's validation, its disk, nor its
+// index updates; a read sees all of a write or none of it, because it
+// reads one version throughout.
 //
-// Readers and writers share the Authorizer's RWMutex, and a writer holds
-// its write lock only to publish a write that is ready. A write is
-// prepared outside the lock, under a writers' mutex (wmu) that only
-// writers take: validation, the search for duplicates, schema names
-// resolved to nodes, caveat contexts, the numbers of the objects it names
-// (new objects get theirs from the free numbers, which only writers use),
-// and, for a durable engine, the commit and its fsync. Preparing changes
-// nothing readers read (it reads the graph, as they do); what they read
-// changes only under wmu and the write lock both. Publishing places the new objects (one
-// map insert each) and updates two to four entries per relationship, most
-// without an allocation; objects the write leaves unnamed are freed after
-// its last change, so that every number prepared stays valid. Readers
-// therefore never wait behind validation, the disk, a group commit or
-// name resolution, only behind the index updates themselves: a write of
-// 1,000 viewers holds the lock 0.15 ms, 0.55x the 0.28 ms of applying it
-// whole under the lock (BenchmarkWriteLockHeld), and with the heap's few
-// pointers a writer's garbage costs readers little collection work.
+// Every object (a type and an id) that appears in a relationship is
+// numbered (an objID). Numbers are handed out in chunks of 256 that each
+// belong to one type, and a chunk holds, for its objects, their ids and,
+// by relation, a slot of the subjects of each (forward, for checks), of
+// its subject-set subjects again (so that checks walk only those), and of
+// the resources related to each as a subject (reverse, for lookups). A
+// slot holds one member inline, with its caveat and expiration if it has
+// them; more members go in a persistent B+tree (ptree). Chunks sit in
+// pages of 512, and the version holds the pages.
 //
-// What remains is not a wait-free read. The schemes weighed for it:
-//   - Copy-on-write versions of these maps, published by an atomic
-//     pointer (done in 210c6ba, reverted next): with 65,536 hash shards a
-//     write copies its shards, ~46 entries per map per relationship at
-//     3M, and bulk loads were 5x slower. Hashing scatters a write's
-//     entries, so nothing amortizes the copies.
-//   - Two copies that readers and the writer swap (left-right): readers
-//     never wait, but the heap doubles (84 -> ~170 bytes per
-//     relationship at 3M, over the 120 bytes this index must fit) and
-//     every write is applied twice.
-//   - A persistent hash trie: its nodes cost several times the 8 bytes
-//     of an entry here.
-// The path to wait-free reads that keeps these numbers is dense indexes by
-// object number (numbered per type) in chunks, copied on write once per
-// write and published by an atomic pointer: a write's new objects are
-// consecutive, so a bulk load copies each chunk about once. It is not
-// done; the object records are chunked already (objs), but in place. What
-// it still needs: chunks small enough to copy per write (a 4,096-record
-// chunk is 128 KB, so a grant naming two objects would copy 256 KB; with
-// 256 records a chunk, 16 KB), forward and reverse sets per chunk instead
-// of the two large hash maps, and above all a lookup of ids to numbers
-// that readers can use while a writer changes it: the per-type hash maps
-// scatter a write's ids as the sharded maps did. An insert-only open-addressed table of
-// numbers (a writer fills a slot, then publishes it with an atomic store)
-// would serve, if a freed object stays findable until no reader of an
-// older version remains (a grace period before its number and id are
-// reused). Measured meanwhile (BenchmarkCheckUnderWriter's control rows): on
-// this 2-core machine most of a writer's cost to readers is the CPU and
-// the collector it shares with them, which a writer on another engine
-// costs them too, not the lock.
+// A write copies what it changes and only that: the pages, chunks, slot
+// arrays and tree nodes on the paths to its changes, each once per write
+// (everything carries the generation of the write that made it, and a
+// write changes what it made itself in place). A grant copies about 12 KB;
+// a bulk load, whose new objects are numbered consecutively into new
+// chunks, copies almost nothing. What a version no longer shares with the
+// current one is left to the collector once no reader holds it, so old
+// versions need no bookkeeping.
+//
+// Ids are found by number through one table per type (idTable), which is
+// not versioned: a writer only adds to it, in place, with atomic stores,
+// and a reader verifies every number it finds there against the id its
+// own version holds for that number. An entry for an object created after
+// the reader's version, or for a number freed and numbered again since,
+// fails that check, so the table answers each version as of that version.
+// Entries of freed objects stay until the table is rebuilt (at twice its
+// entries, stale ones included), which makes a new table for the new
+// version and leaves the old one to the versions that hold it.
+//
+// Weighed and not taken: a readers-writer lock (what this replaced:
+// readers waited for every write's publication, 2.1-2.8x check latency
+// under one continuous writer on 2 cores), two copies that readers and the
+// writer swap (left-right: the heap doubles and every write is applied
+// twice) and copy-on-write hash maps (hashing scatters a write's entries,
+// so a bulk load copied most of the maps many times over).
 
 // objID numbers an object; 0 is no object.
 type objID uint32
@@ -88,6 +73,12 @@ type target struct {
 	rel nodeID
 }
 
+// packed returns t as one integer: obj<<16 | rel, never 0 for an object.
+func (t target) packed() uint64 { return uint64(t.obj)<<16 | uint64(t.rel) }
+
+// unpackTarget is the inverse of target.packed.
+func unpackTarget(v uint64) target { return target{obj: objID(v >> 16), rel: nodeID(v)} }
+
 // source is the resource end of a relationship seen from its subject: the
 // resource object and the subject's relation.
 type source struct {
@@ -95,88 +86,283 @@ type source struct {
 	subjRel nodeID
 }
 
-// graph is the compact index of the relationships; the Authorizer's mu
-// guards it.
-type graph struct {
-	// objects numbers the objects of each definition by id, indexed by
-	// the definition's idx: a string key hashes faster than a struct key.
-	objects []map[string]objID
-	// objs describes each objID (see obj), in chunks of objChunk: the
-	// graph grows a chunk at a time and never copies what it holds
-	// (a slice grown by append copied them about four times over in a
-	// bulk load, and doubling left up to half unused).
-	objs [][]objInfo
-	// end is the number past the last number in objs.
-	end objID
-	// free are the numbers of freed objects, for reuse; only writers
-	// use it (under wmu).
-	free []objID
+// packed returns s as one integer: obj<<16 | subjRel.
+func (s source) packed() uint64 { return uint64(s.obj)<<16 | uint64(s.subjRel) }
 
-	// out maps a resource and relation to its subjects; sets holds the
-	// subject sets among them again, so that checks walk only those.
-	out  map[edgeKey]set1[target]
-	sets map[edgeKey]set1[target]
-	// in maps a subject object and a resource relation to the resources
-	// related to it, with the subject relation of each relationship.
-	in map[edgeKey]set1[source]
+// unpackSource is the inverse of source.packed.
+func unpackSource(v uint64) source { return source{obj: objID(v >> 16), subjRel: nodeID(v)} }
 
-	// edges holds the caveat and expiration of the relationships that
-	// have one, by forward key (the first such relationship of a key
-	// inline, any others by subject in the slot's map); a relationship
-	// without either has no entry, so that a graph without caveats or
-	// expirations keeps it empty and checks never consult it. Keyed by the
-	// 8-byte forward key, a check's lookup takes the map's fast path.
-	// conditioned counts the relationships held, expiring those with an
-	// expiration.
-	edges       map[edgeKey]edgeSlot
-	conditioned int
-	expiring    int
-	// edgeBits is a filter of the keys of edges: a key's bit (see
-	// edgeBit) is set while it has an entry, and may stay set after (a
-	// bit is shared by several keys, and bits are cleared only when the
-	// filter is rebuilt). A check reads a bit of it, in a table small
-	// enough to stay in the processor's cache, before it probes edges,
-	// a large map whose probe is a cache miss: on a graph where half the
-	// relationships expire, the other half then pays no probe. It has at
-	// least 16 bits per key of edges, and is rebuilt at twice the size
-	// when edges outgrows that.
-	edgeBits []uint64
-	// conditional tells, by nodeID, the relations whose schema allows a
-	// caveat or an expiration: only their relationships can have an entry
-	// in edges, so a check consults edges for no other.
-	conditional []bool
-}
-
-// objInfo describes an object: its id, its type, how many relationship
-// ends name it (the object is freed at zero), and how many relationships
-// it is the resource of.
-type objInfo struct {
-	name   string
-	def    *definition
-	refs   uint32
-	outDeg uint32
-}
-
-// objChunk is the number of objects in a chunk of graph.objs (128 KB).
+// Chunks of numbers and pages of chunks.
 const (
-	objShift = 12
-	objChunk = 1 << objShift
+	chunkShift = 8
+	chunkSize  = 1 << chunkShift
+	pageShift  = 9
+	pageSize   = 1 << pageShift
 )
 
-// obj returns the description of o, which is below g.end.
-func (g *graph) obj(o objID) *objInfo { return &g.objs[o>>objShift][o&(objChunk-1)] }
-
-// edgeSlot holds the caveats and expirations of the relationships of one
-// forward key: one inline (t is zero when there is none), the others in
-// more, by packed subject.
-type edgeSlot struct {
-	t    target
-	e    edge
-	more map[uint64]edge
+// graph is one version of the relationships; see the top of this file.
+// Once published (Authorizer.cur) it is only read.
+type graph struct {
+	// gen is the generation of the write that made this version: what
+	// carries it was made by that write and is not shared with an
+	// earlier version.
+	gen uint64
+	// rev is the revision of the version, which tokens carry.
+	rev uint64
+	// pages holds the chunks by number; pagesGen is the gen of the
+	// pages slice itself.
+	pages    []*chunkPage
+	pagesGen uint64
+	// ids holds the idTable of each definition, by its idx; idsGen is
+	// the gen of the slice.
+	ids    []*idTable
+	idsGen uint64
+	// seed seeds the hashes of ids.
+	seed maphash.Seed
+	// conditioned counts the relationships that have a caveat or an
+	// expiration, expiring those with an expiration.
+	conditioned int
+	expiring    int
+	// nodes is the number of nodes (the length of the by-node slices of
+	// a chunk).
+	nodes int
 }
 
-// packed returns t as one integer: obj<<16 | rel.
-func (t target) packed() uint64 { return uint64(t.obj)<<16 | uint64(t.rel) }
+// chunkPage holds 512 chunks.
+type chunkPage struct {
+	gen uint64
+	c   [pageSize]*chunk
+}
+
+// chunk holds 256 objects of one definition: their ids (names), and by
+// node (a relation) their slots. A slice is nil until a relationship of
+// the chunk needs it, and so is each slot array in it.
+type chunk struct {
+	gen   uint64
+	def   *definition
+	names *names
+	// fwd holds the subjects of each object's relations; sets the
+	// subject-set subjects among them again; rev the resources related
+	// to each object as a subject, by the resource's relation.
+	fwd  []*slots[*edge]
+	sets []*slots[struct{}]
+	rev  []*slots[struct{}]
+}
+
+// names holds the ids of a chunk's objects; a free number has "".
+type names struct {
+	gen uint64
+	n   [chunkSize]string
+}
+
+// slots holds a slot for each object of a chunk.
+type slots[V comparable] struct {
+	gen uint64
+	s   [chunkSize]slot[V]
+}
+
+// slot is a set of packed members (targets or sources), each with a value
+// (a forward member's caveat and expiration, nil for a plain one): one
+// member inline (one, v), more in many. A set has one or the other.
+type slot[V comparable] struct {
+	one  uint64
+	v    V
+	many *mset[V]
+}
+
+// mset is the members of a slot that has more than one.
+type mset[V any] struct {
+	gen uint64
+	t   ptree[V]
+}
+
+// size returns the number of members.
+func (s *slot[V]) size() int {
+	if s.many != nil {
+		return s.many.t.len()
+	}
+	if s.one != 0 {
+		return 1
+	}
+	return 0
+}
+
+// find returns the value of member m and whether m is a member.
+func (s *slot[V]) find(m uint64) (V, bool) {
+	if s.many != nil {
+		return s.many.t.get(m)
+	}
+	if s.one == m && m != 0 {
+		return s.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// has reports whether m is a member.
+func (s *slot[V]) has(m uint64) bool {
+	_, ok := s.find(m)
+	return ok
+}
+
+// iter returns an iterator over the members, in order.
+func (s *slot[V]) iter() slotIter[V] {
+	if s.many != nil {
+		return slotIter[V]{many: true, it: s.many.t.iter(0)}
+	}
+	return slotIter[V]{one: s.one, v: s.v}
+}
+
+// slotIter iterates the members of a slot.
+type slotIter[V comparable] struct {
+	many bool
+	it   piter[V]
+	one  uint64
+	v    V
+	cur  uint64
+	curV V
+}
+
+// next moves to the next member, reporting whether there is one.
+func (it *slotIter[V]) next() bool {
+	if it.many {
+		return it.it.next()
+	}
+	if it.one == 0 {
+		return false
+	}
+	it.cur, it.curV, it.one = it.one, it.v, 0
+	return true
+}
+
+// member returns the current member.
+func (it *slotIter[V]) member() uint64 {
+	if it.many {
+		return it.it.key()
+	}
+	return it.cur
+}
+
+// value returns the current member's value.
+func (it *slotIter[V]) value() V {
+	if it.many {
+		return it.it.val()
+	}
+	return it.curV
+}
+
+// add adds member m with value v, or gives an existing m the value v,
+// reporting whether m was missing; gen is the write's.
+func (s *slot[V]) add(gen, m uint64, v V) bool {
+	switch {
+	case s.many != nil:
+		s.many = s.many.own(gen)
+		return s.many.t.set(gen, m, v)
+	case s.one == 0:
+		s.one, s.v = m, v
+		return true
+	case s.one == m:
+		s.v = v
+		return false
+	}
+	ms := &mset[V]{gen: gen}
+	ms.t.set(gen, s.one, s.v)
+	ms.t.set(gen, m, v)
+	var zero V
+	s.one, s.v, s.many = 0, zero, ms
+	return true
+}
+
+// remove removes member m, returning its value and whether it was there.
+func (s *slot[V]) remove(gen, m uint64) (V, bool) {
+	var zero V
+	if s.many == nil {
+		if s.one != m || m == 0 {
+			return zero, false
+		}
+		v := s.v
+		s.one, s.v = 0, zero
+		return v, true
+	}
+	v, ok := s.many.t.get(m)
+	if !ok {
+		return zero, false
+	}
+	ms := s.many.own(gen)
+	ms.t.delete(gen, m)
+	switch ms.t.len() {
+	case 0:
+		s.many = nil
+	case 1:
+		s.one, s.v, _ = ms.t.min()
+		s.many = nil
+	default:
+		s.many = ms
+	}
+	return v, true
+}
+
+// own returns m if write gen made it, and otherwise a copy that it owns.
+func (m *mset[V]) own(gen uint64) *mset[V] {
+	if m.gen == gen {
+		return m
+	}
+	c := *m
+	c.gen = gen
+	return &c
+}
+
+// chunkOf returns the chunk of o, or nil if o is past the version's.
+func (g *graph) chunkOf(o objID) *chunk {
+	p := uint(o) >> (chunkShift + pageShift)
+	if p >= uint(len(g.pages)) {
+		return nil
+	}
+	pg := g.pages[p]
+	if pg == nil {
+		return nil
+	}
+	return pg.c[(o>>chunkShift)&(pageSize-1)]
+}
+
+// name returns the id of o, or "" if o is not an object of the version.
+func (g *graph) name(o objID) string {
+	if c := g.chunkOf(o); c != nil && c.names != nil {
+		return c.names.n[o&(chunkSize-1)]
+	}
+	return ""
+}
+
+// defOf returns the definition of o, an object of the version.
+func (g *graph) defOf(o objID) *definition { return g.chunkOf(o).def }
+
+// out returns the subjects of key k (an object and a relation).
+func (g *graph) out(k edgeKey) slot[*edge] {
+	o, n := objID(k>>16), nodeID(k)
+	if c := g.chunkOf(o); c != nil && int(n) < len(c.fwd) && c.fwd[n] != nil {
+		return c.fwd[n].s[o&(chunkSize-1)]
+	}
+	return slot[*edge]{}
+}
+
+// subjectSets returns the subject-set subjects of key k.
+func (g *graph) subjectSets(k edgeKey) slot[struct{}] {
+	o, n := objID(k>>16), nodeID(k)
+	if c := g.chunkOf(o); c != nil && int(n) < len(c.sets) && c.sets[n] != nil {
+		return c.sets[n].s[o&(chunkSize-1)]
+	}
+	return slot[struct{}]{}
+}
+
+// in returns the resources related by relation n(k) to object obj(k) as
+// a subject.
+func (g *graph) in(k edgeKey) slot[struct{}] {
+	o, n := objID(k>>16), nodeID(k)
+	if c := g.chunkOf(o); c != nil && int(n) < len(c.rev) && c.rev[n] != nil {
+		return c.rev[n].s[o&(chunkSize-1)]
+	}
+	return slot[struct{}]{}
+}
 
 // hasEdges reports whether any relationship has a caveat or an
 // expiration.
@@ -185,107 +371,264 @@ func (g *graph) hasEdges() bool { return g.conditioned > 0 }
 // edgeOf returns the caveat and expiration of the relationship of key k to
 // t, or the zero edge.
 func (g *graph) edgeOf(k edgeKey, t target) edge {
-	if g.conditioned == 0 || !g.conditional[nodeID(k)] {
+	if g.conditioned == 0 {
 		return edge{}
 	}
-	if w, bit := g.edgeBit(k); g.edgeBits[w]&bit == 0 {
-		return edge{}
+	s := g.out(k)
+	if e, _ := s.find(t.packed()); e != nil {
+		return *e
 	}
-	slot, ok := g.edges[k]
-	switch {
-	case !ok:
-		return edge{}
-	case slot.t == t:
-		return slot.e
-	case slot.more == nil:
-		return edge{}
-	}
-	return slot.more[t.packed()]
+	return edge{}
 }
 
-// setEdge records e as the caveat and expiration of the relationship of
-// key k to t, replacing what it had.
-func (g *graph) setEdge(k edgeKey, t target, e edge) {
-	slot := g.edges[k]
-	var old edge
-	had := false
-	switch {
-	case slot.t == t && t.obj != 0:
-		old, had = slot.e, true
-		slot.t, slot.e = target{}, edge{}
-	case slot.more != nil:
-		if old, had = slot.more[t.packed()]; had {
-			delete(slot.more, t.packed())
-		}
+// lookup returns the objID of object id of d, or 0.
+func (g *graph) lookup(d *definition, id string) objID {
+	t := g.ids[d.idx]
+	if t == nil {
+		return 0
 	}
-	if had {
-		g.conditioned--
-		if old.expires != 0 {
-			g.expiring--
+	return t.find(g, id, maphash.String(g.seed, id))
+}
+
+// eachObject calls f with every object of d in the version and its id.
+func (g *graph) eachObject(d *definition, f func(o objID, id string)) {
+	for p, pg := range g.pages {
+		if pg == nil {
+			continue
 		}
-	}
-	if e != (edge{}) {
-		if slot.t.obj == 0 {
-			slot.t, slot.e = t, e
-		} else {
-			if slot.more == nil {
-				slot.more = make(map[uint64]edge)
+		for i, c := range pg.c {
+			if c == nil || c.def != d || c.names == nil {
+				continue
 			}
-			slot.more[t.packed()] = e
-		}
-		g.conditioned++
-		if e.expires != 0 {
-			g.expiring++
+			base := objID(p)<<(chunkShift+pageShift) | objID(i)<<chunkShift
+			for j, id := range c.names.n {
+				if id != "" {
+					f(base|objID(j), id)
+				}
+			}
 		}
 	}
-	if slot.t.obj == 0 && len(slot.more) == 0 {
-		delete(g.edges, k)
+}
+
+// idTable finds the numbers of a definition's objects by id: an
+// open-addressed table, probed linearly from a hash of the id, of the
+// hash's top 32 bits and the number (0 is an empty slot). Writers add to
+// it in place with atomic stores, and readers of any version may read it
+// meanwhile; see the top of this file.
+type idTable struct {
+	slots []atomic.Uint64
+	// used counts the slots filled, stale entries included; only
+	// writers read it.
+	used int
+}
+
+// find returns the number of id, whose hash is h, in version g, or 0.
+func (t *idTable) find(g *graph, id string, h uint64) objID {
+	mask := uint64(len(t.slots) - 1)
+	tag := h >> 32
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := t.slots[i].Load()
+		if v == 0 {
+			return 0
+		}
+		if v>>32 == tag {
+			if o := objID(v); g.name(o) == id {
+				return o
+			}
+		}
+	}
+}
+
+// insert adds o with hash h; the table has room (see graph.place).
+func (t *idTable) insert(h uint64, o objID) {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		if t.slots[i].Load() == 0 {
+			t.slots[i].Store(h>>32<<32 | uint64(o))
+			t.used++
+			return
+		}
+	}
+}
+
+// numbering is the writers' record of numbers: which chunks are handed
+// out, each definition's chunk with numbers left and its freed numbers,
+// and how many relationship ends name each object. Only writers (under
+// wmu) use it.
+type numbering struct {
+	chunks uint32
+	// open is, by definition, the next number of its chunk with numbers
+	// left, or 0.
+	open []objID
+	free [][]objID
+	live []int
+	refs []*[chunkSize]uint32
+}
+
+// alloc returns a number for a new object of d.
+func (nb *numbering) alloc(d *definition) objID {
+	if f := nb.free[d.idx]; len(f) > 0 {
+		o := f[len(f)-1]
+		nb.free[d.idx] = f[:len(f)-1]
+		return o
+	}
+	o := nb.open[d.idx]
+	if o == 0 {
+		o = objID(nb.chunks) << chunkShift
+		nb.chunks++
+		nb.refs = append(nb.refs, new([chunkSize]uint32))
+		if o == 0 {
+			o = 1 // 0 is no object
+		}
+	}
+	nb.open[d.idx] = o + 1
+	if (o+1)&(chunkSize-1) == 0 {
+		nb.open[d.idx] = 0
+	}
+	return o
+}
+
+// ref returns the count of relationship ends that name o.
+func (nb *numbering) ref(o objID) *uint32 { return &nb.refs[o>>chunkShift][o&(chunkSize-1)] }
+
+// next returns a new version made from g for the next write, sharing all
+// of g until the write changes it.
+func (g *graph) next() *graph {
+	n := *g
+	n.gen = g.gen + 1
+	return &n
+}
+
+// chunkFor returns o's chunk in g, owned by g's write, making it (for d)
+// if o has none.
+func (g *graph) chunkFor(o objID, d *definition) *chunk {
+	if g.pagesGen != g.gen {
+		g.pages = slices.Clone(g.pages)
+		g.pagesGen = g.gen
+	}
+	p := int(o >> (chunkShift + pageShift))
+	for len(g.pages) <= p {
+		g.pages = append(g.pages, nil)
+	}
+	pg := g.pages[p]
+	switch {
+	case pg == nil:
+		pg = &chunkPage{gen: g.gen}
+		g.pages[p] = pg
+	case pg.gen != g.gen:
+		c := *pg
+		c.gen = g.gen
+		pg = &c
+		g.pages[p] = pg
+	}
+	i := (o >> chunkShift) & (pageSize - 1)
+	c := pg.c[i]
+	switch {
+	case c == nil:
+		c = &chunk{gen: g.gen, def: d}
+		pg.c[i] = c
+	case c.gen != g.gen:
+		cc := *c
+		cc.gen = g.gen
+		cc.fwd, cc.sets, cc.rev = slices.Clone(c.fwd), slices.Clone(c.sets), slices.Clone(c.rev)
+		c = &cc
+		pg.c[i] = c
+	}
+	return c
+}
+
+// ownSlots returns the slot array at n of *list, owned by write gen,
+// making the list (of length size) and the array if needed.
+func ownSlots[V comparable](list *[]*slots[V], n nodeID, size int, gen uint64) *slots[V] {
+	if *list == nil {
+		*list = make([]*slots[V], size)
+	}
+	s := (*list)[n]
+	switch {
+	case s == nil:
+		s = &slots[V]{gen: gen}
+		(*list)[n] = s
+	case s.gen != gen:
+		c := *s
+		c.gen = gen
+		s = &c
+		(*list)[n] = s
+	}
+	return s
+}
+
+// fwdSlot returns the forward slot of o and n for the write to change.
+func (g *graph) fwdSlot(o objID, n nodeID) *slot[*edge] {
+	c := g.chunkFor(o, nil)
+	return &ownSlots(&c.fwd, n, g.nodes, g.gen).s[o&(chunkSize-1)]
+}
+
+// setsSlot returns the subject-set slot of o and n for the write to
+// change.
+func (g *graph) setsSlot(o objID, n nodeID) *slot[struct{}] {
+	c := g.chunkFor(o, nil)
+	return &ownSlots(&c.sets, n, g.nodes, g.gen).s[o&(chunkSize-1)]
+}
+
+// revSlot returns the reverse slot of o and n for the write to change.
+func (g *graph) revSlot(o objID, n nodeID) *slot[struct{}] {
+	c := g.chunkFor(o, nil)
+	return &ownSlots(&c.rev, n, g.nodes, g.gen).s[o&(chunkSize-1)]
+}
+
+// place gives object id of d number o (from numbering.alloc) in g.
+func (g *graph) place(nb *numbering, o objID, d *definition, id string) {
+	c := g.chunkFor(o, d)
+	switch {
+	case c.names == nil:
+		c.names = &names{gen: g.gen}
+	case c.names.gen != g.gen:
+		n := *c.names
+		n.gen = g.gen
+		c.names = &n
+	}
+	c.names.n[o&(chunkSize-1)] = id
+	nb.live[d.idx]++
+	t := g.ids[d.idx]
+	if t == nil || 2*(t.used+1) > len(t.slots) {
+		// Rebuild from the version's objects of d (o among them now),
+		// for this version only: older ones keep the old table.
+		size := 64
+		for size < 4*nb.live[d.idx] {
+			size *= 2
+		}
+		t = &idTable{slots: make([]atomic.Uint64, size)}
+		g.eachObject(d, func(o objID, id string) { t.insert(maphash.String(g.seed, id), o) })
+		if g.idsGen != g.gen {
+			g.ids = slices.Clone(g.ids)
+			g.idsGen = g.gen
+		}
+		g.ids[d.idx] = t
 		return
 	}
-	if g.edges == nil {
-		g.edges = make(map[edgeKey]edgeSlot)
-	}
-	g.edges[k] = slot
-	if 16*len(g.edges) > 64*len(g.edgeBits) {
-		g.rebuildEdgeBits()
-	}
-	w, bit := g.edgeBit(k)
-	g.edgeBits[w] |= bit
+	t.insert(maphash.String(g.seed, id), o)
 }
 
-// edgeBit returns the word and the bit of k in edgeBits.
-func (g *graph) edgeBit(k edgeKey) (int, uint64) {
-	h := uint64(k) * 0x9e3779b97f4a7c15
-	h ^= h >> 29
-	return int(h>>6) & (len(g.edgeBits) - 1), 1 << (h & 63)
+// release frees o if nothing names it any more: its id goes, and its
+// number is free for another object of its type.
+func (g *graph) release(nb *numbering, o objID) {
+	if *nb.ref(o) > 0 || g.name(o) == "" {
+		return
+	}
+	c := g.chunkFor(o, nil)
+	if c.names.gen != g.gen {
+		n := *c.names
+		n.gen = g.gen
+		c.names = &n
+	}
+	c.names.n[o&(chunkSize-1)] = ""
+	nb.live[c.def.idx]--
+	nb.free[c.def.idx] = append(nb.free[c.def.idx], o)
 }
 
-// rebuildEdgeBits makes edgeBits large enough for edges to double, with
-// the bits of its keys only.
-func (g *graph) rebuildEdgeBits() {
-	words := 64
-	for 64*words < 32*len(g.edges) {
-		words *= 2
-	}
-	g.edgeBits = make([]uint64, words)
-	for k := range g.edges {
-		w, bit := g.edgeBit(k)
-		g.edgeBits[w] |= bit
-	}
-}
-
-func newGraph(defs int) graph {
-	objects := make([]map[string]objID, defs)
-	for i := range objects {
-		objects[i] = make(map[string]objID)
-	}
-	return graph{
-		objects: objects,
-		objs:    [][]objInfo{{{}}}, end: 1,
-		out:  make(map[edgeKey]set1[target]),
-		sets: make(map[edgeKey]set1[target]),
-		in:   make(map[edgeKey]set1[source]),
-	}
+func newGraph(defs, nodes int, seed maphash.Seed) (*graph, numbering) {
+	return &graph{gen: 1, ids: make([]*idTable, defs), seed: seed, nodes: nodes},
+		numbering{open: make([]objID, defs), free: make([][]objID, defs), live: make([]int, defs)}
 }
 
 // conditionalNodes returns, by nodeID, whether the relation's schema
@@ -325,53 +668,16 @@ func numberNodes(s *schema.Schema, defs map[string]*definition) []*node {
 	return byID
 }
 
-// lookup returns the objID of object id of d, or 0.
-func (g *graph) lookup(d *definition, id string) objID {
-	return g.objects[d.idx][id]
-}
-
-// newObject numbers object id of d, which has no number.
-func (g *graph) newObject(d *definition, id string) objID {
-	o := g.number()
-	g.place(o, d, id)
+// objectBytes returns the number of object id (in bytes) of d in g, which
+// the caller's write owns, numbering and placing it if it has none; its id
+// is copied into ids only for a new object.
+func (g *graph) objectBytes(nb *numbering, d *definition, id []byte, ids *idArena) objID {
+	if o := g.lookup(d, unsafeString(id)); o != 0 {
+		return o
+	}
+	o := nb.alloc(d)
+	g.place(nb, o, d, ids.copy(id))
 	return o
-}
-
-// number returns a number for a new object: a freed one, or the next
-// past the graph's numbers. The caller places the object with that
-// number before it asks for another number past the graph's.
-func (g *graph) number() objID {
-	if n := len(g.free); n > 0 {
-		o := g.free[n-1]
-		g.free = g.free[:n-1]
-		return o
-	}
-	return g.end
-}
-
-// place gives object id of d number o, from number.
-func (g *graph) place(o objID, d *definition, id string) {
-	if o == g.end {
-		last := len(g.objs) - 1
-		if len(g.objs[last]) == objChunk {
-			g.objs = append(g.objs, make([]objInfo, 0, objChunk))
-			last++
-		}
-		g.objs[last] = append(g.objs[last], objInfo{})
-		g.end++
-	}
-	inf := g.obj(o)
-	inf.name, inf.def = id, d
-	g.objects[d.idx][id] = o
-}
-
-// objectBytes is object for an id in bytes, which it copies into ids only
-// for a new object.
-func (g *graph) objectBytes(d *definition, id []byte, ids *idArena) objID {
-	if o, ok := g.objects[d.idx][unsafeString(id)]; ok {
-		return o
-	}
-	return g.newObject(d, ids.copy(id))
 }
 
 // idArena copies the ids of a load into shared chunks, so that a load of
@@ -402,21 +708,20 @@ func (ar *idArena) copy(id []byte) string {
 // or a check that does not keep the string.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// release frees o if nothing names it and it is not free already.
-func (g *graph) release(o objID) {
-	inf := g.obj(o)
-	if inf.refs > 0 || inf.def == nil {
-		return
-	}
-	delete(g.objects[inf.def.idx], inf.name)
-	inf.name, inf.def = "", nil
-	g.free = append(g.free, o)
+// reader is a read of one version: the Authorizer and the version it
+// loaded, which every step of the read uses.
+type reader struct {
+	*Authorizer
+	g *graph
 }
 
+// read returns a reader of the current version.
+func (a *Authorizer) read() reader { return reader{a, a.cur.Load()} }
+
 // subjectOf returns the subject that t names.
-func (a *Authorizer) subjectOf(t target) subject {
-	inf := a.g.obj(t.obj)
-	s := subject{typ: inf.def.name, id: inf.name}
+func (a reader) subjectOf(t target) subject {
+	c := a.g.chunkOf(t.obj)
+	s := subject{typ: c.def.name, id: c.names.n[t.obj&(chunkSize-1)]}
 	if t.rel != 0 {
 		s.rel = a.byID[t.rel].name
 	}
@@ -425,7 +730,7 @@ func (a *Authorizer) subjectOf(t target) subject {
 
 // targetOf returns the target of sub, or a zero target if no relationship
 // names its object.
-func (a *Authorizer) targetOf(sub subject) target {
+func (a reader) targetOf(sub subject) target {
 	d := a.defs[sub.typ]
 	o := a.g.lookup(d, sub.id)
 	if o == 0 {
@@ -439,7 +744,7 @@ func (a *Authorizer) targetOf(sub subject) target {
 }
 
 // change is a relationship that a write adds (or removes), resolved by
-// prepare before the write takes the lock: its nodes, its caveat and
+// prepare: its nodes, its caveat and
 // expiration, and the numbers of its objects (0 for an object of a
 // removal that has none).
 type change struct {
@@ -450,7 +755,7 @@ type change struct {
 	res, sub objID
 }
 
-// writeBatch is a write prepared outside the lock: its changes, in order,
+// writeBatch is a prepared write: its changes, in order,
 // and the objects it numbers. Writers reuse one (Authorizer.batch), so
 // that its buffers are not allocated and collected again for every write.
 type writeBatch struct {
@@ -463,8 +768,6 @@ type writeBatch struct {
 	// It holds no pointers, so the collector never scans it.
 	slots []int32
 	seed  maphash.Seed
-	// past is the number past the last number fresh objects take.
-	past objID
 	// lastDef, lastID and lastObj are the object resolved last: the
 	// relationships of a write mostly come grouped by resource.
 	lastDef *definition
@@ -503,14 +806,11 @@ type freshObject struct {
 }
 
 // prepare appends to b the changes that remove del and then add touch,
-// all valid. The caller holds wmu, so that the graph does not change
-// under it, but not mu: prepare reads the graph and numbers new objects
-// (from the free numbers, which only writers use) without changing what
-// readers read.
+// all valid, read from the current version. The caller holds wmu, so that
+// no other write publishes meanwhile; new objects get numbers here, which
+// only writers use.
 func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
-	if b.past == 0 {
-		b.past = a.g.end
-	}
+	g := a.cur.Load()
 	b.seed = a.seed
 	b.changes = slices.Grow(b.changes, len(del)+len(touch))
 	if len(touch) > freshScan {
@@ -528,8 +828,8 @@ func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
 			if !c.del {
 				c.e = a.edgeFor(r)
 			}
-			c.res = b.object(&a.g, d, r.Resource.ID, !c.del)
-			c.sub = b.object(&a.g, sd, r.Subject.ID, !c.del)
+			c.res = b.object(g, &a.num, d, r.Resource.ID, !c.del)
+			c.sub = b.object(g, &a.num, sd, r.Subject.ID, !c.del)
 			if c.del && (c.res == 0 || c.sub == 0) {
 				continue // not there
 			}
@@ -540,11 +840,11 @@ func (a *Authorizer) prepare(b *writeBatch, del, touch []authz.Relationship) {
 
 // object returns the number of object id of d, numbering it if it has
 // none and create is set (and returning 0 otherwise).
-func (b *writeBatch) object(g *graph, d *definition, id string, create bool) objID {
+func (b *writeBatch) object(g *graph, nb *numbering, d *definition, id string, create bool) objID {
 	if b.lastObj != 0 && d == b.lastDef && id == b.lastID {
 		return b.lastObj
 	}
-	o := g.objects[d.idx][id]
+	o := g.lookup(d, id)
 	if o == 0 {
 		o = b.freshObject(d, id)
 	}
@@ -552,11 +852,7 @@ func (b *writeBatch) object(g *graph, d *definition, id string, create bool) obj
 		if !create {
 			return 0
 		}
-		o = g.number()
-		if o == g.end {
-			o = b.past
-			b.past++
-		}
+		o = nb.alloc(d)
 		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id})
 		switch {
 		case len(b.slots) > 0 && 2*len(b.fresh) <= len(b.slots):
@@ -629,37 +925,43 @@ func (b *writeBatch) reindex() {
 	}
 }
 
-// apply makes the changes of b in order: an addition adds its
-// relationship if it is missing and otherwise replaces its caveat and
+// apply makes the changes of b in order, in a new version made from the
+// current one, and returns it for the caller to publish: an addition adds
+// its relationship if it is missing and otherwise replaces its caveat and
 // expiration; a removal removes it if it is there. It places the objects
 // b numbers first, and frees the objects the changes leave unnamed last,
 // so that the numbers prepare found stay valid throughout. The caller
-// holds wmu and the write lock.
-func (a *Authorizer) apply(b *writeBatch) {
-	g := &a.g
+// holds wmu.
+func (a *Authorizer) apply(b *writeBatch) *graph {
+	g := a.cur.Load().next()
+	nb := &a.num
 	for _, f := range b.fresh {
-		g.place(f.o, f.d, f.id)
+		g.place(nb, f.o, f.d, f.id)
 	}
 	var unnamed []objID
 	for i := range b.changes {
 		c := &b.changes[i]
 		t := target{obj: c.sub, rel: c.srel}
 		if c.del {
-			if g.unlink(c.res, c.n, t) {
+			if g.unlink(nb, c.res, c.n, t) {
 				unnamed = append(unnamed, c.res, c.sub)
 			}
 			continue
 		}
-		if !g.link(c.res, c.n, t) {
+		if !g.link(nb, c.res, c.n, t, c.e) {
 			unnamed = append(unnamed, c.res, c.sub)
-		}
-		if c.e != (edge{}) || g.hasEdges() {
-			g.setEdge(keyOf(c.res, c.n.id), t, c.e)
 		}
 	}
 	for _, o := range unnamed {
-		g.release(o)
+		g.release(nb, o)
 	}
+	return g
+}
+
+// publish makes g, from apply, the current version at revision rev.
+func (a *Authorizer) publish(g *graph, rev uint64) {
+	g.rev = rev
+	a.cur.Store(g)
 }
 
 // edgeFor returns the caveat and expiration of r, validated.
@@ -674,253 +976,77 @@ func (a *Authorizer) edgeFor(r authz.Relationship) edge {
 	return e
 }
 
-// link adds the relationship of relation n of res to t, reporting whether
-// it was missing.
-func (g *graph) link(res objID, n *node, t target) bool {
-	// A set of more than one member changes in place: it needs no
-	// store back into its map.
-	k := keyOf(res, n.id)
-	ts := g.out[k]
-	if !ts.add(t, outIndexAfter) {
+// link adds the relationship of relation n of res to t with caveat and
+// expiration e, or gives an existing one e, reporting whether it was
+// missing.
+func (g *graph) link(nb *numbering, res objID, n *node, t target, e edge) bool {
+	var ep *edge
+	if e != (edge{}) {
+		ep = &e
+	}
+	m := t.packed()
+	fs := g.fwdSlot(res, n.id)
+	old, had := fs.find(m)
+	if had && old == nil && ep == nil {
 		return false
 	}
-	if ts.size() <= 2 {
-		g.out[k] = ts
-	}
-	if t.rel != 0 {
-		sets := g.sets[k]
-		sets.insert(t, outIndexAfter)
-		if sets.size() <= 2 {
-			g.sets[k] = sets
+	fs.add(g.gen, m, ep)
+	if old != nil {
+		g.conditioned--
+		if old.expires != 0 {
+			g.expiring--
 		}
 	}
-	// The relationship is new, so its reverse entry is too.
-	ik := keyOf(t.obj, n.id)
-	srcs := g.in[ik]
-	srcs.insert(source{obj: res, subjRel: t.rel}, inIndexAfter)
-	if srcs.size() <= 2 {
-		g.in[ik] = srcs
+	if ep != nil {
+		g.conditioned++
+		if ep.expires != 0 {
+			g.expiring++
+		}
 	}
-	ri := g.obj(res)
-	ri.refs++
-	ri.outDeg++
-	g.obj(t.obj).refs++
+	if had {
+		return false
+	}
+	if t.rel != 0 {
+		g.setsSlot(res, n.id).add(g.gen, m, struct{}{})
+	}
+	// The relationship is new, so its reverse entry is too.
+	g.revSlot(t.obj, n.id).add(g.gen, source{obj: res, subjRel: t.rel}.packed(), struct{}{})
+	*nb.ref(res)++
+	*nb.ref(t.obj)++
 	return true
 }
 
 // unlink removes the relationship of relation n of res to t, reporting
 // whether it was there.
-func (g *graph) unlink(res objID, n *node, t target) bool {
+func (g *graph) unlink(nb *numbering, res objID, n *node, t target) bool {
+	m := t.packed()
 	k := keyOf(res, n.id)
-	ts := g.out[k]
-	if !ts.remove(t) {
+	if s := g.out(k); !s.has(m) {
 		return false
 	}
-	putSet(g.out, k, ts)
-	if g.hasEdges() {
-		g.setEdge(k, t, edge{})
+	old, _ := g.fwdSlot(res, n.id).remove(g.gen, m)
+	if old != nil {
+		g.conditioned--
+		if old.expires != 0 {
+			g.expiring--
+		}
 	}
 	if t.rel != 0 {
-		sets := g.sets[k]
-		sets.remove(t)
-		putSet(g.sets, k, sets)
+		g.setsSlot(res, n.id).remove(g.gen, m)
 	}
-	ik := keyOf(t.obj, n.id)
-	srcs := g.in[ik]
-	srcs.remove(source{obj: res, subjRel: t.rel})
-	putSet(g.in, ik, srcs)
-	ri := g.obj(res)
-	ri.refs--
-	ri.outDeg--
-	g.obj(t.obj).refs--
+	g.revSlot(t.obj, n.id).remove(g.gen, source{obj: res, subjRel: t.rel}.packed())
+	*nb.ref(res)--
+	*nb.ref(t.obj)--
 	return true
 }
 
-// putSet puts s under k in m, or deletes k if s is empty.
-func putSet[T comparable](m map[edgeKey]set1[T], k edgeKey, s set1[T]) {
-	if s.size() == 0 {
-		delete(m, k)
-		return
-	}
-	m[k] = s
-}
-
-// Sizes past which sets keep an index: forward sets are searched by every
-// check; reverse sets only by removals, which may scan a few thousand
-// 8-byte entries.
-const (
-	outIndexAfter = 16
-	inIndexAfter  = 4096
-)
-
-// set1 is a set of comparable values whose zero value is not a member: one
-// member is held inline, more in a smallSet. Most sets of a graph have one
-// member, which then costs nothing beyond the map slot holding the set.
-type set1[T comparable] struct {
-	one  T
-	many *smallSet[T]
-}
-
-// size returns the number of members.
-func (s *set1[T]) size() int {
-	if s.many != nil {
-		return len(s.many.items)
-	}
-	var zero T
-	if s.one != zero {
-		return 1
-	}
-	return 0
-}
-
-// at returns member i, 0 <= i < size.
-func (s *set1[T]) at(i int) T {
-	if s.many != nil {
-		return s.many.items[i]
-	}
-	return s.one
-}
-
-// has reports whether v is a member; v must not be the zero value.
-func (s *set1[T]) has(v T) bool {
-	if s.many != nil {
-		return s.many.has(v)
-	}
-	return s.one == v
-}
-
-// add adds v, reporting whether it was missing.
-func (s *set1[T]) add(v T, indexAfter int) bool {
-	var zero T
-	switch {
-	case s.many != nil:
-		return s.many.add(v, indexAfter)
-	case s.one == zero:
-		s.one = v
-		return true
-	case s.one == v:
-		return false
-	}
-	s.many = &smallSet[T]{items: []T{s.one, v}}
-	s.one = zero
-	return true
-}
-
-// insert adds v, which must be missing, without looking for it first.
-func (s *set1[T]) insert(v T, indexAfter int) {
-	var zero T
-	switch {
-	case s.many != nil:
-		s.many.insert(v, indexAfter)
-	case s.one == zero:
-		s.one = v
-	default:
-		s.many = &smallSet[T]{items: []T{s.one, v}}
-		s.one = zero
-	}
-}
-
-// remove removes v, reporting whether it was a member.
-func (s *set1[T]) remove(v T) bool {
-	var zero T
-	if s.many == nil {
-		if s.one != v {
-			return false
-		}
-		s.one = zero
-		return true
-	}
-	if !s.many.remove(v) {
-		return false
-	}
-	if len(s.many.items) == 1 {
-		s.one, s.many = s.many.items[0], nil
-	}
-	return true
-}
-
-// smallSet is a set kept in a slice, with a map from member to position
-// once it grows past a size, so that membership and removal stay O(1) for
-// the few large sets (a group's members, an agent's tasks). Members are in
-// no particular order.
-type smallSet[T comparable] struct {
-	items []T
-	index map[T]int32
-}
-
-// has reports whether v is a member.
-func (s *smallSet[T]) has(v T) bool {
-	if s.index != nil {
-		_, ok := s.index[v]
-		return ok
-	}
-	for i := range s.items {
-		if s.items[i] == v {
+// isResource reports whether o, an object of d, is the resource of a
+// relationship.
+func (g *graph) isResource(d *definition, o objID) bool {
+	for _, n := range d.relations {
+		if s := g.out(keyOf(o, n.id)); s.size() > 0 {
 			return true
 		}
 	}
 	return false
-}
-
-// add adds v, reporting whether it was missing; past indexAfter members
-// the set keeps an index.
-func (s *smallSet[T]) add(v T, indexAfter int) bool {
-	if s.has(v) {
-		return false
-	}
-	s.insert(v, indexAfter)
-	return true
-}
-
-// insert adds v, which must be missing, without looking for it first.
-func (s *smallSet[T]) insert(v T, indexAfter int) {
-	s.items = append(s.items, v)
-	switch {
-	case s.index != nil:
-		s.index[v] = int32(len(s.items) - 1)
-	case len(s.items) > indexAfter:
-		s.index = make(map[T]int32, len(s.items))
-		for i, x := range s.items {
-			s.index[x] = int32(i)
-		}
-	}
-}
-
-// remove removes v, reporting whether it was a member. The last member
-// takes v's place.
-func (s *smallSet[T]) remove(v T) bool {
-	i := -1
-	if s.index != nil {
-		if j, ok := s.index[v]; ok {
-			i = int(j)
-		}
-	} else {
-		for j := range s.items {
-			if s.items[j] == v {
-				i = j
-				break
-			}
-		}
-	}
-	if i < 0 {
-		return false
-	}
-	last := len(s.items) - 1
-	if i != last {
-		s.items[i] = s.items[last]
-		if s.index != nil {
-			s.index[s.items[i]] = int32(i)
-		}
-	}
-	s.items = s.items[:last]
-	if s.index != nil {
-		delete(s.index, v)
-		if len(s.items) <= 8 {
-			s.index = nil
-		}
-	}
-	if cap(s.items) > 8 && len(s.items) <= cap(s.items)/4 {
-		s.items = append([]T(nil), s.items...)
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package memadapter
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -89,19 +90,16 @@ func TestIndexAgreesWithAModel(t *testing.T) {
 			t.Fatalf("round %d: index holds %v, want %v", round, got, want)
 		}
 		// Every forward entry has its reverse entry and no other exists.
-		reverse := 0
-		for _, s := range a.g.in {
-			reverse += s.size()
+		if st := statsOf(a); st.reverse != len(model) {
+			t.Fatalf("round %d: %d reverse entries for %d relationships", round, st.reverse, len(model))
 		}
-		if reverse != len(model) {
-			t.Fatalf("round %d: %d reverse entries for %d relationships", round, reverse, len(model))
-		}
+		rd := a.read()
 		for r := range model {
 			d := a.defs[r.Resource.Type]
-			tg := a.targetOf(subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation})
-			src := source{obj: a.g.lookup(d, r.Resource.ID), subjRel: tg.rel}
-			srcs := a.g.in[keyOf(tg.obj, d.nodes[r.Relation].id)]
-			if !srcs.has(src) {
+			tg := rd.targetOf(subject{typ: r.Subject.Type, id: r.Subject.ID, rel: r.Subject.Relation})
+			src := source{obj: rd.g.lookup(d, r.Resource.ID), subjRel: tg.rel}
+			srcs := rd.g.in(keyOf(tg.obj, d.nodes[r.Relation].id))
+			if !srcs.has(src.packed()) {
 				t.Fatalf("round %d: no reverse entry for %s", round, r)
 			}
 		}
@@ -141,53 +139,122 @@ func TestIndexAgreesWithAModel(t *testing.T) {
 	}
 	clear(model)
 	check(-1)
-	objects := 0
-	for _, m := range a.g.objects {
-		objects += len(m)
+	if st := statsOf(a); st != (graphStats{}) {
+		t.Errorf("after deleting everything: %+v remain", st)
 	}
-	if objects != 0 || len(a.g.out) != 0 || len(a.g.sets) != 0 || len(a.g.in) != 0 {
-		t.Errorf("after deleting everything: %d objects, %d forward, %d subject-set and %d reverse entries remain", objects, len(a.g.out), len(a.g.sets), len(a.g.in))
-	}
-	if int(a.g.end) > 200 {
-		t.Errorf("%d object numbers used for at most ~150 objects: freed numbers are not reused", int(a.g.end))
+	// Three types of at most 60 objects each: a chunk (256 numbers) each,
+	// unless freed numbers are not reused.
+	if a.num.chunks > 3 {
+		t.Errorf("%d chunks of numbers for at most ~150 objects: freed numbers are not reused", a.num.chunks)
 	}
 }
 
-// TestSetsAgreeWithAMap adds and removes random members of set1s with
-// small index thresholds, so that every representation (empty, inline,
-// slice, indexed slice, and back) is crossed, against a map.
-func TestSetsAgreeWithAMap(t *testing.T) {
+// TestSlotsAgreeWithAMap adds and removes random members of a slot
+// against a map, crossing every representation (empty, inline, a tree,
+// and back), with a new write generation now and then: every version of
+// the slot kept along the way must still hold what it held.
+func TestSlotsAgreeWithAMap(t *testing.T) {
 	t.Parallel()
-	for _, indexAfter := range []int{1, 2, 4, 16} {
-		rng := rand.New(rand.NewPCG(uint64(indexAfter), 3))
-		var s set1[source]
-		model := map[source]bool{}
-		for i := range 5000 {
-			v := source{obj: objID(rng.IntN(40) + 1), subjRel: nodeID(rng.IntN(2))}
-			if rng.IntN(2) == 0 {
-				if got, want := s.add(v, indexAfter), !model[v]; got != want {
-					t.Fatalf("indexAfter %d, step %d: add(%v) = %v, want %v", indexAfter, i, v, got, want)
-				}
-				model[v] = true
-			} else {
-				if got, want := s.remove(v), model[v]; got != want {
-					t.Fatalf("indexAfter %d, step %d: remove(%v) = %v, want %v", indexAfter, i, v, got, want)
-				}
-				delete(model, v)
+	rng := rand.New(rand.NewPCG(7, 3))
+	type version struct {
+		s     slot[*edge]
+		model map[uint64]*edge
+	}
+	var s slot[*edge]
+	var kept []version
+	model := map[uint64]*edge{}
+	gen := uint64(1)
+	for i := range 5000 {
+		if rng.IntN(8) == 0 {
+			kept = append(kept, version{s, maps.Clone(model)})
+			gen++
+		}
+		v := source{obj: objID(rng.IntN(40) + 1), subjRel: nodeID(rng.IntN(2))}.packed()
+		if rng.IntN(2) == 0 {
+			var e *edge
+			if rng.IntN(3) == 0 {
+				e = &edge{expires: int64(i + 1)}
 			}
-			if s.size() != len(model) {
-				t.Fatalf("indexAfter %d, step %d: size %d, want %d", indexAfter, i, s.size(), len(model))
+			_, had := model[v]
+			if got := s.add(gen, v, e); got != !had {
+				t.Fatalf("step %d: add(%x) = %v, want %v", i, v, got, !had)
 			}
-			for j := range s.size() {
-				if !model[s.at(j)] || !s.has(s.at(j)) {
-					t.Fatalf("indexAfter %d, step %d: member %v is not in the model", indexAfter, i, s.at(j))
+			model[v] = e
+		} else {
+			_, had := model[v]
+			if _, got := s.remove(gen, v); got != had {
+				t.Fatalf("step %d: remove(%x) = %v, want %v", i, v, got, had)
+			}
+			delete(model, v)
+		}
+		for _, ver := range append(kept, version{s, model}) {
+			if ver.s.size() != len(ver.model) {
+				t.Fatalf("step %d: size %d, want %d", i, ver.s.size(), len(ver.model))
+			}
+			n := 0
+			for it := ver.s.iter(); it.next(); n++ {
+				if e, ok := ver.model[it.member()]; !ok || e != it.value() {
+					t.Fatalf("step %d: member %x (value %v) is not in the model", i, it.member(), it.value())
 				}
 			}
-			if probe := (source{obj: objID(rng.IntN(40) + 1)}); s.has(probe) != model[probe] {
-				t.Fatalf("indexAfter %d, step %d: has(%v) = %v", indexAfter, i, probe, !model[probe])
+			if n != len(ver.model) {
+				t.Fatalf("step %d: iterated %d members, want %d", i, n, len(ver.model))
+			}
+		}
+		if len(kept) > 20 {
+			kept = kept[1:]
+		}
+	}
+}
+
+// graphStats counts the live objects and the members of every slot of a
+// version.
+type graphStats struct{ objects, forward, sets, reverse int }
+
+// members counts the members of the slots in list.
+func members(list []*slots[struct{}]) int {
+	n := 0
+	for _, s := range list {
+		if s != nil {
+			for i := range s.s {
+				n += s.s[i].size()
 			}
 		}
 	}
+	return n
+}
+
+// statsOf returns the graphStats of a's current version.
+func statsOf(a *Authorizer) graphStats {
+	var st graphStats
+	g := a.cur.Load()
+	for _, pg := range g.pages {
+		if pg == nil {
+			continue
+		}
+		for _, c := range pg.c {
+			if c == nil {
+				continue
+			}
+			if c.names != nil {
+				for _, id := range c.names.n {
+					if id != "" {
+						st.objects++
+					}
+				}
+			}
+			for _, s := range c.fwd {
+				if s != nil {
+					for i := range s.s {
+						st.forward += s.s[i].size()
+					}
+				}
+			}
+			st.sets += members(c.sets)
+			st.reverse += members(c.rev)
+		}
+	}
+	return st
 }
 
 // TestBatchOfWritesAgreesWithAModel prepares many random writes into one
@@ -265,9 +332,8 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 				model[r] = true
 			}
 		}
-		a.mu.Lock()
-		a.apply(b)
-		a.mu.Unlock()
+		a.revision++
+		a.publish(a.apply(b), a.revision)
 		b.reset()
 		a.wmu.Unlock()
 		var want []string
@@ -278,22 +344,20 @@ func TestBatchOfWritesAgreesWithAModel(t *testing.T) {
 		if got := dumpAll(); !slices.Equal(want, got) {
 			t.Fatalf("round %d: index holds %v, want %v", round, got, want)
 		}
-		reverse, numbered := 0, 0
-		for _, s := range a.g.in {
-			reverse += s.size()
+		st := statsOf(a)
+		if st.reverse != len(model) {
+			t.Fatalf("round %d: %d reverse entries for %d relationships", round, st.reverse, len(model))
 		}
-		for _, m := range a.g.objects {
-			numbered += len(m)
+		live := 0
+		for _, n := range a.num.live {
+			live += n
 		}
-		if reverse != len(model) {
-			t.Fatalf("round %d: %d reverse entries for %d relationships", round, reverse, len(model))
-		}
-		if free := int(a.g.end) - 1 - numbered; free != len(a.g.free) {
-			t.Fatalf("round %d: %d numbers, %d numbered objects, but %d free numbers", round, int(a.g.end)-1, numbered, len(a.g.free))
+		if live != st.objects {
+			t.Fatalf("round %d: %d objects counted live, %d in the version", round, live, st.objects)
 		}
 	}
-	if int(a.g.end) > 100 {
-		t.Errorf("%d object numbers used for at most 51 objects: freed numbers are not reused", int(a.g.end))
+	if a.num.chunks > 3 {
+		t.Errorf("%d chunks of numbers for at most 51 objects: freed numbers are not reused", a.num.chunks)
 	}
 }
 
@@ -353,9 +417,7 @@ definition task {
 				a.prepare(&wb, nil, rels)
 			}
 			mid := time.Now()
-			a.mu.Lock()
-			a.apply(&wb)
-			a.mu.Unlock()
+			a.publish(a.apply(&wb), 0)
 			end := time.Now()
 			a.wmu.Unlock()
 			prepared += mid.Sub(start)

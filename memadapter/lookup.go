@@ -54,9 +54,8 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 		return authz.LookupResult{}, err
 	}
 
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	cands := a.candidates(n, sub)
+	rd := a.read()
+	cands := rd.candidates(n, sub)
 	ids := make([]string, 0, len(cands))
 	for id := range cands {
 		if id > req.Cursor {
@@ -66,9 +65,9 @@ func (a *Authorizer) Lookup(ctx context.Context, req authz.LookupRequest) (authz
 	slices.Sort(ids)
 
 	if n.exact {
-		return page(ids, req.Limit), nil
+		return pageOf(ids, req.Limit), nil
 	}
-	ev := a.newEvaluator(ctx, sub, req.Context)
+	ev := rd.newEvaluator(ctx, sub, req.Context)
 	var out, conditional []string
 	for i, id := range ids {
 		if i%256 == 0 {
@@ -111,7 +110,7 @@ func nonNil(ids []string) []string {
 
 // page returns the first limit ids (all if limit is zero), with a cursor
 // if more follow.
-func page(ids []string, limit int) authz.LookupResult {
+func pageOf(ids []string, limit int) authz.LookupResult {
 	if limit == 0 || len(ids) <= limit {
 		return authz.IDs(ids, "")
 	}
@@ -122,9 +121,8 @@ func page(ids []string, limit int) authz.LookupResult {
 // idSet is a set of object ids.
 type idSet map[string]struct{}
 
-// candidates returns a superset of the ids on which n holds for sub; the
-// caller holds the read lock.
-func (a *Authorizer) candidates(n *node, sub subject) idSet {
+// candidates returns a superset of the ids on which n holds for sub.
+func (a reader) candidates(n *node, sub subject) idSet {
 	vals := make(map[*node]idSet, len(n.plan))
 	for _, c := range n.plan {
 		if !c.cyclic {
@@ -150,7 +148,7 @@ func (a *Authorizer) candidates(n *node, sub subject) idSet {
 
 // nodeCandidates computes the candidates of n from those of its
 // dependencies in vals.
-func (a *Authorizer) nodeCandidates(n *node, sub subject, vals map[*node]idSet) idSet {
+func (a reader) nodeCandidates(n *node, sub subject, vals map[*node]idSet) idSet {
 	self := sub.rel != "" && sub.rel == n.name && sub.typ == n.def.name
 	if n.expr != nil {
 		set := a.exprCandidates(n.expr, n.def, sub, vals)
@@ -185,16 +183,16 @@ func (a *Authorizer) nodeCandidates(n *node, sub subject, vals map[*node]idSet) 
 // addSources adds to set the ids of the resources related by relation n
 // to object o: those whose subject relation is subjRel if match is set,
 // all of them otherwise.
-func (a *Authorizer) addSources(set idSet, o objID, n *node, subjRel nodeID, match bool) {
-	srcs := a.g.in[keyOf(o, n.id)]
-	for i := range srcs.size() {
-		if s := srcs.at(i); !match || s.subjRel == subjRel {
-			set[a.g.obj(s.obj).name] = struct{}{}
+func (a reader) addSources(set idSet, o objID, n *node, subjRel nodeID, match bool) {
+	srcs := a.g.in(keyOf(o, n.id))
+	for it := srcs.iter(); it.next(); {
+		if s := unpackSource(it.member()); !match || s.subjRel == subjRel {
+			set[a.g.name(s.obj)] = struct{}{}
 		}
 	}
 }
 
-func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals map[*node]idSet) idSet {
+func (a reader) exprCandidates(e *expr, d *definition, sub subject, vals map[*node]idSet) idSet {
 	switch e.kind {
 	case exprRef:
 		return vals[e.ref]
@@ -238,7 +236,7 @@ func (a *Authorizer) exprCandidates(e *expr, d *definition, sub subject, vals ma
 		for typ, target := range e.targets {
 			for obj := range vals[target] {
 				if o := a.g.lookup(a.defs[typ], obj); o != 0 {
-					srcs := a.g.in[keyOf(o, e.via.id)]
+					srcs := a.g.in(keyOf(o, e.via.id))
 					size += srcs.size()
 				}
 			}

@@ -19,8 +19,9 @@ import (
 const DefaultEnumerateLimit = 1000
 
 // Authorizer is an in-memory engine for one schema. It is safe for
-// concurrent use: reads share a lock, writes take it alone, so a write is
-// atomic and a read sees all of a write or none of it.
+// concurrent use: a read takes no lock and reads one version of the
+// relationships, which a write replaces whole, so a write is atomic and a
+// read sees all of a write or none of it (see index.go).
 type Authorizer struct {
 	schema *schema.Schema
 	defs   map[string]*definition
@@ -30,17 +31,16 @@ type Authorizer struct {
 	byID []*node
 
 	// wmu serializes writers, from the preparation of a write to its
-	// publication; see index.go. The graph changes only under wmu and mu
-	// both, so a writer holding wmu reads it without mu.
+	// publication; see index.go.
 	wmu sync.Mutex
 	// spare is the writeBatch writers reuse (see batch); wmu guards it.
 	spare writeBatch
-	// mu guards the relationships (g) and revision; a writer holds it
-	// only to publish a prepared write.
-	mu sync.RWMutex
-	// g holds the relationships; see index.go.
-	g graph
-	// revision counts writes; tokens carry it.
+	// cur is the current version of the relationships; see index.go.
+	cur atomic.Pointer[graph]
+	// num is the writers' record of object numbers; wmu guards it.
+	num numbering
+	// revision counts writes, for writers (readers read their version's
+	// rev); tokens carry it.
 	revision uint64
 	// now is the clock expirations are compared with, in Unix
 	// nanoseconds.
@@ -174,18 +174,20 @@ func NewWithConfig(schemaText string, cfg Config) (*Authorizer, error) {
 	if cfg.Now == nil {
 		now, floor = systemClock(func() int64 { return time.Now().UnixNano() })
 	}
-	g := newGraph(len(s.Definitions))
-	g.conditional = conditionalNodes(byID)
-	return &Authorizer{
+	seed := maphash.MakeSeed()
+	g, num := newGraph(len(s.Definitions), len(byID), seed)
+	a := &Authorizer{
 		now:    now,
 		floor:  floor,
 		schema: s,
 		defs:   defs,
 		nodes:  nodes,
 		byID:   byID,
-		g:      g,
-		seed:   maphash.MakeSeed(),
-	}, nil
+		num:    num,
+		seed:   seed,
+	}
+	a.cur.Store(g)
+	return a, nil
 }
 
 // Schema returns the parsed schema.
@@ -255,13 +257,11 @@ func (a *Authorizer) Check(ctx context.Context, req authz.CheckRequest) (authz.D
 	if err := contextErr(ctx); err != nil {
 		return authz.Deny(), err
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.check(ctx, req)
+	return a.read().check(ctx, req)
 }
 
-// check answers req; the caller holds the read lock.
-func (a *Authorizer) check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
+// check answers req.
+func (a reader) check(ctx context.Context, req authz.CheckRequest) (authz.Decision, error) {
 	if err := req.Validate(); err != nil {
 		return authz.Deny(), wrap(err)
 	}
@@ -333,10 +333,9 @@ func (a *Authorizer) CheckMany(ctx context.Context, req authz.CheckManyRequest) 
 		return nil, wrap(err)
 	}
 	results := make([]authz.CheckResult, len(req.Items))
-	a.mu.RLock()
-	defer a.mu.RUnlock()
+	r := a.read()
 	for i, item := range req.Items {
-		results[i].Decision, results[i].Err = a.check(ctx, item)
+		results[i].Decision, results[i].Err = r.check(ctx, item)
 	}
 	return results, nil
 }
@@ -355,20 +354,18 @@ func (a *Authorizer) ReadRelationships(ctx context.Context, req authz.ReadReques
 	if d == nil {
 		return nil, invalidf("unknown resource type %q", req.Resource.Type)
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.relationshipsOf(d, req.Resource.ID), nil
+	return a.read().relationshipsOf(d, req.Resource.ID), nil
 }
 
 // relationshipsOf returns the relationships of resource id of d that have
-// not expired; the caller holds the lock.
-func (a *Authorizer) relationshipsOf(d *definition, id string) []authz.Relationship {
+// not expired.
+func (a reader) relationshipsOf(d *definition, id string) []authz.Relationship {
 	return a.storedRelationships(d, id, false)
 }
 
 // storedRelationships returns the relationships of resource id of d, the
-// expired ones too if expired is set; the caller holds the lock.
-func (a *Authorizer) storedRelationships(d *definition, id string, expired bool) []authz.Relationship {
+// expired ones too if expired is set.
+func (a reader) storedRelationships(d *definition, id string, expired bool) []authz.Relationship {
 	var rels []authz.Relationship
 	obj := a.g.lookup(d, id)
 	if obj == 0 {
@@ -379,11 +376,14 @@ func (a *Authorizer) storedRelationships(d *definition, id string, expired bool)
 		now = a.now()
 	}
 	for _, n := range d.relations {
-		ts := a.g.out[keyOf(obj, n.id)]
+		ts := a.g.out(keyOf(obj, n.id))
 		start := len(rels)
-		for i := range ts.size() {
-			t := ts.at(i)
-			e := a.g.edgeOf(keyOf(obj, n.id), t)
+		for it := ts.iter(); it.next(); {
+			t := unpackTarget(it.member())
+			var e edge
+			if ep := it.value(); ep != nil {
+				e = *ep
+			}
 			if e.expires != 0 && now >= e.expires && !expired {
 				continue // expired: invisible to every read
 			}
@@ -431,21 +431,17 @@ func (a *Authorizer) Enumerate(ctx context.Context, req authz.EnumerateRequest) 
 	if req.Cursor != "" && !authz.ValidID(req.Cursor) {
 		return authz.EnumerateResult{}, invalidf("malformed enumerate cursor")
 	}
-	a.mu.RLock()
+	r := a.read()
 	var ids []string
-	for _, chunk := range a.g.objs {
-		for i := range chunk {
-			if inf := &chunk[i]; inf.def == d && inf.outDeg > 0 && inf.name > req.Cursor {
-				ids = append(ids, inf.name)
-			}
+	r.g.eachObject(d, func(o objID, id string) {
+		if id > req.Cursor && r.g.isResource(d, o) {
+			ids = append(ids, id)
 		}
-	}
-	if a.g.expiring > 0 {
+	})
+	if r.g.expiring > 0 {
 		// A resource whose relationships have all expired is not there.
-		d := a.defs[req.ResourceType]
-		ids = slices.DeleteFunc(ids, func(id string) bool { return len(a.relationshipsOf(d, id)) == 0 })
+		ids = slices.DeleteFunc(ids, func(id string) bool { return len(r.relationshipsOf(d, id)) == 0 })
 	}
-	a.mu.RUnlock()
 	slices.Sort(ids)
 	if len(ids) <= limit {
 		return authz.EnumerateResult{IDs: ids}, nil

@@ -62,17 +62,14 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 		return authz.SubjectLookupResult{}, err
 	}
 
-	a.mu.RLock()
-	set, err := a.subjectsOf(ctx, n, req.Resource.ID, req.SubjectType, req.SubjectRelation)
-	a.mu.RUnlock()
+	set, err := a.read().subjectsOf(ctx, n, req.Resource.ID, req.SubjectType, req.SubjectRelation)
 	if err != nil {
 		return authz.SubjectLookupResult{}, err
 	}
 	return set.page(req), nil
 }
 
-// subjectsOf computes the subjects of n on object id; the caller holds the
-// read lock.
+// subjectsOf computes the subjects of n on object id.
 //
 // The lookup works on the graph of the (relation or permission, object)
 // pairs it reaches from n on id, a dependency being an edge; each edge is
@@ -114,7 +111,7 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req authz.SubjectLookup
 //
 // ctx is checked every lookupCheckEvery steps (an edge, a pair, or a
 // subject merged).
-func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
+func (a reader) subjectsOf(ctx context.Context, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := a.newSubjectEval(ctx, id, typ, rel)
 	defer a.releaseSubjectEval(ev)
 	start := ev.vertex(n, a.g.lookup(n.def, id), false)
@@ -140,7 +137,7 @@ func (a *Authorizer) subjectsOf(ctx context.Context, n *node, id, typ, rel strin
 
 // newSubjectEval returns an evaluator for a lookup of the subjects of typ
 // (and rel), reusing the buffers of a past lookup.
-func (a *Authorizer) newSubjectEval(ctx context.Context, startID, typ, rel string) *subjectEval {
+func (a reader) newSubjectEval(ctx context.Context, startID, typ, rel string) *subjectEval {
 	ev, _ := a.evals.Get().(*subjectEval)
 	if ev == nil {
 		ev = &subjectEval{keys: make(map[edgeKey]int32)}
@@ -163,7 +160,7 @@ const maxPooledVertices = 1 << 12
 
 // releaseSubjectEval keeps the buffers of ev for the next lookup, without
 // the sets they point to.
-func (a *Authorizer) releaseSubjectEval(ev *subjectEval) {
+func (a reader) releaseSubjectEval(ev *subjectEval) {
 	if cap(ev.vs) > maxPooledVertices || cap(ev.edges) > 4*maxPooledVertices {
 		return
 	}
@@ -174,7 +171,7 @@ func (a *Authorizer) releaseSubjectEval(ev *subjectEval) {
 	if cap(ev.parts) > maxPooledVertices {
 		ev.parts = nil
 	}
-	ev.a, ev.ctx, ev.subjDef = nil, nil, nil
+	ev.a, ev.ctx, ev.subjDef = reader{}, nil, nil
 	a.evals.Put(ev)
 }
 
@@ -248,7 +245,7 @@ type lookupEdge struct {
 // subjectEval computes the subjects of one type and subject relation;
 // the caller holds the read lock.
 type subjectEval struct {
-	a       *Authorizer
+	a       reader
 	ctx     context.Context
 	startID string
 	// subjDef and subjRel are the subject type and relation asked for
@@ -316,7 +313,7 @@ func (ev *subjectEval) idOf(o objID) string {
 	if o == 0 {
 		return ev.startID
 	}
-	return ev.a.g.obj(o).name
+	return ev.a.g.name(o)
 }
 
 // addEdges adds the edges of v.
@@ -326,9 +323,9 @@ func (ev *subjectEval) addEdges(v int32) {
 	if n.expr == nil {
 		if o != 0 {
 			k := keyOf(o, n.id)
-			s := ev.a.g.sets[k]
-			for i := range s.size() {
-				if t := s.at(i); ev.counts(k, t, neg) {
+			s := ev.a.g.subjectSets(k)
+			for it := s.iter(); it.next(); {
+				if t := unpackTarget(it.member()); ev.counts(k, t, neg) {
 					ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(ev.a.byID[t.rel], t.obj, neg), pos: posUnion})
 				}
 			}
@@ -366,12 +363,12 @@ func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8, neg bool) {
 		if !ok {
 			return
 		}
-		for i := range s.size() {
-			t := s.at(i)
+		for it := s.iter(); it.next(); {
+			t := unpackTarget(it.member())
 			if !ev.counts(k, t, neg) {
 				continue
 			}
-			if target := e.targets[ev.a.g.obj(t.obj).def.name]; target != nil {
+			if target := e.targets[ev.a.g.defOf(t.obj).name]; target != nil {
 				ev.edges = append(ev.edges, lookupEdge{to: ev.vertex(target, t.obj, neg), pos: pos})
 			}
 		}
@@ -387,21 +384,21 @@ func (ev *subjectEval) exprEdges(e *expr, o objID, pos uint8, neg bool) {
 // skipped: the all-arrow asks every relationship to hold, and one whose
 // caveat is not known to hold makes the whole arrow at most conditional,
 // which a lookup leaves out.
-func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, set1[target], bool) {
+func (ev *subjectEval) arrowSet(e *expr, o objID, neg bool) (edgeKey, slot[*edge], bool) {
 	if o == 0 {
-		return 0, set1[target]{}, false
+		return 0, slot[*edge]{}, false
 	}
 	k := keyOf(o, e.via.id)
-	s, ok := ev.a.g.out[k]
-	if !ok {
+	s := ev.a.g.out(k)
+	if s.size() == 0 {
 		return k, s, false
 	}
 	if e.kind == exprArrowAll {
-		for i := range s.size() {
-			t := s.at(i)
+		for it := s.iter(); it.next(); {
+			t := unpackTarget(it.member())
 			switch {
 			case ev.expired(k, t):
-			case !ev.counts(k, t, neg), e.targets[ev.a.g.obj(t.obj).def.name] == nil:
+			case !ev.counts(k, t, neg), e.targets[ev.a.g.defOf(t.obj).name] == nil:
 				return k, s, false
 			}
 		}
@@ -793,21 +790,21 @@ func (ev *subjectEval) direct(n *node, o objID, neg bool) *foundSet {
 		return nil
 	}
 	k := keyOf(o, n.id)
-	s, ok := ev.a.g.out[k]
-	if !ok {
+	s := ev.a.g.out(k)
+	if s.size() == 0 {
 		return nil
 	}
-	g := &ev.a.g
+	g := ev.a.g
 	set := &foundSet{concrete: make([]string, 0, s.size())}
-	for i := range s.size() {
-		t := s.at(i)
+	for it := s.iter(); it.next(); {
+		t := unpackTarget(it.member())
 		switch {
-		case g.obj(t.obj).def != ev.subjDef || t.rel != ev.subjRel:
+		case g.defOf(t.obj) != ev.subjDef || t.rel != ev.subjRel:
 		case !ev.counts(k, t, neg):
-		case t.rel == 0 && g.obj(t.obj).name == authz.WildcardID:
+		case t.rel == 0 && g.name(t.obj) == authz.WildcardID:
 			set.wildcard = true
 		default:
-			set.concrete = append(set.concrete, g.obj(t.obj).name)
+			set.concrete = append(set.concrete, g.name(t.obj))
 		}
 	}
 	if set.empty() {
@@ -908,12 +905,12 @@ func (ev *subjectEval) arrow(e *expr, o objID, pol, neg bool) *foundSet {
 		return nil
 	}
 	var sets []*foundSet
-	for i := range s.size() {
-		t := s.at(i)
+	for it := s.iter(); it.next(); {
+		t := unpackTarget(it.member())
 		if !ev.counts(k, t, pol) {
 			continue
 		}
-		if target := e.targets[ev.a.g.obj(t.obj).def.name]; target != nil {
+		if target := e.targets[ev.a.g.defOf(t.obj).name]; target != nil {
 			sets = append(sets, ev.value(target, t.obj, pol, neg))
 		}
 	}

@@ -104,10 +104,9 @@ func TestSubjectsMatchTheRoundsOnRandomCyclicGraphs(t *testing.T) {
 			for _, perm := range perms {
 				for _, sub := range []authz.Subject{{Type: "user"}, {Type: "group", Relation: "member"}, {Type: "group", Relation: "admin"}} {
 					n := a.defs["group"].nodes[perm]
-					a.mu.RLock()
-					got, gotErr := a.subjectsOf(t.Context(), n, id, sub.Type, sub.Relation)
-					want, wantErr := refSubjectsOf(t.Context(), a, n, id, sub.Type, sub.Relation)
-					a.mu.RUnlock()
+					rd := a.read()
+					got, gotErr := rd.subjectsOf(t.Context(), n, id, sub.Type, sub.Relation)
+					want, wantErr := refSubjectsOf(t.Context(), rd, n, id, sub.Type, sub.Relation)
 					lookups++
 					if gotErr != nil && !errors.Is(gotErr, authz.ErrInvalidRequest) {
 						t.Errorf("seed %d: group:%s#%s for %s: error %v, want %v", seed, id, perm, sub, gotErr, authz.ErrInvalidRequest)
@@ -160,7 +159,7 @@ func describe(s *foundSet) []string {
 // round computed. Every operation but an exclusion's right side is
 // monotone, so from nothing this reaches the least fixpoint. Graphs without
 // cycles take one round.
-func refSubjectsOf(ctx context.Context, a *Authorizer, n *node, id, typ, rel string) (*foundSet, error) {
+func refSubjectsOf(ctx context.Context, a reader, n *node, id, typ, rel string) (*foundSet, error) {
 	ev := refEval{a: a, ctx: ctx, typ: typ, rel: rel}
 	if a.g.expiring > 0 {
 		ev.now = a.now()
@@ -194,7 +193,7 @@ func refSubjectsOf(ctx context.Context, a *Authorizer, n *node, id, typ, rel str
 // refEval computes the subjects of one type and subject relation;
 // the caller holds the read lock.
 type refEval struct {
-	a        *Authorizer
+	a        reader
 	ctx      context.Context
 	typ, rel string
 	visits   int
@@ -261,14 +260,14 @@ func (ev *refEval) relation(n *node, id string) *foundSet {
 	if o == 0 {
 		return nil
 	}
-	s, ok := ev.a.g.out[keyOf(o, n.id)]
-	if !ok {
+	s := ev.a.g.out(keyOf(o, n.id))
+	if s.size() == 0 {
 		return nil
 	}
 	direct := &foundSet{concrete: make([]string, 0, s.size())}
 	sets := []*foundSet{direct}
-	for i := range s.size() {
-		t := s.at(i)
+	for it := s.iter(); it.next(); {
+		t := unpackTarget(it.member())
 		if !ev.edge(keyOf(o, n.id), t) {
 			continue
 		}
@@ -334,23 +333,24 @@ func (ev *refEval) arrow(e *expr, d *definition, id string) *foundSet {
 	if o == 0 {
 		return nil
 	}
-	s, ok := ev.a.g.out[keyOf(o, e.via.id)]
-	if !ok {
+	s := ev.a.g.out(keyOf(o, e.via.id))
+	if s.size() == 0 {
 		return nil
 	}
 	var set *foundSet
 	var sets []*foundSet // of an any-arrow
 	first := true
-	for i := range s.size() {
-		if !ev.edge(keyOf(o, e.via.id), s.at(i)) {
-			if e.kind == exprArrowAll && !ev.expired(keyOf(o, e.via.id), s.at(i)) {
+	for it := s.iter(); it.next(); {
+		at := unpackTarget(it.member())
+		if !ev.edge(keyOf(o, e.via.id), at) {
+			if e.kind == exprArrowAll && !ev.expired(keyOf(o, e.via.id), at) {
 				// Every relationship of an all-arrow must hold: one
 				// whose caveat does not empties it, as Check decides.
 				return nil
 			}
 			continue
 		}
-		obj := ev.a.subjectOf(s.at(i))
+		obj := ev.a.subjectOf(at)
 		target := e.targets[obj.typ]
 		switch {
 		case target == nil && e.kind == exprArrowAll:

@@ -117,10 +117,8 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	b := a.batch()
 	defer b.reset()
 	a.prepare(b, req.Delete, req.Touch)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.apply(b)
 	a.revision++
+	a.publish(a.apply(b), a.revision)
 	return a.token(), nil
 }
 
@@ -215,7 +213,7 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 	d := a.defs[req.Resource.Type]
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
-	if existing := a.relationshipsOf(d, req.Resource.ID); len(existing) > 0 {
+	if existing := a.read().relationshipsOf(d, req.Resource.ID); len(existing) > 0 {
 		if !sameRelationships(existing, rels) {
 			return authz.Token{}, fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", req.Resource.Type, authz.ErrConflict)
 		}
@@ -224,10 +222,8 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 	b := a.batch()
 	defer b.reset()
 	a.prepare(b, nil, rels)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.apply(b)
 	a.revision++
+	a.publish(a.apply(b), a.revision)
 	return a.token(), nil
 }
 
@@ -289,10 +285,8 @@ func (a *Authorizer) Deregister(ctx context.Context, req authz.DeregisterRequest
 	defer a.wmu.Unlock()
 	b := a.batch()
 	defer b.reset()
-	a.prepare(b, a.storedRelationships(d, req.Resource.ID, true), nil)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.apply(b)
+	a.prepare(b, a.read().storedRelationships(d, req.Resource.ID, true), nil)
 	a.revision++
+	a.publish(a.apply(b), a.revision)
 	return a.token(), nil
 }
