@@ -19,14 +19,14 @@ import (
 // reads one version throughout.
 //
 // Every object (a type and an id) that appears in a relationship is
-// numbered (an objID). Numbers are handed out in chunks of 256 that each
+// numbered (an objID). Numbers are handed out in chunks of 32 that each
 // belong to one type, and a chunk holds, for its objects, their ids and,
 // by relation, a slot of the subjects of each (forward, for checks), of
 // its subject-set subjects again (so that checks walk only those), and of
 // the resources related to each as a subject (reverse, for lookups). A
 // slot holds one member inline, with its caveat and expiration if it has
 // them; more members go in a persistent B+tree (ptree). Chunks sit in
-// pages of 512, and the version holds the pages.
+// pages of 64, and the version holds the pages.
 //
 // A write copies what it changes and only that: the pages, chunks, slot
 // arrays and tree nodes on the paths to its changes, each once per write
@@ -94,9 +94,9 @@ func unpackSource(v uint64) source { return source{obj: objID(v >> 16), subjRel:
 
 // Chunks of numbers and pages of chunks.
 const (
-	chunkShift = 8
+	chunkShift = 5
 	chunkSize  = 1 << chunkShift
-	pageShift  = 9
+	pageShift  = 5
 	pageSize   = 1 << pageShift
 )
 
@@ -109,10 +109,10 @@ type graph struct {
 	gen uint64
 	// rev is the revision of the version, which tokens carry.
 	rev uint64
-	// pages holds the chunks by number; pagesGen is the gen of the
-	// pages slice itself.
-	pages    []*chunkPage
-	pagesGen uint64
+	// dirs holds the chunks by number, through two levels of pages;
+	// dirsGen is the gen of the slice itself.
+	dirs    []*dirPage
+	dirsGen uint64
 	// ids holds the idTable of each definition, by its idx; idsGen is
 	// the gen of the slice.
 	ids    []*idTable
@@ -128,18 +128,29 @@ type graph struct {
 	nodes int
 }
 
-// chunkPage holds 512 chunks.
+// dirPage holds 32 chunkPages.
+type dirPage struct {
+	gen uint64
+	p   [pageSize]*chunkPage
+}
+
+// chunkPage holds 32 chunks.
 type chunkPage struct {
 	gen uint64
 	c   [pageSize]*chunk
 }
 
-// chunk holds 256 objects of one definition: their ids (names), and by
+// chunk holds 32 objects of one definition: their ids (names), and by
 // node (a relation) their slots. A slice is nil until a relationship of
 // the chunk needs it, and so is each slot array in it.
 type chunk struct {
-	gen   uint64
-	def   *definition
+	gen uint64
+	def *definition
+	// live has the bit 1<<i set while object i of the chunk is live;
+	// names keeps the id of a freed object until its number is used
+	// again, so that freeing and numbering an id again (see freeList)
+	// copies no names.
+	live  uint32
 	names *names
 	// fwd holds the subjects of each object's relations; sets the
 	// subject-set subjects among them again; rev the resources related
@@ -149,7 +160,7 @@ type chunk struct {
 	rev  []*slots[struct{}]
 }
 
-// names holds the ids of a chunk's objects; a free number has "".
+// names holds the ids of a chunk's objects.
 type names struct {
 	gen uint64
 	n   [chunkSize]string
@@ -314,20 +325,24 @@ func (m *mset[V]) own(gen uint64) *mset[V] {
 
 // chunkOf returns the chunk of o, or nil if o is past the version's.
 func (g *graph) chunkOf(o objID) *chunk {
-	p := uint(o) >> (chunkShift + pageShift)
-	if p >= uint(len(g.pages)) {
+	c := uint(o) >> chunkShift
+	if c>>(2*pageShift) >= uint(len(g.dirs)) {
 		return nil
 	}
-	pg := g.pages[p]
+	d := g.dirs[c>>(2*pageShift)]
+	if d == nil {
+		return nil
+	}
+	pg := d.p[(c>>pageShift)&(pageSize-1)]
 	if pg == nil {
 		return nil
 	}
-	return pg.c[(o>>chunkShift)&(pageSize-1)]
+	return pg.c[c&(pageSize-1)]
 }
 
 // name returns the id of o, or "" if o is not an object of the version.
 func (g *graph) name(o objID) string {
-	if c := g.chunkOf(o); c != nil && c.names != nil {
+	if c := g.chunkOf(o); c != nil && c.live&(1<<(o&(chunkSize-1))) != 0 {
 		return c.names.n[o&(chunkSize-1)]
 	}
 	return ""
@@ -392,18 +407,31 @@ func (g *graph) lookup(d *definition, id string) objID {
 
 // eachObject calls f with every object of d in the version and its id.
 func (g *graph) eachObject(d *definition, f func(o objID, id string)) {
-	for p, pg := range g.pages {
-		if pg == nil {
+	g.eachChunk(func(base objID, c *chunk) {
+		if c.def != d {
+			return
+		}
+		for j, id := range c.names.n {
+			if c.live&(1<<j) != 0 {
+				f(base|objID(j), id)
+			}
+		}
+	})
+}
+
+// eachChunk calls f with every chunk of the version and its first number.
+func (g *graph) eachChunk(f func(base objID, c *chunk)) {
+	for i, d := range g.dirs {
+		if d == nil {
 			continue
 		}
-		for i, c := range pg.c {
-			if c == nil || c.def != d || c.names == nil {
+		for j, pg := range d.p {
+			if pg == nil {
 				continue
 			}
-			base := objID(p)<<(chunkShift+pageShift) | objID(i)<<chunkShift
-			for j, id := range c.names.n {
-				if id != "" {
-					f(base|objID(j), id)
+			for k, c := range pg.c {
+				if c != nil {
+					f(objID((i<<(2*pageShift)|j<<pageShift|k)<<chunkShift), c)
 				}
 			}
 		}
@@ -460,16 +488,56 @@ type numbering struct {
 	// open is, by definition, the next number of its chunk with numbers
 	// left, or 0.
 	open []objID
-	free [][]objID
+	free []freeList
 	live []int
 	refs []*[chunkSize]uint32
 }
 
-// alloc returns a number for a new object of d.
-func (nb *numbering) alloc(d *definition) objID {
-	if f := nb.free[d.idx]; len(f) > 0 {
-		o := f[len(f)-1]
-		nb.free[d.idx] = f[:len(f)-1]
+// freeList holds the freed numbers of a definition, with the id each
+// had last: an object freed and numbered again (an id whose last
+// relationship is deleted and then written again, over and over) gets
+// its old number back, whose entry in the idTable still stands, so that
+// such churn adds no entry to it.
+type freeList struct {
+	stack []objID
+	// byID and idOf map the numbers in stack to their last ids and
+	// back; a number taken by its id (byID) stays in stack, without an
+	// idOf entry, and is skipped there.
+	byID map[string]objID
+	idOf map[objID]string
+}
+
+// push frees o, whose id was id.
+func (f *freeList) push(o objID, id string) {
+	if f.byID == nil {
+		f.byID, f.idOf = make(map[string]objID), make(map[objID]string)
+	}
+	f.stack = append(f.stack, o)
+	f.byID[id], f.idOf[o] = o, id
+}
+
+// take returns a free number, id's own if it had one, or 0.
+func (f *freeList) take(id string) objID {
+	if o, ok := f.byID[id]; ok {
+		delete(f.byID, id)
+		delete(f.idOf, o)
+		return o
+	}
+	for len(f.stack) > 0 {
+		o := f.stack[len(f.stack)-1]
+		f.stack = f.stack[:len(f.stack)-1]
+		if last, ok := f.idOf[o]; ok {
+			delete(f.idOf, o)
+			delete(f.byID, last)
+			return o
+		}
+	}
+	return 0
+}
+
+// alloc returns a number for a new object id of d.
+func (nb *numbering) alloc(d *definition, id string) objID {
+	if o := nb.free[d.idx].take(id); o != 0 {
 		return o
 	}
 	o := nb.open[d.idx]
@@ -502,26 +570,39 @@ func (g *graph) next() *graph {
 // chunkFor returns o's chunk in g, owned by g's write, making it (for d)
 // if o has none.
 func (g *graph) chunkFor(o objID, d *definition) *chunk {
-	if g.pagesGen != g.gen {
-		g.pages = slices.Clone(g.pages)
-		g.pagesGen = g.gen
+	if g.dirsGen != g.gen {
+		g.dirs = slices.Clone(g.dirs)
+		g.dirsGen = g.gen
 	}
-	p := int(o >> (chunkShift + pageShift))
-	for len(g.pages) <= p {
-		g.pages = append(g.pages, nil)
+	ci := int(o >> chunkShift)
+	p := ci >> (2 * pageShift)
+	for len(g.dirs) <= p {
+		g.dirs = append(g.dirs, nil)
 	}
-	pg := g.pages[p]
+	dp := g.dirs[p]
+	switch {
+	case dp == nil:
+		dp = &dirPage{gen: g.gen}
+		g.dirs[p] = dp
+	case dp.gen != g.gen:
+		c := *dp
+		c.gen = g.gen
+		dp = &c
+		g.dirs[p] = dp
+	}
+	j := (ci >> pageShift) & (pageSize - 1)
+	pg := dp.p[j]
 	switch {
 	case pg == nil:
 		pg = &chunkPage{gen: g.gen}
-		g.pages[p] = pg
+		dp.p[j] = pg
 	case pg.gen != g.gen:
 		c := *pg
 		c.gen = g.gen
 		pg = &c
-		g.pages[p] = pg
+		dp.p[j] = pg
 	}
-	i := (o >> chunkShift) & (pageSize - 1)
+	i := ci & (pageSize - 1)
 	c := pg.c[i]
 	switch {
 	case c == nil:
@@ -582,14 +663,20 @@ func (g *graph) place(nb *numbering, o objID, d *definition, id string) {
 	switch {
 	case c.names == nil:
 		c.names = &names{gen: g.gen}
+	case c.names.n[o&(chunkSize-1)] == id:
 	case c.names.gen != g.gen:
 		n := *c.names
 		n.gen = g.gen
 		c.names = &n
 	}
 	c.names.n[o&(chunkSize-1)] = id
+	c.live |= 1 << (o & (chunkSize - 1))
 	nb.live[d.idx]++
 	t := g.ids[d.idx]
+	h := maphash.String(g.seed, id)
+	if t != nil && t.find(g, id, h) == o {
+		return // o is id's old number (see freeList), still in the table
+	}
 	if t == nil || 2*(t.used+1) > len(t.slots) {
 		// Rebuild from the version's objects of d (o among them now),
 		// for this version only: older ones keep the old table.
@@ -606,7 +693,7 @@ func (g *graph) place(nb *numbering, o objID, d *definition, id string) {
 		g.ids[d.idx] = t
 		return
 	}
-	t.insert(maphash.String(g.seed, id), o)
+	t.insert(h, o)
 }
 
 // release frees o if nothing names it any more: its id goes, and its
@@ -616,19 +703,15 @@ func (g *graph) release(nb *numbering, o objID) {
 		return
 	}
 	c := g.chunkFor(o, nil)
-	if c.names.gen != g.gen {
-		n := *c.names
-		n.gen = g.gen
-		c.names = &n
-	}
-	c.names.n[o&(chunkSize-1)] = ""
+	c.live &^= 1 << (o & (chunkSize - 1))
+	id := c.names.n[o&(chunkSize-1)]
 	nb.live[c.def.idx]--
-	nb.free[c.def.idx] = append(nb.free[c.def.idx], o)
+	nb.free[c.def.idx].push(o, id)
 }
 
 func newGraph(defs, nodes int, seed maphash.Seed) (*graph, numbering) {
 	return &graph{gen: 1, ids: make([]*idTable, defs), seed: seed, nodes: nodes},
-		numbering{open: make([]objID, defs), free: make([][]objID, defs), live: make([]int, defs)}
+		numbering{open: make([]objID, defs), free: make([]freeList, defs), live: make([]int, defs)}
 }
 
 // conditionalNodes returns, by nodeID, whether the relation's schema
@@ -675,8 +758,9 @@ func (g *graph) objectBytes(nb *numbering, d *definition, id []byte, ids *idAren
 	if o := g.lookup(d, unsafeString(id)); o != 0 {
 		return o
 	}
-	o := nb.alloc(d)
-	g.place(nb, o, d, ids.copy(id))
+	s := ids.copy(id)
+	o := nb.alloc(d, s)
+	g.place(nb, o, d, s)
 	return o
 }
 
@@ -852,7 +936,7 @@ func (b *writeBatch) object(g *graph, nb *numbering, d *definition, id string, c
 		if !create {
 			return 0
 		}
-		o = nb.alloc(d)
+		o = nb.alloc(d, id)
 		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id})
 		switch {
 		case len(b.slots) > 0 && 2*len(b.fresh) <= len(b.slots):
