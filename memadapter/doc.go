@@ -12,9 +12,10 @@
 // in a file as well (a bbolt database: go.etcd.io/bbolt, etcd's embedded
 // store): a write is acknowledged only once it is committed and fsynced,
 // concurrent writers share one commit and fsync (group commit), and reads
-// are still answered from memory, waiting for nothing but the
-// publication of a committed batch (its index updates; a batch is
-// prepared for memory outside the lock, as an in-memory write is). Caveats (with their stored contexts) and
+// are still answered from memory, from the version of the relationships
+// current when they start: they take no lock and wait for nothing, as
+// in memory (a committed batch becomes a new version, published at
+// once). Caveats (with their stored contexts) and
 // expirations are stored with their relationships. Opening loads the file
 // and validates every relationship, its caveat and expiration included,
 // against the schema given; [Authorizer.Backup] copies a

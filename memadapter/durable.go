@@ -118,17 +118,17 @@ func sealSum(key, body []byte) uint32 {
 // Writes are group-committed: a writer validates its request, queues it,
 // and takes commitMu; the writer that gets commitMu first commits every
 // queued request in one bbolt transaction (one fsync), prepares them for
-// the in-memory indexes and publishes them in the same order under the
-// Authorizer's write lock (see index.go), and hands each waiter its
+// the in-memory indexes and publishes them in the same order as one new
+// version of the relationships (see index.go), and hands each waiter its
 // result. Writers that queued while a commit was
 // syncing find their request done when they get commitMu, so concurrent
 // writers share fsyncs without a goroutine of the store's own. Requests
 // decide (a registration's conflict, a deregistration's relationships)
 // inside the transaction, which sees the requests before them in the
 // batch; memory, applied afterwards in the same order, agrees with disk.
-// Readers take the Authorizer's read lock only, so they wait for the
-// publication of a batch, never for its fsync or its preparation, and
-// they never see a write that is not on disk.
+// Readers take no lock: they read the version current when they start,
+// so they wait for nothing, and they never see a write that is not on
+// disk.
 type store struct {
 	path string
 

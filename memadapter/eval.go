@@ -42,7 +42,8 @@ var (
 const memoAfter = 64
 
 // evaluator answers checks for one subject, following SpiceDB's dispatch
-// as the package documentation describes; the caller holds the read lock.
+// as the package documentation describes, on the version its reader
+// loaded.
 // A check allocates nothing until it has visited memoAfter nodes or gone
 // fastDepth levels deep.
 //
@@ -106,8 +107,8 @@ type evaluator struct {
 }
 
 // newEvaluator returns an evaluator of questions about sub under the
-// request context ctx, at the instant of its first expiring relationship;
-// the caller holds the read lock.
+// request context ctx, at the instant of its first expiring relationship,
+// on a's version.
 func (a reader) newEvaluator(done context.Context, sub subject, ctx authz.Context) evaluator {
 	// now is read when the first expiring relationship is met (visible).
 	return evaluator{a: a, sub: sub, ctx: ctx, reqCtx: done, target: a.targetOf(sub)}

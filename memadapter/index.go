@@ -664,12 +664,16 @@ func (g *graph) place(nb *numbering, o objID, d *definition, id string) {
 	case c.names == nil:
 		c.names = &names{gen: g.gen}
 	case c.names.n[o&(chunkSize-1)] == id:
+		// Its old number (see freeList): the names are as they were,
+		// and may be a published version's, which must not be written.
 	case c.names.gen != g.gen:
 		n := *c.names
 		n.gen = g.gen
 		c.names = &n
 	}
-	c.names.n[o&(chunkSize-1)] = id
+	if c.names.n[o&(chunkSize-1)] != id {
+		c.names.n[o&(chunkSize-1)] = id
+	}
 	c.live |= 1 << (o & (chunkSize - 1))
 	nb.live[d.idx]++
 	t := g.ids[d.idx]

@@ -6,7 +6,10 @@ import (
 	"maps"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -412,4 +415,71 @@ definition task {
 	}
 	b.ReportMetric(float64(prepared.Nanoseconds())/float64(2*b.N), "prepare-ns/write")
 	b.ReportMetric(float64(published.Nanoseconds())/float64(2*b.N), "locked-ns/write")
+}
+
+// TestReadsDoNotWaitForAWriteBeingApplied prepares and applies a write of
+// 2,000 relationships without publishing it, as a writer is partway
+// through one, and reads meanwhile from other goroutines: they finish
+// (a read takes no lock a writer holds) and see none of the write; once
+// it is published they see all of it. Readers run during the apply too,
+// which the race detector checks.
+func TestReadsDoNotWaitForAWriteBeingApplied(t *testing.T) {
+	t.Parallel()
+	a, err := New(indexSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var touch []authz.Relationship
+	for i := range 1000 {
+		doc := authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}
+		touch = append(touch,
+			authz.Relationship{Resource: doc, Relation: "viewer", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}},
+			authz.Relationship{Resource: doc, Relation: "owner", Subject: authz.Subject{Type: "group", ID: "g", Relation: "member"}},
+		)
+	}
+	check := func(i int) bool {
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}, Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}, Permission: "read"})
+		if err != nil {
+			t.Error(err)
+		}
+		return d.Allowed()
+	}
+	a.wmu.Lock() // a writer is partway through its write
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for r := range 2 {
+		wg.Go(func() {
+			for i := r; ; i = (i + 7) % 1000 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if check(i) {
+					t.Errorf("u%d is allowed before the write is published", i)
+					return
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	b := a.batch()
+	a.prepare(b, nil, touch)
+	next := a.apply(b)
+	for reads.Load() < 100 {
+		runtime.Gosched() // readers finish reads while the writer holds wmu
+	}
+	close(stop)
+	wg.Wait()
+	a.revision++
+	a.publish(next, a.revision)
+	b.reset()
+	a.wmu.Unlock()
+	for i := range 1000 {
+		if !check(i) {
+			t.Fatalf("u%d is denied after the write is published", i)
+		}
+	}
 }

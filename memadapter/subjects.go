@@ -242,8 +242,8 @@ type lookupEdge struct {
 	pos uint8
 }
 
-// subjectEval computes the subjects of one type and subject relation;
-// the caller holds the read lock.
+// subjectEval computes the subjects of one type and subject relation, on
+// the version its reader loaded.
 type subjectEval struct {
 	a       reader
 	ctx     context.Context
