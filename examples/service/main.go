@@ -563,8 +563,11 @@ func (s *server) reconcile(ctx context.Context, run string) error {
 			},
 		}
 		rep, err := r.Reconcile(ctx)
-		if err != nil && rep.Failed == 0 {
-			return err // the pass could not read the graph or the store
+		if err != nil && (rep.Failed == 0 || ctx.Err() != nil) {
+			// The pass could not read the graph or the store, or it was
+			// stopped (the service is shutting down): repairs that failed
+			// for that are not failed repairs.
+			return err
 		}
 		level := slog.LevelDebug
 		if rep.Orphans > 0 || rep.Unregistered > 0 || rep.OwnershipMismatches > 0 {
