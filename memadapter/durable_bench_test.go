@@ -272,6 +272,10 @@ func writeContinuously(ctx context.Context, b *testing.B, a *memadapter.Authoriz
 // -heap.max=10000000 for the 3M and 10M rows (several GB of memory).
 var heapMax = flag.Int("heap.max", 1_000_000, "largest graph, in relationships, that BenchmarkHeapPerRelationship builds")
 
+// heapBatch is the number of relationships per write of
+// BenchmarkHeapPerRelationship's loads.
+var heapBatch = flag.Int("heap.batch", 3_000, "relationships per write in BenchmarkHeapPerRelationship")
+
 // BenchmarkHeapPerRelationship loads graphs of tasks with a parent, an
 // owner and a viewer each (users and agents drawn from pools of 10,000 and
 // 1,000) into the in-memory engine and reports the live heap per
@@ -293,7 +297,7 @@ func BenchmarkHeapPerRelationship(b *testing.B) {
 				}
 				var elapsed time.Duration
 				cpu := cpuTime()
-				batch := make([]authz.Relationship, 0, 3_000)
+				batch := make([]authz.Relationship, 0, *heapBatch)
 				for i := range n / 3 {
 					task := authz.Resource{Type: "task", ID: fmt.Sprintf("task-%08d", i)}
 					batch = append(batch,
