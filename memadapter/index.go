@@ -584,29 +584,7 @@ func (g *graph) chunkFor(o objID, d *definition) *chunk {
 	for len(g.dirs) <= p {
 		g.dirs = append(g.dirs, nil)
 	}
-	dp := g.dirs[p]
-	switch {
-	case dp == nil:
-		dp = &dirPage{gen: g.gen}
-		g.dirs[p] = dp
-	case dp.gen != g.gen:
-		c := *dp
-		c.gen = g.gen
-		dp = &c
-		g.dirs[p] = dp
-	}
-	j := (ci >> pageShift) & (pageSize - 1)
-	pg := dp.p[j]
-	switch {
-	case pg == nil:
-		pg = &chunkPage{gen: g.gen}
-		dp.p[j] = pg
-	case pg.gen != g.gen:
-		c := *pg
-		c.gen = g.gen
-		pg = &c
-		dp.p[j] = pg
-	}
+	pg := own(&own(&g.dirs[p], g.gen).p[(ci>>pageShift)&(pageSize-1)], g.gen)
 	i := ci & (pageSize - 1)
 	c := pg.c[i]
 	switch {
@@ -629,19 +607,42 @@ func ownSlots[V comparable](list *[]*slots[V], n nodeID, size int, gen uint64) *
 	if *list == nil {
 		*list = make([]*slots[V], size)
 	}
-	s := (*list)[n]
-	switch {
-	case s == nil:
-		s = &slots[V]{gen: gen}
-		(*list)[n] = s
-	case s.gen != gen:
-		c := *s
-		c.gen = gen
-		s = &c
-		(*list)[n] = s
-	}
-	return s
+	return own(&(*list)[n], gen)
 }
+
+// versioned is what a write copies before it changes it, unless the write
+// made it: a page or a slot array, which knows the write that made it.
+type versioned[T any] interface {
+	*T
+	madeBy() uint64
+	setMadeBy(gen uint64)
+}
+
+// own returns *at, or a new one, owned by write gen: a copy of *at if
+// another write made it, which then replaces it in *at.
+func own[T any, P versioned[T]](at *P, gen uint64) P {
+	p := *at
+	switch {
+	case p == nil:
+		p = P(new(T))
+	case p.madeBy() != gen:
+		c := P(new(T))
+		*(*T)(c) = *(*T)(p)
+		p = c
+	default:
+		return p
+	}
+	p.setMadeBy(gen)
+	*at = p
+	return p
+}
+
+func (p *dirPage) madeBy() uint64         { return p.gen }
+func (p *dirPage) setMadeBy(gen uint64)   { p.gen = gen }
+func (p *chunkPage) madeBy() uint64       { return p.gen }
+func (p *chunkPage) setMadeBy(gen uint64) { p.gen = gen }
+func (s *slots[V]) madeBy() uint64        { return s.gen }
+func (s *slots[V]) setMadeBy(gen uint64)  { s.gen = gen }
 
 // fwdSlot returns the forward slot of o and n for the write to change.
 func (g *graph) fwdSlot(o objID, n nodeID) *slot[*edge] {
