@@ -526,6 +526,7 @@ func (f *freeList) take(id string) objID {
 	if o, ok := f.byID[id]; ok {
 		delete(f.byID, id)
 		delete(f.idOf, o)
+		f.tidy()
 		return o
 	}
 	for len(f.stack) > 0 {
@@ -538,6 +539,24 @@ func (f *freeList) take(id string) objID {
 		}
 	}
 	return 0
+}
+
+// tidy drops from stack the numbers their ids took back (see take), so
+// that an id freed and numbered again, over and over, does not grow it:
+// those on top at once, the others when they are half of it.
+func (f *freeList) tidy() {
+	for n := len(f.stack); n > 0; n = len(f.stack) {
+		if _, free := f.idOf[f.stack[n-1]]; free {
+			break
+		}
+		f.stack = f.stack[:n-1]
+	}
+	if len(f.stack) > 2*len(f.idOf)+16 {
+		f.stack = slices.DeleteFunc(f.stack, func(o objID) bool {
+			_, free := f.idOf[o]
+			return !free
+		})
+	}
 }
 
 // alloc returns a number for a new object id of d.
