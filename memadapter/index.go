@@ -743,23 +743,6 @@ func newGraph(defs, nodes int, seed maphash.Seed) (*graph, numbering) {
 		numbering{open: make([]objID, defs), free: make([]freeList, defs), live: make([]int, defs)}
 }
 
-// conditionalNodes returns, by nodeID, whether the relation's schema
-// allows a caveat or an expiration.
-func conditionalNodes(byID []*node) []bool {
-	out := make([]bool, len(byID))
-	for id, n := range byID {
-		if n == nil || n.rel == nil {
-			continue
-		}
-		for _, st := range n.rel.Types {
-			if st.Caveat != "" || st.Expiration {
-				out[id] = true
-			}
-		}
-	}
-	return out
-}
-
 // numberNodes gives every relation and permission of s a nodeID, in
 // schema order, and returns the nodes by id (index 0 is nil).
 func numberNodes(s *schema.Schema, defs map[string]*definition) []*node {
