@@ -840,7 +840,7 @@ func (s *store) commit(a *Authorizer, batch []*pending) {
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			rels := tx.Bucket(bucketRelationships)
-			w := &txWrites{b: rels}
+			w := &txWrites{b: rels, now: a.now()}
 			for _, p := range batch {
 				if err := p.decide(w); err != nil {
 					return err
@@ -898,7 +898,7 @@ func (p *pending) decide(w *txWrites) error {
 			w.add(relationshipKey(r), nil, true)
 		}
 	case opRegister:
-		existing := w.relationshipsIn(p.resource)
+		existing := w.relationshipsIn(p.resource, false)
 		if len(existing) > 0 {
 			if !sameRelationships(existing, p.touch) {
 				p.err = fmt.Errorf("memadapter: resource of type %q is already registered with other relationships: %w", p.resource.Type, authz.ErrConflict)
@@ -906,7 +906,7 @@ func (p *pending) decide(w *txWrites) error {
 			return nil
 		}
 	case opDeregister:
-		p.removed = w.relationshipsIn(p.resource)
+		p.removed = w.relationshipsIn(p.resource, true)
 		for _, r := range p.removed {
 			w.add(relationshipKey(r), nil, true)
 		}
@@ -940,6 +940,9 @@ func (p *pending) decide(w *txWrites) error {
 type txWrites struct {
 	b   *bolt.Bucket
 	ops []txOp
+	// now is the instant, in Unix nanoseconds, at which the batch tells
+	// relationships that have expired from those that have not.
+	now int64
 	// byResource indexes ops[:indexed] by the resource prefix of their
 	// keys; it is built on the first read of a batch.
 	byResource map[string][]int
@@ -958,8 +961,11 @@ func (w *txWrites) add(key, value []byte, del bool) {
 }
 
 // relationshipsIn returns the relationships of res as the bucket and the
-// queued operations make them, in key order.
-func (w *txWrites) relationshipsIn(res authz.Resource) []authz.Relationship {
+// queued operations make them, in key order, with their caveat names and
+// expirations; those that have expired only if expired is set (a
+// registration, as in memory, finds a resource whose relationships have
+// all expired without any; a deregistration deletes them too).
+func (w *txWrites) relationshipsIn(res authz.Resource, expired bool) []authz.Relationship {
 	if w.byResource == nil {
 		w.byResource = map[string][]int{}
 	}
@@ -970,30 +976,43 @@ func (w *txWrites) relationshipsIn(res authz.Resource) []authz.Relationship {
 		}
 	}
 	prefix := resourcePrefix(nil, res)
-	keys := map[string]bool{}
+	values := map[string][]byte{} // sealed, as stored
 	c := w.b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys[string(k)] = true
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		values[string(k)] = v
 	}
 	for _, i := range w.byResource[string(prefix)] {
 		if w.ops[i].del {
-			delete(keys, string(w.ops[i].key))
+			delete(values, string(w.ops[i].key))
 		} else {
-			keys[string(w.ops[i].key)] = true
+			values[string(w.ops[i].key)] = w.ops[i].value
 		}
 	}
-	sorted := slices.Sorted(maps.Keys(keys))
 	var rels []authz.Relationship
 	var parts [6][]byte
-	for _, k := range sorted {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		if !splitKey([]byte(k), &parts) {
 			continue // load refused such keys
 		}
-		rels = append(rels, authz.Relationship{
+		r := authz.Relationship{
 			Resource: res,
 			Relation: string(parts[2]),
 			Subject:  subject{typ: string(parts[3]), id: string(parts[4]), rel: string(parts[5])}.public(),
-		})
+		}
+		// A value that fails its checksum or does not decode (load
+		// refused such values) counts as a plain relationship.
+		if body, ok := unseal([]byte(k), values[k]); ok {
+			if sv, ok := decodeValue(body); ok {
+				if sv.expires != 0 && w.now >= sv.expires && !expired {
+					continue // expired: invisible, as in memory
+				}
+				r.Caveat.Name = sv.caveat
+				if sv.expires != 0 {
+					r.Expiration = time.Unix(0, sv.expires).UTC()
+				}
+			}
+		}
+		rels = append(rels, r)
 	}
 	return rels
 }

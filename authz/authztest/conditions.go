@@ -1,6 +1,7 @@
 package authztest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -292,6 +293,25 @@ func conditionCases() []Case {
 				e.wantDecision("doc:d1", "view", "user:bob", nil, "denied")
 				e.writeRels(expiring(e.rel("doc:d1#guest@user:alice"), farFuture))
 				e.wantDecision("doc:d1", "view", "user:alice", nil, "allowed")
+			},
+		},
+		{
+			Name:   "conditional/register-over-expired",
+			Rule:   "A resource whose relationships have all expired has none: Register creates it as a new resource. One with a relationship that has not expired is a conflict.",
+			Schema: conditionSchema,
+			run: func(e *env) {
+				e.writeRels(
+					expiring(e.rel("doc:d1#guest@user:alice"), longAgo),
+					expiring(e.rel("doc:d2#guest@user:alice"), farFuture),
+				)
+				e.register("doc:d1", "user:bob", "")
+				e.wantDecision("doc:d1", "view", "user:bob", nil, "allowed")
+				e.wantDecision("doc:d1", "view", "user:alice", nil, "denied")
+				e.wantRead("doc:d1", "doc:d1#owner@user:bob")
+				if _, err := e.a.Register(e.ctx, e.registerReq("doc:d2", "user:bob", "")); !errors.Is(err, authz.ErrConflict) {
+					e.t.Errorf("Register(doc:d2), which has a guest that has not expired: %v, want %v", err, authz.ErrConflict)
+				}
+				e.wantDecision("doc:d2", "view", "user:bob", nil, "denied")
 			},
 		},
 		{
