@@ -122,6 +122,11 @@ type graph struct {
 	// the gen of the slice.
 	ids    []*idTable
 	idsGen uint64
+	// chunksOf holds, by definition, the first number of each of its
+	// chunks, in the order they were made; chunksGen is the gen of the
+	// outer slice. An inner slice only grows, so versions share it.
+	chunksOf  [][]objID
+	chunksGen uint64
 	// seed seeds the hashes of ids.
 	seed maphash.Seed
 	// conditioned counts the relationships that have a caveat or an
@@ -412,32 +417,11 @@ func (g *graph) lookup(d *definition, id string) objID {
 
 // eachObject calls f with every object of d in the version and its id.
 func (g *graph) eachObject(d *definition, f func(o objID, id string)) {
-	g.eachChunk(func(base objID, c *chunk) {
-		if c.def != d {
-			return
-		}
+	for _, base := range g.chunksOf[d.idx] {
+		c := g.chunkOf(base)
 		for j, id := range c.names.n {
 			if c.live&(1<<j) != 0 {
 				f(base|objID(j), id)
-			}
-		}
-	})
-}
-
-// eachChunk calls f with every chunk of the version and its first number.
-func (g *graph) eachChunk(f func(base objID, c *chunk)) {
-	for i, d := range g.dirs {
-		if d == nil {
-			continue
-		}
-		for j, pg := range d.p {
-			if pg == nil {
-				continue
-			}
-			for k, c := range pg.c {
-				if c != nil {
-					f(objID((i<<(2*pageShift)|j<<pageShift|k)<<chunkShift), c)
-				}
 			}
 		}
 	}
@@ -610,6 +594,11 @@ func (g *graph) chunkFor(o objID, d *definition) *chunk {
 	case c == nil:
 		c = &chunk{gen: g.gen, def: d}
 		pg.c[i] = c
+		if g.chunksGen != g.gen {
+			g.chunksOf = slices.Clone(g.chunksOf)
+			g.chunksGen = g.gen
+		}
+		g.chunksOf[d.idx] = append(g.chunksOf[d.idx], o&^(chunkSize-1))
 	case c.gen != g.gen:
 		cc := *c
 		cc.gen = g.gen
@@ -739,7 +728,7 @@ func (g *graph) release(nb *numbering, o objID) {
 }
 
 func newGraph(defs, nodes int, seed maphash.Seed) (*graph, numbering) {
-	return &graph{gen: 1, ids: make([]*idTable, defs), seed: seed, nodes: nodes},
+	return &graph{gen: 1, ids: make([]*idTable, defs), chunksOf: make([][]objID, defs), seed: seed, nodes: nodes},
 		numbering{open: make([]objID, defs), free: make([]freeList, defs), live: make([]int, defs)}
 }
 

@@ -212,6 +212,25 @@ func TestSlotsAgreeWithAMap(t *testing.T) {
 	}
 }
 
+// eachChunk calls f with every chunk of the version and its first number.
+func (g *graph) eachChunk(f func(base objID, c *chunk)) {
+	for i, d := range g.dirs {
+		if d == nil {
+			continue
+		}
+		for j, pg := range d.p {
+			if pg == nil {
+				continue
+			}
+			for k, c := range pg.c {
+				if c != nil {
+					f(objID((i<<(2*pageShift)|j<<pageShift|k)<<chunkShift), c)
+				}
+			}
+		}
+	}
+}
+
 // graphStats counts the live objects and the members of every slot of a
 // version.
 type graphStats struct{ objects, forward, sets, reverse int }
