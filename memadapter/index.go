@@ -26,7 +26,7 @@ import (
 // the resources related to each as a subject (reverse, for lookups). A
 // slot holds one member inline, with its caveat and expiration if it has
 // them; more members go in a persistent B+tree (ptree). Chunks sit in
-// pages of 64, and the version holds the pages.
+// pages of 32, those pages in pages of 32, and the version holds those.
 //
 // A write copies what it changes and only that: the pages, chunks, slot
 // arrays and tree nodes on the paths to its changes, each once per write
@@ -48,9 +48,11 @@ import (
 // own version holds for that number. An entry for an object created after
 // the reader's version, or for a number freed and numbered again since,
 // fails that check, so the table answers each version as of that version.
-// Entries of freed objects stay until the table is rebuilt (at twice its
-// entries, stale ones included), which makes a new table for the new
-// version and leaves the old one to the versions that hold it.
+// A freed object keeps its id and entry while its number is free, and an
+// id written again gets that number back. Other entries of freed objects
+// stay until the table is half full, stale ones included; it is then
+// rebuilt, for the new version only, from that version's objects of the
+// type, and the old table is left to the versions that hold it.
 //
 // Weighed and not taken: a readers-writer lock (what this replaced:
 // readers waited for every write's publication, 2.1-2.8x check latency
