@@ -384,11 +384,16 @@ func writeRequest(touch, del []authz.Relationship) *v1.WriteRelationshipsRequest
 	)}
 }
 
-// registerRequest creates rels on condition that resource has no
-// relationship at all.
+// registerRequest writes rels on condition that resource has no
+// relationship at all. The precondition is what makes it a creation:
+// SpiceDB's preconditions, like its reads, do not see expired
+// relationships, and its CREATE does (it fails on a tuple that expired
+// until the garbage collector removes it), so the updates are TOUCHes,
+// which a resource whose relationships have all expired takes as a new
+// one, as memadapter does.
 func registerRequest(resource authz.Resource, rels []authz.Relationship) *v1.WriteRelationshipsRequest {
 	return &v1.WriteRelationshipsRequest{
-		Updates:               updates(v1.RelationshipUpdate_OPERATION_CREATE, rels),
+		Updates:               updates(v1.RelationshipUpdate_OPERATION_TOUCH, rels),
 		OptionalPreconditions: []*v1.Precondition{mustNotExist(resource)},
 	}
 }

@@ -585,12 +585,12 @@ func TestRegisterRequestShape(t *testing.T) {
 	p := agent("a1")
 	want := &v1.WriteRelationshipsRequest{
 		Updates: []*v1.RelationshipUpdate{
-			{Operation: v1.RelationshipUpdate_OPERATION_CREATE, Relationship: &v1.Relationship{
+			{Operation: v1.RelationshipUpdate_OPERATION_TOUCH, Relationship: &v1.Relationship{
 				Resource: &v1.ObjectReference{ObjectType: "task", ObjectId: "t1"},
 				Relation: "owner",
 				Subject:  &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: "user", ObjectId: "alice"}},
 			}},
-			{Operation: v1.RelationshipUpdate_OPERATION_CREATE, Relationship: &v1.Relationship{
+			{Operation: v1.RelationshipUpdate_OPERATION_TOUCH, Relationship: &v1.Relationship{
 				Resource: &v1.ObjectReference{ObjectType: "task", ObjectId: "t1"},
 				Relation: "parent",
 				Subject:  &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: "agent", ObjectId: "a1"}},

@@ -296,18 +296,30 @@ func conditionCases() []Case {
 			},
 		},
 		{
-			Name:   "conditional/register-over-expired",
-			Rule:   "A resource whose relationships have all expired has none: Register creates it as a new resource. One with a relationship that has not expired is a conflict.",
-			Schema: conditionSchema,
+			Name: "conditional/register-over-expired",
+			Rule: "A resource whose relationships have all expired has none: Register creates it as a new resource, even where an expired relationship is the one it writes. One with a relationship that has not expired is a conflict.",
+			Schema: `use expiration
+
+definition user {}
+
+definition doc {
+	relation owner: user | user with expiration
+	relation guest: user with expiration
+	permission view = owner + guest
+}`,
 			run: func(e *env) {
 				e.writeRels(
 					expiring(e.rel("doc:d1#guest@user:alice"), longAgo),
 					expiring(e.rel("doc:d2#guest@user:alice"), farFuture),
+					expiring(e.rel("doc:d3#owner@user:bob"), longAgo),
 				)
 				e.register("doc:d1", "user:bob", "")
 				e.wantDecision("doc:d1", "view", "user:bob", nil, "allowed")
 				e.wantDecision("doc:d1", "view", "user:alice", nil, "denied")
 				e.wantRead("doc:d1", "doc:d1#owner@user:bob")
+				e.register("doc:d3", "user:bob", "")
+				e.wantDecision("doc:d3", "view", "user:bob", nil, "allowed")
+				e.wantRead("doc:d3", "doc:d3#owner@user:bob")
 				if _, err := e.a.Register(e.ctx, e.registerReq("doc:d2", "user:bob", "")); !errors.Is(err, authz.ErrConflict) {
 					e.t.Errorf("Register(doc:d2), which has a guest that has not expired: %v, want %v", err, authz.ErrConflict)
 				}
