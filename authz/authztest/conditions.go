@@ -297,7 +297,7 @@ func conditionCases() []Case {
 		},
 		{
 			Name: "conditional/register-over-expired",
-			Rule: "A resource whose relationships have all expired has none: Register creates it as a new resource, even where an expired relationship is the one it writes. One with a relationship that has not expired is a conflict.",
+			Rule: "A resource whose relationships have all expired has none, so Register creates it as new even where an expired relationship is the one it writes, and a resource with a relationship that has not expired is a conflict.",
 			Schema: `use expiration
 
 definition user {}
