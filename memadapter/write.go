@@ -13,8 +13,12 @@ import (
 // validateRelationship checks r as SpiceDB checks a written relationship:
 // well-formed, its relation a relation (not a permission) of a known type,
 // and its subject of a type the relation allows (plain, type#relation or
-// type:*). Errors match [authz.ErrInvalidRequest].
-func (a *Authorizer) validateRelationship(r authz.Relationship) error {
+// type:*). A deletion (del) is checked as SpiceDB checks one: its caveat
+// as a write's, its expiration not at all, since it does not name the
+// relationship (SpiceDB deletes a relationship whose relation requires an
+// expiration without one, and ignores one on a relation that allows
+// none). Errors match [authz.ErrInvalidRequest].
+func (a *Authorizer) validateRelationship(r authz.Relationship, del bool) error {
 	if err := r.Validate(); err != nil {
 		return wrap(err)
 	}
@@ -32,7 +36,10 @@ func (a *Authorizer) validateRelationship(r authz.Relationship) error {
 	if r.Subject.Relation != "" && sd.nodes[r.Subject.Relation] == nil {
 		return invalidf("subject type %q has no relation or permission %q", r.Subject.Type, r.Subject.Relation)
 	}
-	if !n.rel.AllowsWith(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard(), r.Caveat.Name, !r.Expiration.IsZero()) {
+	allowed := func(exp bool) bool {
+		return n.rel.AllowsWith(r.Subject.Type, r.Subject.Relation, r.Subject.IsWildcard(), r.Caveat.Name, exp)
+	}
+	if !allowed(!r.Expiration.IsZero()) && (!del || !allowed(r.Expiration.IsZero())) {
 		return invalidf("relation %q of %q does not allow subjects of type %s", r.Relation, r.Resource.Type, subjectType(r))
 	}
 	if r.Caveat.Name != "" {
@@ -99,9 +106,9 @@ func (a *Authorizer) Write(ctx context.Context, req authz.WriteRequest) (authz.T
 	if err := contextErr(ctx); err != nil {
 		return authz.Token{}, err
 	}
-	for _, list := range [][]authz.Relationship{req.Touch, req.Delete} {
+	for i, list := range [][]authz.Relationship{req.Touch, req.Delete} {
 		for _, r := range list {
-			if err := a.validateRelationship(r); err != nil {
+			if err := a.validateRelationship(r, i == 1); err != nil {
 				return authz.Token{}, err
 			}
 		}
@@ -182,7 +189,9 @@ func (a *Authorizer) Grant(ctx context.Context, req authz.GrantRequest) (authz.T
 
 // Revoke deletes req.Relationship if it is there; revoking a missing
 // relationship succeeds. The relationship is validated as by
-// [Authorizer.Grant], as SpiceDB validates deletions.
+// [Authorizer.Grant], as SpiceDB validates deletions, except for its
+// expiration, which does not name it and which SpiceDB ignores on a
+// deletion (see [Authorizer.Write]).
 func (a *Authorizer) Revoke(ctx context.Context, req authz.GrantRequest) (authz.Token, error) {
 	return a.Write(ctx, authz.WriteRequest{Delete: []authz.Relationship{req.Relationship}})
 }
@@ -203,7 +212,7 @@ func (a *Authorizer) Register(ctx context.Context, req authz.RegisterRequest) (a
 	}
 	rels := req.Relationships()
 	for _, r := range rels {
-		if err := a.validateRelationship(r); err != nil {
+		if err := a.validateRelationship(r, false); err != nil {
 			return authz.Token{}, err
 		}
 	}

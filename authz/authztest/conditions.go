@@ -327,6 +327,23 @@ definition doc {
 			},
 		},
 		{
+			Name:   "conditional/delete-ignores-expiration",
+			Rule:   "A deletion names a relationship by its resource, relation and subject, so an expiration on it is ignored (one its relation does not allow, or none where the relation requires one), while a caveat its relation does not allow is an invalid request that deletes nothing.",
+			Schema: conditionSchema,
+			run: func(e *env) {
+				e.writeRels(e.rel("doc:d1#owner@user:alice"), expiring(e.rel("doc:d1#guest@user:bob"), farFuture), e.rel("doc:d2#owner@user:alice"))
+				_, err := e.a.Write(e.ctx, authz.WriteRequest{Delete: []authz.Relationship{e.caveated("doc:d2#owner@user:alice", "on_network", nil)}})
+				e.wantInvalid("Write(delete with a caveat the relation does not allow)", err)
+				e.wantRead("doc:d2", "doc:d2#owner@user:alice")
+				tok, err := e.a.Write(e.ctx, authz.WriteRequest{Delete: []authz.Relationship{expiring(e.rel("doc:d1#owner@user:alice"), farFuture)}})
+				e.wrote("Write(delete with an expiration the relation does not allow)", tok, err)
+				tok, err = e.a.Revoke(e.ctx, authz.GrantRequest{Relationship: e.rel("doc:d1#guest@user:bob")})
+				e.wrote("Revoke(without the expiration the relation requires)", tok, err)
+				e.wantRead("doc:d1")
+				e.wantDecision("doc:d1", "view", "user:bob", nil, "denied")
+			},
+		},
+		{
 			Name:   "conditional/bad-input",
 			Rule:   "A wrong-typed or unknown stored context key, a caveat or expiration the relation does not allow, a missing required expiration, and an oversized context are invalid requests; nothing is written.",
 			Schema: conditionSchema,
