@@ -475,7 +475,10 @@ func (t *idTable) insert(h uint64, o objID) {
 // and how many relationship ends name each object. Only writers (under
 // wmu) use it.
 type numbering struct {
-	chunks uint32
+	// expiries holds the expiring relationships by expiration, for
+	// collectExpired; see there.
+	expiries expiryHeap
+	chunks   uint32
 	// open is, by definition, the next number of its chunk with numbers
 	// left, or 0.
 	open []objID
@@ -1039,10 +1042,117 @@ func (a *Authorizer) apply(b *writeBatch) *graph {
 			unnamed = append(unnamed, c.res, c.sub)
 		}
 	}
+	unnamed = a.collectExpired(g, nb, unnamed)
 	for _, o := range unnamed {
 		g.release(nb, o)
 	}
 	return g
+}
+
+// expiryHeap is a min-heap of expiring relationships by expiration. An
+// entry may be stale (its relationship deleted since, or given another
+// expiration): collectExpired checks each against the graph.
+type expiryHeap []expiry
+
+// expiry is an expiring relationship: its expiration (Unix nanoseconds),
+// its resource and relation, and its packed subject.
+type expiry struct {
+	at  int64
+	res objID
+	n   *node
+	m   uint64
+}
+
+func (h *expiryHeap) push(e expiry) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q[p].at <= q[i].at {
+			break
+		}
+		q[p], q[i] = q[i], q[p]
+		i = p
+	}
+}
+
+func (h *expiryHeap) pop() expiry {
+	q := *h
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q = q[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(q) && q[l].at < q[m].at {
+			m = l
+		}
+		if r < len(q) && q[r].at < q[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	*h = q
+	return top
+}
+
+// current returns the entries of h whose relationships g still holds with
+// that expiration, as a heap.
+func (h expiryHeap) current(g *graph) expiryHeap {
+	var out expiryHeap
+	for _, e := range h {
+		s := g.out(keyOf(e.res, e.n.id))
+		if ep, ok := s.find(e.m); ok && ep != nil && ep.expires == e.at {
+			out.push(e)
+		}
+	}
+	return out
+}
+
+// collectMax is how many expired relationships a write removes at most,
+// so that a backlog (a file opened with many) spreads over several
+// writes.
+const collectMax = 256
+
+// collectExpired removes from g, the version a write builds, up to
+// collectMax relationships that expired at or before the default clock's
+// floor, and returns unnamed with the objects that may be left unnamed.
+// Every read hides such a relationship already (see evaluator.visible),
+// so removing it changes no answer; it gives back its memory, as SpiceDB's
+// garbage collector gives back the storage of expired relationships. A
+// durable engine removes them from memory only: its file keeps them until
+// a write deletes them or Deregister removes their resource, and a reopen
+// loads them to be removed again. With Config.Now (tests that may move
+// time backwards) nothing is removed.
+func (a *Authorizer) collectExpired(g *graph, nb *numbering, unnamed []objID) []objID {
+	if len(nb.expiries) > 2*g.expiring+1024 {
+		// Mostly stale entries (relationships deleted or touched
+		// again long before they expire): keep the current ones.
+		nb.expiries = nb.expiries.current(g)
+	}
+	if a.floor == nil || len(nb.expiries) == 0 {
+		return unnamed
+	}
+	a.now() // raises the floor to a recent reading
+	floor := a.floor.Load()
+	for range collectMax {
+		if len(nb.expiries) == 0 || nb.expiries[0].at > floor {
+			break
+		}
+		e := nb.expiries.pop()
+		s := g.out(keyOf(e.res, e.n.id))
+		if ep, ok := s.find(e.m); !ok || ep == nil || ep.expires != e.at {
+			continue // deleted or touched again since
+		}
+		if t := unpackTarget(e.m); g.unlink(nb, e.res, e.n, t) {
+			unnamed = append(unnamed, e.res, t.obj)
+		}
+	}
+	return unnamed
 }
 
 // publish makes g, from apply, the current version at revision rev.
@@ -1088,6 +1198,7 @@ func (g *graph) link(nb *numbering, res objID, n *node, t target, e edge) bool {
 		g.conditioned++
 		if ep.expires != 0 {
 			g.expiring++
+			nb.expiries.push(expiry{at: ep.expires, res: res, n: n, m: m})
 		}
 	}
 	if had {

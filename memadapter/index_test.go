@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/bits"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -542,5 +543,169 @@ func TestFreeingAndNumberingAnIdAgainKeepsNothing(t *testing.T) {
 	d, err := a.Check(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: "u4"}, Resource: authz.Resource{Type: "group", ID: "g4"}, Permission: "member"})
 	if err != nil || !d.Allowed() {
 		t.Errorf("u4 member of g4 = %v, %v; want allowed", d, err)
+	}
+}
+
+// TestExpiredRelationshipsAreCollected writes 1,000 relationships that
+// expired an hour ago, 10 that expire tomorrow and a plain one, and then
+// a few more writes: each write removes up to collectMax expired
+// relationships from memory (and their objects, which nothing else
+// names), answers stay the same throughout, and the unexpired ones stay.
+// With a Config.Now clock (tests that may move time back) nothing is
+// removed.
+func TestExpiredRelationshipsAreCollected(t *testing.T) {
+	t.Parallel()
+	const schemaText = `use expiration
+definition user {}
+definition doc {
+	relation owner: user
+	relation guest: user with expiration
+	permission view = owner + guest
+}`
+	ctx := context.Background()
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	guest := func(i int, at time.Time) authz.Relationship {
+		return authz.Relationship{Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}, Relation: "guest", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}, Expiration: at}
+	}
+	view := func(a *Authorizer, i int) bool {
+		d, err := a.Check(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}, Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}, Permission: "view"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed()
+	}
+	for _, fixed := range []bool{false, true} {
+		var cfg Config
+		if fixed {
+			cfg.Now = time.Now
+		}
+		a, err := NewWithConfig(schemaText, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var touch []authz.Relationship
+		for i := range 1000 {
+			touch = append(touch, guest(i, past))
+		}
+		for i := 1000; i < 1010; i++ {
+			touch = append(touch, guest(i, future))
+		}
+		touch = append(touch, authz.Relationship{Resource: authz.Resource{Type: "doc", ID: "keep"}, Relation: "owner", Subject: authz.Subject{Type: "user", ID: "k"}})
+		if _, err := a.Write(ctx, authz.WriteRequest{Touch: touch}); err != nil {
+			t.Fatal(err)
+		}
+		for w := range 5 {
+			if view(a, 7) || !view(a, 1003) {
+				t.Fatalf("fixed clock %v, after write %d: the expired guest allowed or the unexpired one denied", fixed, w)
+			}
+			if _, err := a.Grant(ctx, authz.GrantRequest{Relationship: authz.Relationship{Resource: authz.Resource{Type: "doc", ID: "keep"}, Relation: "owner", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("w%d", w)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := statsOf(a)
+		want := 10 + 1 + 5
+		if fixed {
+			want += 1000
+		}
+		if st.forward != want || st.reverse != want {
+			t.Errorf("fixed clock %v: %d forward and %d reverse entries after the writes, want %d", fixed, st.forward, st.reverse, want)
+		}
+		if g := a.cur.Load(); g.expiring != want-6 {
+			t.Errorf("fixed clock %v: %d expiring relationships counted, want %d", fixed, g.expiring, want-6)
+		}
+		if !fixed && st.objects != 2*10+1+1+5 {
+			t.Errorf("%d objects left, want %d (the expired guests' docs and users freed)", st.objects, 2*10+1+1+5)
+		}
+		if view(a, 7) || !view(a, 1003) {
+			t.Errorf("fixed clock %v: the expired guest allowed or the unexpired one denied", fixed)
+		}
+	}
+}
+
+// TestExpiredRelationshipsAreCollectedFromADurableEngine opens a file with
+// 300 relationships that expired an hour ago and 5 that expire tomorrow:
+// writes after the reopen remove the expired ones from memory, answers
+// stay the same, and the file, which keeps them, opens again with them.
+func TestExpiredRelationshipsAreCollectedFromADurableEngine(t *testing.T) {
+	t.Parallel()
+	const schemaText = `use expiration
+definition user {}
+definition doc {
+	relation owner: user
+	relation guest: user with expiration
+	permission view = owner + guest
+}`
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	var touch []authz.Relationship
+	for i := range 305 {
+		at := past
+		if i >= 300 {
+			at = future
+		}
+		touch = append(touch, authz.Relationship{Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}, Relation: "guest", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}, Expiration: at})
+	}
+	a, err := Open(path, schemaText, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write(ctx, authz.WriteRequest{Touch: touch}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	for round := range 2 {
+		a, err := Open(path, schemaText, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := statsOf(a); st.forward != 305+2*round {
+			t.Fatalf("reopen %d: %d relationships loaded, want %d (the file keeps the expired ones)", round, st.forward, 305+2*round)
+		}
+		// Two writes: each removes up to collectMax (256) of the 300.
+		for w := range 2 {
+			if _, err := a.Grant(ctx, authz.GrantRequest{Relationship: authz.Relationship{Resource: authz.Resource{Type: "doc", ID: "keep"}, Relation: "owner", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("k%d-%d", round, w)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := statsOf(a); st.forward != 5+2*round+2 {
+			t.Errorf("reopen %d: %d relationships in memory after two writes, want %d", round, st.forward, 5+2*round+2)
+		}
+		for _, i := range []int{7, 302} {
+			d, err := a.Check(ctx, authz.CheckRequest{Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}, Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}, Permission: "view"})
+			if err != nil || d.Allowed() != (i >= 300) {
+				t.Errorf("reopen %d: u%d view d%d = %v, %v", round, i, i, d, err)
+			}
+		}
+		a.Close()
+	}
+}
+
+// TestExpiryEntriesOfDeletedRelationshipsDoNotPileUp grants and revokes a
+// share that expires in a year 20,000 times: the writers' entries of
+// expiring relationships stay near the number that exist.
+func TestExpiryEntriesOfDeletedRelationshipsDoNotPileUp(t *testing.T) {
+	t.Parallel()
+	a, err := New(`use expiration
+definition user {}
+definition doc {
+	relation guest: user with expiration
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := authz.Relationship{Resource: authz.Resource{Type: "doc", ID: "d"}, Relation: "guest", Subject: authz.Subject{Type: "user", ID: "u"}}
+	for i := range 20_000 {
+		r.Expiration = time.Now().Add(365 * 24 * time.Hour).Add(time.Duration(i))
+		if _, err := a.Grant(ctx, authz.GrantRequest{Relationship: r}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Revoke(ctx, authz.GrantRequest{Relationship: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(a.num.expiries); n > 2*1024+2 {
+		t.Errorf("%d expiry entries kept for no expiring relationship", n)
 	}
 }
