@@ -546,6 +546,15 @@ func TestFreeingAndNumberingAnIdAgainKeepsNothing(t *testing.T) {
 	}
 }
 
+// expirySchema has docs with plain owners and expiring guests.
+const expirySchema = `use expiration
+definition user {}
+definition doc {
+	relation owner: user
+	relation guest: user with expiration
+	permission view = owner + guest
+}`
+
 // TestExpiredRelationshipsAreCollected writes 1,000 relationships that
 // expired an hour ago, 10 that expire tomorrow and a plain one, and then
 // a few more writes: each write removes up to collectMax expired
@@ -555,13 +564,6 @@ func TestFreeingAndNumberingAnIdAgainKeepsNothing(t *testing.T) {
 // removed.
 func TestExpiredRelationshipsAreCollected(t *testing.T) {
 	t.Parallel()
-	const schemaText = `use expiration
-definition user {}
-definition doc {
-	relation owner: user
-	relation guest: user with expiration
-	permission view = owner + guest
-}`
 	ctx := context.Background()
 	past, future := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	guest := func(i int, at time.Time) authz.Relationship {
@@ -579,7 +581,7 @@ definition doc {
 		if fixed {
 			cfg.Now = time.Now
 		}
-		a, err := NewWithConfig(schemaText, cfg)
+		a, err := NewWithConfig(expirySchema, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -628,13 +630,6 @@ definition doc {
 // stay the same, and the file, which keeps them, opens again with them.
 func TestExpiredRelationshipsAreCollectedFromADurableEngine(t *testing.T) {
 	t.Parallel()
-	const schemaText = `use expiration
-definition user {}
-definition doc {
-	relation owner: user
-	relation guest: user with expiration
-	permission view = owner + guest
-}`
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
 	past, future := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
@@ -646,7 +641,7 @@ definition doc {
 		}
 		touch = append(touch, authz.Relationship{Resource: authz.Resource{Type: "doc", ID: fmt.Sprintf("d%d", i)}, Relation: "guest", Subject: authz.Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}, Expiration: at})
 	}
-	a, err := Open(path, schemaText, nil)
+	a, err := Open(path, expirySchema, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,7 +650,7 @@ definition doc {
 	}
 	a.Close()
 	for round := range 2 {
-		a, err := Open(path, schemaText, nil)
+		a, err := Open(path, expirySchema, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
