@@ -320,7 +320,12 @@ func evalRelation[M mode](ev *evaluator, n *node, id string, depth int, t *trace
 			target = ev.a.nodes[nodeKey{typ: set.typ, name: set.rel}]
 			st = ev.a.targetOf(set)
 		}
-		e := ev.a.g.edgeOf(k, st)
+		var e edge // the subject sets are among k's subjects, s
+		if ev.a.g.conditioned > 0 {
+			if ep, _ := s.find(st.packed()); ep != nil {
+				e = *ep
+			}
+		}
 		if !ev.visible(e) {
 			continue
 		}

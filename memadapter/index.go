@@ -510,13 +510,13 @@ func (f *freeList) push(o objID, id string) {
 	f.byID[id], f.idOf[o] = o, id
 }
 
-// take returns a free number, id's own if it had one, or 0.
-func (f *freeList) take(id string) objID {
+// take returns a free number, id's own if it had one (back), or 0.
+func (f *freeList) take(id string) (o objID, back bool) {
 	if o, ok := f.byID[id]; ok {
 		delete(f.byID, id)
 		delete(f.idOf, o)
 		f.tidy()
-		return o
+		return o, true
 	}
 	for len(f.stack) > 0 {
 		o := f.stack[len(f.stack)-1]
@@ -524,10 +524,10 @@ func (f *freeList) take(id string) objID {
 		if last, ok := f.idOf[o]; ok {
 			delete(f.idOf, o)
 			delete(f.byID, last)
-			return o
+			return o, false
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // tidy drops from stack the numbers their ids took back (see take), so
@@ -548,10 +548,11 @@ func (f *freeList) tidy() {
 	}
 }
 
-// alloc returns a number for a new object id of d.
-func (nb *numbering) alloc(d *definition, id string) objID {
-	if o := nb.free[d.idx].take(id); o != 0 {
-		return o
+// alloc returns a number for a new object id of d, and whether it is the
+// number id had before it was freed (see freeList).
+func (nb *numbering) alloc(d *definition, id string) (objID, bool) {
+	if o, back := nb.free[d.idx].take(id); o != 0 {
+		return o, back
 	}
 	o := nb.open[d.idx]
 	if o == 0 {
@@ -566,7 +567,7 @@ func (nb *numbering) alloc(d *definition, id string) objID {
 	if (o+1)&(chunkSize-1) == 0 {
 		nb.open[d.idx] = 0
 	}
-	return o
+	return o, false
 }
 
 // ref returns the count of relationship ends that name o.
@@ -676,8 +677,9 @@ func (g *graph) revSlot(o objID, n nodeID) *slot[struct{}] {
 	return &ownSlots(&c.rev, n, g.nodes, g.gen).s[o&(chunkSize-1)]
 }
 
-// place gives object id of d number o (from numbering.alloc) in g.
-func (g *graph) place(nb *numbering, o objID, d *definition, id string) {
+// place gives object id of d number o (from numbering.alloc) in g; back
+// reports that o is the number id had before it was freed.
+func (g *graph) place(nb *numbering, o objID, d *definition, id string, back bool) {
 	c := g.chunkFor(o, d)
 	switch {
 	case c.names == nil:
@@ -697,8 +699,8 @@ func (g *graph) place(nb *numbering, o objID, d *definition, id string) {
 	nb.live[d.idx]++
 	t := g.ids[d.idx]
 	h := maphash.String(g.seed, id)
-	if t != nil && t.find(g, id, h) == o {
-		return // o is id's old number (see freeList), still in the table
+	if back && t != nil && t.find(g, id, h) == o {
+		return // id's old number, whose entry the table still holds
 	}
 	if t == nil || 2*(t.used+1) > len(t.slots) {
 		// Rebuild from the version's objects of d (o among them now),
@@ -765,8 +767,8 @@ func (g *graph) objectBytes(nb *numbering, d *definition, id []byte, ids *idAren
 		return o
 	}
 	s := ids.copy(id)
-	o := nb.alloc(d, s)
-	g.place(nb, o, d, s)
+	o, back := nb.alloc(d, s)
+	g.place(nb, o, d, s, back)
 	return o
 }
 
@@ -893,6 +895,8 @@ type freshObject struct {
 	o  objID
 	d  *definition
 	id string
+	// back reports that o is the number id had before it was freed.
+	back bool
 }
 
 // prepare appends to b the changes that remove del and then add touch,
@@ -942,8 +946,9 @@ func (b *writeBatch) object(g *graph, nb *numbering, d *definition, id string, c
 		if !create {
 			return 0
 		}
-		o = nb.alloc(d, id)
-		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id})
+		var back bool
+		o, back = nb.alloc(d, id)
+		b.fresh = append(b.fresh, freshObject{o: o, d: d, id: id, back: back})
 		switch {
 		case len(b.slots) > 0 && 2*len(b.fresh) <= len(b.slots):
 			b.index(len(b.fresh) - 1)
@@ -1026,7 +1031,7 @@ func (a *Authorizer) apply(b *writeBatch) *graph {
 	g := a.cur.Load().next()
 	nb := &a.num
 	for _, f := range b.fresh {
-		g.place(nb, f.o, f.d, f.id)
+		g.place(nb, f.o, f.d, f.id, f.back)
 	}
 	var unnamed []objID
 	for i := range b.changes {
