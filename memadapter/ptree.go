@@ -252,14 +252,7 @@ func (n *pnode[V]) remove(gen, k uint64) (nn *pnode[V], found bool) {
 		if len(n.keys) == 1 {
 			return nil, true
 		}
-		owned := n.gen == gen
-		nn = n
-		if !owned {
-			nn = &pnode[V]{gen: gen}
-		}
-		nn.keys = ptreeRemove(n.keys, i, owned)
-		nn.vals = ptreeRemove(n.vals, i, owned)
-		return nn, true
+		return n.without(gen, i, i), true
 	}
 	ci := ptreeUpper(n.keys, k)
 	c, found := n.kids[ci].remove(gen, k)
@@ -274,15 +267,24 @@ func (n *pnode[V]) remove(gen, k uint64) (nn *pnode[V], found bool) {
 		return nil, true
 	}
 	// The child is empty: drop it and the separator on one side of it.
-	si := max(ci-1, 0)
+	return n.without(gen, max(ci-1, 0), ci), true
+}
+
+// without returns n without key ki and value or child vi, changed in
+// place if gen made n, and otherwise a copy that gen owns.
+func (n *pnode[V]) without(gen uint64, ki, vi int) *pnode[V] {
 	owned := n.gen == gen
-	nn = n
+	nn := n
 	if !owned {
 		nn = &pnode[V]{gen: gen}
 	}
-	nn.keys = ptreeRemove(n.keys, si, owned)
-	nn.kids = ptreeRemove(n.kids, ci, owned)
-	return nn, true
+	nn.keys = ptreeRemove(n.keys, ki, owned)
+	if n.kids == nil {
+		nn.vals = ptreeRemove(n.vals, vi, owned)
+	} else {
+		nn.kids = ptreeRemove(n.kids, vi, owned)
+	}
+	return nn
 }
 
 // writable returns n if it belongs to gen, or else a copy of n that does,
